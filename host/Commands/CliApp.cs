@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Compressor.Host.Console;
+using Compressor.Sdk;
+
+namespace Compressor.Host.Commands;
+
+/// <summary>The <c>compress</c> command line: builds the command tree and runs one invocation with the given
+/// writers, mapping every failure to a one-line message on stderr and an <see cref="ExitCode"/>.</summary>
+public static class CliApp
+{
+    /// <summary>Runs <c>compress</c> with <paramref name="args"/>; results go to <paramref name="stdout"/>, logs and errors to <paramref name="stderr"/>.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellation = default)
+    {
+        var verbosity = CommonOptions.Verbosity();
+        var format = CommonOptions.Format();
+        var plugins = CommonOptions.Plugins();
+        var root = new RootCommand("compress: compress neural networks with plugins and export models that ONNX Runtime runs.\n" +
+                                   "Results go to stdout; logs and progress to stderr. Exit codes are listed in the README.");
+        root.Options.Add(verbosity);
+        root.Options.Add(format);
+        root.Options.Add(plugins);
+
+        CommandEnvironment Env(ParseResult pr) => new(stdout, stderr, VerbosityExtensions.Parse(pr.GetValue(verbosity)!),
+            pr.GetValue(format) == "json", pr.GetValue(plugins) ?? [], cancellation);
+
+        int Execute(ParseResult pr, Func<CommandEnvironment, ExitCode> body)
+        {
+            var env = Env(pr);
+            try
+            {
+                return (int)body(env);
+            }
+            catch (CompressException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                if (env.Verbosity >= Verbosity.Diagnostic) stderr.WriteLine(e);
+                return (int)ExitCodes.For(e.Kind);
+            }
+            catch (OperationCanceledException)
+            {
+                stderr.WriteLine("error: cancelled");
+                return (int)ExitCode.Cancelled;
+            }
+            catch (Exception e)
+            {
+                stderr.WriteLine($"error: internal error (a bug in compress, please report it): {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
+                if (env.Verbosity >= Verbosity.Diagnostic) stderr.WriteLine(e);
+                return (int)ExitCode.InternalError;
+            }
+        }
+
+        root.Subcommands.Add(PluginCommands.Create(pr => Env(pr), Execute));
+        root.Subcommands.Add(RunCommand.Create(Execute));
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"error: {parse.Errors[0].Message} (see 'compress {string.Join(' ', CommandPath(parse))} --help')");
+            return (int)ExitCode.InvalidArguments;
+        }
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+    }
+
+    private static IEnumerable<string> CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
+        return names;
+    }
+}

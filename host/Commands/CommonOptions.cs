@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Compressor.Host.Console;
+
+namespace Compressor.Host.Commands;
+
+/// <summary>Options every command shares.</summary>
+public static class CommonOptions
+{
+    /// <summary><c>--verbosity q|m|n|d|diag</c>.</summary>
+    public static Option<string> Verbosity() => new Option<string>("--verbosity", "-v")
+    {
+        Description = "How much to log on stderr: q[uiet], m[inimal], n[ormal], d[etailed], diag[nostic] (diag also prints stack traces).",
+        DefaultValueFactory = _ => "n",
+        Recursive = true,
+    }.AcceptOnlyFromAmong(VerbosityExtensions.Names);
+
+    /// <summary><c>--format text|json</c>.</summary>
+    public static Option<string> Format() => new Option<string>("--format")
+    {
+        Description = "Result format on stdout: text for people, json for scripts (versioned, stable field names).",
+        DefaultValueFactory = _ => "text",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("text", "json");
+
+    /// <summary><c>--plugins DIR</c> (repeatable).</summary>
+    public static Option<string[]> Plugins() => new("--plugins")
+    {
+        Description = $"Extra folder to search for plugins (repeatable); searched before ${Host.Plugins.PluginCatalog.EnvironmentVariable} and the plugins folder beside the executable.",
+        Recursive = true,
+        AllowMultipleArgumentsPerToken = false,
+    };
+}

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using Compressor.Host.Plugins;
+using Compressor.Sdk;
+using Compressor.Sdk.Options;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Commands;
+
+/// <summary><c>compress plugin list</c> and <c>compress plugin describe ID</c>.</summary>
+public static class PluginCommands
+{
+    /// <summary>Builds the <c>plugin</c> command group.</summary>
+    public static Command Create(Func<ParseResult, CommandEnvironment> env, Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
+    {
+        var list = new Command("list", "List installed plugins with their id, version, SDK version and status (a plugin that cannot load is listed with the reason).");
+        list.SetAction(pr => execute(pr, List));
+        var id = new Argument<string>("id") { Description = "The plugin id, as shown by 'plugin list'." };
+        var describe = new Command("describe", "Show a plugin's manifest and every option: flag, type, default, allowed values, description (json: also the recipe JSON schema).");
+        describe.Arguments.Add(id);
+        describe.SetAction(pr => execute(pr, e => Describe(e, pr.GetValue(id)!)));
+        var group = new Command("plugin", "Inspect the installed compression plugins.");
+        group.Subcommands.Add(list);
+        group.Subcommands.Add(describe);
+        return group;
+    }
+
+    /// <summary>Lists plugins. Always exits 0: broken plugins are listed with their reason.</summary>
+    public static ExitCode List(CommandEnvironment env)
+    {
+        var catalog = env.Catalog();
+        if (env.Json)
+        {
+            JsonOutput.Write(env.Out, new JObject
+            {
+                ["sdkVersion"] = SdkInfo.Version,
+                ["searched"] = new JArray(catalog.SearchedDirectories),
+                ["plugins"] = new JArray(catalog.Entries.Select(e => new JObject
+                {
+                    ["id"] = e.Id,
+                    ["version"] = e.Manifest?.Version,
+                    ["sdkVersion"] = e.Manifest?.SdkVersion,
+                    ["kind"] = e.Manifest?.Kind.ToString().ToLowerInvariant(),
+                    ["needs"] = e.Manifest?.Needs.ToString().ToLowerInvariant(),
+                    ["description"] = e.Manifest?.Description,
+                    ["status"] = Naming.ToKebab(e.Status.ToString()),
+                    ["reason"] = e.Reason.Length == 0 ? null : e.Reason,
+                    ["directory"] = e.Directory,
+                })),
+            });
+            return ExitCode.Success;
+        }
+        if (catalog.Entries.Count == 0)
+        {
+            env.Out.WriteLine($"No plugins found (searched {string.Join(", ", catalog.SearchedDirectories)}).");
+            return ExitCode.Success;
+        }
+        var rows = catalog.Entries.Select(e => new[]
+        {
+            e.Id, e.Manifest?.Version ?? "-", e.Manifest?.SdkVersion ?? "-", e.Manifest?.Kind.ToString().ToLowerInvariant() ?? "-",
+            e.Manifest?.Needs.ToString().ToLowerInvariant() ?? "-", Naming.ToKebab(e.Status.ToString()),
+            e.IsAvailable ? e.Manifest!.Description : e.Reason,
+        }).ToList();
+        TextTable.Write(env.Out, ["ID", "VERSION", "SDK", "KIND", "NEEDS", "STATUS", "DESCRIPTION / REASON"], rows);
+        return ExitCode.Success;
+    }
+
+    /// <summary>Describes one plugin.</summary>
+    public static ExitCode Describe(CommandEnvironment env, string id)
+    {
+        var entry = env.Catalog().Require(id);
+        var schema = OptionsSchema.For(entry.Instance!.OptionsType);
+        var m = entry.Manifest!;
+        if (env.Json)
+        {
+            JsonOutput.Write(env.Out, new JObject
+            {
+                ["id"] = m.Id, ["version"] = m.Version, ["sdkVersion"] = m.SdkVersion, ["description"] = m.Description,
+                ["kind"] = m.Kind.ToString().ToLowerInvariant(), ["needs"] = m.Needs.ToString().ToLowerInvariant(),
+                ["targets"] = new JArray(Enum.GetValues<Compressor.Sdk.Models.LayerKind>()
+                    .Where(k => k != 0 && m.Targets.HasFlag(k)).Select(k => k.ToString().ToLowerInvariant())),
+                ["options"] = new JArray(schema.Options.Select(o => new JObject
+                {
+                    ["flag"] = o.Flag, ["json"] = o.JsonName, ["type"] = o.TypeName, ["default"] = OptionDescriptor.Format(o.DefaultValue),
+                    ["allowed"] = o.AllowedText.Length == 0 ? null : o.AllowedText, ["description"] = o.Description,
+                })),
+                ["recipeSchema"] = schema.JsonSchema(),
+            });
+            return ExitCode.Success;
+        }
+        env.Out.WriteLine($"{m.Id} {m.Version} (SDK {m.SdkVersion}, {m.Kind.ToString().ToLowerInvariant()}, needs {m.Needs.ToString().ToLowerInvariant()} data, targets {m.Targets.ToString().ToLowerInvariant()})");
+        if (m.Description.Length > 0) env.Out.WriteLine(m.Description);
+        env.Out.WriteLine();
+        env.Out.WriteLine($"Usage: compress run {m.Id} --model PATH --out DIR [options]");
+        env.Out.WriteLine();
+        TextTable.Write(env.Out, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
+            schema.Options.Select(o => new[] { o.Flag, o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? d : "-",
+                o.AllowedText.Length == 0 ? "-" : o.AllowedText, o.Description }).ToList());
+        return ExitCode.Success;
+    }
+}

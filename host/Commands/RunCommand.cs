@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Compressor.Host.Console;
+using Compressor.Host.Pipeline;
+using Compressor.Sdk.Diagnostics;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Commands;
+
+/// <summary><c>compress run PLUGIN|RECIPE.json --model PATH --out DIR [plugin options]</c>.</summary>
+public static class RunCommand
+{
+    /// <summary>Builds the command; plugin options are the tokens the command itself does not know.</summary>
+    public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
+    {
+        var target = new Argument<string>("plugin|recipe") { Description = "A plugin id (see 'compress plugin list') or a recipe JSON file of ordered steps." };
+        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint (safetensors).", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
+        var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
+        var data = new Option<string?>("--data") { Description = "Data set spec for plugins that need calibration or training data." };
+        var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the recipe's, else 0). Same inputs and seed give the same outputs." };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
+        var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };
+        var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the recipe that ran, and a report.")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        cmd.Arguments.Add(target);
+        foreach (var o in new Option[] { model, output, arch, data, seed, device, work }) cmd.Options.Add(o);
+        cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
+            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work)))));
+        return cmd;
+    }
+
+    /// <summary>Runs the pipeline and prints the summary (text or JSON) on stdout.</summary>
+    public static ExitCode Handle(CommandEnvironment env, RunRequest request)
+    {
+        var log = env.Logger();
+        var catalog = env.Catalog();
+        bool bars = !System.Console.IsErrorRedirected && ReferenceEquals(env.Error, System.Console.Error) && env.Verbosity >= Verbosity.Normal;
+        RunResult result;
+        if (bars)
+        {
+            var spectre = new SpectreProgressReporter(env.Error);
+            result = spectre.Run(() => new RunPipeline(catalog, log, spectre).Execute(request, env.Cancellation));
+        }
+        else
+        {
+            result = new RunPipeline(catalog, log, new LineProgressReporter(env.Error, env.Verbosity)).Execute(request, env.Cancellation);
+        }
+        if (env.Json)
+        {
+            JsonOutput.Write(env.Out, new JObject { ["outputDirectory"] = result.OutputDirectory, ["files"] = new JArray(result.Files), ["report"] = result.Report });
+            return ExitCode.Success;
+        }
+        var r = result.Report;
+        var output = (JObject)r["output"]!;
+        var input = (JObject)r["input"]!;
+        env.Out.WriteLine($"wrote {result.OutputDirectory}");
+        foreach (var f in result.Files) env.Out.WriteLine($"  {Path.GetFileName(f)}");
+        env.Out.WriteLine($"input   {input["bytes"]} bytes, {input["parameters"]} parameters");
+        env.Out.WriteLine($"output  {output["bytesOnDisk"]} bytes on disk ({output["theoreticalBytes"]} theoretical), " +
+                          $"{(output["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{output["bitsPerWeight"]} bits per compressed weight")}");
+        var layers = (JArray)r["layers"]!;
+        if (layers.Count > 0)
+        {
+            TextTable.Write(env.Out, ["LAYER", "KIND", "SHAPE", "BITS/W", "SQNR dB"], layers.Select(l => new[]
+            {
+                (string)l["name"]!, (string)l["kind"]!, string.Join("x", l["shape"]!.Select(x => (long)x)),
+                ((double?)l["bits"])?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-",
+                ((double?)l["sqnrDb"])?.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) ?? "inf",
+            }).ToList());
+        }
+        return ExitCode.Success;
+    }
+}

@@ -1,0 +1,43 @@
+using Compressor.Sdk;
+
+namespace Compressor.Host;
+
+/// <summary>The exit codes of <c>compress</c> (documented in the README).</summary>
+public enum ExitCode
+{
+    /// <summary>Success.</summary>
+    Success = 0,
+    /// <summary>An unexpected internal error (a bug: the message says so).</summary>
+    InternalError = 1,
+    /// <summary>Bad command line or options: unknown flag, bad value, out of range.</summary>
+    InvalidArguments = 2,
+    /// <summary>A bad input file: missing, truncated, malformed, unsafe, or incompatible with the request.</summary>
+    InvalidInput = 3,
+    /// <summary>The plugin is not installed, failed to load, targets another SDK major, or its constructor threw.</summary>
+    PluginUnavailable = 4,
+    /// <summary>The plugin threw or produced an invalid model (NaN/Inf weights) while running.</summary>
+    PluginFailed = 5,
+    /// <summary>An output could not be written.</summary>
+    OutputFailed = 6,
+    /// <summary>The produced model failed verification.</summary>
+    VerificationFailed = 7,
+    /// <summary>Cancelled (Ctrl+C).</summary>
+    Cancelled = 130,
+}
+
+/// <summary>Maps error kinds to exit codes.</summary>
+public static class ExitCodes
+{
+    /// <summary>The exit code for an error of <paramref name="kind"/>.</summary>
+    public static ExitCode For(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidOptions => ExitCode.InvalidArguments,
+        ErrorKind.InvalidInput => ExitCode.InvalidInput,
+        ErrorKind.PluginUnavailable => ExitCode.PluginUnavailable,
+        ErrorKind.PluginFailed => ExitCode.PluginFailed,
+        ErrorKind.OutputFailed => ExitCode.OutputFailed,
+        ErrorKind.VerificationFailed => ExitCode.VerificationFailed,
+        ErrorKind.Cancelled => ExitCode.Cancelled,
+        _ => ExitCode.InternalError,
+    };
+}

@@ -1,0 +1,60 @@
+using Compressor.Sdk;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Pipeline;
+
+/// <summary>An ordered list of plugin steps with options, plus an optional seed — the JSON a user writes, and the
+/// <c>recipe.json</c> a run writes beside its outputs (which can be run again as is).</summary>
+/// <remarks>Format: <c>{"seed": 0, "steps": [{"plugin": "rtn", "options": {"weightBits": 4}}]}</c>. Other top-level
+/// fields (tool, input, …, as written by a run) are ignored.</remarks>
+public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
+{
+    /// <summary>Reads a recipe file.</summary>
+    /// <exception cref="CompressException">Unreadable or malformed, in one line.</exception>
+    public static Recipe Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read recipe ({e.Message})");
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses recipe JSON.</summary>
+    public static Recipe Parse(string json, string source)
+    {
+        CompressException Bad(string what) => new(ErrorKind.InvalidInput, $"{source}: invalid recipe: {what}");
+        JObject o;
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(json)) { MaxDepth = 32, DateParseHandling = DateParseHandling.None };
+            o = JObject.Load(reader);
+        }
+        catch (JsonException e) { throw Bad($"not valid JSON ({e.Message.Split('\n')[0].Trim()})"); }
+        int? seed = null;
+        if (o["seed"] is { } s)
+        {
+            if (s.Type != JTokenType.Integer || (long)s < 0 || (long)s > int.MaxValue) throw Bad("\"seed\" must be an integer in 0..2147483647");
+            seed = (int)s;
+        }
+        if (o["steps"] is not JArray steps || steps.Count == 0) throw Bad("\"steps\" must be a non-empty array");
+        var list = new List<RecipeStep>();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (steps[i] is not JObject step) throw Bad($"step {i + 1} is not an object");
+            if (step["plugin"]?.Type != JTokenType.String || string.IsNullOrWhiteSpace((string?)step["plugin"])) throw Bad($"step {i + 1} has no \"plugin\"");
+            var options = step["options"];
+            if (options is not null && options.Type != JTokenType.Object && options.Type != JTokenType.Null) throw Bad($"step {i + 1}: \"options\" must be an object");
+            foreach (var p in step.Properties())
+                if (p.Name is not ("plugin" or "options" or "version")) throw Bad($"step {i + 1}: unknown field \"{p.Name}\"");
+            list.Add(new RecipeStep((string)step["plugin"]!, options as JObject));
+        }
+        return new Recipe(seed, list);
+    }
+}
+
+/// <summary>One step: the plugin id and its options (null: defaults).</summary>
+public sealed record RecipeStep(string Plugin, JObject? Options);

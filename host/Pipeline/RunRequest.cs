@@ -1,0 +1,22 @@
+namespace Compressor.Host.Pipeline;
+
+/// <summary>Everything <c>compress run</c> was asked to do.</summary>
+/// <param name="Target">A plugin id or a recipe file.</param>
+/// <param name="ModelPath">The input checkpoint.</param>
+/// <param name="OutputDirectory">Where outputs go.</param>
+/// <param name="Architecture">A built-in architecture name for a foreign checkpoint (null: from the file).</param>
+/// <param name="Data">The data spec, or null.</param>
+/// <param name="Seed">The seed (null: the recipe's, else 0).</param>
+/// <param name="Device">auto, cpu, cuda or cuda:N.</param>
+/// <param name="PluginArguments">Plugin option tokens (single-plugin runs only).</param>
+/// <param name="WorkDirectory">Resumable state folder (null: OUT/.work).</param>
+public sealed record RunRequest(
+    string Target,
+    string ModelPath,
+    string OutputDirectory,
+    string? Architecture,
+    string? Data,
+    int? Seed,
+    string Device,
+    IReadOnlyList<string> PluginArguments,
+    string? WorkDirectory);

@@ -1,0 +1,32 @@
+using Compressor.Sdk.Options;
+
+namespace Compressor.Samples.RoundToNearest;
+
+/// <summary>How the integer grid is placed.</summary>
+public enum QuantScheme
+{
+    /// <summary>Signed codes, zero at code 0, scale = max|w| / (2^(b−1) − 1).</summary>
+    Symmetric,
+    /// <summary>Unsigned codes with a zero point; the range [min(w, 0), max(w, 0)] maps onto 0..2^b − 1.</summary>
+    Asymmetric,
+}
+
+/// <summary>Options of the <c>rtn</c> plugin.</summary>
+public sealed record RtnOptions : PluginOptions
+{
+    /// <summary>Bits per weight code.</summary>
+    [Option("Bits per weight code.", Choices = ["2", "4", "8"])]
+    public int WeightBits { get; init; } = 4;
+
+    /// <summary>Weights per scale along each output row; 0 means one scale per output channel.</summary>
+    [Option("Weights sharing one scale along each output row (input dimension); 0 = one scale per output channel. Powers of two from 16 to 256 let ONNX Runtime fuse 4-bit MatMuls.", Min = 0, Max = 1 << 20)]
+    public int GroupSize { get; init; } = 32;
+
+    /// <summary>Symmetric (signed, no zero point) or asymmetric (unsigned with zero point).</summary>
+    [Option("Grid placement: symmetric (signed codes, no zero point) or asymmetric (unsigned codes with a zero point).")]
+    public QuantScheme Scheme { get; init; } = QuantScheme.Symmetric;
+
+    /// <summary>Search, per group, the range shrink factor that minimises the squared weight error.</summary>
+    [Option("Search per group a clipping factor in [0.5, 1] of the range that minimises the squared weight error (MSE-optimal scale) instead of using the full range.")]
+    public bool ClipSearch { get; init; }
+}

@@ -1,0 +1,60 @@
+using Compressor.Sdk.Models;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Architectures;
+
+/// <summary>A small convolutional classifier for tests and examples: 3×3 convolutions (<c>convs.0</c>, <c>convs.2</c>,
+/// …; ReLU between, stride 2 after the first), global average pooling, then a linear <c>head</c>.</summary>
+public sealed class SmallCnnArchitecture : IArchitecture
+{
+    /// <inheritdoc/>
+    public string Name => "cnn";
+
+    /// <inheritdoc/>
+    public string Description => "small CNN (convs.N 3x3, global average pool, head); config inChannels, channels[], outputs";
+
+    /// <inheritdoc/>
+    public JObject Complete(JObject? config)
+    {
+        var c = ConfigReader.Merge(new JObject { ["inChannels"] = 1, ["channels"] = new JArray(8, 16), ["outputs"] = 10 }, config, Name);
+        ConfigReader.Int(c, "inChannels", 1, 4096);
+        ConfigReader.Ints(c, "channels", 1, 1 << 16);
+        ConfigReader.Int(c, "outputs", 1, 1 << 24);
+        return c;
+    }
+
+    /// <inheritdoc/>
+    public nn.Module Create(JObject config)
+    {
+        int inCh = ConfigReader.Int(config, "inChannels", 1, 4096);
+        int[] channels = ConfigReader.Ints(config, "channels", 1, 1 << 16);
+        int outputs = ConfigReader.Int(config, "outputs", 1, 1 << 24);
+        var convs = new List<nn.Module>();
+        int c = inCh;
+        for (int i = 0; i < channels.Length; i++)
+        {
+            convs.Add(nn.Conv2d(c, channels[i], (3, 3), stride: i == 0 ? (1, 1) : (2, 2), padding: (1, 1)));
+            convs.Add(nn.ReLU());
+            c = channels[i];
+        }
+        return new SmallCnn(convs, nn.Linear(c, outputs));
+    }
+
+    private sealed class SmallCnn : LayerContainer
+    {
+        public SmallCnn(IEnumerable<nn.Module> convs, nn.Module head) : base("cnn")
+        {
+            register_module("convs", new LayerList(convs));
+            register_module("head", head);
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            using var features = Child("convs").forward(input);
+            using var pooled = features.mean([2L, 3L]);
+            return Child("head").forward(pooled);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+namespace Compressor.Sdk;
+
+/// <summary>What kind of problem an error is; the host maps each kind to one exit code.</summary>
+public enum ErrorKind
+{
+    /// <summary>A command-line or recipe option is unknown, malformed or out of range.</summary>
+    InvalidOptions,
+    /// <summary>An input file is missing, truncated, malformed or unsafe.</summary>
+    InvalidInput,
+    /// <summary>A plugin could not be found, loaded or constructed, or targets another SDK major.</summary>
+    PluginUnavailable,
+    /// <summary>A plugin failed while running.</summary>
+    PluginFailed,
+    /// <summary>An output could not be written.</summary>
+    OutputFailed,
+    /// <summary>The produced model failed verification (export, parity, size or compatibility gate).</summary>
+    VerificationFailed,
+    /// <summary>The work was cancelled.</summary>
+    Cancelled,
+}
+
+/// <summary>An error meant for the user: its message is one line that names the problem. Everything the SDK and
+/// the host raise on bad input derives from it, so the host can print the message and pick the exit code.</summary>
+public class CompressException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    public CompressException(ErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+
+    /// <summary>The category, which decides the exit code.</summary>
+    public ErrorKind Kind { get; }
+}

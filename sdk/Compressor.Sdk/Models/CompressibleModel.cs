@@ -1,0 +1,108 @@
+using Compressor.Sdk.Architectures;
+using Compressor.Sdk.Compression;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Models;
+
+/// <summary>A TorchSharp module tree whose weight-bearing layers are addressable by fully qualified name and
+/// replaceable. Built from a built-in architecture (executable), or from a checkpoint of unknown architecture as a
+/// weights-only tree that data-free plugins can still rewrite.</summary>
+public sealed class CompressibleModel : IDisposable
+{
+    /// <summary>Wraps <paramref name="module"/>.</summary>
+    /// <param name="module">The root module; its containers must be <see cref="LayerContainer"/>s for layers to be replaceable.</param>
+    /// <param name="architecture">The architecture and its config, or null for a weights-only model.</param>
+    /// <param name="steps">The plugin steps already applied (from a compressed checkpoint).</param>
+    public CompressibleModel(nn.Module module, ArchitectureSpec? architecture, IEnumerable<AppliedStep>? steps = null)
+    {
+        Module = module;
+        Architecture = architecture;
+        Steps = (steps ?? []).ToList();
+    }
+
+    /// <summary>The root module.</summary>
+    public nn.Module Module { get; }
+
+    /// <summary>The architecture, or null when the model is weights-only.</summary>
+    public ArchitectureSpec? Architecture { get; }
+
+    /// <summary>Whether <see cref="Forward"/> can run (a built-in or imported architecture, not weights-only).</summary>
+    public bool IsExecutable => Module is nn.Module<Tensor, Tensor> && Module is not WeightsOnlyModule;
+
+    /// <summary>Plugin steps applied to this model so far, oldest first.</summary>
+    public List<AppliedStep> Steps { get; }
+
+    /// <summary>Runs the model.</summary>
+    /// <exception cref="CompressException">The model is weights-only.</exception>
+    public Tensor Forward(Tensor input) => IsExecutable
+        ? ((nn.Module<Tensor, Tensor>)Module).forward(input)
+        : throw new CompressException(ErrorKind.InvalidInput,
+            "this model is weights-only (unknown architecture): it can be rewritten by data-free plugins but not run; pass --arch to load it as a built-in architecture");
+
+    /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
+    /// compressed (whose own sub-layers, e.g. low-rank factors, are listed too).</summary>
+    public IReadOnlyList<LayerInfo> Layers()
+    {
+        var list = new List<LayerInfo>();
+        foreach (var (name, m) in Module.named_modules())
+        {
+            if (name.Length == 0) continue;
+            switch (m)
+            {
+                case ICompressedLayer c:
+                    list.Add(new LayerInfo(name, LayerKind.Compressed, c.DenseWeightShape, m));
+                    break;
+                case TorchSharp.Modules.Linear l:
+                    list.Add(new LayerInfo(name, LayerKind.Linear, l.weight!.shape, m));
+                    break;
+                case TorchSharp.Modules.Conv2d c2:
+                    list.Add(new LayerInfo(name, LayerKind.Conv2d, c2.weight!.shape, m));
+                    break;
+                case TorchSharp.Modules.Embedding e:
+                    list.Add(new LayerInfo(name, LayerKind.Embedding, e.weight!.shape, m));
+                    break;
+            }
+        }
+        return list;
+    }
+
+    /// <summary>The layers of the given kinds that <paramref name="selector"/> selects.</summary>
+    public IReadOnlyList<LayerInfo> Select(LayerKind kinds, LayerSelector selector) =>
+        Layers().Where(l => (l.Kind & kinds) != 0 && selector.Matches(l.Name)).ToList();
+
+    /// <summary>The module at <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No such module.</exception>
+    public nn.Module GetLayer(string name)
+    {
+        foreach (var (n, m) in Module.named_modules())
+            if (n == name) return m;
+        throw new KeyNotFoundException($"the model has no layer '{name}'");
+    }
+
+    /// <summary>Replaces the layer at <paramref name="name"/> by <paramref name="replacement"/>, in place. The old
+    /// layer is disposed unless <paramref name="disposeOld"/> is false.</summary>
+    public void ReplaceLayer(string name, nn.Module replacement, bool disposeOld = true)
+    {
+        int dot = name.LastIndexOf('.');
+        string parentName = dot < 0 ? "" : name[..dot], child = name[(dot + 1)..];
+        var parent = parentName.Length == 0 ? Module : GetLayer(parentName);
+        if (parent is not LayerContainer container)
+            throw new InvalidOperationException($"layer '{name}' cannot be replaced: its parent {parent.GetType().Name} is not a {nameof(LayerContainer)}");
+        var old = container.GetChild(child);
+        container.ReplaceChild(child, replacement);
+        if (disposeOld && !ReferenceEquals(old, replacement)) old.Dispose();
+    }
+
+    /// <summary>The number of parameters (and buffers) by dense-equivalent count: a compressed layer counts as the
+    /// weights it stands for.</summary>
+    public long ParameterCount() => Module.parameters().Sum(p => p.numel());
+
+    /// <summary>The model's named tensors (parameters and buffers), in module order: for a compressed model these
+    /// are the compressed representation (packed codes, scales, factors).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedTensors() =>
+        Module.state_dict().Select(kv => (kv.Key, kv.Value)).ToList();
+
+    /// <inheritdoc/>
+    public void Dispose() => Module.Dispose();
+}

@@ -1,0 +1,26 @@
+namespace Compressor.Sdk.Onnx;
+
+/// <summary>What a lowering may do to the graph being built.</summary>
+public interface ILoweringContext
+{
+    /// <summary>The fully qualified name of the layer being lowered (for naming initializers).</summary>
+    string LayerName { get; }
+
+    /// <summary>A value name not used yet, derived from <paramref name="hint"/>.</summary>
+    string UniqueName(string hint);
+
+    /// <summary>Adds a constant tensor.</summary>
+    void AddInitializer(OnnxInitializer initializer);
+
+    /// <summary>Adds a node.</summary>
+    /// <param name="opType">Operator, e.g. <c>DequantizeLinear</c>.</param>
+    /// <param name="inputs">Input value names (empty string for an omitted optional input).</param>
+    /// <param name="outputs">Output value names.</param>
+    /// <param name="attributes">Attributes: long, float, string, long[], float[] values.</param>
+    /// <param name="domain">Operator domain ("" for ai.onnx, "com.microsoft" for ORT contrib ops).</param>
+    void AddNode(string opType, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs,
+        IReadOnlyDictionary<string, object>? attributes = null, string domain = "");
+
+    /// <summary>Declares that the graph needs at least <paramref name="version"/> of <paramref name="domain"/>'s opset.</summary>
+    void RequireOpset(string domain, int version);
+}

@@ -1,0 +1,12 @@
+namespace Compressor.Sdk.Plugins;
+
+/// <summary>Which data a plugin needs to run.</summary>
+public enum DataRequirement
+{
+    /// <summary>Data-free: works on weights alone (also on weights-only models).</summary>
+    None,
+    /// <summary>A small unlabeled calibration set and an executable model.</summary>
+    Calibration,
+    /// <summary>A training set (labels where the loss needs them) and an executable model.</summary>
+    Training,
+}

@@ -1,0 +1,115 @@
+using Compressor.Sdk.Models;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Sdk.Plugins;
+
+/// <summary>What a plugin declares about itself in <c>plugin.json</c> beside its assembly, read before any code of
+/// the plugin loads: identity, the SDK version it targets, its kind, the data it needs, the layer kinds it targets,
+/// and where its entry type lives.</summary>
+public sealed record PluginManifest
+{
+    /// <summary>The manifest file name.</summary>
+    public const string FileName = "plugin.json";
+
+    /// <summary>Unique id, lower-case, used on the command line (<c>compress run ID</c>).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The plugin's own SemVer version.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>The SDK version it was built against.</summary>
+    public required string SdkVersion { get; init; }
+
+    /// <summary>One line describing the method (and the paper it implements).</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>What it does.</summary>
+    public PluginKind Kind { get; init; } = PluginKind.Transform;
+
+    /// <summary>The data it needs.</summary>
+    public DataRequirement Needs { get; init; } = DataRequirement.None;
+
+    /// <summary>The layer kinds it rewrites.</summary>
+    public LayerKind Targets { get; init; } = LayerKind.Linear;
+
+    /// <summary>The assembly file (relative to the manifest).</summary>
+    public required string Assembly { get; init; }
+
+    /// <summary>The full name of the class implementing <see cref="ICompressionPlugin"/>.</summary>
+    public required string EntryType { get; init; }
+
+    /// <summary>Reads and checks a manifest.</summary>
+    /// <exception cref="CompressException">Missing file, bad JSON, a missing or invalid field — one line.</exception>
+    public static PluginManifest Read(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.PluginUnavailable, $"cannot read {FileName}: {e.Message}");
+        }
+        return Parse(text);
+    }
+
+    /// <summary>Parses and checks manifest JSON.</summary>
+    /// <exception cref="CompressException">Bad JSON or a missing/invalid field — one line.</exception>
+    public static PluginManifest Parse(string json)
+    {
+        JObject o;
+        try
+        {
+            using var reader = new JsonTextReader(new StringReader(json)) { MaxDepth = 16, DateParseHandling = DateParseHandling.None };
+            o = JObject.Load(reader);
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"not valid JSON ({e.Message.Split('\n')[0].Trim()})");
+        }
+        string Str(string key, bool required = true)
+        {
+            var t = o[key];
+            if (t is null) return required ? throw Bad($"missing \"{key}\"") : "";
+            if (t.Type != JTokenType.String) throw Bad($"\"{key}\" must be a string");
+            string v = (string)t!;
+            if (required && string.IsNullOrWhiteSpace(v)) throw Bad($"\"{key}\" is empty");
+            return v;
+        }
+        T Enum<T>(string key, T fallback) where T : struct, System.Enum
+        {
+            var t = o[key];
+            if (t is null) return fallback;
+            if (t is JArray arr && typeof(T).IsDefined(typeof(FlagsAttribute), false))
+            {
+                long bits = 0;
+                foreach (var x in arr) bits |= Convert.ToInt64(ParseEnum<T>(key, x), System.Globalization.CultureInfo.InvariantCulture);
+                return (T)System.Enum.ToObject(typeof(T), bits);
+            }
+            return ParseEnum<T>(key, t);
+        }
+        string id = Str("id");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(id, "^[a-z0-9][a-z0-9._-]{0,63}$"))
+            throw Bad($"id '{id}' must be lower-case letters, digits, '.', '_' or '-'");
+        string version = Str("version"), sdk = Str("sdkVersion");
+        if (!System.Version.TryParse(version.Split('-', '+')[0], out _)) throw Bad($"version '{version}' is not SemVer");
+        if (!System.Version.TryParse(sdk.Split('-', '+')[0], out _)) throw Bad($"sdkVersion '{sdk}' is not SemVer");
+        string assembly = Str("assembly");
+        if (Path.IsPathRooted(assembly) || assembly.Contains("..", StringComparison.Ordinal) || assembly.IndexOfAny(['/', '\\']) >= 0)
+            throw Bad($"assembly '{assembly}' must be a file name beside the manifest");
+        return new PluginManifest
+        {
+            Id = id, Version = version, SdkVersion = sdk, Description = Str("description", required: false),
+            Kind = Enum("kind", PluginKind.Transform), Needs = Enum("needs", DataRequirement.None), Targets = Enum("targets", LayerKind.Linear),
+            Assembly = assembly, EntryType = Str("entryType"),
+        };
+    }
+
+    private static T ParseEnum<T>(string key, JToken t) where T : struct, System.Enum
+    {
+        if (t.Type == JTokenType.String && System.Enum.TryParse<T>(((string)t!).Replace("-", ""), ignoreCase: true, out var v) && System.Enum.IsDefined(v))
+            return v;
+        throw Bad($"\"{key}\" value {t.ToString(Formatting.None)} is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+    }
+
+    private static CompressException Bad(string what) => new(ErrorKind.PluginUnavailable, $"invalid {FileName}: {what}");
+}
