@@ -171,14 +171,14 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     private static void AddSizes(CompressibleModel model, JObject output)
     {
         long storageBits = 0, weights = 0;
-        foreach (var (_, m) in model.Module.named_modules())
+        foreach (var (_, m) in model.NamedModules())
             if (m is ICompressedLayer c)
             {
                 storageBits += c.WeightStorageBits;
                 weights += c.DenseWeightShape.Aggregate(1L, (a, b) => a * b);
             }
         long otherBytes = 0;
-        var compressedPrefixes = model.Module.named_modules().Where(x => x.module is ICompressedLayer).Select(x => x.name + ".").ToList();
+        var compressedPrefixes = model.NamedModules().Where(x => x.Module is ICompressedLayer).Select(x => x.Name + ".").ToList();
         foreach (var (name, t) in model.NamedTensors())
         {
             bool inCompressed = compressedPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));

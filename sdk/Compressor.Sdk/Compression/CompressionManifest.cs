@@ -24,7 +24,7 @@ public sealed record CompressionManifest(
     public static CompressionManifest Of(CompressibleModel model)
     {
         var layers = new SortedDictionary<string, CompressedLayerEntry>(StringComparer.Ordinal);
-        foreach (var (name, m) in model.Module.named_modules())
+        foreach (var (name, m) in model.NamedModules())
             if (m is ICompressedLayer c && name.Length > 0)
                 layers[name] = new CompressedLayerEntry(c.Kind, c.Config);
         return new CompressionManifest(CurrentFormatVersion, model.Architecture, model.Steps, layers);

@@ -45,7 +45,7 @@ public sealed class CompressibleModel : IDisposable
     public IReadOnlyList<LayerInfo> Layers()
     {
         var list = new List<LayerInfo>();
-        foreach (var (name, m) in Module.named_modules())
+        foreach (var (name, m) in NamedModules())
         {
             if (name.Length == 0) continue;
             switch (m)
@@ -75,7 +75,7 @@ public sealed class CompressibleModel : IDisposable
     /// <exception cref="KeyNotFoundException">No such module.</exception>
     public nn.Module GetLayer(string name)
     {
-        foreach (var (n, m) in Module.named_modules())
+        foreach (var (n, m) in NamedModules())
             if (n == name) return m;
         throw new KeyNotFoundException($"the model has no layer '{name}'");
     }
@@ -94,14 +94,42 @@ public sealed class CompressibleModel : IDisposable
         if (disposeOld && !ReferenceEquals(old, replacement)) old.Dispose();
     }
 
+    /// <summary>Every module with its fully qualified name, depth-first in registration order (as PyTorch's
+    /// <c>named_modules</c>), the root first with the empty name.</summary>
+    public IEnumerable<(string Name, nn.Module Module)> NamedModules() => Walk("", Module);
+
+    private static IEnumerable<(string, nn.Module)> Walk(string prefix, nn.Module module)
+    {
+        yield return (prefix, module);
+        foreach (var (name, child) in module.named_children())
+            foreach (var x in Walk(prefix.Length == 0 ? name : prefix + "." + name, child))
+                yield return x;
+    }
+
     /// <summary>The number of parameters (and buffers) by dense-equivalent count: a compressed layer counts as the
     /// weights it stands for.</summary>
     public long ParameterCount() => Module.parameters().Sum(p => p.numel());
 
     /// <summary>The model's named tensors (parameters and buffers), in module order: for a compressed model these
     /// are the compressed representation (packed codes, scales, factors).</summary>
-    public IReadOnlyList<(string Name, Tensor Tensor)> NamedTensors() =>
-        Module.state_dict().Select(kv => (kv.Key, kv.Value)).ToList();
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedTensors()
+    {
+        var state = Module.state_dict();
+        var list = new List<(string, Tensor)>(state.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (prefix, m) in NamedModules())
+        {
+            var own = m.named_parameters(recurse: false).Select(p => p.name).Concat(m.named_buffers(recurse: false).Select(b => b.name));
+            foreach (var local in own)
+            {
+                string name = prefix.Length == 0 ? local : prefix + "." + local;
+                if (state.TryGetValue(name, out var t) && seen.Add(name)) list.Add((name, t));
+            }
+        }
+        foreach (var (name, t) in state)
+            if (seen.Add(name)) list.Add((name, t));
+        return list;
+    }
 
     /// <inheritdoc/>
     public void Dispose() => Module.Dispose();

@@ -1,0 +1,146 @@
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Compression;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Options;
+using Compressor.Sdk.Plugins;
+using Compressor.Sdk.Reports;
+using Newtonsoft.Json.Linq;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Testing;
+
+/// <summary>Derive a test class from this to prove a plugin honours the contract: its options round-trip through
+/// JSON and reject bad values with a message naming the flag; it rewrites a tiny model into compressed layers
+/// whose outputs are finite; the compressed checkpoint reloads into an identical model; and every compressed
+/// layer meets the weight SQNR floor the author sets.</summary>
+/// <typeparam name="TPlugin">The plugin class.</typeparam>
+/// <typeparam name="TOptions">Its options record.</typeparam>
+public abstract class PluginConformanceTests<TPlugin, TOptions>
+    where TPlugin : ICompressionPlugin, new()
+    where TOptions : PluginOptions, new()
+{
+    /// <summary>Options to run the conformance checks with (usually non-default values).</summary>
+    protected abstract TOptions SampleOptions { get; }
+
+    /// <summary>Command-line token lists that must be rejected, each with the flag the message must name.</summary>
+    protected abstract IEnumerable<(string[] Arguments, string Flag)> InvalidArguments { get; }
+
+    /// <summary>The minimum weight SQNR in dB of every compressed layer under <see cref="SampleOptions"/>.</summary>
+    protected abstract double MinimumWeightSqnrDb { get; }
+
+    /// <summary>The model the plugin runs on (default: <see cref="TinyModels.Mlp"/>).</summary>
+    protected virtual CompressibleModel CreateModel() => TinyModels.Mlp(seed: 7);
+
+    /// <summary>A batch of inputs for <see cref="CreateModel"/>.</summary>
+    protected virtual Tensor CreateInputs() => TinyModels.Inputs([5, 64], seed: 3);
+
+    /// <summary>Data for plugins that need it (default: none).</summary>
+    protected virtual PluginData CreateData() => PluginData.None;
+
+    /// <summary>Runs the plugin with <paramref name="options"/> on a fresh model.</summary>
+    protected (CompressibleModel Model, ReportBuilder Report) RunPlugin(TOptions options)
+    {
+        var model = CreateModel();
+        var report = new ReportBuilder();
+        var work = Directory.CreateTempSubdirectory("conformance-").FullName;
+        try
+        {
+            var result = new TPlugin().Run(new PluginContext { Model = model, WorkDirectory = work, Report = report, Data = CreateData(), Seed = 0 }, options);
+            Assert.Same(model, result.Model);
+            return (model, report);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>Options survive a trip through recipe JSON unchanged.</summary>
+    [Fact]
+    public void OptionsRoundTripThroughJson()
+    {
+        var schema = OptionsSchema.For(typeof(TOptions));
+        var json = schema.ToJson(SampleOptions);
+        var back = schema.FromJson(JObject.Parse(json.ToString()), "conformance");
+        Assert.True(JToken.DeepEquals(json, schema.ToJson(back)), $"options changed in a JSON round trip: {json} vs {schema.ToJson(back)}");
+    }
+
+    /// <summary>The defaults and the sample options pass validation.</summary>
+    [Fact]
+    public void DefaultAndSampleOptionsValidate()
+    {
+        var schema = OptionsSchema.For(typeof(TOptions));
+        schema.Validate(schema.Defaults(), "conformance");
+        schema.Validate(SampleOptions, "conformance");
+        Assert.All(schema.Options, o => Assert.False(string.IsNullOrWhiteSpace(o.Description), $"{o.Flag} has no description"));
+    }
+
+    /// <summary>Bad values are rejected with a one-line message that names the option.</summary>
+    [Fact]
+    public void InvalidArgumentsAreRejected()
+    {
+        var schema = OptionsSchema.For(typeof(TOptions));
+        foreach (var (args, flag) in InvalidArguments)
+        {
+            var e = Assert.Throws<OptionsException>(() => schema.ParseCli(args, "conformance"));
+            Assert.Contains(flag, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+    }
+
+    /// <summary>The plugin rewrites at least one layer and the model's outputs stay finite.</summary>
+    [Fact]
+    public void RewritesLayersAndStaysFinite()
+    {
+        var (model, _) = RunPlugin(SampleOptions);
+        using (model)
+        {
+            Assert.NotEmpty(CompressionManifest.Of(model).Layers);
+            using var x = CreateInputs();
+            using var y = model.Forward(x);
+            Assert.True(y.isfinite().all().item<bool>(), "outputs contain NaN or Inf");
+        }
+    }
+
+    /// <summary>The compressed checkpoint reloads into a model with identical tensors and identical outputs.</summary>
+    [Fact]
+    public void CompressedCheckpointReloads()
+    {
+        var (model, _) = RunPlugin(SampleOptions);
+        string path = Path.Combine(Path.GetTempPath(), $"conformance-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (model)
+            {
+                ModelIO.Save(model, path);
+                using var reloaded = ModelIO.Load(path);
+                var a = model.NamedTensors();
+                var b = reloaded.NamedTensors();
+                Assert.Equal(a.Select(t => t.Name), b.Select(t => t.Name));
+                for (int i = 0; i < a.Count; i++) Tolerances.AssertIdentical(a[i].Tensor, b[i].Tensor, a[i].Name);
+                using var x = CreateInputs();
+                using var y1 = model.Forward(x);
+                using var y2 = reloaded.Forward(x);
+                Tolerances.AssertIdentical(y1, y2, "outputs after reload");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Every compressed layer's weight SQNR meets <see cref="MinimumWeightSqnrDb"/>.</summary>
+    [Fact]
+    public void WeightSqnrMeetsFloor()
+    {
+        var (model, report) = RunPlugin(SampleOptions);
+        using (model)
+        {
+            Assert.NotEmpty(report.Layers);
+            foreach (var row in report.Layers)
+                Assert.True(row.SqnrDb >= MinimumWeightSqnrDb, $"{row.Name}: weight SQNR {row.SqnrDb:F2} dB < {MinimumWeightSqnrDb} dB");
+        }
+    }
+}
