@@ -54,6 +54,7 @@ public sealed class OptionsSchemaTests
     [InlineData(new[] { "--label" }, "--label", "needs a value")]
     [InlineData(new[] { "stray" }, "stray", "unexpected argument")]
     [InlineData(new[] { "--use-thing", "--weight-bits", "2" }, "--use-thing", "cannot be combined")]
+    [InlineData(new[] { "--use-thing", "maybe" }, "--use-thing", "not a valid bool")]
     public void RejectsBadInputWithOneLineNamingTheOption(string[] args, string flag, string fragment)
     {
         var e = Assert.Throws<OptionsException>(() => Schema.ParseCli(args, "plugin 't'"));

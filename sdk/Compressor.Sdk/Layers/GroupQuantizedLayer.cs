@@ -21,10 +21,11 @@ public abstract class GroupQuantizedLayer : nn.Module<Tensor, Tensor>, ICompress
             throw new CompressException(ErrorKind.InvalidInput, $"{name}: invalid shape [{rows}, {cols}] or group size {groupSize}");
         Rows = rows; Cols = cols; Bits = bits; GroupSize = groupSize; Symmetric = symmetric;
         long groups = GroupQuantization.GroupCount(cols, groupSize);
-        register_buffer("qweight", zeros(IntPacking.PackedBytes(rows * cols, bits), ScalarType.Byte));
-        register_buffer("scales", ones(rows, groups));
-        if (!symmetric) register_buffer("zero_points", zeros(IntPacking.PackedBytes(rows * groups, bits), ScalarType.Byte));
-        if (hasBias) register_buffer("bias", zeros(rows));
+        // The layer owns its buffers: they must outlive any dispose scope it is created in.
+        register_buffer("qweight", zeros(IntPacking.PackedBytes(rows * cols, bits), ScalarType.Byte).DetachFromDisposeScope());
+        register_buffer("scales", ones(rows, groups).DetachFromDisposeScope());
+        if (!symmetric) register_buffer("zero_points", zeros(IntPacking.PackedBytes(rows * groups, bits), ScalarType.Byte).DetachFromDisposeScope());
+        if (hasBias) register_buffer("bias", zeros(rows).DetachFromDisposeScope());
     }
 
     /// <summary>Rows of the weight matrix (output channels).</summary>

@@ -71,7 +71,7 @@ public sealed class OptionsSchema
             if (value is null)
             {
                 bool next = i + 1 < tokens.Count && !tokens[i + 1].StartsWith("--", StringComparison.Ordinal);
-                if (d.Type == typeof(bool) && !(next && IsBoolWord(tokens[i + 1]))) value = "true";
+                if (d.Type == typeof(bool) && !next) value = "true";
                 else if (next) value = tokens[++i];
                 else throw new OptionsException($"option {d.Flag} of {owner} needs a value ({Expect(d)})");
             }
@@ -183,8 +183,6 @@ public sealed class OptionsSchema
     }
 
     private static string Expect(OptionDescriptor d) => d.AllowedText.Length > 0 ? d.AllowedText : d.TypeName;
-
-    private static bool IsBoolWord(string s) => s.ToLowerInvariant() is "true" or "false" or "yes" or "no" or "1" or "0" or "on" or "off";
 
     private static IEnumerable<string> SplitList(string value) =>
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
