@@ -130,6 +130,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         IO.Write(staging.PathOf(RecipeFile), recipe);
         IO.Write(staging.PathOf(ReportFile), reportJson);
         var files = staging.Commit();
+        if (request.WorkDirectory is null) TryDelete(workRoot);  // the default work folder only matters for resuming a failed run
         return new RunResult(staging.OutputDirectory, files, reportJson);
     }
 
@@ -194,6 +195,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     {
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
         return new JObject { ["path"] = Path.GetFullPath(path), ["sha256"] = Sha256(path), ["bytes"] = new FileInfo(path).Length };
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     internal static string Sha256(string path)

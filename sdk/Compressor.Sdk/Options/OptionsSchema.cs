@@ -231,7 +231,8 @@ public sealed class OptionsSchema
             case JTokenType.Boolean when t == typeof(bool):
                 return (bool)token;
             case JTokenType.String:
-                return ParseText(d, (string)token!, owner);
+                try { return ParseText(d, (string)token!, owner); }
+                catch (OptionsException) { throw new OptionsException(bad); }
             default:
                 throw new OptionsException(bad);
         }
