@@ -19,7 +19,7 @@ public sealed class ProcessTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal((int)ExitCode.PluginFailed, code);
         Assert.Equal("", stdout);
         Assert.Contains("run exploded on purpose", stderr);
-        Assert.Empty(Directory.GetFileSystemEntries(outDir).Where(p => !Path.GetFileName(p).StartsWith('.')));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(outDir), p => !Path.GetFileName(p).StartsWith('.'));
     }
 
     [Fact]

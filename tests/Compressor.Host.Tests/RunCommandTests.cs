@@ -81,7 +81,7 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal("error: plugin 'throws-in-run' failed: InvalidOperationException: run exploded on purpose", stderr.TrimEnd());
         Assert.Equal(["notes.txt", "report.json"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
         Assert.Equal("previous report", File.ReadAllText(Path.Combine(outDir, "report.json")));
-        Assert.Empty(Directory.GetDirectories(outDir).Where(d => Path.GetFileName(d).StartsWith(".staging", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Directory.GetDirectories(outDir), d => Path.GetFileName(d).StartsWith(".staging", StringComparison.Ordinal));
     }
 
     [Fact]
