@@ -17,7 +17,7 @@ public static class ModelIO
     public static CompressibleModel Load(string path, ArchitectureSpec? architecture = null)
     {
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
-        using var reader = OpenCheckpoint(path);
+        using var reader = CheckpointFormats.Open(path);
         CompressionManifest? manifest = reader.Metadata.TryGetValue(CompressionManifest.MetadataKey, out var mj) ? CompressionManifest.FromJson(mj) : null;
         var arch = architecture ?? manifest?.Architecture
                    ?? (reader.Metadata.TryGetValue(ArchitectureSpec.MetadataKey, out var aj) ? ArchitectureSpec.FromJson(aj) : null);
@@ -45,7 +45,7 @@ public static class ModelIO
             }
         }
         bool UnderCompressed(string tensor) => compressed.Keys.Any(l => tensor.StartsWith(l + ".", StringComparison.Ordinal));
-        var plain = reader.Entries.Where(e => !UnderCompressed(e.Name)).Select(e => (e.Name, e.Shape, e.ScalarType)).ToList();
+        var plain = reader.Tensors.Where(e => !UnderCompressed(e.Name)).Select(e => (e.Name, e.Shape, e.ScalarType)).ToList();
         var root = WeightsOnlyModule.Build(plain);
         try
         {
@@ -75,7 +75,7 @@ public static class ModelIO
 
     /// <summary>Copies every parameter and buffer of <paramref name="module"/> from the file, by name. With
     /// <paramref name="strict"/>, a tensor the file lacks or a tensor the module lacks is an error.</summary>
-    public static void LoadTensors(nn.Module module, SafetensorsReader reader, bool strict)
+    public static void LoadTensors(nn.Module module, ICheckpointReader reader, bool strict)
     {
         var state = module.state_dict();
         if (strict)
@@ -83,41 +83,23 @@ public static class ModelIO
             var missing = state.Keys.Where(k => !reader.Contains(k)).ToList();
             if (missing.Count > 0)
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: missing {missing.Count} tensor(s) the model needs, e.g. '{missing[0]}'");
-            var extra = reader.Entries.Select(e => e.Name).Where(n => !state.ContainsKey(n)).ToList();
+            var extra = reader.Tensors.Select(e => e.Name).Where(n => !state.ContainsKey(n)).ToList();
             if (extra.Count > 0)
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: {extra.Count} tensor(s) the model does not have, e.g. '{extra[0]}'");
         }
+        var entries = reader.Tensors.ToDictionary(e => e.Name);
         using var noGrad = no_grad();
         foreach (var (name, target) in state)
         {
             if (!reader.Contains(name)) continue;
-            var entry = reader.Entry(name);
+            var entry = entries[name];
             if (!entry.Shape.SequenceEqual(target.shape))
                 throw new CompressException(ErrorKind.InvalidInput,
                     $"{reader.Path}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", target.shape)}]");
-            using var t = reader.Read(entry);
+            using var t = reader.Read(name);
             if (t.dtype != target.dtype && (t.dtype.IsFloatingPoint() != target.dtype.IsFloatingPoint()))
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: tensor '{name}' is {entry.DType}, the model expects {target.dtype}");
             target.copy_(t);
         }
-    }
-
-    private static SafetensorsReader OpenCheckpoint(string path)
-    {
-        var head = new byte[16];
-        long length;
-        try
-        {
-            using var fs = File.OpenRead(path);
-            length = fs.Length;
-            int read = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            Array.Resize(ref head, read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
-        }
-        if (SafetensorsReader.Sniff(head, length)) return SafetensorsReader.Open(path);
-        throw new CompressException(ErrorKind.InvalidInput, $"{path}: unrecognised checkpoint format (this version reads safetensors)");
     }
 }

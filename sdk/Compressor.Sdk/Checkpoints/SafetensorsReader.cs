@@ -9,7 +9,7 @@ namespace Compressor.Sdk.Checkpoints;
 /// whole header against the file: header length within the file, well-formed JSON, known dtypes, non-negative
 /// shapes without overflow, byte ranges inside the data section, matching shape × dtype size, no overlaps.
 /// Nothing is allocated in proportion to what a header claims until it is checked against the file size.</summary>
-public sealed class SafetensorsReader : IDisposable
+public sealed class SafetensorsReader : ICheckpointReader
 {
     /// <summary>Upper bound for the JSON header (the reference implementation uses 100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;
@@ -30,8 +30,14 @@ public sealed class SafetensorsReader : IDisposable
     /// <summary>The file.</summary>
     public string Path { get; }
 
-    /// <summary>Tensors in file-header order.</summary>
+    /// <summary>Tensors in file-header order, with their byte ranges.</summary>
     public IReadOnlyList<SafetensorsEntry> Entries { get; }
+
+    /// <inheritdoc/>
+    public string Format => "safetensors";
+
+    /// <inheritdoc/>
+    public IReadOnlyList<CheckpointEntry> Tensors => Entries.Select(e => new CheckpointEntry(e.Name, e.DType, e.ScalarType, e.Shape, e.ByteCount)).ToList();
 
     /// <summary>The <c>__metadata__</c> string map (empty if absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }

@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+
+namespace Compressor.Sdk.Checkpoints;
+
+/// <summary>The checkpoint formats this tool reads, tried in registration order on the first bytes of a file.</summary>
+public static class CheckpointFormats
+{
+    private static readonly ConcurrentQueue<ICheckpointFormat> Known = new();
+
+    static CheckpointFormats()
+    {
+        Register(new SafetensorsFormat());
+    }
+
+    /// <summary>Registered formats.</summary>
+    public static IReadOnlyList<ICheckpointFormat> All => Known.ToList();
+
+    /// <summary>Adds a format (tried after the ones already registered).</summary>
+    public static void Register(ICheckpointFormat format) => Known.Enqueue(format);
+
+    /// <summary>Opens <paramref name="path"/> with the format its content matches.</summary>
+    /// <exception cref="CompressException">Missing, unreadable or unrecognised file, or a malformed one.</exception>
+    public static ICheckpointReader Open(string path)
+    {
+        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+        var head = new byte[64];
+        long length;
+        try
+        {
+            using var fs = File.OpenRead(path);
+            length = fs.Length;
+            int read = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            Array.Resize(ref head, read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
+        }
+        foreach (var format in Known)
+            if (format.Sniff(head, length)) return format.Open(path);
+        throw new CompressException(ErrorKind.InvalidInput,
+            $"{path}: unrecognised checkpoint format (this version reads {string.Join(", ", Known.Select(f => f.Name))})");
+    }
+}
