@@ -13,6 +13,8 @@ public static class ArchitectureRegistry
     {
         Register(new MlpArchitecture());
         Register(new SmallCnnArchitecture());
+        Register(new VitArchitecture());
+        Register(new Gpt2Architecture());
     }
 
     /// <summary>Every registered architecture, by name.</summary>
@@ -29,6 +31,14 @@ public static class ArchitectureRegistry
 
     /// <summary>Builds the module of <paramref name="spec"/>.</summary>
     public static torch.nn.Module Create(ArchitectureSpec spec) => Get(spec.Name).Create(Get(spec.Name).Complete(spec.Config));
+
+    /// <summary>A preset name (e.g. <c>deit-small</c>, <c>vit-mnist</c>, <c>gpt2</c>) → its architecture and config, or null.</summary>
+    public static ArchitectureSpec? Preset(string name)
+    {
+        if (VitArchitecture.Presets.TryGetValue(name, out var v)) return Spec("vit", (JObject)v.DeepClone());
+        if (Gpt2Architecture.Presets.TryGetValue(name, out var g)) return Spec("gpt", (JObject)g.DeepClone());
+        return null;
+    }
 
     /// <summary>A complete spec for <paramref name="name"/> with <paramref name="config"/> over the defaults.</summary>
     public static ArchitectureSpec Spec(string name, JObject? config = null)

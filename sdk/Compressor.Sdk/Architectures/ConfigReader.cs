@@ -22,6 +22,13 @@ internal static class ConfigReader
         return v.Select(x => (int)x).ToArray();
     }
 
+    public static bool Bool(JObject c, string key)
+    {
+        var t = c[key];
+        if (t is null || t.Type != JTokenType.Boolean) throw Bad(key, "true or false");
+        return (bool)t;
+    }
+
     public static string Choice(JObject c, string key, params string[] allowed)
     {
         string? v = c[key]?.Type == JTokenType.String ? (string?)c[key] : null;

@@ -18,4 +18,13 @@ public interface IArchitecture
 
     /// <summary>Builds a freshly initialised module from a complete config.</summary>
     torch.nn.Module Create(JObject config);
+
+    /// <summary>Converts a tensor of a foreign checkpoint (one in its ecosystem's own layout, not written by
+    /// compress) to this module's layout, e.g. Hugging Face GPT-2's Conv1D weights [in, out] to linear [out, in].
+    /// Returns the input when no conversion applies (the default).</summary>
+    torch.Tensor FromEcosystem(string name, torch.Tensor tensor) => tensor;
+
+    /// <summary>Whether a foreign checkpoint tensor holds nothing this module keeps (a tied output head, a
+    /// precomputed causal-mask buffer), so that loading skips it instead of failing. Default: none.</summary>
+    bool IsRedundantEcosystemTensor(string name) => false;
 }

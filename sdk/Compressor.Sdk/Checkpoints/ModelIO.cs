@@ -35,7 +35,10 @@ public static class ModelIO
                     try { model.ReplaceLayer(name, CompressedLayerRegistry.Create(entry.Kind, entry.Config)); }
                     catch (KeyNotFoundException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: compressed layer '{name}' does not exist in architecture {arch.Name}"); }
                 }
-                LoadTensors(model.Module, reader, strict: true);
+                // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
+                bool foreign = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
+                var a = ArchitectureRegistry.Get(arch.Name);
+                LoadTensors(model.Module, reader, strict: true, foreign ? a.FromEcosystem : null, foreign ? a.IsRedundantEcosystemTensor : null);
                 return model;
             }
             catch
@@ -75,7 +78,8 @@ public static class ModelIO
 
     /// <summary>Copies every parameter and buffer of <paramref name="module"/> from the file, by name. With
     /// <paramref name="strict"/>, a tensor the file lacks or a tensor the module lacks is an error.</summary>
-    public static void LoadTensors(nn.Module module, ICheckpointReader reader, bool strict)
+    public static void LoadTensors(nn.Module module, ICheckpointReader reader, bool strict,
+        Func<string, Tensor, Tensor>? convert = null, Func<string, bool>? redundant = null)
     {
         var state = module.state_dict();
         if (strict)
@@ -83,7 +87,7 @@ public static class ModelIO
             var missing = state.Keys.Where(k => !reader.Contains(k)).ToList();
             if (missing.Count > 0)
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: missing {missing.Count} tensor(s) the model needs, e.g. '{missing[0]}'");
-            var extra = reader.Tensors.Select(e => e.Name).Where(n => !state.ContainsKey(n)).ToList();
+            var extra = reader.Tensors.Select(e => e.Name).Where(n => !state.ContainsKey(n) && !(redundant?.Invoke(n) ?? false)).ToList();
             if (extra.Count > 0)
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: {extra.Count} tensor(s) the model does not have, e.g. '{extra[0]}'");
         }
@@ -93,10 +97,14 @@ public static class ModelIO
         {
             if (!reader.Contains(name)) continue;
             var entry = entries[name];
-            if (!entry.Shape.SequenceEqual(target.shape))
+            if (convert is null && !entry.Shape.SequenceEqual(target.shape))
                 throw new CompressException(ErrorKind.InvalidInput,
                     $"{reader.Path}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", target.shape)}]");
-            using var t = reader.Read(name);
+            using var read = reader.Read(name);
+            using var t = convert is null ? read.alias() : convert(name, read);
+            if (!t.shape.SequenceEqual(target.shape))
+                throw new CompressException(ErrorKind.InvalidInput,
+                    $"{reader.Path}: tensor '{name}' has shape [{string.Join(", ", t.shape)}] (in this model's layout), the model expects [{string.Join(", ", target.shape)}]");
             if (t.dtype != target.dtype && (t.dtype.IsFloatingPoint() != target.dtype.IsFloatingPoint()))
                 throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: tensor '{name}' is {entry.DType}, the model expects {target.dtype}");
             target.copy_(t);

@@ -1,0 +1,115 @@
+using System.Text.RegularExpressions;
+using Compressor.Sdk.Models;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Architectures;
+
+/// <summary>A GPT-2-style decoder with Hugging Face <c>gpt2</c> names (<c>transformer.wte</c>, <c>transformer.wpe</c>,
+/// <c>transformer.h.N.ln_1</c>, <c>attn.c_attn</c>, <c>attn.c_proj</c>, <c>ln_2</c>, <c>mlp.c_fc</c>, <c>mlp.c_proj</c>,
+/// <c>transformer.ln_f</c>), learned positions, causal attention, tanh-approximated GELU, LayerNorm eps 1e-5, and
+/// the output head tied to <c>wte</c>. Its linears are ordinary [out, in] linear layers, so every plugin sees them;
+/// Hugging Face's Conv1D weights ([in, out]) are transposed when a foreign checkpoint loads, and its tied
+/// <c>lm_head.weight</c> and causal-mask buffers are skipped.</summary>
+public sealed partial class Gpt2Architecture : IArchitecture
+{
+    /// <summary>Named presets: the public gpt2 (124M) shape and a tiny model for CPU experiments.</summary>
+    public static readonly IReadOnlyDictionary<string, JObject> Presets = new Dictionary<string, JObject>
+    {
+        ["gpt2"] = new() { ["vocabSize"] = 50257, ["context"] = 1024, ["dim"] = 768, ["layers"] = 12, ["heads"] = 12, ["mlpRatio"] = 4 },
+        ["gpt-tiny"] = new() { ["vocabSize"] = 256, ["context"] = 128, ["dim"] = 256, ["layers"] = 4, ["heads"] = 4, ["mlpRatio"] = 4 },
+    };
+
+    [GeneratedRegex(@"^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$", RegexOptions.CultureInvariant)]
+    private static partial Regex Conv1dWeight();
+
+    [GeneratedRegex(@"^(lm_head\.weight|transformer\.h\.\d+\.attn\.(bias|masked_bias))$", RegexOptions.CultureInvariant)]
+    private static partial Regex Redundant();
+
+    /// <inheritdoc/>
+    public string Name => "gpt";
+
+    /// <inheritdoc/>
+    public string Description => "GPT-2-style decoder with Hugging Face gpt2 names; config vocabSize, context, dim, layers, heads, mlpRatio";
+
+    /// <inheritdoc/>
+    public JObject Complete(JObject? config)
+    {
+        var c = ConfigReader.Merge((JObject)Presets["gpt-tiny"].DeepClone(), config, Name);
+        ConfigReader.Int(c, "vocabSize", 2, 1 << 22);
+        ConfigReader.Int(c, "context", 1, 1 << 20);
+        int dim = ConfigReader.Int(c, "dim", 1, 1 << 16), heads = ConfigReader.Int(c, "heads", 1, 1024);
+        ConfigReader.Int(c, "layers", 1, 1024);
+        ConfigReader.Int(c, "mlpRatio", 1, 64);
+        if (dim % heads != 0) throw new CompressException(ErrorKind.InvalidOptions, $"gpt: dim {dim} is not a multiple of heads {heads}");
+        return c;
+    }
+
+    /// <inheritdoc/>
+    public nn.Module Create(JObject c) => new GptModel(ConfigReader.Int(c, "vocabSize", 2, 1 << 22), ConfigReader.Int(c, "context", 1, 1 << 20),
+        ConfigReader.Int(c, "dim", 1, 1 << 16), ConfigReader.Int(c, "layers", 1, 1024), ConfigReader.Int(c, "heads", 1, 1024), ConfigReader.Int(c, "mlpRatio", 1, 64));
+
+    /// <inheritdoc/>
+    public Tensor FromEcosystem(string name, Tensor tensor) =>
+        Conv1dWeight().IsMatch(name) && tensor.dim() == 2 ? tensor.t().contiguous() : tensor;
+
+    /// <inheritdoc/>
+    public bool IsRedundantEcosystemTensor(string name) => Redundant().IsMatch(name);
+}
+
+/// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab].</summary>
+public sealed class GptModel : LayerContainer
+{
+    /// <summary>Builds the model with GPT-2's initialisation (normal 0.02; residual projections 0.02/√(2·layers)).</summary>
+    public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("gpt")
+    {
+        Context = context;
+        register_module("transformer", new Trunk(vocab, context, dim, layers, heads, mlpRatio));
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else if (name.Contains(".ln_", StringComparison.Ordinal) || name.EndsWith("ln_f.weight", StringComparison.Ordinal)) p.fill_(1);
+            else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) nn.init.normal_(p, 0, 0.02 / Math.Sqrt(2 * layers));
+            else nn.init.normal_(p, 0, 0.02);
+        }
+    }
+
+    /// <summary>Maximum sequence length.</summary>
+    public int Context { get; }
+
+    /// <summary>The final hidden states [B, T, D] (after ln_f).</summary>
+    public Tensor Hidden(Tensor ids) => ((Trunk)GetChild("transformer")).forward(ids);
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor ids)
+    {
+        if (ids.shape[^1] > Context)
+            throw new CompressException(ErrorKind.InvalidInput, $"gpt: sequence of {ids.shape[^1]} tokens exceeds the context of {Context}");
+        using var h = Hidden(ids);
+        var wte = ((TorchSharp.Modules.Embedding)((Trunk)GetChild("transformer")).GetChild("wte")).weight!;
+        return h.matmul(wte.t());
+    }
+
+    private sealed class Trunk : LayerContainer
+    {
+        public Trunk(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("transformer")
+        {
+            register_module("wte", nn.Embedding(vocab, dim));
+            register_module("wpe", nn.Embedding(context, dim));
+            register_module("h", new LayerList(Enumerable.Range(0, layers).Select(_ =>
+                (nn.Module)new TransformerBlock(dim, heads, mlpRatio, qkvBias: true, causal: true, eps: 1e-5, names: BlockNames.Gpt2, tanhGelu: true))));
+            register_module("ln_f", nn.LayerNorm(dim, 1e-5));
+        }
+
+        public override Tensor forward(Tensor ids)
+        {
+            using var scope = NewDisposeScope();
+            var positions = arange(ids.shape[^1], dtype: ScalarType.Int64, device: ids.device);
+            var x = Child("wte").forward(ids).add(Child("wpe").forward(positions));
+            x = Child("h").forward(x);
+            return Child("ln_f").forward(x).MoveToOuterDisposeScope();
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace Compressor.Sdk.Data;
+
+/// <summary>Opens <c>--data</c> specs.</summary>
+public static class DataSources
+{
+    /// <summary>One line per kind, for help.</summary>
+    public const string Help = "digits (embedded sklearn digits, 8x8), idx:DIR (MNIST-layout IDX files, gzipped or not), " +
+                               "text:FILE[,tokenizer=char|gpt2][,context=T] (language-model windows); all take ,calibration=N ,limit=N";
+
+    /// <summary>Parses and opens <paramref name="spec"/>; the seed fixes the splits.</summary>
+    /// <exception cref="CompressException">Bad spec or bad files, in one line.</exception>
+    public static DataSplits Open(string spec, int seed)
+    {
+        var s = DataSpec.Parse(spec);
+        return s.Kind switch
+        {
+            "digits" => DigitsDataSource.Open(s, seed),
+            "idx" => IdxDataSource.Open(s, seed),
+            "text" => TextDataSource.Open(s, seed),
+            _ => throw new CompressException(ErrorKind.InvalidOptions, $"--data '{spec}': unknown kind"),
+        };
+    }
+}
