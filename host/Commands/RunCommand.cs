@@ -16,7 +16,7 @@ public static class RunCommand
         var model = new Option<string>("--model", "-m") { Description = "The input checkpoint (safetensors).", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
-        var data = new Option<string?>("--data") { Description = "Data set spec for plugins that need calibration or training data." };
+        var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + Compressor.Sdk.Data.DataSources.Help };
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the recipe's, else 0). Same inputs and seed give the same outputs." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
         var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };

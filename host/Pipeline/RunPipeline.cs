@@ -5,6 +5,7 @@ using Compressor.Sdk;
 using Compressor.Sdk.Architectures;
 using Compressor.Sdk.Checkpoints;
 using Compressor.Sdk.Compression;
+using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Options;
@@ -45,14 +46,14 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             if (s.Plugin.Manifest!.Needs != DataRequirement.None && request.Data is null)
                 throw new CompressException(ErrorKind.InvalidOptions,
                     $"plugin '{s.Plugin.Id}' needs {s.Plugin.Manifest.Needs.ToString().ToLowerInvariant()} data: pass --data SPEC");
-        if (request.Data is not null)
-            throw new CompressException(ErrorKind.InvalidOptions, $"--data {request.Data}: no data set loader is available in this version");
 
         using var staging = new OutputStaging(request.OutputDirectory);
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
         var input = Describe(request.ModelPath);
         ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
 
+        using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
+        var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
         using var model = ModelIO.Load(request.ModelPath, arch);
@@ -71,7 +72,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             Directory.CreateDirectory(work);
             var context = new PluginContext
             {
-                Model = model, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
+                Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
                 Cancellation = cancellation, WorkDirectory = work, Report = report,
             };
             var stepClock = Stopwatch.StartNew();
@@ -124,6 +125,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             ["seed"] = seed,
             ["device"] = device.ToString(),
             ["input"] = input,
+            ["data"] = request.Data,
             ["steps"] = new JArray(applied.Select(s => new JObject { ["plugin"] = s.Plugin, ["version"] = s.Version, ["options"] = s.Options })),
         };
         var reportJson = ReportJson.Build(recipe, inputParameters, output, report, timings);

@@ -104,7 +104,8 @@ public sealed class ModelIOTests : IDisposable
         using (var asMlp = ModelIO.Load(path, ArchitectureRegistry.Spec("mlp", new JObject { ["hidden"] = new JArray(96, 48) })))
             Assert.True(asMlp.IsExecutable);
         var e = Assert.Throws<CompressException>(() => ModelIO.Load(path, ArchitectureRegistry.Spec("mlp", new JObject { ["hidden"] = new JArray(50, 48) })));
-        Assert.Contains("'layers.0.weight' has shape [96, 64], the model expects [50, 64]", e.Message);
+        Assert.Contains("'layers.0.weight' has shape [96, 64]", e.Message);
+        Assert.Contains("the model expects [50, 64]", e.Message);
         var extra = Assert.Throws<CompressException>(() => ModelIO.Load(path, ArchitectureRegistry.Spec("mlp")));
         Assert.Contains("does not have", extra.Message);
         var u = Assert.Throws<CompressException>(() => ArchitectureRegistry.Spec("resnet1000"));
