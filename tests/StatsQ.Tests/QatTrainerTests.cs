@@ -80,7 +80,7 @@ public sealed class QatTrainerTests(TrainedVitFixture fx) : IClassFixture<Traine
     {
         using var teacher = TrainedVit();
         using var student = TrainedVit();
-        var options = new StatsQOptions { WeightBits = 2, ActBits = 4, Epochs = 1, Cga = true, CgaEpochs = 2, CgaBoundary = 0.005, Lr = 5e-4, MinLr = 1e-4, WeightDecay = 0, BatchSize = 32 };
+        var options = new StatsQOptions { WeightBits = 2, ActBits = 4, Epochs = 1, Cga = true, CgaEpochs = 6, CgaBoundary = 0.005, Lr = 5e-4, MinLr = 1e-4, WeightDecay = 0, BatchSize = 32 };
         var tensors = ModelQuantization.Apply(student, options);
         var report = new ReportBuilder();
         new QatTrainer(student, teacher, tensors, options, _data.Train, _data.Evaluation, DataKind.Images, CPU,
@@ -92,7 +92,7 @@ public sealed class QatTrainerTests(TrainedVitFixture fx) : IClassFixture<Traine
         Assert.InRange(unfrozen[0], 1, managed / 2);
         // After QAT many latent weights sit at the zero-less grid's threshold at W = 0 (weights that "want" zero oscillate
         // around it, and weight decay pulls them there: hence no decay here, as the reference's 1e-5 CGA rate makes it
-        // negligible); CGA freezes weights as they drift out of the band, so the count falls and never recovers much.
+        // negligible); CGA freezes weights as they drift out of the band, so over 180 steps the count falls.
         Assert.True(unfrozen[^1] < 0.9 * unfrozen[0], $"unfrozen {unfrozen[0]} → {unfrozen[^1]} of {managed}");
         Assert.Contains(report.Metrics, m => m.Name == "cga.oscillation.reversalsPer1000Steps");
     }
