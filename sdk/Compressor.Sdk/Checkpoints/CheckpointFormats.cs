@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Compressor.Sdk.Checkpoints.PyTorch;
 
 namespace Compressor.Sdk.Checkpoints;
 
@@ -10,6 +11,7 @@ public static class CheckpointFormats
     static CheckpointFormats()
     {
         Register(new SafetensorsFormat());
+        Register(new PyTorchZipFormat());
     }
 
     /// <summary>Registered formats.</summary>
