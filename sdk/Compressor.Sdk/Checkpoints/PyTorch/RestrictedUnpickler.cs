@@ -390,7 +390,7 @@ internal sealed class RestrictedUnpickler
     {
         var bytes = Take(n);
         var big = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
+        return big >= long.MinValue && big <= long.MaxValue ? (object)(long)big : big;
     }
 
     private object ParseTextInt(string s)
@@ -398,7 +398,7 @@ internal sealed class RestrictedUnpickler
         if (s == "00") return false;
         if (s == "01") return true;
         if (s.Length > 64 || !BigInteger.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v)) throw Malformed("bad INT/LONG");
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        return v >= long.MinValue && v <= long.MaxValue ? (object)(long)v : v;
     }
 
     private long ParseMemoIndex(string s) =>
@@ -438,7 +438,8 @@ internal sealed class RestrictedUnpickler
         null => "None",
         PickleGlobal g => g.FullName,
         string s => $"the string '{Printable(s)}'",
-        long or BigInteger => "an integer",
+        long => "an integer",
+        BigInteger => "an integer beyond 64 bits",
         bool => "a bool",
         double => "a float",
         byte[] => "bytes",
