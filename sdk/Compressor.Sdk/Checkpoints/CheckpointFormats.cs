@@ -12,6 +12,9 @@ public static class CheckpointFormats
     {
         Register(new SafetensorsFormat());
         Register(new PyTorchZipFormat());
+        Register(new ShardedCheckpointFormat());
+        // No magic number: tried last.
+        Register(new TorchSharpFormat());
     }
 
     /// <summary>Registered formats.</summary>
