@@ -162,6 +162,41 @@ public sealed class UnsafeCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void OverlappingEntriesAreRefused()
+    {
+        // The overlapping-entry zip bomb: several central-directory records pointing at the same local data.
+        string path = Path.Combine(_dir, "overlap.pt");
+        using (var fs = File.Create(path))
+        {
+            var zip = new StoredZipWriter(fs);
+            zip.Add("archive/data.pkl", new PickleWriter().Proto().EmptyOrderedDict().Stop());
+            zip.Add("archive/data/0", new byte[4096]);
+            zip.Finish();
+        }
+        var bytes = File.ReadAllBytes(path);
+        int eocd = bytes.AsSpan().LastIndexOf("PK\x05\x06"u8);
+        int cdStart = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(eocd + 16));
+        int second = bytes.AsSpan(cdStart + 4).IndexOf("PK\x01\x02"u8) + cdStart + 4;
+        var record = bytes[second..eocd];
+        var copies = new List<byte>(bytes[..eocd]);
+        for (char c = '1'; c <= '3'; c++)
+        {
+            var copy = (byte[])record.Clone();
+            copy[46 + "archive/data/".Length] = (byte)c;
+            copies.AddRange(copy);
+        }
+        var end = bytes[eocd..];
+        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(8), 5);
+        BinaryPrimitives.WriteUInt16LittleEndian(end.AsSpan(10), 5);
+        BinaryPrimitives.WriteUInt32LittleEndian(end.AsSpan(12), (uint)(copies.Count - cdStart));
+        copies.AddRange(end);
+        File.WriteAllBytes(path, copies.ToArray());
+        var e = Assert.Throws<CompressException>(() => CheckpointFormats.Open(path).Dispose());
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("they overlap (zip bomb refused)", e.Message);
+    }
+
+    [Fact]
     public void TruncatedArchivesAndLegacyFilesFailInOneLine()
     {
         string good = Path.Combine(_dir, "good.pt");

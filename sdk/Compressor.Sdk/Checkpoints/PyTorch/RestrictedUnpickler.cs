@@ -47,8 +47,11 @@ internal sealed class RestrictedUnpickler
     /// <summary>Resolves a storage persistent id: storage class, key, location, element count.</summary>
     public delegate StorageRef StorageResolver(string storageType, string key, string location, long elementCount);
 
+    /// <summary>The most values a pickle may push (a state dict needs about 25 per tensor), so that a pickle of
+    /// millions of tiny opcodes cannot exhaust memory.</summary>
+    public const int MaxValues = 16_000_000;
+
     private const int MaxRank = 16;
-    private const int MaxDepth = 64;
 
     private readonly byte[] _data;
     private readonly string _source;
@@ -58,6 +61,7 @@ internal sealed class RestrictedUnpickler
     private readonly Stack<int> _marks = new();
     private int _pos;
     private int _opStart;
+    private int _pushed;
 
     /// <summary>Prepares to read <paramref name="data"/>; <paramref name="source"/> names it in errors.</summary>
     public RestrictedUnpickler(byte[] data, string source, StorageResolver resolve)
@@ -337,7 +341,11 @@ internal sealed class RestrictedUnpickler
 
     private object? MemoGet(long index) => _memo.TryGetValue(index, out var v) ? v : throw Malformed($"memo index {index} was never stored");
 
-    private void Push(object? value) => _stack.Add(value);
+    private void Push(object? value)
+    {
+        if (++_pushed > MaxValues) throw Malformed($"more than {MaxValues} values (refused to protect memory)");
+        _stack.Add(value);
+    }
 
     private object? Pop()
     {

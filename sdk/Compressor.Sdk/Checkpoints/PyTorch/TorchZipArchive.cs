@@ -57,6 +57,7 @@ internal sealed class TorchZipArchive : IDisposable
             var entries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
             long fileLength = fs.Length;
             int count = 0;
+            long totalPacked = 0;
             foreach (var e in zip.Entries)
             {
                 if (++count > MaxEntries) throw Bad($"more than {MaxEntries} entries");
@@ -68,6 +69,11 @@ internal sealed class TorchZipArchive : IDisposable
                     throw Bad($"entry '{name}' declares {packed} compressed bytes, more than the file's {fileLength}");
                 if (size != packed && size > MaxCompressionRatio * Math.Max(packed, 1))
                     throw Bad($"entry '{name}' declares {size} bytes from {packed} compressed bytes, a ratio above {MaxCompressionRatio}:1 (zip bomb refused)");
+                // Entries that do not overlap cannot hold more compressed bytes than the file: more means entries
+                // share their data (the overlapping-entry zip bomb).
+                totalPacked += packed;
+                if (totalPacked > fileLength)
+                    throw Bad($"entries declare {totalPacked} compressed bytes in all, more than the file's {fileLength}: they overlap (zip bomb refused)");
             }
             var pickles = entries.Keys.Where(n => n.EndsWith("/data.pkl", StringComparison.Ordinal) && n.IndexOf('/') == n.Length - "/data.pkl".Length).ToList();
             if (pickles.Count == 0) throw Bad("no PREFIX/data.pkl entry (a zip archive, but not one written by torch.save)");
