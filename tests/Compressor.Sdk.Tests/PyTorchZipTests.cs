@@ -83,6 +83,32 @@ public sealed class PyTorchZipTests : IDisposable
     }
 
     [Fact]
+    public void ZipCrcMatchesTheStandardCheckValueAndABitwiseReference()
+    {
+        Assert.Equal(0xCBF43926u, StoredZipWriter.Crc32("123456789"u8));
+        var data = new byte[1000];
+        new Random(5).NextBytes(data);
+        uint c = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            c ^= b;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+        for (int n = 0; n <= 17; n++) Assert.Equal(n == 17 ? ~c : Reference(data.AsSpan(0, n)), StoredZipWriter.Crc32(n == 17 ? data : data.AsSpan(0, n)));
+
+        static uint Reference(ReadOnlySpan<byte> d)
+        {
+            uint r = 0xFFFFFFFFu;
+            foreach (var b in d)
+            {
+                r ^= b;
+                for (int k = 0; k < 8; k++) r = (r & 1) != 0 ? 0xEDB88320u ^ (r >> 1) : r >> 1;
+            }
+            return ~r;
+        }
+    }
+
+    [Fact]
     public void MaterialisesTransposedSlicedAndTiedViews()
     {
         // What PyTorch pickles for a transposed weight (the whole storage, strides swapped), a slice with an offset,
