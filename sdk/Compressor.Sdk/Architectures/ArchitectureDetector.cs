@@ -44,10 +44,10 @@ public static partial class ArchitectureDetector
 
         DetectedArchitecture? ByBlocks(Regex pattern, int group, string name, string family, Func<bool>? also = null)
         {
-            var matches = names.Select(n => pattern.Match(n)).Where(m => m.Success).ToList();
+            var matches = names.Select(n => (Name: n, Match: pattern.Match(n))).Where(m => m.Match.Success).ToList();
             if (matches.Count == 0 || (also is not null && !also())) return null;
-            int depth = matches.Select(m => m.Groups[group].Value).Distinct().Count();
-            return new DetectedArchitecture(name, family, $"tensor '{matches[0].Value.TrimStart('.')}'", depth);
+            int depth = matches.Select(m => m.Match.Groups[group].Value).Distinct().Count();
+            return new DetectedArchitecture(name, family, $"tensor '{matches[0].Name}'", depth);
         }
 
         bool HasSuffix(string suffix) => names.Any(n => n == suffix || n.EndsWith("." + suffix, StringComparison.Ordinal));
@@ -59,9 +59,9 @@ public static partial class ArchitectureDetector
 
         DetectedArchitecture? ResNet()
         {
-            var matches = names.Select(n => ResNetBlock().Match(n)).Where(m => m.Success).ToList();
+            var matches = names.Where(n => ResNetBlock().IsMatch(n)).ToList();
             if (matches.Count == 0 || !HasSuffix("conv1.weight")) return null;
-            return new DetectedArchitecture("resnet", "torchvision/timm ResNet", $"tensor '{matches[0].Value.TrimStart('.')}'", matches.Count);
+            return new DetectedArchitecture("resnet", "torchvision/timm ResNet", $"tensor '{matches[0]}'", matches.Count);
         }
     }
 }

@@ -1,7 +1,7 @@
 namespace Compressor.Sdk.Checkpoints;
 
 /// <summary>TorchSharp's own format, what <c>module.save(path)</c> writes (and <c>exportsd.py</c> produces from
-/// PyTorch), read by <see cref="TorchSharpReader"/>. It has no magic number, so it is tried last and recognised by
+/// PyTorch), read by <see cref="TorchSharpReader"/>. It has no magic number, so <see cref="CheckpointFormats"/> tries it after every other format, and it is recognised by
 /// a consistent start: a LEB128 tensor count, then a length-prefixed UTF-8 name without control characters, a known
 /// element type and a rank of at most 16.</summary>
 public sealed class TorchSharpFormat : ICheckpointFormat
