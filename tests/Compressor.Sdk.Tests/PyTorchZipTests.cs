@@ -83,6 +83,39 @@ public sealed class PyTorchZipTests : IDisposable
     }
 
     [Fact]
+    public void StateDictPickleIsWhatCPythonPicklesForTorchSave()
+    {
+        // Golden/torch_save_pickle.py runs CPython's pickler, as torch.save does, over these same views and prints the
+        // length and sha256 of the result.
+        string[] classes = ["FloatStorage", "HalfStorage", "LongStorage", "BFloat16Storage", "BoolStorage"];
+        var views = new List<(string, string, string, long, long, long[], long[])>();
+        (string Class, string Key, long Numel)? previous = null;
+        int counter = 0;
+        for (int i = 0; i < 1001; i++)
+        {
+            string name = i == 0 ? "ünïcode.weight" : $"blocks.{i}.w";
+            int kind = i % 4;
+            long numel = new long[] { i + 1, 6, 70000, 3_000_000_000 }[kind];
+            (string Class, string Key, long Numel) storage = i % 7 == 3 && previous is not null
+                ? previous.Value
+                : (classes[i % 5], (counter++).ToString(System.Globalization.CultureInfo.InvariantCulture), numel);
+            (long[] shape, long[] stride) = kind switch
+            {
+                0 => (new[] { storage.Numel }, new long[] { 1 }),
+                1 => ([2, 3], [1, 2]),
+                2 => ([700, 100], [100, 1]),
+                _ => ([3, 1_000_000_000], [1_000_000_000, 1]),
+            };
+            if (i == 10) (shape, stride) = (Array.Empty<long>(), Array.Empty<long>());
+            views.Add((name, storage.Class, storage.Key, storage.Numel, i % 6 == 5 ? 1 : 0, shape, stride));
+            previous = storage;
+        }
+        var pickle = PyTorchZipWriter.StateDictPickle(views);
+        Assert.Equal(99424, pickle.Length);
+        Assert.Equal("15375ab337b620a7ef7acb0686a992f44c52c4b8692a5563bad2456c823298b0", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(pickle)));
+    }
+
+    [Fact]
     public void ZipCrcMatchesTheStandardCheckValueAndABitwiseReference()
     {
         Assert.Equal(0xCBF43926u, StoredZipWriter.Crc32("123456789"u8));

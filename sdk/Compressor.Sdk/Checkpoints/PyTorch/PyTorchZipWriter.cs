@@ -46,24 +46,8 @@ public static class PyTorchZipWriter
     /// weights.</summary>
     internal static void Write(string path, IReadOnlyList<Tensor> storages, IReadOnlyList<(string Name, int Storage, long Offset, long[] Shape, long[] Stride)> views)
     {
-        var pickle = new PickleWriter().Proto().EmptyOrderedDict();
-        if (views.Count > 1) pickle.Mark();
-        int inBatch = 0;
-        foreach (var (name, storage, offset, shape, stride) in views)
-        {
-            // CPython batches SETITEMS by 1000 items.
-            if (inBatch == 1000 && views.Count > 1)
-            {
-                pickle.Op('u').Mark();
-                inBatch = 0;
-            }
-            var s = storages[storage];
-            pickle.Str(name).Tensor(StorageClass(s.dtype), storage.ToString(CultureInfo.InvariantCulture), s.numel(), offset, shape, stride);
-            inBatch++;
-        }
-        if (views.Count > 1) pickle.Op('u');
-        else if (views.Count == 1) pickle.Op('s');
-        var pkl = pickle.Stop();
+        var pkl = StateDictPickle(views.Select(v => (v.Name, StorageClass(storages[v.Storage].dtype), v.Storage.ToString(CultureInfo.InvariantCulture),
+            storages[v.Storage].numel(), v.Offset, v.Shape, v.Stride)).ToList());
         AtomicFile.Write(path, stream =>
         {
             var zip = new StoredZipWriter(stream);
@@ -78,6 +62,26 @@ public static class PyTorchZipWriter
             zip.Add(Prefix + "/version", "3\n"u8);
             zip.Finish();
         });
+    }
+
+    /// <summary>The <c>data.pkl</c> of a state dict: an OrderedDict of tensor views, each given by its storage class
+    /// (e.g. <c>FloatStorage</c>), storage key and element count, element offset, shape and stride.</summary>
+    internal static byte[] StateDictPickle(IReadOnlyList<(string Name, string StorageClass, string Key, long StorageElements, long Offset, long[] Shape, long[] Stride)> views)
+    {
+        var pickle = new PickleWriter().Proto().EmptyOrderedDict();
+        // CPython's _batch_setitems: batches of 1000 items, MARK … SETITEMS, or a lone SETITEM for a batch of one.
+        for (int start = 0; start < views.Count; start += 1000)
+        {
+            int n = Math.Min(1000, views.Count - start);
+            if (n > 1) pickle.Mark();
+            for (int i = start; i < start + n; i++)
+            {
+                var (name, storageClass, key, elements, offset, shape, stride) = views[i];
+                pickle.Str(name).Tensor(storageClass, key, elements, offset, shape, stride);
+            }
+            pickle.Op(n > 1 ? 'u' : 's');
+        }
+        return pickle.Stop();
     }
 
     /// <summary>The storage class PyTorch pickles for a tensor of <paramref name="type"/>.</summary>
