@@ -130,9 +130,16 @@ public sealed class ShardedCheckpointReader : ICheckpointReader
     private static bool LooksLikeIndex(string file)
     {
         var head = new byte[64];
-        using var fs = File.OpenRead(file);
-        int n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        return new ShardedCheckpointFormat().Sniff(head.AsSpan(0, n), fs.Length);
+        try
+        {
+            using var fs = File.OpenRead(file);
+            int n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            return new ShardedCheckpointFormat().Sniff(head.AsSpan(0, n), fs.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{file}: cannot read ({e.Message})");
+        }
     }
 
     private static bool IsPlainRelative(string file) =>

@@ -31,7 +31,15 @@ public sealed class PyTorchZipFormat : ICheckpointFormat
     public ICheckpointReader Open(string path)
     {
         var head = new byte[LegacyMagic.Length];
-        using (var fs = File.OpenRead(path)) head = head[..fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        try
+        {
+            using var fs = File.OpenRead(path);
+            head = head[..fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
+        }
         if (head.AsSpan().StartsWith(LegacyMagic))
             throw new CompressException(ErrorKind.InvalidInput,
                 $"{path}: a PyTorch checkpoint in the legacy pre-1.6 format, which is not supported: re-save it with torch.save from PyTorch 1.6 or later, or convert it to safetensors");

@@ -52,13 +52,21 @@ internal sealed class TorchZipArchive : IDisposable
         try
         {
             CompressException Bad(string what) => new(ErrorKind.InvalidInput, $"{path}: not a valid PyTorch checkpoint: {what}");
-            try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true); }
-            catch (InvalidDataException e) { throw Bad($"unreadable zip archive, truncated or corrupt ({OneLine(e.Message)})"); }
+            IReadOnlyCollection<ZipArchiveEntry> all;
+            try
+            {
+                zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: true);
+                all = zip.Entries; // the central directory is parsed here, on first use
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException)
+            {
+                throw Bad($"unreadable zip archive, truncated or corrupt ({OneLine(e.Message)})");
+            }
             var entries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
             long fileLength = fs.Length;
             int count = 0;
             long totalPacked = 0;
-            foreach (var e in zip.Entries)
+            foreach (var e in all)
             {
                 if (++count > MaxEntries) throw Bad($"more than {MaxEntries} entries");
                 string name = e.FullName;
