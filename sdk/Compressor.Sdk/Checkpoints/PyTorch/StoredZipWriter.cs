@@ -125,39 +125,6 @@ internal sealed class StoredZipWriter
         _pos += end.Length;
     }
 
-    // Slicing-by-8 tables of the reflected IEEE polynomial 0xEDB88320: table k maps a byte to its CRC contribution
-    // k bytes further on, so that 8 bytes are folded per step.
-    private static readonly uint[][] CrcTables = BuildCrcTables();
-
-    private static uint[][] BuildCrcTables()
-    {
-        var t = new uint[8][];
-        for (int k = 0; k < 8; k++) t[k] = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[0][n] = c;
-        }
-        for (int k = 1; k < 8; k++)
-            for (int n = 0; n < 256; n++) t[k][n] = (t[k - 1][n] >> 8) ^ t[0][t[k - 1][n] & 0xff];
-        return t;
-    }
-
-    /// <summary>The zip (IEEE) CRC-32 of <paramref name="data"/>.</summary>
-    internal static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        var t = CrcTables;
-        uint c = 0xFFFFFFFFu;
-        int i = 0;
-        for (; i + 8 <= data.Length; i += 8)
-        {
-            uint lo = BinaryPrimitives.ReadUInt32LittleEndian(data[i..]) ^ c;
-            uint hi = BinaryPrimitives.ReadUInt32LittleEndian(data[(i + 4)..]);
-            c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24]
-                ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
-        }
-        for (; i < data.Length; i++) c = t[0][(c ^ data[i]) & 0xff] ^ (c >> 8);
-        return c ^ 0xFFFFFFFFu;
-    }
+    /// <summary>The zip (IEEE 802.3) CRC-32 of <paramref name="data"/>.</summary>
+    internal static uint Crc32(ReadOnlySpan<byte> data) => System.IO.Hashing.Crc32.HashToUInt32(data);
 }
