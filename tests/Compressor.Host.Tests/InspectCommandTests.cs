@@ -93,6 +93,27 @@ public sealed class InspectCommandTests(HostFixture fx) : IClassFixture<HostFixt
     }
 
     [Fact]
+    public void InspectsShardedAndTorchSharpCheckpoints()
+    {
+        string dir = fx.NewDir("sharded");
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00001-of-00002.safetensors"), [("a", zeros(2, 3))]);
+        SafetensorsWriter.Write(Path.Combine(dir, "model-00002-of-00002.safetensors"), [("b", zeros(4))]);
+        string index = Path.Combine(dir, "model.safetensors.index.json");
+        File.WriteAllText(index, """{"metadata": {"total_size": 40}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}""");
+        var o = JObject.Parse(HostFixture.Cli("inspect", index, "--format", "json").Out);
+        Assert.Equal("sharded-safetensors", (string?)o["format"]);
+        Assert.Equal(10, (long)o["parameters"]!);
+        Assert.Equal("2", (string?)o["metadata"]!["index.shards"]);
+
+        string dat = Path.Combine(dir, "model.dat");
+        using (var m = TorchSharp.torch.nn.Linear(3, 2)) m.save(dat);
+        var (code, stdout, stderr) = HostFixture.Cli("inspect", dat);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("format        torchsharp", stdout);
+        Assert.Contains("parameters    8", stdout);
+    }
+
+    [Fact]
     public void BadFilesFailWithOneLineAndExitCode3()
     {
         string dir = fx.NewDir("bad");

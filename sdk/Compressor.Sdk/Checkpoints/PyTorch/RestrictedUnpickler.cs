@@ -14,7 +14,7 @@ namespace Compressor.Sdk.Checkpoints.PyTorch;
 /// the opcode that names it, before anything else happens.</item>
 /// <item>REDUCE is interpreted only for the rebuild functions, <c>collections.OrderedDict</c> and <c>torch.Size</c>;
 /// BUILD only sets the attributes of an OrderedDict (PyTorch stores <c>_metadata</c> there); OBJ, INST, NEWOBJ,
-/// NEWOBJ_EX, the extension registry (EXT1/2/4) and the out-of-band buffers of protocol 5 are always refused.</item>
+/// NEWOBJ_EX, PERSID, the extension registry (EXT1/2/4) and the opcodes of protocol 5 are always refused.</item>
 /// <item>Persistent ids (BINPERSID/PERSID) must be <c>('storage', torch.XStorage, key, location, numel)</c>; the
 /// resolver confines the key to an entry of the archive and checks its size before any data is touched.</item>
 /// <item>Every length is checked against the bytes that remain before allocating, integers are bounded, and the
@@ -217,7 +217,7 @@ internal sealed class RestrictedUnpickler
                 case 0x82: case 0x83: case 0x84:
                     throw Unsafe("extension-registry opcodes (EXT1/EXT2/EXT4) are not allowed");
                 case 0x96: case 0x97: case 0x98:
-                    throw Unsafe("out-of-band buffers (protocol 5) are not allowed");
+                    throw Unsafe("protocol-5 opcodes (BYTEARRAY8, NEXT_BUFFER, READONLY_BUFFER) are not allowed");
 
                 // Persistent ids: storages of the archive only.
                 case (byte)'Q': Push(Persistent(Pop())); break;
