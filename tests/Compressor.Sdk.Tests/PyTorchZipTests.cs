@@ -265,6 +265,37 @@ public sealed class PyTorchZipTests : IDisposable
         Assert.Empty(r.Read("b").shape);
     }
 
+    [Fact]
+    public void ToleratesTheRecordsNewerPyTorchWritesAndOlderRebuildFunctions()
+    {
+        // PyTorch 2.x also writes .format_version, .storage_alignment and .data/serialization_id; older files name the
+        // prefix after the file and use _rebuild_tensor; a size may be pickled as torch.Size((…)).
+        var p = new PickleWriter().Proto().Op('}').Memoize().Mark();
+        p.Str("v1").Global("torch._utils", "_rebuild_tensor").Mark()
+            .Mark().Str("storage", shared: true).Global("torch", "IntStorage").Str("0", shared: true).Str("cpu", shared: true).Int(4).Op('t').Memoize().Op('Q')
+            .Int(0).Global("torch", "Size").Int(2).Int(2).Op(0x86).Op(0x85).Op('R').IntTuple([2, 1]).Op('t').Op('R');
+        p.Str("v2").Tensor("IntStorage", "0", 4, 2, [2], [1]);
+        p.Op('u');
+        string path = PathOf("pytorch_model.bin");
+        using (var fs = File.Create(path))
+        {
+            var zip = new StoredZipWriter(fs);
+            zip.Add("pytorch_model/data.pkl", p.Stop());
+            zip.Add("pytorch_model/.format_version", "1"u8);
+            zip.Add("pytorch_model/.storage_alignment", "64"u8);
+            zip.Add("pytorch_model/byteorder", "little"u8);
+            zip.Add("pytorch_model/data/0", tensor(new[] { 1, 2, 3, 4 }).bytes);
+            zip.Add("pytorch_model/version", "3\n"u8);
+            zip.Add("pytorch_model/.data/serialization_id", "1234567890123456789012345678901234567890"u8);
+            zip.Finish();
+        }
+        using var r = CheckpointFormats.Open(path);
+        Assert.Equal("pytorch_model", r.Metadata["pytorch.prefix"]);
+        Assert.Equal(new[] { 1, 2, 3, 4 }, r.Read("v1").data<int>().ToArray());
+        Assert.Equal(new long[] { 2, 2 }, r.Read("v1").shape);
+        Assert.Equal(new[] { 3, 4 }, r.Read("v2").data<int>().ToArray());
+    }
+
     /// <summary>A torch.save-shaped archive with a hand-built pickle and the given storages.</summary>
     internal static void WriteArchive(string path, byte[] pickle, params (string Key, Tensor Data)[] storages)
     {
