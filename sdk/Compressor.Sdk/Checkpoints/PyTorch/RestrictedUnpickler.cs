@@ -381,9 +381,11 @@ internal sealed class RestrictedUnpickler
         return s;
     }
 
-    private long ReadLength(int bytes) => bytes == 4
-        ? BinaryPrimitives.ReadUInt32LittleEndian(Take(4))
-        : BinaryPrimitives.ReadUInt64LittleEndian(Take(8)) is var u && u <= int.MaxValue ? (long)u : throw Malformed($"a length of {BinaryPrimitives.ReadUInt64LittleEndian(_data.AsSpan(_pos - 8, 8))} bytes");
+    private long ReadLength(int bytes)
+    {
+        ulong n = bytes == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(Take(4)) : BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+        return n <= int.MaxValue ? (long)n : throw Malformed($"a length of {n} bytes");
+    }
 
     private string ReadLine()
     {
