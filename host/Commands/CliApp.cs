@@ -52,6 +52,7 @@ public static class CliApp
         root.Subcommands.Add(PluginCommands.Create(pr => Env(pr), Execute));
         root.Subcommands.Add(RunCommand.Create(Execute));
         root.Subcommands.Add(TrainCommand.Create(Execute));
+        root.Subcommands.Add(InspectCommand.Create(Execute));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

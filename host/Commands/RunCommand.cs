@@ -13,7 +13,7 @@ public static class RunCommand
     public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
     {
         var target = new Argument<string>("plugin|recipe") { Description = "A plugin id (see 'compress plugin list') or a recipe JSON file of ordered steps." };
-        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint (safetensors).", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index or TorchSharp (recognised by content).", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
         var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + Compressor.Sdk.Data.DataSources.Help };

@@ -1,19 +1,24 @@
 using System.Collections.Concurrent;
+using Compressor.Sdk.Checkpoints.PyTorch;
 
 namespace Compressor.Sdk.Checkpoints;
 
-/// <summary>The checkpoint formats this tool reads, tried in registration order on the first bytes of a file.</summary>
+/// <summary>The checkpoint formats this tool reads, tried in registration order on the first bytes of a file, then
+/// TorchSharp's format, which has no magic number and so is tried after every registered one.</summary>
 public static class CheckpointFormats
 {
     private static readonly ConcurrentQueue<ICheckpointFormat> Known = new();
+    private static readonly ICheckpointFormat Fallback = new TorchSharpFormat();
 
     static CheckpointFormats()
     {
         Register(new SafetensorsFormat());
+        Register(new PyTorchZipFormat());
+        Register(new ShardedCheckpointFormat());
     }
 
-    /// <summary>Registered formats.</summary>
-    public static IReadOnlyList<ICheckpointFormat> All => Known.ToList();
+    /// <summary>Every format, in the order they are tried (registered ones, then TorchSharp's).</summary>
+    public static IReadOnlyList<ICheckpointFormat> All => [.. Known, Fallback];
 
     /// <summary>Adds a format (tried after the ones already registered).</summary>
     public static void Register(ICheckpointFormat format) => Known.Enqueue(format);
@@ -36,9 +41,9 @@ public static class CheckpointFormats
         {
             throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
         }
-        foreach (var format in Known)
+        foreach (var format in All)
             if (format.Sniff(head, length)) return format.Open(path);
         throw new CompressException(ErrorKind.InvalidInput,
-            $"{path}: unrecognised checkpoint format (this version reads {string.Join(", ", Known.Select(f => f.Name))})");
+            $"{path}: unrecognised checkpoint format (this version reads {string.Join(", ", All.Select(f => f.Name))})");
     }
 }

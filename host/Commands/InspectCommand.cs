@@ -1,0 +1,102 @@
+using System.CommandLine;
+using System.Globalization;
+using Compressor.Sdk.Architectures;
+using Compressor.Sdk.Checkpoints;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Commands;
+
+/// <summary><c>compress inspect CHECKPOINT [--format json]</c>: the format (recognised by content), every tensor
+/// (name, dtype, shape, bytes), the parameter count (elements of floating-point tensors), total bytes, the detected
+/// architecture and the metadata. Reads headers only: no tensor data is loaded.</summary>
+public static class InspectCommand
+{
+    private const int MaxMetadataText = 120;
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
+    {
+        var file = new Argument<string>("checkpoint")
+        {
+            Description = "A checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index (*.index.json) or TorchSharp module.save; the format is recognised by content.",
+        };
+        var cmd = new Command("inspect", "Show a checkpoint's format, tensors (name, dtype, shape, bytes), parameter count, total bytes, detected architecture and metadata.");
+        cmd.Arguments.Add(file);
+        cmd.SetAction(pr => execute(pr, env => Handle(env, pr.GetValue(file)!)));
+        return cmd;
+    }
+
+    /// <summary>Inspects <paramref name="path"/> and prints the summary (text or JSON) on stdout.</summary>
+    public static ExitCode Handle(CommandEnvironment env, string path)
+    {
+        using var reader = CheckpointFormats.Open(path);
+        var tensors = reader.Tensors;
+        long parameters = tensors.Where(t => t.ScalarType.IsFloatingPoint()).Sum(t => t.ElementCount);
+        long elements = tensors.Sum(t => t.ElementCount);
+        long bytes = tensors.Sum(t => t.ByteCount);
+        var arch = ArchitectureDetector.Detect(tensors.Select(t => t.Name).ToList(), reader.Metadata);
+        if (env.Json)
+        {
+            JsonOutput.Write(env.Out, new JObject
+            {
+                ["path"] = reader.Path,
+                ["format"] = reader.Format,
+                ["parameters"] = parameters,
+                ["elements"] = elements,
+                ["bytes"] = bytes,
+                ["fileBytes"] = new FileInfo(path).Length,
+                ["architecture"] = arch is null ? null : new JObject
+                {
+                    ["name"] = arch.Name, ["family"] = arch.Family, ["evidence"] = arch.Evidence, ["depth"] = arch.Depth,
+                },
+                ["metadata"] = new JObject(reader.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new JProperty(kv.Key, kv.Value))),
+                ["tensors"] = new JArray(tensors.Select(t => new JObject
+                {
+                    ["name"] = t.Name,
+                    ["dtype"] = TensorDType.NameOf(t.ScalarType),
+                    ["fileDType"] = t.DType,
+                    ["shape"] = new JArray(t.Shape),
+                    ["bytes"] = t.ByteCount,
+                })),
+            });
+            return ExitCode.Success;
+        }
+        var o = env.Out;
+        o.WriteLine($"checkpoint    {reader.Path}");
+        o.WriteLine($"format        {reader.Format}");
+        o.WriteLine($"architecture  {(arch is null ? "not recognised" : $"{arch.Name} ({arch.Family}{(arch.Depth is { } d ? $", {d} blocks" : "")}; from {arch.Evidence})")}");
+        o.WriteLine($"tensors       {tensors.Count.ToString("N0", CultureInfo.InvariantCulture)}");
+        o.WriteLine($"parameters    {parameters.ToString("N0", CultureInfo.InvariantCulture)}{(elements != parameters ? $" (+{(elements - parameters).ToString("N0", CultureInfo.InvariantCulture)} integer elements)" : "")}");
+        o.WriteLine($"bytes         {bytes.ToString("N0", CultureInfo.InvariantCulture)} ({Human(bytes)})");
+        if (reader.Metadata.Count > 0)
+        {
+            o.WriteLine("metadata");
+            foreach (var (k, v) in reader.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                o.WriteLine($"  {k} = {Short(v)}");
+        }
+        if (tensors.Count > 0)
+        {
+            o.WriteLine();
+            TextTable.Write(o, ["NAME", "DTYPE", "SHAPE", "BYTES"], tensors.Select(t => new[]
+            {
+                t.Name, TensorDType.NameOf(t.ScalarType), "[" + string.Join(", ", t.Shape) + "]", t.ByteCount.ToString(CultureInfo.InvariantCulture),
+            }).ToList());
+        }
+        return ExitCode.Success;
+    }
+
+    private static string Short(string value)
+    {
+        var one = new string(value.Select(c => char.IsControl(c) ? ' ' : c).ToArray());
+        return one.Length <= MaxMetadataText ? one : one[..MaxMetadataText] + $"… ({value.Length} chars)";
+    }
+
+    private static string Human(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double v = bytes;
+        int u = 0;
+        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return u == 0 ? $"{bytes} B" : v.ToString("F1", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+}

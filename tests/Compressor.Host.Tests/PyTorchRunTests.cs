@@ -1,0 +1,25 @@
+using Compressor.Host.Pipeline;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Checkpoints.PyTorch;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Testing;
+
+namespace Compressor.Host.Tests;
+
+public sealed class PyTorchRunTests(HostFixture fx) : IClassFixture<HostFixture>
+{
+    [Fact]
+    public void RunCompressesATorchSaveCheckpointByName()
+    {
+        string dir = fx.NewDir("pt-run");
+        string model = Path.Combine(dir, "mlp.pth");
+        // The mlp architecture's default configuration (64 → 64 → 10), so that --arch mlp alone describes it.
+        using (var mlp = TinyModels.Mlp(seed: 4, hidden: [64])) PyTorchZipWriter.Write(model, mlp.NamedTensors());
+        string outDir = Path.Combine(dir, "out");
+        var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", model, "--arch", "mlp", "--out", outDir, "--weight-bits", "8", "-v", "q");
+        Assert.True(code == 0, stderr);
+        using var back = ModelIO.Load(Path.Combine(outDir, RunPipeline.CheckpointFile));
+        Assert.Equal("mlp", back.Architecture!.Name);
+        Assert.IsType<QuantizedLinear>(back.GetLayer("layers.0"));
+    }
+}

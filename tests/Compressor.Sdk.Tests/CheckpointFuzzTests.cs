@@ -1,0 +1,115 @@
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Checkpoints.PyTorch;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Tests;
+
+/// <summary>Seeded mutations of valid files: whatever the damage, reading fails only with a one-line
+/// <see cref="CompressException"/> (never another exception, a crash or a hang).</summary>
+public sealed class CheckpointFuzzTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fuzz-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static byte[] Mutate(byte[] original, Random rng)
+    {
+        var b = (byte[])original.Clone();
+        int edits = rng.Next(1, 6);
+        for (int e = 0; e < edits; e++)
+        {
+            int at = rng.Next(b.Length);
+            switch (rng.Next(4))
+            {
+                case 0: b[at] = (byte)rng.Next(256); break;
+                case 1: b[at] ^= (byte)(1 << rng.Next(8)); break;
+                case 2: b = b[..at]; break;
+                default:
+                    int length = Math.Min(rng.Next(1, 8), b.Length - at);
+                    b = [.. b[..at], .. b[(at + length)..]];
+                    break;
+            }
+            if (b.Length == 0) break;
+        }
+        return b;
+    }
+
+    [Fact]
+    public void MutatedPicklesFailOnlyWithCompressExceptions()
+    {
+        var pickle = PyTorchZipWriter.StateDictPickle([
+            ("a.weight", "FloatStorage", "0", 12, 0, [3, 4], [4, 1]),
+            ("a.bias", "HalfStorage", "1", 3, 0, [3], [1]),
+            ("t", "FloatStorage", "0", 12, 1, [2, 2], [1, 3]),
+        ]);
+        StorageRef Resolve(string type, string key, string location, long n)
+        {
+            if (key is not ("0" or "1") || n > 12) throw new CompressException(ErrorKind.InvalidInput, "no such storage");
+            var (st, size) = RestrictedUnpickler.StorageTypes[type];
+            return new StorageRef(type, st, size, key, location, n);
+        }
+        var rng = new Random(1234);
+        int refused = 0;
+        for (int i = 0; i < 5000; i++)
+        {
+            var bad = Mutate(pickle, rng);
+            try
+            {
+                var root = new RestrictedUnpickler(bad, "fuzz", Resolve).Load();
+                StateDictFlattener.Flatten(root, "fuzz");
+            }
+            catch (CompressException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+                refused++;
+            }
+        }
+        Assert.True(refused > 2500, $"only {refused} of 5000 mutations refused");
+    }
+
+    [Fact]
+    public void MutatedArchivesFailOnlyWithCompressExceptions()
+    {
+        string good = Path.Combine(_dir, "good.pt");
+        PyTorchZipWriter.Write(good, [("w", randn(8, 8)), ("b", randn(8).to_type(ScalarType.Float16)), ("i", arange(5, dtype: ScalarType.Int64))]);
+        var original = File.ReadAllBytes(good);
+        var rng = new Random(99);
+        string path = Path.Combine(_dir, "bad.pt");
+        for (int i = 0; i < 400; i++)
+        {
+            File.WriteAllBytes(path, Mutate(original, rng));
+            try
+            {
+                using var r = CheckpointFormats.Open(path);
+                foreach (var t in r.Tensors) r.Read(t.Name).Dispose();
+            }
+            catch (CompressException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+            }
+        }
+    }
+
+    [Fact]
+    public void MutatedTorchSharpFilesFailOnlyWithCompressExceptions()
+    {
+        string good = Path.Combine(_dir, "good.dat");
+        using (var m = TorchSharp.torch.nn.Sequential(("fc", TorchSharp.torch.nn.Linear(6, 4)), ("bn", TorchSharp.torch.nn.BatchNorm1d(4)))) m.save(good);
+        var original = File.ReadAllBytes(good);
+        var rng = new Random(5);
+        string path = Path.Combine(_dir, "bad.dat");
+        for (int i = 0; i < 400; i++)
+        {
+            File.WriteAllBytes(path, Mutate(original, rng));
+            try
+            {
+                using var r = CheckpointFormats.Open(path);
+                foreach (var t in r.Tensors) r.Read(t.Name).Dispose();
+            }
+            catch (CompressException e)
+            {
+                Assert.DoesNotContain('\n', e.Message);
+            }
+        }
+    }
+}
