@@ -13,6 +13,7 @@ public static class ArchitectureRegistry
     {
         Register(new MlpArchitecture());
         Register(new SmallCnnArchitecture());
+        Register(new Onnx.Import.OnnxArchitecture());
     }
 
     /// <summary>Every registered architecture, by name.</summary>

@@ -10,6 +10,7 @@ public static class CheckpointFormats
     static CheckpointFormats()
     {
         Register(new SafetensorsFormat());
+        Register(new OnnxFormat());
     }
 
     /// <summary>Registered formats.</summary>
