@@ -12,7 +12,12 @@ internal static class ElementwiseKernels
         Binary(t, "Add", (a, b) => a + b);
         Binary(t, "Sub", (a, b) => a - b);
         Binary(t, "Mul", (a, b) => a * b);
-        Binary(t, "Div", (a, b) => a.dtype.IsFloatingPoint() ? a / b : torch.div(a, b, RoundingMode.trunc));
+        Binary(t, "Div", (a, b) =>
+        {
+            if (a.dtype.IsFloatingPoint()) return a / b;
+            using var q = torch.div(a, b, RoundingMode.trunc);
+            return q.to_type(a.dtype, copy: true);
+        });
         Binary(t, "Pow", (a, b) =>
         {
             using var p = a.pow(b);
@@ -61,7 +66,16 @@ internal static class ElementwiseKernels
         Unary(t, "Tanh", x => x.tanh());
         Unary(t, "Softsign", x => { using var d = x.abs().add_(1); return x / d; });
         Unary(t, "Softplus", x => nn.functional.softplus(x));
-        Unary(t, "Selu", x => nn.functional.selu(x));
+        t["Selu"] = (n, x, _) =>
+        {
+            var a = n.In(x, 0);
+            double alpha = n.Attributes.Float("alpha", 1.67326319217681884765625f), gamma = n.Attributes.Float("gamma", 1.05070102214813232421875f);
+            using var pos = a.gt(0);
+            using var e = a.exp();
+            using var negative = (e - 1) * alpha;
+            using var selected = where(pos, a, negative);
+            return OnnxKernels.One(selected * gamma);
+        };
         Unary(t, "Mish", x => nn.functional.mish(x));
         t["IsInf"] = (n, x, _) =>
         {

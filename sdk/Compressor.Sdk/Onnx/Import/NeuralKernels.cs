@@ -52,10 +52,23 @@ internal static class NeuralKernels
         {
             var a = n.In(x, 0);
             long axis = n.Axis(n.Attributes.Int("axis", -1), a.shape.Length);
+            float eps = n.Attributes.Float("epsilon", 1e-5f);
             var normalized = a.shape[(int)axis..];
             using var w = n.In(x, 1).reshape(normalized);
             using var b = OnnxKernels.Opt(x, 2) is { } bias ? bias.reshape(normalized) : null;
-            return OnlyFirst(n, nn.functional.layer_norm(a, normalized, w, b, n.Attributes.Float("epsilon", 1e-5f)));
+            var y = nn.functional.layer_norm(a, normalized, w, b, eps);
+            bool stats = n.Outputs.Skip(1).Any(o => o.Length > 0);
+            if (!stats) return [y];
+            // Mean and InvStdDev over the normalized axes, kept as size-1 dimensions (computed in float32 as ONNX's stash type).
+            var dims = Enumerable.Range((int)axis, a.shape.Length - (int)axis).Select(i => (long)i).ToArray();
+            using var a32 = a.to_type(ScalarType.Float32);
+            var mean = a32.mean(dims, true);
+            using var centered = a32 - mean;
+            using var sq = centered * centered;
+            using var variance = sq.mean(dims, true);
+            using var shifted = variance + eps;
+            var invStd = shifted.rsqrt();
+            return [y, mean, invStd];
         };
         t["MaxPool"] = (n, x, _) => OnlyFirst(n, Pool(n, n.In(x, 0), max: true));
         t["AveragePool"] = (n, x, _) => OnnxKernels.One(Pool(n, n.In(x, 0), max: false));
@@ -74,6 +87,7 @@ internal static class NeuralKernels
         t["Dropout"] = (n, x, _) =>
         {
             var a = n.In(x, 0);
+            if (OnnxKernels.Opt(x, 2) is { } training && OnnxKernels.Scalar(training) != 0) throw n.Error("Dropout in training mode is not supported");
             return n.Outputs.Count > 1 && n.Outputs[1].Length > 0 ? [a.alias(), ones(a.shape, ScalarType.Bool, a.device)] : [a.alias()];
         };
         t["Einsum"] = (n, x, _) => OnnxKernels.One(einsum(n.Attributes.String("equation", ""), x.Select((v, i) => v ?? throw n.Error($"input {i} is missing")).ToArray()));

@@ -99,6 +99,15 @@ public static class OnnxImporter
         }
         var inputs = g.Input.Select(i => i.Name).Where(n => !inits.ContainsKey(n)).ToList();
         var outputs = g.Output.Select(o => o.Name).ToList();
+        foreach (var v in g.Input.Where(i => !inits.ContainsKey(i.Name)).Concat(g.Output))
+        {
+            if (v.Type is null) continue;
+            if (v.Type.ValueCase != TypeProto.ValueOneofCase.TensorType)
+                throw new CompressException(ErrorKind.InvalidInput, $"{what}: graph value '{v.Name}' is a {v.Type.ValueCase}, not a tensor; only tensor inputs and outputs are supported");
+            int elem = v.Type.TensorType.ElemType;
+            if (elem != 0 && OnnxTensorConversion.ScalarTypeOf(elem) is null)
+                throw new CompressException(ErrorKind.InvalidInput, $"{what}: graph value '{v.Name}' has element type {OnnxTensorConversion.NameOf(elem)}, which TorchSharp does not support");
+        }
         var graphOutputs = outputs.ToHashSet(StringComparer.Ordinal);
         var nodes = g.Node.ToList();
         string Label(int i) => $"'{(nodes[i].Name.Length > 0 ? nodes[i].Name : "#" + i)}' ({nodes[i].OpType})";

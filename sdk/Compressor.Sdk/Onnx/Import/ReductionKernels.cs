@@ -68,6 +68,6 @@ internal static class ReductionKernels
             using var flipped = a.flip(axis);
             using var idx = f(flipped, axis, keep);
             using var mirrored = idx.neg();
-            return OnnxKernels.One(mirrored.add_(a.shape[axis] - 1));
+            return OnnxKernels.One(mirrored + (a.shape[axis] - 1));
         };
 }
