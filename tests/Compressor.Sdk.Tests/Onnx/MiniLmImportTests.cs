@@ -83,6 +83,38 @@ public sealed class MiniLmImportTests(MiniLmFixture fx, ITestOutputHelper output
     }
 
     [Fact]
+    public void ASavedCheckpointReloadsWithoutTheOnnxFileAndRunsIdentically()
+    {
+        string dir = Directory.CreateTempSubdirectory("minilm-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "minilm.safetensors");
+            var watch = Stopwatch.StartNew();
+            Checkpoints.ModelIO.Save(fx.Model, path);
+            double save = watch.Elapsed.TotalSeconds;
+            watch.Restart();
+            using var back = Checkpoints.ModelIO.Load(path);
+            double load = watch.Elapsed.TotalSeconds;
+            output.WriteLine($"save {save:F2} s, reload {load:F2} s, {new FileInfo(path).Length:N0} bytes");
+            Assert.Equal("onnx", back.Architecture!.Name);
+            Assert.Equal(fx.Model.Layers().Select(l => l.Name), back.Layers().Select(l => l.Name));
+            using var scope = NewDisposeScope();
+            var inputs = fx.Encode(Sentences[..3]);
+            using var noGrad = no_grad();
+            var a = fx.Model.Run(inputs)["last_hidden_state"];
+            var b = back.Run(inputs)["last_hidden_state"];
+            var theirs = back.NamedTensors().ToDictionary(t => t.Name, t => t.Tensor);
+            foreach (var (name, t) in fx.Model.NamedTensors())
+                Assert.True(t.equal(theirs[name]).all().item<bool>(), $"tensor {name} differs after the round trip");
+            Assert.True(a.equal(b).all().item<bool>(), $"max |Δ| {(a - b).abs().max().item<float>()}");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ForwardWithOneTensorIsRefusedForAThreeInputGraph()
     {
         using var x = zeros(1, 4, ScalarType.Int64);

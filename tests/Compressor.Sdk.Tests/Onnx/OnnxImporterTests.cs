@@ -93,6 +93,33 @@ public sealed class OnnxImporterTests : IDisposable
     }
 
     [Fact]
+    public void AGatheredConstantTableIsAnEmbeddingThatTrainsAndRoundTrips()
+    {
+        using var model = ModelIO.Load(Write(SmallGraphs.Embed()));
+        Assert.Equal([("tok", LayerKind.Embedding), ("head", LayerKind.Linear)], model.Layers().Select(l => (l.Name, l.Kind)));
+        using var ids = tensor(new long[] { 1, 2, -1, 4, 4, 9 }).reshape(2, 3); // -1 wraps to row 9, as ONNX Gather does
+        using var y = model.Forward(ids);
+        var table = ((TorchSharp.Modules.Embedding)model.GetLayer("tok")).weight!;
+        var head = ((TorchSharp.Modules.Linear)model.GetLayer("head")).weight!;
+        using (no_grad())
+        {
+            using var expected = table.index_select(0, tensor(new long[] { 1, 2, 9, 4, 4, 9 })).reshape(2, 3, 6).mean(new long[] { 1 }, keepdim: false).matmul(head.t());
+            Assert.True(allclose(y, expected, rtol: 1e-6, atol: 1e-6));
+        }
+        using var loss = y.sum();
+        loss.backward();
+        Assert.Equal(0f, table.grad!.index_select(0, tensor(new long[] { 0, 3, 5 })).abs().sum().item<float>());
+        Assert.True(table.grad!.index_select(0, tensor(new long[] { 1, 9 })).abs().sum().item<float>() > 0);
+        string saved = Path.Combine(_dir, "embed.safetensors");
+        using (no_grad()) table.add_(1);
+        ModelIO.Save(model, saved);
+        using var back = ModelIO.Load(saved);
+        using var ya = model.Forward(ids);
+        using var yb = back.Forward(ids);
+        Assert.True(ya.equal(yb).all().item<bool>());
+    }
+
+    [Fact]
     public void AReplacedLayerTakesEffectAtTheNextRun()
     {
         using var model = ModelIO.Load(Write(SmallGraphs.Mlp()));

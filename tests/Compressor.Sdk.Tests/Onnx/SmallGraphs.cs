@@ -57,4 +57,19 @@ internal static class SmallGraphs
                 Init("bn.mean", randn([4], generator: g)), Init("bn.var", rand([4], generator: g) + 0.5),
             ]);
     }
+
+    /// <summary>ids[batch, seq] (int64) → Gather(tok.weight[10, 6]) → ReduceMean(axis 1) → MatMul(head.weight
+    /// [6, 3]) → y[batch, 3]; opset 13.</summary>
+    public static ModelProto Embed()
+    {
+        var g = manual_seed(13);
+        return Model(13,
+            [
+                Node("Gather", "Gather_0", ["tok.weight", "ids"], ["e"]),
+                Node("ReduceMean", "Mean_1", ["e"], ["m"], Attr("axes", new long[] { 1 }), Attr("keepdims", 0L)),
+                Node("MatMul", "MatMul_2", ["m", "head.weight"], ["y"]),
+            ],
+            [Value("ids", (int)TensorProto.Types.DataType.Int64, "batch", "seq")], [Float("y", "batch", 3)],
+            [Init("tok.weight", randn([10, 6], generator: g)), Init("head.weight", randn([6, 3], generator: g))]);
+    }
 }

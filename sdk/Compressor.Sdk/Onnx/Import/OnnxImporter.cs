@@ -269,7 +269,12 @@ public static class OnnxImporter
                     {
                         string table = node.Input[0];
                         string path = names.Claim(OnnxLayerNaming.LayerName(table));
-                        using (var tt = Value(table)) layers.Add((path, nn.Embedding_from_pretrained(tt.clone(), freeze: false)));
+                        var dims = inits[table].Dims;
+                        var embedding = nn.Embedding(dims[0], dims[1]);
+                        // Assigned rather than Embedding_from_pretrained, whose forward keeps reading the tensor it was
+                        // given even after the registered parameter is loaded from a checkpoint.
+                        using (var tt = Value(table)) embedding.weight = new Parameter(tt.clone());
+                        layers.Add((path, embedding));
                         layerOf[table] = path;
                         long rows = inits[table].Dims[0];
                         foreach (var (u, _) in Uses(table))
