@@ -95,7 +95,7 @@ public sealed class MiniLmImportTests(MiniLmFixture fx, ITestOutputHelper output
             watch.Restart();
             using var back = Checkpoints.ModelIO.Load(path);
             double load = watch.Elapsed.TotalSeconds;
-            output.WriteLine($"save {save:F2} s, reload {load:F2} s, {new FileInfo(path).Length:N0} bytes");
+            output.WriteLine($"save {save:F2} s, reload {load:F2} s, {new FileInfo(path).Length:N0} bytes, architecture spec {back.Architecture!.ToJson().Length:N0} characters");
             Assert.Equal("onnx", back.Architecture!.Name);
             Assert.Equal(fx.Model.Layers().Select(l => l.Name), back.Layers().Select(l => l.Name));
             using var scope = NewDisposeScope();

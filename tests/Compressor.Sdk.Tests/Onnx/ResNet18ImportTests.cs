@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Quantization;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Models.Pretrained;
 using Xunit.Abstractions;
@@ -56,6 +58,45 @@ public sealed class ResNet18ImportTests(ITestOutputHelper output)
             double maxAbs = (ours - reference).abs().max().item<float>();
             output.WriteLine($"input {(which == 0 ? "smooth pattern" : "digit-zero ring")}: TorchSharp {ms:F0} ms, relative error {rel:E2}, max abs {maxAbs:E2}, |ref| {reference.norm().item<float>():F2}");
             Assert.True(rel <= 1e-4, $"relative error {rel} > 1e-4");
+        }
+    }
+
+    [Fact]
+    public void ConvLayersQuantizedTo8BitsKeepTheFeaturesAndReloadFromTheCompressedCheckpoint()
+    {
+        using var model = ModelIO.Load(PretrainedModels.ResNet18());
+        using var input = Inputs(0);
+        Tensor fp;
+        using (no_grad()) fp = model.Forward(input);
+        foreach (var layer in model.Layers().Where(l => l.Kind == LayerKind.Conv2d).ToList())
+        {
+            using var scope = NewDisposeScope();
+            var conv = (TorchSharp.Modules.Conv2d)layer.Module;
+            var w = conv.weight!.detach().reshape(conv.weight.shape[0], -1);
+            var scales = w.abs().amax([-1L], keepdim: true).div(127);
+            var codes = GroupQuantization.Quantize(w, scales, null, 8, signed: true, groupSize: 0);
+            model.ReplaceLayer(layer.Name, QuantizedConv2d.FromCodes(conv, codes, scales, null, 8, 0, conv.bias?.detach()));
+        }
+        Assert.Equal(22, model.Layers().Count(l => l.Kind == LayerKind.Compressed));
+        string dir = Directory.CreateTempSubdirectory("resnet-q-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "resnet18-int8.safetensors");
+            ModelIO.Save(model, path);
+            using var back = ModelIO.Load(path);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var q = model.Forward(input);
+            var reloaded = back.Forward(input);
+            double cosine = nn.functional.cosine_similarity(q.flatten(), fp.flatten(), 0).item<float>();
+            output.WriteLine($"int8 per-channel convs: feature cosine vs float {cosine:F6}; checkpoint {new FileInfo(path).Length:N0} bytes");
+            Assert.True(cosine >= 0.999, $"cosine {cosine}");
+            Assert.True(q.equal(reloaded).all().item<bool>());
+        }
+        finally
+        {
+            fp.Dispose();
+            Directory.Delete(dir, recursive: true);
         }
     }
 }
