@@ -15,6 +15,7 @@ public static class ArchitectureRegistry
         Register(new SmallCnnArchitecture());
         Register(new VitArchitecture());
         Register(new Gpt2Architecture());
+        Register(new Onnx.Import.OnnxArchitecture());
     }
 
     /// <summary>Every registered architecture, by name.</summary>

@@ -15,6 +15,7 @@ public static class CheckpointFormats
         Register(new SafetensorsFormat());
         Register(new PyTorchZipFormat());
         Register(new ShardedCheckpointFormat());
+        Register(new OnnxFormat());
     }
 
     /// <summary>Every format, in the order they are tried (registered ones, then TorchSharp's).</summary>

@@ -1,6 +1,7 @@
 using Compressor.Sdk.Architectures;
 using Compressor.Sdk.Compression;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Import;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,13 +12,21 @@ namespace Compressor.Sdk.Checkpoints;
 /// the same module tree with no other flag.</summary>
 public static class ModelIO
 {
-    /// <summary>Loads <paramref name="path"/>. The architecture comes from <paramref name="architecture"/> when given,
-    /// else from the file's metadata; without either, the model is weights-only.</summary>
+    /// <summary>Loads <paramref name="path"/>, in a format chosen by content. An ONNX file is imported as an executable
+    /// model (<see cref="OnnxImporter"/>). For a safetensors file the architecture comes from
+    /// <paramref name="architecture"/> when given, else from the file's metadata (a checkpoint of an imported ONNX model
+    /// carries its graph there, see <see cref="OnnxArchitecture"/>); without either, the model is weights-only.</summary>
     /// <exception cref="CompressException">Unreadable, malformed or mismatching file, in one line.</exception>
     public static CompressibleModel Load(string path, ArchitectureSpec? architecture = null)
     {
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
         using var reader = CheckpointFormats.Open(path);
+        if (reader is OnnxCheckpointReader onnx)
+        {
+            if (architecture is not null && !string.Equals(architecture.Name, OnnxArchitecture.ArchitectureName, StringComparison.OrdinalIgnoreCase))
+                throw new CompressException(ErrorKind.InvalidOptions, $"{path}: an ONNX model carries its own graph; --arch {architecture.Name} does not apply");
+            return OnnxImporter.ToCompressibleModel(onnx.Model, Path.GetDirectoryName(Path.GetFullPath(path)), path);
+        }
         CompressionManifest? manifest = reader.Metadata.TryGetValue(CompressionManifest.MetadataKey, out var mj) ? CompressionManifest.FromJson(mj) : null;
         var arch = architecture ?? manifest?.Architecture
                    ?? (reader.Metadata.TryGetValue(ArchitectureSpec.MetadataKey, out var aj) ? ArchitectureSpec.FromJson(aj) : null);

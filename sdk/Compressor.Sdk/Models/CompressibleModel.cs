@@ -33,12 +33,38 @@ public sealed class CompressibleModel : IDisposable
     /// <summary>Plugin steps applied to this model so far, oldest first.</summary>
     public List<AppliedStep> Steps { get; }
 
-    /// <summary>Runs the model.</summary>
-    /// <exception cref="CompressException">The model is weights-only.</exception>
+    /// <summary>Runs a model that takes one tensor (for several named inputs use <see cref="Run"/>).</summary>
+    /// <exception cref="CompressException">The model is weights-only, or takes several inputs.</exception>
     public Tensor Forward(Tensor input) => IsExecutable
         ? ((nn.Module<Tensor, Tensor>)Module).forward(input)
         : throw new CompressException(ErrorKind.InvalidInput,
             "this model is weights-only (unknown architecture): it can be rewritten by data-free plugins but not run; pass --arch to load it as a built-in architecture");
+
+    /// <summary>The model's input names: those of an <see cref="INamedTensorModule"/>, else the single name
+    /// <c>input</c>.</summary>
+    public IReadOnlyList<string> InputNames => Module is INamedTensorModule g ? g.InputNames : [SingleInputName];
+
+    /// <summary>The model's output names: those of an <see cref="INamedTensorModule"/>, else the single name
+    /// <c>output</c>.</summary>
+    public IReadOnlyList<string> OutputNames => Module is INamedTensorModule g ? g.OutputNames : [SingleOutputName];
+
+    /// <summary>The input name of a model that takes one tensor and is not an <see cref="INamedTensorModule"/>.</summary>
+    public const string SingleInputName = "input";
+
+    /// <summary>The output name of a model that returns one tensor and is not an <see cref="INamedTensorModule"/>.</summary>
+    public const string SingleOutputName = "output";
+
+    /// <summary>Runs the model on named inputs and returns its named outputs (see <see cref="InputNames"/>,
+    /// <see cref="OutputNames"/>): the general form of <see cref="Forward"/> for models with several inputs or
+    /// outputs. A one-tensor model takes <c>input</c> and returns <c>output</c>.</summary>
+    /// <exception cref="CompressException">The model is weights-only, or an input is missing.</exception>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        if (Module is INamedTensorModule g && IsExecutable) return g.Run(inputs);
+        if (!inputs.TryGetValue(SingleInputName, out var x))
+            throw new CompressException(ErrorKind.InvalidInput, $"the model takes one input named '{SingleInputName}'");
+        return new Dictionary<string, Tensor>(StringComparer.Ordinal) { [SingleOutputName] = Forward(x) };
+    }
 
     /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
     /// compressed (whose own sub-layers, e.g. low-rank factors, are listed too).</summary>

@@ -1,0 +1,179 @@
+using Compressor.Sdk.Models;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Onnx.Import;
+
+/// <summary>An ONNX graph imported into an executable, trainable TorchSharp module (built by
+/// <see cref="OnnxImporter"/>). Constant weights of MatMul, Gemm and Conv nodes are replaceable
+/// <c>nn.Linear</c>/<c>nn.Conv2d</c> layers and constant tables read by Gather are <c>nn.Embedding</c> layers, named
+/// as <see cref="OnnxLayerNaming"/> describes and registered in <see cref="LayerContainer"/>s so that
+/// <see cref="CompressibleModel.ReplaceLayer"/> works; their parameters receive gradients. Every other initializer
+/// is a buffer; every other node runs as the corresponding torch operations, at every call, so shape-computing
+/// subgraphs follow dynamic batch and sequence sizes.
+/// <para>Inputs and outputs are named (<see cref="Run"/>); a graph with one input also runs through
+/// <see cref="forward"/>, which returns its first output.</para></summary>
+public sealed class OnnxModule : LayerContainer, INamedTensorModule
+{
+    private readonly List<OnnxNode> _plan;
+    private readonly Dictionary<string, Tensor> _constants;
+    private readonly Dictionary<string, string> _bufferOfInitializer;
+    private readonly Dictionary<string, string> _layerOfInitializer;
+    private readonly byte[] _graphWithoutWeights;
+
+    internal OnnxModule(List<OnnxNode> plan, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs,
+        Dictionary<string, Tensor> constants, Dictionary<string, string> bufferOfInitializer,
+        Dictionary<string, string> layerOfInitializer, byte[] graphWithoutWeights) : base(nameof(OnnxModule))
+    {
+        _plan = plan;
+        InputNames = inputs;
+        OutputNames = outputs;
+        _constants = constants;
+        _bufferOfInitializer = bufferOfInitializer;
+        _layerOfInitializer = layerOfInitializer;
+        _graphWithoutWeights = graphWithoutWeights;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> InputNames { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> OutputNames { get; }
+
+    /// <summary>For every initializer that became (part of) a replaceable layer, the layer's dotted name.</summary>
+    public IReadOnlyDictionary<string, string> LayerOfInitializer => _layerOfInitializer;
+
+    /// <summary>For every other initializer, the dotted name of the buffer that holds it.</summary>
+    public IReadOnlyDictionary<string, string> BufferOfInitializer => _bufferOfInitializer;
+
+    /// <summary>The number of steps the graph runs (nodes, with MatMul+Add pairs fused into linear layers and
+    /// Constant nodes evaluated once).</summary>
+    public int StepCount => _plan.Count;
+
+    /// <summary>The imported model with every initializer's data removed (names, shapes and types kept): the graph
+    /// structure that, with this module's tensors, rebuilds the module (see <see cref="OnnxArchitecture"/>).
+    /// A fresh copy at each call.</summary>
+    public ModelProto GraphWithoutWeights() => ModelProto.Parser.ParseFrom(_graphWithoutWeights);
+
+    /// <summary>The serialized form of <see cref="GraphWithoutWeights"/>.</summary>
+    public ReadOnlyMemory<byte> GraphWithoutWeightsBytes => _graphWithoutWeights;
+
+    /// <summary>Runs a graph with exactly one input and returns its first output.</summary>
+    /// <exception cref="CompressException">The graph has several inputs: use <see cref="Run"/>.</exception>
+    public override Tensor forward(Tensor input)
+    {
+        if (InputNames.Count != 1)
+            throw new CompressException(ErrorKind.InvalidInput,
+                $"this ONNX model has {InputNames.Count} inputs ({string.Join(", ", InputNames)}): run it with named inputs");
+        var outputs = Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputNames[0]] = input });
+        foreach (var (name, t) in outputs)
+            if (name != OutputNames[0]) t.Dispose();
+        return outputs[OutputNames[0]];
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        var device = inputs.Count > 0 ? inputs.Values.First().device : CPU;
+        var context = new OnnxRunContext(this, device);
+        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var name in InputNames)
+                env[name] = inputs.TryGetValue(name, out var t) ? t
+                    : throw new CompressException(ErrorKind.InvalidInput, $"missing model input '{name}' (inputs: {string.Join(", ", InputNames)})");
+            var buffers = named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
+            foreach (var (init, path) in _bufferOfInitializer) env[init] = buffers[path];
+            foreach (var (name, value) in _constants)
+            {
+                if (value.device == device) env[name] = value;
+                else
+                {
+                    env[name] = value.to(device);
+                    owned.Add(name);
+                }
+            }
+            foreach (var node in _plan) Step(node, env, owned, context);
+            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var name in OutputNames)
+            {
+                if (result.ContainsKey(name)) continue;
+                if (!env.TryGetValue(name, out var t))
+                    throw new CompressException(ErrorKind.InvalidInput, $"ONNX graph output '{name}' is never computed");
+                if (owned.Remove(name)) result[name] = t;
+                else
+                {
+                    using var scope = NewDisposeScope();
+                    result[name] = scope.MoveToOuter(t.alias());
+                }
+            }
+            return result;
+        }
+        finally
+        {
+            foreach (var name in owned) env[name].Dispose();
+        }
+    }
+
+    private static void Step(OnnxNode node, Dictionary<string, Tensor> env, HashSet<string> owned, OnnxRunContext context)
+    {
+        var ins = new Tensor?[node.Inputs.Count];
+        for (int i = 0; i < ins.Length; i++)
+        {
+            string name = node.Inputs[i];
+            if (name.Length == 0) continue;
+            ins[i] = env.TryGetValue(name, out var t) ? t : throw node.Error($"input '{name}' is not available");
+        }
+        Tensor[] outs;
+        using (var scope = NewDisposeScope())
+        {
+            outs = node.Kernel(node, ins, context);
+            for (int k = 0; k < outs.Length; k++)
+            {
+                if (Array.Exists(ins, x => ReferenceEquals(x, outs[k]))) outs[k] = outs[k].alias();
+                scope.MoveToOuter(outs[k]);
+            }
+        }
+        for (int k = 0; k < outs.Length; k++)
+        {
+            if (k < node.Outputs.Count && node.Outputs[k].Length > 0)
+            {
+                string name = node.Outputs[k];
+                if (owned.Contains(name)) env[name].Dispose();
+                env[name] = outs[k];
+                owned.Add(name);
+            }
+            else outs[k].Dispose();
+        }
+        foreach (var dead in node.DeadAfter)
+            if (owned.Remove(dead))
+            {
+                env[dead].Dispose();
+                env.Remove(dead);
+            }
+    }
+
+    /// <summary>The tensor-to-tensor module at the dotted <paramref name="path"/>.</summary>
+    internal nn.Module<Tensor, Tensor> ResolveLayer(string path)
+    {
+        nn.Module current = this;
+        foreach (var part in path.Split('.'))
+            current = current is LayerContainer c ? c.GetChild(part)
+                : throw new InvalidOperationException($"layer path '{path}' passes through a {current.GetType().Name}");
+        return current as nn.Module<Tensor, Tensor>
+               ?? throw new InvalidOperationException($"the layer at '{path}' ({current.GetType().Name}) does not take one tensor");
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var t in _constants.Values) t.Dispose();
+            _constants.Clear();
+        }
+        base.Dispose(disposing);
+    }
+}
