@@ -1,0 +1,161 @@
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Quantization;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Onnx.Verification;
+
+/// <summary>The verification gate of an exported model: ONNX Runtime creates a session; its output on seeded sample
+/// inputs matches the TorchSharp model (max abs error, SQNR dB); each compressed layer's tensors in the file take at
+/// most <see cref="VerificationOptions.MaximumSizeRatio"/> × theory; every op/type/opset is one ORT 1.31 CPU runs;
+/// and, at ORT_ENABLE_ALL, which kernels ORT fused (read back from the optimised graph it saves).
+/// <para>Parity runs at <see cref="ParityLevel"/> = ORT_ENABLE_BASIC: that level only applies rewrites that keep
+/// results exact (constant folding, redundant-node removal), so any error is the export's. ORT_ENABLE_EXTENDED/ALL
+/// replace DQ → MatMul with MatMulNBits (lower accumulation accuracy, ~1e-3 relative) and int8 weights with an
+/// integer matmul that quantizes activations (~5e-3 absolute): their error is reported, not gated.</para></summary>
+public static class OnnxVerifier
+{
+    /// <summary>The optimisation level of the gated parity check.</summary>
+    public const GraphOptimizationLevel ParityLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC;
+
+    /// <summary>The ONNX Runtime version in this process.</summary>
+    public static string OrtVersion => OrtEnv.Instance().GetVersionString();
+
+    /// <summary>Checks <paramref name="export"/> (written from <paramref name="model"/>) and returns what it found;
+    /// call <see cref="VerificationResult.EnsurePassed"/> to turn failures into an error.</summary>
+    public static VerificationResult Verify(CompressibleModel model, OnnxExportResult export, VerificationOptions? options = null)
+    {
+        options ??= new VerificationOptions();
+        var failures = new List<string>();
+
+        var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        var problems = OrtCompatibility.Check(written);
+        failures.AddRange(problems.Select(p => "incompatible: " + p));
+
+        var sizes = export.CompressedLayers.Select(l => new LayerSizeCheck(l.Name, l.Kind,
+            l.Initializers.Sum(n => export.InitializerBytes.First(kv => kv.Key == n).Value), l.TheoreticalBytes)).ToList();
+        foreach (var s in sizes.Where(s => s.Ratio > options.MaximumSizeRatio))
+            failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
+
+        using var scope = NewDisposeScope();
+        if (export.Inputs.Count != 1)
+            throw new CompressException(ErrorKind.VerificationFailed, $"verification feeds one input; the model has {export.Inputs.Count}");
+        var spec = export.Inputs[0];
+        var x = SampleInput(spec, options.Seed);
+        float[] expected;
+        long[] expectedShape;
+        using (no_grad())
+        {
+            bool training = model.Module.training;
+            model.Module.eval();
+            try
+            {
+                var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
+                var y = model.Forward(x.to(device)).cpu().to_type(ScalarType.Float32).contiguous();
+                expected = y.data<float>().ToArray();
+                expectedShape = y.shape;
+            }
+            finally { if (training) model.Module.train(); }
+        }
+
+        bool loads;
+        double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
+        var fused = new List<string>();
+        try
+        {
+            var (actual, shape) = Run(export, x, ParityLevel, null);
+            loads = true;
+            (maxAbs, sqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_BASIC");
+            if (double.IsFinite(sqnr) && sqnr < options.MinimumSqnrDb || double.IsNaN(sqnr))
+                failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {options.MinimumSqnrDb} dB (max abs error {maxAbs:G3})");
+        }
+        catch (OnnxRuntimeException e)
+        {
+            loads = false;
+            failures.Add($"ONNX Runtime cannot run the model: {e.Message.Split('\n')[0].Trim()}");
+        }
+
+        if (loads && options.DetectFusedKernels)
+        {
+            string dir = Directory.CreateTempSubdirectory("compress-ort-").FullName;
+            try
+            {
+                string optimized = Path.Combine(dir, "optimized.onnx");
+                var (actual, shape) = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
+                (optMaxAbs, optSqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_ALL");
+                if (File.Exists(optimized)) fused.AddRange(FusedKernels(written, ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized))));
+            }
+            catch (OnnxRuntimeException e)
+            {
+                failures.Add($"ONNX Runtime cannot run the model at ORT_ENABLE_ALL: {e.Message.Split('\n')[0].Trim()}");
+            }
+            finally
+            {
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            }
+        }
+        return new VerificationResult(OrtVersion, export.Opset, ParityLevel.ToString(), loads, maxAbs, sqnr, optMaxAbs, optSqnr,
+            problems.Count == 0, fused, sizes, failures);
+    }
+
+    /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use, as
+    /// "domain.OpType×count", sorted.</summary>
+    public static IReadOnlyList<string> FusedKernels(ModelProto original, ModelProto optimized)
+    {
+        static string Key(NodeProto n) => (n.Domain is "" or "ai.onnx" ? "" : n.Domain + ".") + n.OpType;
+        var before = original.Graph.Node.Select(Key).ToHashSet(StringComparer.Ordinal);
+        return optimized.Graph.Node.Select(Key).Where(k => !before.Contains(k))
+            .GroupBy(k => k, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key}×{g.Count()}").ToList();
+    }
+
+    /// <summary>A seeded sample input for <paramref name="spec"/>: N(0, 1) floats, or integers in [0, ValueLimit).</summary>
+    public static Tensor SampleInput(OnnxValueSpec spec, int seed)
+    {
+        var g = new Generator((ulong)seed);
+        return spec.ElementType switch
+        {
+            OnnxDataType.Float => randn(spec.ExampleShape, generator: g),
+            OnnxDataType.Int64 => randint(0, Math.Max(1, spec.ValueLimit), spec.ExampleShape, generator: g, dtype: ScalarType.Int64),
+            _ => throw new CompressException(ErrorKind.VerificationFailed, $"verification cannot feed inputs of {OnnxDataType.Name(spec.ElementType)}"),
+        };
+    }
+
+    private static (float[] Values, long[] Shape) Run(OnnxExportResult export, Tensor x, GraphOptimizationLevel level, string? optimizedPath)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        if (optimizedPath is not null)
+        {
+            options.OptimizedModelFilePath = optimizedPath;
+            if (export.ExternalDataPath is not null)
+                options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedPath) + ".data");
+        }
+        using var session = new InferenceSession(export.ModelPath, options);
+        var spec = export.Inputs[0];
+        using var input = x.cpu().contiguous();
+        using var value = spec.ElementType == OnnxDataType.Int64
+            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, [spec.Name], [value], [export.Outputs[0].Name]);
+        var y = outputs[0];
+        return (y.GetTensorDataAsSpan<float>().ToArray(), y.GetTensorTypeAndShape().Shape);
+    }
+
+    private static (double MaxAbs, double SqnrDb) Compare(float[] expected, long[] expectedShape, float[] actual, long[] shape, List<string> failures, string level)
+    {
+        if (!expectedShape.SequenceEqual(shape))
+        {
+            failures.Add($"{level}: ORT output shape [{string.Join(", ", shape)}] differs from TorchSharp's [{string.Join(", ", expectedShape)}]");
+            return (double.NaN, double.NaN);
+        }
+        if (actual.Any(v => !float.IsFinite(v))) failures.Add($"{level}: ORT output has NaN or Inf");
+        using var scope = NewDisposeScope();
+        var e = tensor(expected);
+        var a = tensor(actual);
+        double maxAbs = expected.Length == 0 ? 0 : e.sub(a).abs().max().to_type(ScalarType.Float64).item<double>();
+        return (maxAbs, Sqnr.Db(e, a));
+    }
+}

@@ -1,0 +1,40 @@
+namespace Compressor.Sdk.Onnx.Verification;
+
+/// <summary>What the verification gate found for one exported model.</summary>
+/// <param name="OrtVersion">The ONNX Runtime that ran it.</param>
+/// <param name="Opset">The model's <c>ai.onnx</c> opset.</param>
+/// <param name="OptimizationLevel">The ORT graph optimisation level of the parity check (<see cref="OnnxVerifier.ParityLevel"/>).</param>
+/// <param name="Loads">Whether ORT created a session.</param>
+/// <param name="MaxAbsError">Max |ORT − TorchSharp| of the final output at that level.</param>
+/// <param name="SqnrDb">SQNR of the ORT output against TorchSharp's, dB (∞ when identical).</param>
+/// <param name="OptimizedMaxAbsError">The same at ORT_ENABLE_ALL (fused kernels, less exact), or NaN when not run.</param>
+/// <param name="OptimizedSqnrDb">SQNR at ORT_ENABLE_ALL, or NaN when not run.</param>
+/// <param name="Compatible">Whether every op/type/opset is in the ORT 1.31 CPU table.</param>
+/// <param name="FusedKernels">Operators in ORT_ENABLE_ALL's optimised graph that the exported graph does not have
+/// (e.g. <c>com.microsoft.MatMulNBits</c>), each with its count: "name×count".</param>
+/// <param name="Layers">Per compressed layer: bytes in the file vs theory.</param>
+/// <param name="Failures">Why the gate failed (empty: passed).</param>
+public sealed record VerificationResult(
+    string OrtVersion,
+    int Opset,
+    string OptimizationLevel,
+    bool Loads,
+    double MaxAbsError,
+    double SqnrDb,
+    double OptimizedMaxAbsError,
+    double OptimizedSqnrDb,
+    bool Compatible,
+    IReadOnlyList<string> FusedKernels,
+    IReadOnlyList<LayerSizeCheck> Layers,
+    IReadOnlyList<string> Failures)
+{
+    /// <summary>Whether every check passed.</summary>
+    public bool Passed => Failures.Count == 0;
+
+    /// <summary>Throws when a check failed.</summary>
+    /// <exception cref="CompressException">Kind <see cref="ErrorKind.VerificationFailed"/>, naming the failures.</exception>
+    public void EnsurePassed()
+    {
+        if (!Passed) throw new CompressException(ErrorKind.VerificationFailed, $"verification of the ONNX model failed: {string.Join("; ", Failures)}");
+    }
+}
