@@ -33,7 +33,8 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
             int first = Initializers.Count;
             string output = Unique((name.Length == 0 ? "" : name + ".") + "output");
             lowering.Lower(new LoweringView(this, name), module, inputs[0], output);
-            var added = Initializers.Skip(first).Select(t => t.Name).ToList();
+            // int64 initializers a lowering adds are shapes/axes (metadata, never weights): not counted as compressed tensors.
+            var added = Initializers.Skip(first).Where(t => t.DataType != OnnxDataType.Int64).Select(t => t.Name).ToList();
             CompressedLayers.Add(new ExportedCompressedLayer(name, compressed.Kind, added, TheoreticalBytes(module, compressed)));
             return [output];
         }

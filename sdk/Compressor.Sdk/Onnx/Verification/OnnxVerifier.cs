@@ -123,7 +123,8 @@ public static class OnnxVerifier
         };
     }
 
-    private static (float[] Values, long[] Shape) Run(OnnxExportResult export, Tensor x, GraphOptimizationLevel level, string? optimizedPath)
+    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised graph to <paramref name="optimizedPath"/> when given).</summary>
+    internal static (float[] Values, long[] Shape) Run(OnnxExportResult export, Tensor x, GraphOptimizationLevel level, string? optimizedPath)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         if (optimizedPath is not null)

@@ -24,7 +24,7 @@ public static class OrtCompatibility
 
     /// <summary>One operator: the opset it needs and, per input position, the allowed element types (null: any; a
     /// position past the list: as the last entry).</summary>
-    private sealed record Op(int Since, params int[]?[] Inputs);
+    private sealed record Op(int Since, params int[]?[]? Inputs);
 
     private static readonly Dictionary<(string Domain, string OpType), Op> Table = new()
     {
@@ -95,7 +95,7 @@ public static class OrtCompatibility
             for (int i = 0; i < node.Input.Count; i++)
             {
                 if (node.Input[i].Length == 0 || !types.TryGetValue(node.Input[i], out int type)) continue;
-                var allowed = op.Inputs.Length == 0 ? null : op.Inputs[Math.Min(i, op.Inputs.Length - 1)];
+                var allowed = op.Inputs is null || op.Inputs.Length == 0 ? null : op.Inputs[Math.Min(i, op.Inputs.Length - 1)];
                 if (allowed is not null && !allowed.Contains(type))
                     problems.Add($"{where}: input {i} '{node.Input[i]}' is {OnnxDataType.Name(type)}, ORT CPU takes {string.Join("/", allowed.Select(OnnxDataType.Name))}");
             }
