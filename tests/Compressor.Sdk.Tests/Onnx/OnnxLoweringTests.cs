@@ -2,6 +2,7 @@ using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Onnx;
 using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Onnx.Lowerings;
 using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Quantization;
 using Compressor.Sdk.Testing;
@@ -92,6 +93,24 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(size.TheoreticalBytes, size.Initializers.Sum(n => export.InitializerBytes.Single(kv => kv.Key == n).Value));
         var (_, _, fused) = CheckAgainstOrt(model, export, $"QuantizedLinear {bits}-bit group {groupSize} {(symmetric ? "sym" : "asym")}{(bias ? " bias" : "")}");
         if (groupSize == 32 && bits == 4) Assert.Contains(fused, f => f.StartsWith("com.microsoft.MatMulNBits", StringComparison.Ordinal));
+    }
+
+    /// <summary>ORT 1.31.1 fuses DQ(int2) → MatMul into MatMulNBits wrongly when the [in, out] rows do not start on a byte
+    /// boundary (out not a multiple of 4: SQNR ≈ 0 dB at ENABLE_ALL). Such layers are lowered as DQ of the stored
+    /// [out, in] codes → Transpose → MatMul, which stays exact at every level.</summary>
+    [Theory]
+    [InlineData(10, 32, true)]
+    [InlineData(9, 0, true)]
+    [InlineData(14, 16, false)]
+    public void TwoBitLayersWithUnalignedRowsStayCorrectAtEnableAll(int outFeatures, int groupSize, bool symmetric)
+    {
+        using var layer = RandomLinear(64, outFeatures, 2, groupSize, symmetric, bias: true, seed: outFeatures);
+        Assert.False(QuantizedLinearLowering.RowsAreByteAligned(layer));
+        var (export, model) = ExportLayer(layer, [5, 64], [5, outFeatures], $"unaligned-{outFeatures}-{groupSize}");
+        AssertPackedCodes(export, 2, symmetric, 64 * outFeatures);
+        CheckAgainstOrt(model, export, $"QuantizedLinear 2-bit group {groupSize}, out = {outFeatures}");
+        var result = OnnxVerifier.Verify(model, export);
+        Assert.True(result.OptimizedSqnrDb > 100, $"ENABLE_ALL SQNR {result.OptimizedSqnrDb:F1} dB");
     }
 
     [Fact]

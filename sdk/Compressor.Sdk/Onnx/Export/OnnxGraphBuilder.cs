@@ -15,6 +15,7 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
 {
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _compressedOutputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, int> _opsets = new(StringComparer.Ordinal) { [""] = minimumOpset };
 
@@ -36,6 +37,7 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
             // int64 initializers a lowering adds are shapes/axes (metadata, never weights): not counted as compressed tensors.
             var added = Initializers.Skip(first).Where(t => t.DataType != OnnxDataType.Int64).Select(t => t.Name).ToList();
             CompressedLayers.Add(new ExportedCompressedLayer(name, compressed.Kind, added, TheoreticalBytes(module, compressed)));
+            _compressedOutputs.Add(output);
             return [output];
         }
         var view = new ModuleView(this, name, module);
@@ -55,6 +57,11 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
             .Where(t => t.Item1 == "bias").Sum(t => t.Item2.numel() * 4);
         return (layer.WeightStorageBits + 7) / 8 + bias;
     }
+
+    /// <summary>Whether <paramref name="value"/> is the output of a compressed layer's lowering (for emitters that
+    /// choose a form ORT's fusions handle better after quantized weights).</summary>
+    public static bool IsCompressedOutput(IOnnxExportContext context, string value) =>
+        context is ModuleView view && view.Builder._compressedOutputs.Contains(value);
 
     public string Unique(string hint)
     {
@@ -168,6 +175,8 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
     /// <summary>The builder seen from one module.</summary>
     private sealed class ModuleView(OnnxGraphBuilder builder, string name, nn.Module module) : IOnnxExportContext
     {
+        public OnnxGraphBuilder Builder => builder;
+
         public string ModuleName => name;
         public nn.Module Module => module;
         public int Opset => builder._opsets[""];

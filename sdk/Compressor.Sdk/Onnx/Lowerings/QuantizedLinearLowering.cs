@@ -15,11 +15,28 @@ public sealed class QuantizedLinearLowering : IOnnxLowering
     /// <inheritdoc/>
     public string LayerKind => QuantizedLinear.KindId;
 
+    /// <summary>Whether the transposed 2-bit codes [in, out] start each row on a byte boundary (out·bits divisible by
+    /// 8). ORT 1.31.1's DQ(int2/uint2) → MatMul fusion into MatMulNBits reads unaligned rows wrongly (measured:
+    /// SQNR ≈ 0 dB at ORT_ENABLE_ALL for out = 6, 9, 10, 14, exact at BASIC), so such layers keep the stored
+    /// [out, in] packing, DQ along axis 1, and a Transpose, which ORT does not fuse. 4- and 8-bit layers of any
+    /// width fuse correctly.</summary>
+    internal static bool RowsAreByteAligned(QuantizedLinear q) => q.Bits != 2 || q.Rows * q.Bits % 8 == 0;
+
     /// <inheritdoc/>
     public void Lower(ILoweringContext context, torch.nn.Module layer, string input, string output)
     {
         var q = layer as QuantizedLinear ?? throw new ArgumentException($"{context.LayerName}: expected a {nameof(QuantizedLinear)}, got {layer.GetType().Name}");
-        string w = QuantizedWeight.Dequantize(context, q, transpose: true);
+        string w;
+        if (RowsAreByteAligned(q))
+        {
+            w = QuantizedWeight.Dequantize(context, q, transpose: true);
+        }
+        else
+        {
+            string stored = QuantizedWeight.Dequantize(context, q, transpose: false);
+            w = context.UniqueName("weight_t");
+            context.AddNode("Transpose", [stored], [w], new Dictionary<string, object> { ["perm"] = new long[] { 1, 0 } });
+        }
         string? bias = QuantizedWeight.Bias(context, q);
         if (bias is null)
         {

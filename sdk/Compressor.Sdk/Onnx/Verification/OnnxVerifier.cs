@@ -11,6 +11,8 @@ namespace Compressor.Sdk.Onnx.Verification;
 /// inputs matches the TorchSharp model (max abs error, SQNR dB); each compressed layer's tensors in the file take at
 /// most <see cref="VerificationOptions.MaximumSizeRatio"/> × theory; every op/type/opset is one ORT 1.31 CPU runs;
 /// and, at ORT_ENABLE_ALL, which kernels ORT fused (read back from the optimised graph it saves).
+/// <para>Parity is gated at <see cref="ParityLevel"/> against <see cref="VerificationOptions.MinimumSqnrDb"/> and, more
+/// loosely, at ORT_ENABLE_ALL against <see cref="VerificationOptions.MinimumOptimizedSqnrDb"/>.</para>
 /// <para>Parity runs at <see cref="ParityLevel"/> = ORT_ENABLE_BASIC: that level only applies rewrites that keep
 /// results exact (constant folding, redundant-node removal), so any error is the export's. ORT_ENABLE_EXTENDED/ALL
 /// replace DQ → MatMul with MatMulNBits (lower accumulation accuracy, ~1e-3 relative) and int8 weights with an
@@ -85,6 +87,8 @@ public static class OnnxVerifier
                 string optimized = Path.Combine(dir, "optimized.onnx");
                 var (actual, shape) = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
                 (optMaxAbs, optSqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_ALL");
+                if (double.IsFinite(optSqnr) && optSqnr < options.MinimumOptimizedSqnrDb || double.IsNaN(optSqnr))
+                    failures.Add($"at ORT_ENABLE_ALL the output differs from TorchSharp: SQNR {optSqnr:F1} dB < {options.MinimumOptimizedSqnrDb} dB (max abs error {optMaxAbs:G3})");
                 if (File.Exists(optimized)) fused.AddRange(FusedKernels(written, ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized))));
             }
             catch (OnnxRuntimeException e)

@@ -31,7 +31,7 @@ public static class OrtCompatibility
         [("", "Add")] = new(14, Float), [("", "Sub")] = new(14, Float), [("", "Mul")] = new(14, Float), [("", "Div")] = new(14, Float),
         [("", "MatMul")] = new(13, Float), [("", "Gemm")] = new(13, Float),
         [("", "Conv")] = new(11, Float),
-        [("", "Relu")] = new(14, Float), [("", "Tanh")] = new(13, Float), [("", "Sigmoid")] = new(13, Float), [("", "Erf")] = new(13, Float),
+        [("", "Relu")] = new(14, Float), [("", "Max")] = new(13, Float), [("", "Tanh")] = new(13, Float), [("", "Sigmoid")] = new(13, Float), [("", "Erf")] = new(13, Float),
         [("", "Softmax")] = new(13, Float), [("", "Gelu")] = new(20, Float),
         [("", "LayerNormalization")] = new(17, Float),
         [("", "Flatten")] = new(13, null), [("", "Identity")] = new(14, null),
