@@ -51,6 +51,7 @@ public static class CliApp
 
         root.Subcommands.Add(PluginCommands.Create(pr => Env(pr), Execute));
         root.Subcommands.Add(RunCommand.Create(Execute));
+        root.Subcommands.Add(ExportCommand.Create(Execute));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
