@@ -78,6 +78,10 @@ public static class OnnxStage
         {
             ["name"] = l.Layer, ["kind"] = l.Kind, ["bytes"] = l.Bytes, ["theoreticalBytes"] = l.TheoreticalBytes, ["ratio"] = Num(l.Ratio),
         })),
+        ["layerOutputs"] = new JArray(v.LayerOutputs.Select(l => new JObject
+        {
+            ["name"] = l.Layer, ["maxAbsError"] = Num(l.MaxAbsError), ["sqnrDb"] = Num(l.SqnrDb),
+        })),
         ["passed"] = v.Passed,
     };
 

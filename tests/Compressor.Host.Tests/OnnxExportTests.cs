@@ -47,6 +47,8 @@ public sealed class OnnxExportTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.True((double)v["maxAbsError"]! < 1e-5);
         Assert.Contains("com.microsoft.MatMulNBits×3", v["fusedKernels"]!.Select(t => (string)t!));
         Assert.All(v["layers"]!, l => Assert.Equal((long)l["theoreticalBytes"]!, (long)l["bytes"]!));
+        Assert.Equal(["layers.0", "layers.2", "layers.4"], v["layerOutputs"]!.Select(l => (string)l["name"]!));
+        Assert.All(v["layerOutputs"]!, l => Assert.True(l["sqnrDb"]!.Type == JTokenType.Null || (double)l["sqnrDb"]! > 100, $"{l["name"]}: {l["sqnrDb"]} dB"));
     }
 
     [Fact]

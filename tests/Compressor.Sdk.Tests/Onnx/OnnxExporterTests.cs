@@ -93,6 +93,9 @@ public sealed class OnnxExporterTests(ITestOutputHelper output) : IDisposable
         var r = ExportAndVerify(model, "cnn-q4.onnx", out var export);
         Assert.Equal(3, export.CompressedLayers.Count);
         Assert.All(r.Layers, l => Assert.Equal(l.TheoreticalBytes, l.Bytes));
+        Assert.Equal(["convs.0", "convs.2", "head"], r.LayerOutputs.Select(l => l.Layer));
+        Assert.All(r.LayerOutputs, l => Assert.True(l.SqnrDb > 100, $"{l.Layer}: {l.SqnrDb:F1} dB"));
+        foreach (var l in r.LayerOutputs) output.WriteLine($"  {l.Layer}: max abs {l.MaxAbsError:G3} ({l.SqnrDb:F1} dB)");
     }
 
     [Fact]

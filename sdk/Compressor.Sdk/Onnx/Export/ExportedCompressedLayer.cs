@@ -5,6 +5,7 @@ namespace Compressor.Sdk.Onnx.Export;
 /// <param name="Kind">Its compressed layer kind.</param>
 /// <param name="Initializers">Names of the initializers its lowering added (codes, scales, zero points, bias), less
 /// int64 shape/axes tensors.</param>
+/// <param name="Output">The graph value holding the layer's output (for per-layer parity).</param>
 /// <param name="TheoreticalBytes">Codes·bits/8 + scales + zero points (<see cref="Compression.ICompressedLayer.WeightStorageBits"/>)
 /// plus the float32 bias.</param>
-public sealed record ExportedCompressedLayer(string Name, string Kind, IReadOnlyList<string> Initializers, long TheoreticalBytes);
+public sealed record ExportedCompressedLayer(string Name, string Kind, IReadOnlyList<string> Initializers, string Output, long TheoreticalBytes);

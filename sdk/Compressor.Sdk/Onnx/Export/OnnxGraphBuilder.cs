@@ -36,7 +36,7 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
             lowering.Lower(new LoweringView(this, name), module, inputs[0], output);
             // int64 initializers a lowering adds are shapes/axes (metadata, never weights): not counted as compressed tensors.
             var added = Initializers.Skip(first).Where(t => t.DataType != OnnxDataType.Int64).Select(t => t.Name).ToList();
-            CompressedLayers.Add(new ExportedCompressedLayer(name, compressed.Kind, added, TheoreticalBytes(module, compressed)));
+            CompressedLayers.Add(new ExportedCompressedLayer(name, compressed.Kind, added, output, TheoreticalBytes(module, compressed)));
             _compressedOutputs.Add(output);
             return [output];
         }

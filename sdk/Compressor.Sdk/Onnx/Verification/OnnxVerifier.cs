@@ -2,6 +2,7 @@ using Compressor.Sdk.Models;
 using Compressor.Sdk.Onnx.Export;
 using Compressor.Sdk.Quantization;
 using Microsoft.ML.OnnxRuntime;
+using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -48,20 +49,43 @@ public static class OnnxVerifier
         var x = SampleInput(spec, options.Seed);
         float[] expected;
         long[] expectedShape;
+        var layerExpected = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
+        var capturing = new List<(string Name, CapturingLayer Layer)>();
         using (no_grad())
         {
             bool training = model.Module.training;
             model.Module.eval();
             try
             {
+                foreach (var layer in export.CompressedLayers)
+                    if (model.GetLayer(layer.Name) is nn.Module<Tensor, Tensor> m)
+                    {
+                        var wrapper = new CapturingLayer(m);
+                        try { model.ReplaceLayer(layer.Name, wrapper, disposeOld: false); }
+                        catch (InvalidOperationException)
+                        {
+                            wrapper.Dispose();   // its parent is not a LayerContainer: no per-layer parity for it
+                            continue;
+                        }
+                        capturing.Add((layer.Name, wrapper));
+                    }
                 var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
                 var y = model.Forward(x.to(device)).cpu().to_type(ScalarType.Float32).contiguous();
                 expected = y.data<float>().ToArray();
                 expectedShape = y.shape;
             }
-            finally { if (training) model.Module.train(); }
+            finally
+            {
+                foreach (var (name, wrapper) in capturing)
+                {
+                    model.ReplaceLayer(name, wrapper.Inner, disposeOld: false);
+                    if (wrapper.Captured is { } c) layerExpected[name] = c;
+                    wrapper.Dispose();
+                }
+                if (training) model.Module.train();
+            }
         }
-
+        var layerParity = new List<LayerParity>();
         bool loads;
         double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
         var fused = new List<string>();
@@ -72,6 +96,8 @@ public static class OnnxVerifier
             (maxAbs, sqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_BASIC");
             if (double.IsFinite(sqnr) && sqnr < options.MinimumSqnrDb || double.IsNaN(sqnr))
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {options.MinimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            if (export.ExternalDataPath is null && layerExpected.Count > 0)
+                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures, options.MinimumSqnrDb));
         }
         catch (OnnxRuntimeException e)
         {
@@ -101,7 +127,38 @@ public static class OnnxVerifier
             }
         }
         return new VerificationResult(OrtVersion, export.Opset, ParityLevel.ToString(), loads, maxAbs, sqnr, optMaxAbs, optSqnr,
-            problems.Count == 0, fused, sizes, failures);
+            problems.Count == 0, fused, sizes, layerParity, failures);
+    }
+
+    /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
+    /// the TorchSharp output captured for that layer.</summary>
+    private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, Tensor x,
+        Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
+    {
+        var copy = written.Clone();
+        var layers = export.CompressedLayers.Where(l => expected.ContainsKey(l.Name)).ToList();
+        foreach (var l in layers)
+            copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
+        using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(copy.ToByteArray(), options);
+        using var input = x.cpu().contiguous();
+        var spec = export.Inputs[0];
+        using var value = spec.ElementType == OnnxDataType.Int64
+            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, [spec.Name], [value], layers.Select(l => l.Output).ToList());
+        var result = new List<LayerParity>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (values, shape) = expected[layers[i].Name];
+            var (maxAbs, sqnr) = Compare(values, shape, outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape,
+                failures, $"layer '{layers[i].Name}'");
+            if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
+                failures.Add($"layer '{layers[i].Name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            result.Add(new LayerParity(layers[i].Name, maxAbs, sqnr));
+        }
+        return result;
     }
 
     /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use, as

@@ -13,6 +13,9 @@ namespace Compressor.Sdk.Onnx.Verification;
 /// <param name="FusedKernels">Operators in ORT_ENABLE_ALL's optimised graph that the exported graph does not have
 /// (e.g. <c>com.microsoft.MatMulNBits</c>), each with its count: "name×count".</param>
 /// <param name="Layers">Per compressed layer: bytes in the file vs theory.</param>
+/// <param name="LayerOutputs">Per compressed layer: its output in ORT (ORT_ENABLE_BASIC, through a copy of the graph
+/// that also outputs the intermediate values) against TorchSharp's (captured with forward hooks). Empty for models
+/// with external data.</param>
 /// <param name="Failures">Why the gate failed (empty: passed).</param>
 public sealed record VerificationResult(
     string OrtVersion,
@@ -26,6 +29,7 @@ public sealed record VerificationResult(
     bool Compatible,
     IReadOnlyList<string> FusedKernels,
     IReadOnlyList<LayerSizeCheck> Layers,
+    IReadOnlyList<LayerParity> LayerOutputs,
     IReadOnlyList<string> Failures)
 {
     /// <summary>Whether every check passed.</summary>
