@@ -9,10 +9,10 @@ namespace Compressor.Sdk.Tests.Onnx;
 /// <summary>A root that wraps one layer (child "layer") so that a lowering can be exported and run alone.</summary>
 internal sealed class SingleLayerModel : LayerContainer, IOnnxExportableModel
 {
-    public SingleLayerModel(nn.Module layer, long[] inputShape, long[] outputShape) : base("single")
+    public SingleLayerModel(nn.Module layer, long[] inputShape, long[] outputShape, int inputType = OnnxDataType.Float, long valueLimit = 0) : base("single")
     {
         register_module("layer", layer);
-        OnnxInputs = [new OnnxValueSpec("x", OnnxDataType.Float, Dims(inputShape))];
+        OnnxInputs = [new OnnxValueSpec("x", inputType, Dims(inputShape), valueLimit)];
         OnnxOutputs = [new OnnxValueSpec("y", OnnxDataType.Float, Dims(outputShape))];
     }
 
@@ -26,6 +26,6 @@ internal sealed class SingleLayerModel : LayerContainer, IOnnxExportableModel
 
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext context, IReadOnlyList<string> inputs) => context.EmitChild("layer", inputs);
 
-    public static CompressibleModel Wrap(nn.Module layer, long[] inputShape, long[] outputShape) =>
-        new(new SingleLayerModel(layer, inputShape, outputShape), null);
+    public static CompressibleModel Wrap(nn.Module layer, long[] inputShape, long[] outputShape, int inputType = OnnxDataType.Float, long valueLimit = 0) =>
+        new(new SingleLayerModel(layer, inputShape, outputShape, inputType, valueLimit), null);
 }
