@@ -133,6 +133,8 @@ public sealed class OnnxExporterTests(ITestOutputHelper output) : IDisposable
         Assert.All(proto.Graph.Initializer.Where(t => t.RawData.Length > 0), t => Assert.True(t.RawData.Length < 256));
         Assert.True(new FileInfo(PathOf("external.onnx")).Length < new FileInfo(PathOf("external.onnx.data")).Length);
         Assert.True(r.MaxAbsError < 1e-4);
+        Assert.Contains(r.FusedKernels, k => k.StartsWith("com.microsoft.MatMulNBits", StringComparison.Ordinal));
+        Assert.Empty(r.LayerOutputs);   // per-layer parity needs the graph in memory: not done for external data
         // The same export again: identical model and side file.
         var again = OnnxExporter.Export(model, PathOf("external2.onnx"), options);
         Assert.Equal(File.ReadAllBytes(export.ExternalDataPath!), File.ReadAllBytes(again.ExternalDataPath!));
@@ -183,6 +185,18 @@ public sealed class OnnxExporterTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("'layers.2' takes 18432 bytes in the file, 8.000× its theoretical 2304", failure);
         var e = Assert.Throws<CompressException>(r.EnsurePassed);
         Assert.Equal(ErrorKind.VerificationFailed, e.Kind);
+    }
+
+    [Fact]
+    public void ExportAndVerificationLeakNoTensors()
+    {
+        using var model = TinyModels.Mlp(seed: 16);
+        Quantize(model, bits: 4, groupSize: 32);
+        void Once(string name) => OnnxVerifier.Verify(model, OnnxExporter.Export(model, PathOf(name)));
+        Once("warm.onnx");
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Once("leak.onnx");
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [Fact]

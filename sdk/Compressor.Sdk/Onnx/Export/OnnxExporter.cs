@@ -45,6 +45,9 @@ public static class OnnxExporter
             if (builder.Unique(output.Name) != output.Name) throw new InvalidOperationException($"graph output name '{output.Name}' is used twice");
 
         IReadOnlyList<string> results;
+        // Every temporary tensor of the emitters and lowerings (plugins' included) dies with this scope: the graph
+        // holds byte copies only.
+        using (NewDisposeScope())
         using (no_grad())
         {
             bool training = model.Module.training;

@@ -87,7 +87,8 @@ internal static class QuantizedWeight
     public static string? Bias(ILoweringContext context, GroupQuantizedLayer layer)
     {
         if (layer.Bias is not { } bias) return null;
-        using var b = bias.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        using var scope = NewDisposeScope();
+        var b = bias.detach().cpu().to_type(ScalarType.Float32).contiguous();
         string name = context.UniqueName("bias");
         context.AddInitializer(new OnnxInitializer(name, OnnxDataType.Float, b.shape, b.bytes.ToArray()));
         return name;
