@@ -13,7 +13,7 @@ public static class OnnxSummary
         writer.WriteLine($"onnx    {onnx["file"]}: {onnx["bytesOnDisk"]} bytes on disk ({onnx["theoreticalBytes"]} theoretical), opset {onnx["opset"]}, " +
                          $"{(onnx["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{onnx["bitsPerWeight"]} bits per compressed weight")}");
         var optimized = (JObject)verification["optimized"]!;
-        var fused = (JArray)verification["fusedKernels"]!;
+        var fused = ((JObject)verification["fusedKernelCounts"]!).Properties().Select(p => $"{p.Name} ({p.Value})").ToList();
         writer.WriteLine($"verify  ONNX Runtime {verification["ortVersion"]}: loads, max abs error {F(verification["maxAbsError"], "G3")} " +
                          $"(SQNR {F(verification["sqnrDb"], "F1")} dB) at {verification["optimizationLevel"]}; {F(optimized["maxAbsError"], "G3")} " +
                          $"({F(optimized["sqnrDb"], "F1")} dB) at {optimized["optimizationLevel"]}; fused: {(fused.Count == 0 ? "none" : string.Join(", ", fused))}");

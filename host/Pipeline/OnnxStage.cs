@@ -74,6 +74,7 @@ public static class OnnxStage
         },
         ["compatible"] = v.Compatible,
         ["fusedKernels"] = new JArray(v.FusedKernels),
+        ["fusedKernelCounts"] = new JObject(v.FusedKernels.Select(k => new JProperty(k, v.FusedKernelCounts[k]))),
         ["layers"] = new JArray(v.Layers.Select(l => new JObject
         {
             ["name"] = l.Layer, ["kind"] = l.Kind, ["bytes"] = l.Bytes, ["theoreticalBytes"] = l.TheoreticalBytes, ["ratio"] = Num(l.Ratio),

@@ -19,7 +19,7 @@ public sealed class OnnxEmitterTests(ITestOutputHelper output) : IDisposable
     {
         var export = OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"));
         var r = OnnxVerifier.Verify(model, export);
-        output.WriteLine($"{name}: BASIC max abs {r.MaxAbsError:G3} ({r.SqnrDb:F1} dB), ENABLE_ALL max abs {r.OptimizedMaxAbsError:G3}, fused [{string.Join(", ", r.FusedKernels)}]");
+        output.WriteLine($"{name}: BASIC max abs {r.MaxAbsError:G3} ({r.SqnrDb:F1} dB), ENABLE_ALL max abs {r.OptimizedMaxAbsError:G3}, fused [{string.Join(", ", r.FusedKernelCounts.Select(kv => $"{kv.Key} ({kv.Value})"))}]");
         Assert.True(r.Passed, string.Join("; ", r.Failures));
         Assert.True(r.MaxAbsError < 1e-5, $"{name}: max abs error {r.MaxAbsError}");
     }

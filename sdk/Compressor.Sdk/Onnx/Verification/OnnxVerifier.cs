@@ -88,7 +88,7 @@ public static class OnnxVerifier
         var layerParity = new List<LayerParity>();
         bool loads;
         double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
-        var fused = new List<string>();
+        var fused = new List<KeyValuePair<string, int>>();
         try
         {
             var (actual, shape) = Run(export, x, ParityLevel, null);
@@ -127,7 +127,7 @@ public static class OnnxVerifier
             }
         }
         return new VerificationResult(OrtVersion, export.Opset, ParityLevel.ToString(), loads, maxAbs, sqnr, optMaxAbs, optSqnr,
-            problems.Count == 0, fused, sizes, layerParity, failures);
+            problems.Count == 0, fused.Select(kv => kv.Key).ToList(), fused.ToDictionary(kv => kv.Key, kv => kv.Value), sizes, layerParity, failures);
     }
 
     /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
@@ -161,15 +161,15 @@ public static class OnnxVerifier
         return result;
     }
 
-    /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use, as
-    /// "domain.OpType×count", sorted.</summary>
-    public static IReadOnlyList<string> FusedKernels(ModelProto original, ModelProto optimized)
+    /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use
+    /// ("domain.OpType", "" domain left out), with how many nodes of each, sorted by name.</summary>
+    public static IReadOnlyList<KeyValuePair<string, int>> FusedKernels(ModelProto original, ModelProto optimized)
     {
         static string Key(NodeProto n) => (n.Domain is "" or "ai.onnx" ? "" : n.Domain + ".") + n.OpType;
         var before = original.Graph.Node.Select(Key).ToHashSet(StringComparer.Ordinal);
         return optimized.Graph.Node.Select(Key).Where(k => !before.Contains(k))
             .GroupBy(k => k, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => $"{g.Key}×{g.Count()}").ToList();
+            .Select(g => new KeyValuePair<string, int>(g.Key, g.Count())).ToList();
     }
 
     /// <summary>A seeded sample input for <paramref name="spec"/>: N(0, 1) floats, or integers in [0, ValueLimit).</summary>

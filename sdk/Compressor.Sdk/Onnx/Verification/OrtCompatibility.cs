@@ -28,14 +28,14 @@ public static class OrtCompatibility
 
     private static readonly Dictionary<(string Domain, string OpType), Op> Table = new()
     {
-        [("", "Add")] = new(14, Float), [("", "Sub")] = new(14, Float), [("", "Mul")] = new(14, Float), [("", "Div")] = new(14, Float),
+        [("", "Add")] = new(13, Float), [("", "Sub")] = new(13, Float), [("", "Mul")] = new(13, Float), [("", "Div")] = new(13, Float),
         [("", "MatMul")] = new(13, Float), [("", "Gemm")] = new(13, Float),
         [("", "Conv")] = new(11, Float),
-        [("", "Relu")] = new(14, Float), [("", "Max")] = new(13, Float), [("", "Tanh")] = new(13, Float), [("", "Sigmoid")] = new(13, Float), [("", "Erf")] = new(13, Float),
+        [("", "Relu")] = new(13, Float), [("", "Max")] = new(13, Float), [("", "Tanh")] = new(13, Float), [("", "Sigmoid")] = new(13, Float), [("", "Erf")] = new(13, Float),
         [("", "Softmax")] = new(13, Float), [("", "Gelu")] = new(20, Float),
         [("", "LayerNormalization")] = new(17, Float),
-        [("", "Flatten")] = new(13, null), [("", "Identity")] = new(14, null),
-        [("", "Reshape")] = new(14, null, Shape), [("", "Transpose")] = new(13, null),
+        [("", "Flatten")] = new(13, null), [("", "Identity")] = new(13, null),
+        [("", "Reshape")] = new(13, null, Shape), [("", "Transpose")] = new(13, null),
         [("", "ReduceMean")] = new(13, Float, Shape),
         [("", "Gather")] = new(13, null, Indices),
         [("", "Cast")] = new(13, null),

@@ -11,7 +11,8 @@ namespace Compressor.Sdk.Onnx.Verification;
 /// <param name="OptimizedSqnrDb">SQNR at ORT_ENABLE_ALL, or NaN when not run.</param>
 /// <param name="Compatible">Whether every op/type/opset is in the ORT 1.31 CPU table.</param>
 /// <param name="FusedKernels">Operators in ORT_ENABLE_ALL's optimised graph that the exported graph does not have
-/// (e.g. <c>com.microsoft.MatMulNBits</c>), each with its count: "name×count".</param>
+/// (e.g. <c>com.microsoft.MatMulNBits</c>), sorted.</param>
+/// <param name="FusedKernelCounts">How many nodes of each fused kernel the optimised graph has.</param>
 /// <param name="Layers">Per compressed layer: bytes in the file vs theory.</param>
 /// <param name="LayerOutputs">Per compressed layer: its output in ORT (ORT_ENABLE_BASIC, through a copy of the graph
 /// that also outputs the intermediate values) against TorchSharp's (captured with forward hooks). Empty for models
@@ -28,6 +29,7 @@ public sealed record VerificationResult(
     double OptimizedSqnrDb,
     bool Compatible,
     IReadOnlyList<string> FusedKernels,
+    IReadOnlyDictionary<string, int> FusedKernelCounts,
     IReadOnlyList<LayerSizeCheck> Layers,
     IReadOnlyList<LayerParity> LayerOutputs,
     IReadOnlyList<string> Failures)
