@@ -15,7 +15,7 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
 {
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _compressedOutputs = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _compressedMatMulOutputs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, int> _opsets = new(StringComparer.Ordinal) { [""] = minimumOpset };
 
@@ -31,13 +31,13 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         if (module is ICompressedLayer compressed && OnnxLoweringRegistry.Find(compressed.Kind) is { } lowering)
         {
             if (inputs.Count != 1) throw Fail(name, $"compressed layer takes one input, got {inputs.Count}");
-            int first = Initializers.Count;
+            int first = Initializers.Count, firstNode = Nodes.Count;
             string output = Unique((name.Length == 0 ? "" : name + ".") + "output");
             lowering.Lower(new LoweringView(this, name), module, inputs[0], output);
             // int64 initializers a lowering adds are shapes/axes (metadata, never weights): not counted as compressed tensors.
             var added = Initializers.Skip(first).Where(t => t.DataType != OnnxDataType.Int64).Select(t => t.Name).ToList();
             CompressedLayers.Add(new ExportedCompressedLayer(name, compressed.Kind, added, output, TheoreticalBytes(module, compressed)));
-            _compressedOutputs.Add(output);
+            if (Nodes.Skip(firstNode).Any(n => n.OpType == "MatMul")) _compressedMatMulOutputs.Add(output);
             return [output];
         }
         var view = new ModuleView(this, name, module);
@@ -58,10 +58,10 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         return (layer.WeightStorageBits + 7) / 8 + bias;
     }
 
-    /// <summary>Whether <paramref name="value"/> is the output of a compressed layer's lowering (for emitters that
-    /// choose a form ORT's fusions handle better after quantized weights).</summary>
-    public static bool IsCompressedOutput(IOnnxExportContext context, string value) =>
-        context is ModuleView view && view.Builder._compressedOutputs.Contains(value);
+    /// <summary>Whether <paramref name="value"/> is the output of a compressed layer whose lowering ends in a MatMul
+    /// (DQ → MatMul, which ORT fuses into MatMulNBits), for emitters that choose a form that fusion tolerates.</summary>
+    public static bool IsCompressedMatMulOutput(IOnnxExportContext context, string value) =>
+        context is ModuleView view && view.Builder._compressedMatMulOutputs.Contains(value);
 
     public string Unique(string hint)
     {

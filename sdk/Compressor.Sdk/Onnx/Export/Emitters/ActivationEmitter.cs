@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Compressor.Sdk.Onnx.Export.Emitters;
 
-/// <summary>Elementwise activations: ReLU → Relu (Max(x, 0) right after a compressed layer), Tanh → Tanh, Sigmoid → Sigmoid, SiLU → x·Sigmoid(x), GELU (exact,
+/// <summary>Elementwise activations: ReLU → Relu (Max(x, 0) right after a compressed DQ → MatMul layer), Tanh → Tanh, Sigmoid → Sigmoid, SiLU → x·Sigmoid(x), GELU (exact,
 /// erf form) → 0.5·x·(1 + Erf(x/√2)), which ORT fuses into its Gelu kernel, and GELU (tanh approximation) →
 /// 0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³))).</summary>
 internal sealed class ActivationEmitter : IOnnxModuleEmitter
@@ -16,10 +16,10 @@ internal sealed class ActivationEmitter : IOnnxModuleEmitter
         switch (context.Module)
         {
             case ReLU:
-                // After a compressed layer, Max(x, 0): ORT 1.31 does not fuse DQ → MatMul into MatMulNBits when a Relu
-                // (or Clip) follows (measured: 1 of 3 layers fused in a ReLU MLP, 3 of 3 with Max). Elsewhere Relu,
-                // which ORT fuses into Gemm/Conv.
-                return OnnxGraphBuilder.IsCompressedOutput(context, x) ? [context.AddNode("Max", x, context.FloatConstant(0f))] : [context.AddNode("Relu", x)];
+                // After a compressed DQ → MatMul layer, Max(x, 0): ORT 1.31 does not fuse DQ → MatMul into MatMulNBits
+                // when a Relu (or Clip) follows (measured: 1 of 3 layers fused in a ReLU MLP, 3 of 3 with Max).
+                // Elsewhere Relu, which ORT fuses into Gemm/Conv (FusedGemm, FusedConv).
+                return OnnxGraphBuilder.IsCompressedMatMulOutput(context, x) ? [context.AddNode("Max", x, context.FloatConstant(0f))] : [context.AddNode("Relu", x)];
             case Tanh: return [context.AddNode("Tanh", x)];
             case Sigmoid: return [context.AddNode("Sigmoid", x)];
             case SiLU: return [context.AddNode("Mul", x, context.AddNode("Sigmoid", x))];
