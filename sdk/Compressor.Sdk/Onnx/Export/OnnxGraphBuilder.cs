@@ -73,7 +73,6 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         }
     }
 
-
     public string AddNode(string opType, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, IReadOnlyDictionary<string, object>? attributes, string domain)
     {
         var node = new NodeProto { OpType = opType, Domain = domain, Name = outputs.Count > 0 ? outputs[0] : Unique(opType) };
