@@ -4,7 +4,7 @@ namespace Compressor.Sdk.Onnx.Export;
 /// root, a transformer block) implement it; leaf layers (linear, conv, activations, …) are emitted by the
 /// exporter's built-in emitters and compressed layers by their registered <see cref="IOnnxLowering"/>.
 /// <para>The contract: <see cref="ExportOnnx"/> receives the names of the ONNX values that carry this module's
-/// forward inputs, in the order <c>forward</c> takes them, adds nodes (through <paramref name="context"/>) that
+/// forward inputs, in the order <c>forward</c> takes them, adds nodes (through the context) that
 /// compute exactly what <c>forward</c> computes in evaluation mode, and returns the names of the values holding the
 /// outputs, in order. Children are emitted with <see cref="IOnnxExportContext.EmitChild"/>, which names their
 /// initializers after their fully qualified module names and dispatches to whatever lowers them (so a child a

@@ -6,7 +6,7 @@ public sealed record VerificationOptions
     /// <summary>Seed of the sample inputs (N(0, 1) floats at the inputs' example shapes).</summary>
     public int Seed { get; init; }
 
-    /// <summary>The final output's SQNR (ORT at <see cref="ParityLevel"/> vs TorchSharp) must reach this many dB.
+    /// <summary>The final output's SQNR (ORT at <see cref="OnnxVerifier.ParityLevel"/> vs TorchSharp) must reach this many dB.
     /// Exact lowerings reach 100+ dB (float32 summation order only); 40 dB flags a wrong lowering at once.</summary>
     public double MinimumSqnrDb { get; init; } = 40;
 
