@@ -53,6 +53,7 @@ public static class CliApp
         root.Subcommands.Add(RunCommand.Create(Execute));
         root.Subcommands.Add(TrainCommand.Create(Execute));
         root.Subcommands.Add(InspectCommand.Create(Execute));
+        root.Subcommands.Add(ExportCommand.Create(Execute));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

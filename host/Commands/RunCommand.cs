@@ -13,21 +13,22 @@ public static class RunCommand
     public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
     {
         var target = new Argument<string>("plugin|recipe") { Description = "A plugin id (see 'compress plugin list') or a recipe JSON file of ordered steps." };
-        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index or TorchSharp (recognised by content).", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index, TorchSharp, or an ONNX model (recognised by content).", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, model.onnx, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
         var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + Compressor.Sdk.Data.DataSources.Help };
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the recipe's, else 0). Same inputs and seed give the same outputs." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
         var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };
-        var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the recipe that ran, and a report.")
+        var opset = new Option<int?>("--opset") { Description = "ai.onnx opset of model.onnx (default 21; 25 where 2-bit weights need int2)." };
+        var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, data, seed, device, work }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
-            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work)))));
+            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset)))));
         return cmd;
     }
 
@@ -60,6 +61,8 @@ public static class RunCommand
         env.Out.WriteLine($"input   {input["bytes"]} bytes, {input["parameters"]} parameters");
         env.Out.WriteLine($"output  {output["bytesOnDisk"]} bytes on disk ({output["theoreticalBytes"]} theoretical), " +
                           $"{(output["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{output["bitsPerWeight"]} bits per compressed weight")}");
+        if (output["onnx"] is JObject onnx && r["verification"] is JObject v) OnnxSummary.Write(env.Out, onnx, v);
+        foreach (var w in (JArray)r["warnings"]!) env.Out.WriteLine($"warning: {w}");
         var layers = (JArray)r["layers"]!;
         if (layers.Count > 0)
         {

@@ -3,15 +3,16 @@ using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Pipeline;
 
-/// <summary>Builds <c>report.json</c> (schema version 1): tool, input, steps, seed, output sizes, per-layer rows,
-/// metrics, series, timings and warnings. Non-finite numbers (an exact layer's ∞ dB SQNR) are written as null.</summary>
+/// <summary>Builds <c>report.json</c> (schema version 1): tool, input, steps, seed, output sizes (the checkpoint's, and
+/// the ONNX model's under <c>output.onnx</c>), the ONNX verification gate, per-layer rows, metrics, series, timings
+/// and warnings. Non-finite numbers (an exact layer's ∞ dB SQNR) are written as null.</summary>
 public static class ReportJson
 {
     /// <summary>The schema version.</summary>
     public const int SchemaVersion = 1;
 
     /// <summary>The report of a run.</summary>
-    public static JObject Build(JObject recipe, long inputParameters, JObject output, ReportBuilder report, JObject timings)
+    public static JObject Build(JObject recipe, long inputParameters, JObject output, ReportBuilder report, JObject timings, JObject? verification = null)
     {
         var input = (JObject)recipe["input"]!.DeepClone();
         input["parameters"] = inputParameters;
@@ -23,6 +24,7 @@ public static class ReportJson
             ["steps"] = recipe["steps"]!.DeepClone(),
             ["seed"] = recipe["seed"]!.DeepClone(),
             ["output"] = output,
+            ["verification"] = verification,
             ["layers"] = new JArray(report.Layers.Select(l => new JObject
             {
                 ["name"] = l.Name, ["kind"] = l.Kind, ["shape"] = new JArray(l.Shape), ["bits"] = Num(l.Bits),

@@ -19,7 +19,8 @@ namespace Compressor.Host.Pipeline;
 
 /// <summary>Runs one <c>compress run</c>: resolves the steps and their options (before touching the model), loads
 /// the checkpoint, runs each plugin in order on the same model, rejects non-finite weights, and writes the
-/// compressed checkpoint, the recipe that ran and the report through <see cref="OutputStaging"/> — so a failure
+/// compressed checkpoint, the ONNX model (verified by the gate of <see cref="OnnxStage"/>; skipped with a warning for
+/// weights-only models), the recipe that ran and the report through <see cref="OutputStaging"/> — so a failure
 /// at any point leaves nothing under the output folder's final names.</summary>
 public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgressReporter progress)
 {
@@ -116,6 +117,22 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             ["bytesOnDisk"] = new FileInfo(checkpoint).Length,
         };
         AddSizes(model, output);
+
+        JObject? verification = null;
+        if (OnnxStage.CanExport(model))
+        {
+            cancellation.ThrowIfCancellationRequested();
+            log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
+            var onnxClock = Stopwatch.StartNew();
+            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), request.Opset);
+            output["onnx"] = onnx.Output;
+            verification = onnx.VerificationJson;
+            timings["onnx"] = Math.Round(onnxClock.Elapsed.TotalSeconds, 3);
+        }
+        else
+        {
+            report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.Architecture?.Name} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
+        }
         timings["total"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
 
         var recipe = new JObject
@@ -128,7 +145,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             ["data"] = request.Data,
             ["steps"] = new JArray(applied.Select(s => new JObject { ["plugin"] = s.Plugin, ["version"] = s.Version, ["options"] = s.Options })),
         };
-        var reportJson = ReportJson.Build(recipe, inputParameters, output, report, timings);
+        var reportJson = ReportJson.Build(recipe, inputParameters, output, report, timings, verification);
         IO.Write(staging.PathOf(RecipeFile), recipe);
         IO.Write(staging.PathOf(ReportFile), reportJson);
         var files = staging.Commit();

@@ -10,6 +10,7 @@ namespace Compressor.Host.Pipeline;
 /// <param name="Device">auto, cpu, cuda or cuda:N.</param>
 /// <param name="PluginArguments">Plugin option tokens (single-plugin runs only).</param>
 /// <param name="WorkDirectory">Resumable state folder (null: OUT/.work).</param>
+/// <param name="Opset">The ai.onnx opset of model.onnx (null: 21, or 25 where 2-bit weights need it).</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -19,4 +20,5 @@ public sealed record RunRequest(
     int? Seed,
     string Device,
     IReadOnlyList<string> PluginArguments,
-    string? WorkDirectory);
+    string? WorkDirectory,
+    int? Opset = null);

@@ -21,6 +21,7 @@ public sealed class HostFixture : IDisposable
         AddPlugin(fixtureOutput, "throws-in-run", "1.0.0", "FaultyPlugins.ThrowingRunPlugin");
         AddPlugin(fixtureOutput, "writes-nan", "1.0.0", "FaultyPlugins.NanPlugin");
         AddPlugin(fixtureOutput, "future-sdk", "2.0.0", "FaultyPlugins.IdentityPlugin");
+        AddPlugin(fixtureOutput, "fake-quant", "1.0.0", "FaultyPlugins.FakeQuantPlugin");
         // A corrupt assembly: a manifest naming a file that is not a .NET assembly.
         string corrupt = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "corrupt")).FullName;
         File.WriteAllBytes(Path.Combine(corrupt, "Corrupt.dll"), [0x4D, 0x5A, 0x90, 0x00, 0xDE, 0xAD, 0xBE, 0xEF]);

@@ -1,4 +1,6 @@
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx;
+using Compressor.Sdk.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -42,14 +44,27 @@ public sealed class MlpArchitecture : IArchitecture
             width = h;
         }
         modules.Add(nn.Linear(width, outputs));
-        return new Mlp(modules);
+        return new Mlp(modules, inputs, outputs);
     }
 
-    private sealed class Mlp : LayerContainer
+    /// <summary>ONNX: graph input <c>input</c> [batch, inputs] (float), Flatten(axis 1), the layers, output <c>logits</c>.</summary>
+    private sealed class Mlp : LayerContainer, IOnnxExportableModel
     {
-        public Mlp(IEnumerable<nn.Module> layers) : base("mlp")
+        public Mlp(IEnumerable<nn.Module> layers, int inputs, int outputs) : base("mlp")
         {
             register_module("layers", new LayerList(layers));
+            OnnxInputs = [new OnnxValueSpec("input", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(inputs)])];
+            OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(outputs)])];
+        }
+
+        public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
+
+        public IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
+
+        public IReadOnlyList<string> ExportOnnx(IOnnxExportContext context, IReadOnlyList<string> inputs)
+        {
+            string flat = context.AddNode("Flatten", [inputs[0]], [context.UniqueName("flatten")], new Dictionary<string, object> { ["axis"] = 1L });
+            return context.EmitChild("layers", [flat]);
         }
 
         public override Tensor forward(Tensor input)

@@ -1,4 +1,6 @@
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx;
+using Compressor.Sdk.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -39,15 +41,34 @@ public sealed class SmallCnnArchitecture : IArchitecture
             convs.Add(nn.ReLU());
             c = channels[i];
         }
-        return new SmallCnn(convs, nn.Linear(c, outputs));
+        return new SmallCnn(convs, nn.Linear(c, outputs), inCh, outputs);
     }
 
-    private sealed class SmallCnn : LayerContainer
+    /// <summary>ONNX: graph input <c>input</c> [batch, inChannels, height, width] (float), the convolutions,
+    /// ReduceMean over the spatial axes, the head, output <c>logits</c>.</summary>
+    private sealed class SmallCnn : LayerContainer, IOnnxExportableModel
     {
-        public SmallCnn(IEnumerable<nn.Module> convs, nn.Module head) : base("cnn")
+        public SmallCnn(IEnumerable<nn.Module> convs, nn.Module head, int inChannels, int outputs) : base("cnn")
         {
             register_module("convs", new LayerList(convs));
             register_module("head", head);
+            OnnxInputs = [new OnnxValueSpec("input", OnnxDataType.Float,
+                [OnnxDim.Named("batch", 4), OnnxDim.Fixed(inChannels), OnnxDim.Named("height", 12), OnnxDim.Named("width", 12)])];
+            OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(outputs)])];
+        }
+
+        public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
+
+        public IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
+
+        public IReadOnlyList<string> ExportOnnx(IOnnxExportContext context, IReadOnlyList<string> inputs)
+        {
+            var features = context.EmitChild("convs", inputs);
+            string pooled = context.UniqueName("pool");
+            var keep = new Dictionary<string, object> { ["keepdims"] = 0L };
+            if (context.Opset >= 18) context.AddNode("ReduceMean", [features[0], context.Int64Constant(2, 3)], [pooled], keep);
+            else context.AddNode("ReduceMean", [features[0]], [pooled], new Dictionary<string, object> { ["axes"] = new long[] { 2, 3 }, ["keepdims"] = 0L });
+            return context.EmitChild("head", [pooled]);
         }
 
         public override Tensor forward(Tensor input)

@@ -1,10 +1,11 @@
+using Compressor.Sdk.Onnx.Export;
 using static TorchSharp.torch;
 
 namespace Compressor.Sdk.Models;
 
 /// <summary>An ordered list of replaceable children named "0", "1", … (as PyTorch's <c>nn.ModuleList</c>), whose
-/// forward applies them in order.</summary>
-public sealed class LayerList : LayerContainer
+/// forward applies them in order. Exports to ONNX as its children's graphs chained in order.</summary>
+public sealed class LayerList : LayerContainer, IOnnxExportable
 {
     /// <summary>Creates the list.</summary>
     public LayerList(IEnumerable<nn.Module> modules) : base(nameof(LayerList))
@@ -31,5 +32,13 @@ public sealed class LayerList : LayerContainer
             x = y;
         }
         return ReferenceEquals(x, input) ? input.alias() : x;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext context, IReadOnlyList<string> inputs)
+    {
+        var x = inputs;
+        for (int i = 0; i < Count; i++) x = context.EmitChild(i.ToString(System.Globalization.CultureInfo.InvariantCulture), x);
+        return x;
     }
 }

@@ -1,7 +1,12 @@
+using Compressor.Sdk.Compression;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx;
+using Compressor.Sdk.Onnx.Lowerings;
 using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FaultyPlugins;
@@ -60,4 +65,65 @@ public sealed class IdentityPlugin : CompressionPlugin<FaultOptions>
 {
     /// <inheritdoc/>
     protected override PluginResult Run(PluginContext context, FaultOptions options) => PluginResult.Of(context.Model);
+}
+
+/// <summary>Replaces the first linear layer by <see cref="FakeQuantLinear"/>, which claims 4 bits per weight but whose
+/// ONNX lowering writes float32 weights: the export's size gate must fail the run (exit code 7).</summary>
+public sealed class FakeQuantPlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override PluginResult Run(PluginContext context, FaultOptions options)
+    {
+        OnnxLoweringRegistry.Register(new FakeQuantLinear.Lowering());
+        var layer = context.Model.Select(LayerKind.Linear, LayerSelector.All)[0];
+        var lin = (TorchSharp.Modules.Linear)layer.Module;
+        context.Model.ReplaceLayer(layer.Name, new FakeQuantLinear(lin.weight!.detach()));
+        return PluginResult.Of(context.Model);
+    }
+}
+
+/// <summary>A linear layer without bias that reports 4-bit storage but keeps (and exports) float32 weights.</summary>
+public sealed class FakeQuantLinear : nn.Module<Tensor, Tensor>, ICompressedLayer
+{
+    /// <summary>The kind id.</summary>
+    public const string KindId = "fixture_fake_quant_linear";
+
+    /// <summary>Wraps a copy of <paramref name="weight"/>.</summary>
+    public FakeQuantLinear(Tensor weight) : base(nameof(FakeQuantLinear)) => register_buffer("weight", weight.clone().DetachFromDisposeScope());
+
+    private Tensor Weight => get_buffer("weight")!;
+
+    /// <inheritdoc/>
+    public string Kind => KindId;
+
+    /// <inheritdoc/>
+    public JObject Config => new();
+
+    /// <inheritdoc/>
+    public long[] DenseWeightShape => Weight.shape;
+
+    /// <inheritdoc/>
+    public Tensor DenseWeight() => Weight.clone();
+
+    /// <inheritdoc/>
+    public long WeightStorageBits => Weight.numel() * 4;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor input) => nn.functional.linear(input, Weight);
+
+    /// <summary>Writes the weight as float32: 8× the bytes the layer claims.</summary>
+    public sealed class Lowering : IOnnxLowering
+    {
+        /// <inheritdoc/>
+        public string LayerKind => KindId;
+
+        /// <inheritdoc/>
+        public void Lower(ILoweringContext context, nn.Module layer, string input, string output)
+        {
+            using var w = ((FakeQuantLinear)layer).Weight.t().contiguous();
+            string name = context.UniqueName("weight_t");
+            context.AddInitializer(new OnnxInitializer(name, 1, w.shape, w.bytes.ToArray()));
+            context.AddNode("MatMul", [input, name], [output]);
+        }
+    }
 }

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Compressor.Host.Pipeline;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Commands;
+
+/// <summary><c>compress export CHECKPOINT --out model.onnx [--opset N] [--arch NAME]</c>: writes the ONNX model of a
+/// (compressed) checkpoint and runs the verification gate; the file appears only when the gate passes.</summary>
+public static class ExportCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
+    {
+        var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint written by 'compress run' (compressed.safetensors) or any safetensors file of a built-in architecture." };
+        var output = new Option<string>("--out", "-o") { Description = "The ONNX file to write (tensors go to FILE.data beside it when the model exceeds 2 GB).", Required = true };
+        var opset = new Option<int?>("--opset") { Description = "ai.onnx opset (default 21; 25 where 2-bit weights need int2; at most 25)." };
+        var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …)." };
+        var cmd = new Command("export", "Export a checkpoint to ONNX (compressed layers as packed low-bit weights) and verify it on ONNX Runtime: it loads, matches TorchSharp, holds the theoretical bytes, and uses only ops ORT runs.");
+        cmd.Arguments.Add(checkpoint);
+        foreach (var o in new Option[] { output, opset, arch }) cmd.Options.Add(o);
+        cmd.SetAction(pr => execute(pr, env => Handle(env, new ExportRequest(pr.GetValue(checkpoint)!, pr.GetValue(output)!, pr.GetValue(opset), pr.GetValue(arch)))));
+        return cmd;
+    }
+
+    /// <summary>Exports and prints the summary (text or JSON) on stdout.</summary>
+    public static ExitCode Handle(CommandEnvironment env, ExportRequest request)
+    {
+        var (files, result) = new ExportPipeline(env.Logger()).Execute(request, env.Cancellation);
+        if (env.Json)
+        {
+            JsonOutput.Write(env.Out, new JObject { ["files"] = new JArray(files), ["onnx"] = result["onnx"], ["verification"] = result["verification"] });
+            return ExitCode.Success;
+        }
+        foreach (var f in files) env.Out.WriteLine($"wrote {f}");
+        OnnxSummary.Write(env.Out, (JObject)result["onnx"]!, (JObject)result["verification"]!);
+        return ExitCode.Success;
+    }
+}

@@ -1,0 +1,8 @@
+namespace Compressor.Host.Pipeline;
+
+/// <summary>Everything <c>compress export</c> was asked to do.</summary>
+/// <param name="CheckpointPath">The (compressed) checkpoint.</param>
+/// <param name="OutputPath">The .onnx file to write (a side file <c>.data</c> appears beside it for models over 2 GB).</param>
+/// <param name="Opset">The ai.onnx opset (null: 21, or 25 where 2-bit weights need it).</param>
+/// <param name="Architecture">A built-in architecture for a checkpoint that does not name one (null: from the file).</param>
+public sealed record ExportRequest(string CheckpointPath, string OutputPath, int? Opset, string? Architecture);

@@ -1,0 +1,15 @@
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Onnx.Export;
+
+/// <summary>Emits ONNX nodes for leaf modules the SDK does not own (TorchSharp's <c>Linear</c>, <c>Conv2d</c>,
+/// activations, …), which cannot implement <see cref="IOnnxExportable"/> themselves. Registered in
+/// <see cref="OnnxModuleEmitters"/>.</summary>
+public interface IOnnxModuleEmitter
+{
+    /// <summary>Whether this emitter handles <paramref name="module"/>.</summary>
+    bool CanEmit(nn.Module module);
+
+    /// <summary>Adds the nodes of <see cref="IOnnxExportContext.Module"/>; returns its output value names.</summary>
+    IReadOnlyList<string> Emit(IOnnxExportContext context, IReadOnlyList<string> inputs);
+}

@@ -1,0 +1,139 @@
+using System.Security.Cryptography;
+using Compressor.Sdk.IO;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Verification;
+using Google.Protobuf;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Onnx.Export;
+
+/// <summary>Writes a <see cref="CompressibleModel"/> as an ONNX model that ONNX Runtime runs: the root module
+/// (an <see cref="IOnnxExportableModel"/>) emits the graph, compressed layers are lowered by their registered
+/// <see cref="IOnnxLowering"/> (packed codes, never float weights), and every op/type/opset is checked against what
+/// ORT 1.31 CPU runs (<see cref="OrtCompatibility"/>) before anything is written. The bytes depend only on the model
+/// and the options: no timestamps, nodes and initializers in emission order, attributes sorted by name.</summary>
+public static class OnnxExporter
+{
+    /// <summary>The producer name written into every model.</summary>
+    public const string ProducerName = "compress";
+
+    /// <summary>The IR version that goes with an <c>ai.onnx</c> opset: 10 up to opset 22, 11 for 23, 12 for 24, 13 for 25.</summary>
+    public static long IrVersionFor(int opset) => opset switch { <= 22 => 10, 23 => 11, 24 => 12, _ => 13 };
+
+    /// <summary>Builds the model in memory (no file written), with the compressed layers it lowered.</summary>
+    /// <exception cref="CompressException">The model cannot be exported, or uses something ORT 1.31 CPU does not run
+    /// (kind <see cref="ErrorKind.VerificationFailed"/>); a weights-only model (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
+    public static (ModelProto Model, IReadOnlyList<ExportedCompressedLayer> CompressedLayers, IOnnxExportableModel Root) Build(CompressibleModel model, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        if (!model.IsExecutable)
+            throw new CompressException(ErrorKind.InvalidInput, "a weights-only model (unknown architecture) cannot be exported to ONNX: load it with --arch");
+        if (model.Module is not IOnnxExportableModel root)
+            throw new CompressException(ErrorKind.VerificationFailed, $"architecture {model.Architecture?.Name ?? model.Module.GetType().Name} does not implement ONNX export ({nameof(IOnnxExportableModel)})");
+        if (options.Opset is { } asked && (asked < 13 || asked > OnnxExportOptions.MaximumOpset))
+            throw new CompressException(ErrorKind.InvalidOptions, $"--opset {asked}: supported opsets are 13..{OnnxExportOptions.MaximumOpset}");
+
+        var builder = new OnnxGraphBuilder(options.Opset ?? OnnxExportOptions.DefaultOpset);
+        var graph = new GraphProto { Name = options.GraphName ?? model.Architecture?.Name ?? "model" };
+        foreach (var input in root.OnnxInputs)
+        {
+            if (builder.Unique(input.Name) != input.Name) throw new InvalidOperationException($"graph input name '{input.Name}' is used twice");
+            graph.Input.Add(ValueInfo(input));
+        }
+        foreach (var output in root.OnnxOutputs)
+            if (builder.Unique(output.Name) != output.Name) throw new InvalidOperationException($"graph output name '{output.Name}' is used twice");
+
+        IReadOnlyList<string> results;
+        // Every temporary tensor of the emitters and lowerings (plugins' included) dies with this scope: the graph
+        // holds byte copies only.
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            bool training = model.Module.training;
+            model.Module.eval();
+            try { results = builder.Emit("", model.Module, root.OnnxInputs.Select(i => i.Name).ToList()); }
+            finally { if (training) model.Module.train(); }
+        }
+        if (results.Count != root.OnnxOutputs.Count)
+            throw new CompressException(ErrorKind.VerificationFailed, $"ONNX export: the model emitted {results.Count} outputs, it declares {root.OnnxOutputs.Count}");
+        for (int i = 0; i < results.Count; i++)
+        {
+            if (results[i] != root.OnnxOutputs[i].Name) builder.AddNode("Identity", [results[i]], [root.OnnxOutputs[i].Name], null, "");
+            graph.Output.Add(ValueInfo(root.OnnxOutputs[i]));
+        }
+
+        int opset = builder.Opsets[""];
+        if (options.Opset is { } requested && requested < opset)
+            throw new CompressException(ErrorKind.InvalidOptions, $"--opset {requested}: the model needs ai.onnx opset {opset} (int4 weights need 21, int2 weights 25)");
+        graph.Node.AddRange(builder.Nodes);
+        graph.Initializer.AddRange(builder.Initializers);
+        var proto = new ModelProto
+        {
+            IrVersion = IrVersionFor(opset),
+            ProducerName = ProducerName,
+            ProducerVersion = SdkInfo.Version,
+            Graph = graph,
+        };
+        foreach (var (domain, version) in builder.Opsets) proto.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+
+        var problems = OrtCompatibility.Check(proto);
+        if (problems.Count > 0)
+            throw new CompressException(ErrorKind.VerificationFailed,
+                $"ONNX export: {problems.Count} incompatibilit{(problems.Count == 1 ? "y" : "ies")} with ONNX Runtime {OrtCompatibility.RuntimeVersion} CPU: {string.Join("; ", problems.Take(5))}");
+        return (proto, builder.CompressedLayers, root);
+    }
+
+    /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (atomically; with a side file
+    /// <c>path + ".data"</c> when the tensors exceed <see cref="OnnxExportOptions.ExternalDataThreshold"/>).</summary>
+    /// <exception cref="CompressException">As <see cref="Build"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
+    public static OnnxExportResult Export(CompressibleModel model, string path, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        var (proto, compressed, root) = Build(model, options);
+        var sizes = proto.Graph.Initializer.Select(t => new KeyValuePair<string, long>(t.Name, t.RawData.Length)).ToList();
+        long total = sizes.Sum(kv => kv.Value);
+        string? dataPath = null;
+        try
+        {
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (directory is not null) Directory.CreateDirectory(directory);
+            if (total > options.ExternalDataThreshold)
+            {
+                dataPath = path + ".data";
+                ExternalData.Write(proto.Graph, dataPath, options.ExternalDataMinimumBytes);
+            }
+            if (proto.CalculateSize() > OnnxExportOptions.ProtobufLimit)
+                throw new CompressException(ErrorKind.OutputFailed, $"the ONNX graph is over the 2 GiB protobuf limit even with external data ({proto.CalculateSize()} bytes)");
+            AtomicFile.Write(path, s => proto.WriteTo(s));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.OutputFailed, $"cannot write {path}: {e.Message}");
+        }
+        long bytes = new FileInfo(path).Length + (dataPath is null ? 0 : new FileInfo(dataPath).Length);
+        string sha = Sha256(path) + (dataPath is null ? "" : "+" + Sha256(dataPath));
+        var opsets = proto.OpsetImport.ToDictionary(o => o.Domain, o => (int)o.Version);
+        return new OnnxExportResult(Path.GetFullPath(path), dataPath is null ? null : Path.GetFullPath(dataPath), opsets[""], proto.IrVersion, opsets,
+            bytes, sha, sizes, compressed, root.OnnxInputs, root.OnnxOutputs);
+    }
+
+    /// <summary>Lower-case hex SHA-256 of a file.</summary>
+    public static string Sha256(string path)
+    {
+        using var fs = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(fs));
+    }
+
+    private static ValueInfoProto ValueInfo(OnnxValueSpec spec)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in spec.Shape)
+            shape.Dim.Add(d.Symbol is null ? new TensorShapeProto.Types.Dimension { DimValue = d.Size } : new TensorShapeProto.Types.Dimension { DimParam = d.Symbol });
+        return new ValueInfoProto
+        {
+            Name = spec.Name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = spec.ElementType, Shape = shape } },
+        };
+    }
+}

@@ -1,0 +1,223 @@
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Quantization;
+using Microsoft.ML.OnnxRuntime;
+using Google.Protobuf;
+using Onnx;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Onnx.Verification;
+
+/// <summary>The verification gate of an exported model: ONNX Runtime creates a session; its output on seeded sample
+/// inputs matches the TorchSharp model (max abs error, SQNR dB); each compressed layer's tensors in the file take at
+/// most <see cref="VerificationOptions.MaximumSizeRatio"/> × theory; every op/type/opset is one ORT 1.31 CPU runs;
+/// and, at ORT_ENABLE_ALL, which kernels ORT fused (read back from the optimised graph it saves).
+/// <para>Parity is gated at <see cref="ParityLevel"/> against <see cref="VerificationOptions.MinimumSqnrDb"/> and, more
+/// loosely, at ORT_ENABLE_ALL against <see cref="VerificationOptions.MinimumOptimizedSqnrDb"/>.</para>
+/// <para>Parity runs at <see cref="ParityLevel"/> = ORT_ENABLE_BASIC: that level only applies rewrites that keep
+/// results exact (constant folding, redundant-node removal), so any error is the export's. ORT_ENABLE_EXTENDED/ALL
+/// replace DQ → MatMul with MatMulNBits (lower accumulation accuracy, ~1e-3 relative) and int8 weights with an
+/// integer matmul that quantizes activations (~5e-3 absolute): their error is reported, not gated.</para></summary>
+public static class OnnxVerifier
+{
+    /// <summary>The optimisation level of the gated parity check.</summary>
+    public const GraphOptimizationLevel ParityLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC;
+
+    /// <summary>The ONNX Runtime version in this process.</summary>
+    public static string OrtVersion => OrtEnv.Instance().GetVersionString();
+
+    /// <summary>Checks <paramref name="export"/> (written from <paramref name="model"/>) and returns what it found;
+    /// call <see cref="VerificationResult.EnsurePassed"/> to turn failures into an error.</summary>
+    public static VerificationResult Verify(CompressibleModel model, OnnxExportResult export, VerificationOptions? options = null)
+    {
+        options ??= new VerificationOptions();
+        var failures = new List<string>();
+
+        var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        var problems = OrtCompatibility.Check(written);
+        failures.AddRange(problems.Select(p => "incompatible: " + p));
+
+        var sizes = export.CompressedLayers.Select(l => new LayerSizeCheck(l.Name, l.Kind,
+            l.Initializers.Sum(n => export.InitializerBytes.First(kv => kv.Key == n).Value), l.TheoreticalBytes)).ToList();
+        foreach (var s in sizes.Where(s => s.Ratio > options.MaximumSizeRatio))
+            failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
+
+        using var scope = NewDisposeScope();
+        if (export.Inputs.Count != 1)
+            throw new CompressException(ErrorKind.VerificationFailed, $"verification feeds one input; the model has {export.Inputs.Count}");
+        var spec = export.Inputs[0];
+        var x = SampleInput(spec, options.Seed);
+        float[] expected;
+        long[] expectedShape;
+        var layerExpected = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
+        var capturing = new List<(string Name, CapturingLayer Layer)>();
+        using (no_grad())
+        {
+            bool training = model.Module.training;
+            model.Module.eval();
+            try
+            {
+                foreach (var layer in export.CompressedLayers)
+                    if (model.GetLayer(layer.Name) is nn.Module<Tensor, Tensor> m)
+                    {
+                        var wrapper = new CapturingLayer(m);
+                        try { model.ReplaceLayer(layer.Name, wrapper, disposeOld: false); }
+                        catch (InvalidOperationException)
+                        {
+                            wrapper.Dispose();   // its parent is not a LayerContainer: no per-layer parity for it
+                            continue;
+                        }
+                        capturing.Add((layer.Name, wrapper));
+                    }
+                var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
+                var y = model.Forward(x.to(device)).cpu().to_type(ScalarType.Float32).contiguous();
+                expected = y.data<float>().ToArray();
+                expectedShape = y.shape;
+            }
+            finally
+            {
+                foreach (var (name, wrapper) in capturing)
+                {
+                    model.ReplaceLayer(name, wrapper.Inner, disposeOld: false);
+                    if (wrapper.Captured is { } c) layerExpected[name] = c;
+                    wrapper.Dispose();
+                }
+                if (training) model.Module.train();
+            }
+        }
+        var layerParity = new List<LayerParity>();
+        bool loads;
+        double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
+        var fused = new List<KeyValuePair<string, int>>();
+        try
+        {
+            var (actual, shape) = Run(export, x, ParityLevel, null);
+            loads = true;
+            (maxAbs, sqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_BASIC");
+            if (double.IsFinite(sqnr) && sqnr < options.MinimumSqnrDb || double.IsNaN(sqnr))
+                failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {options.MinimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            if (export.ExternalDataPath is null && layerExpected.Count > 0)
+                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures, options.MinimumSqnrDb));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            loads = false;
+            failures.Add($"ONNX Runtime cannot run the model: {e.Message.Split('\n')[0].Trim()}");
+        }
+
+        if (loads && options.DetectFusedKernels)
+        {
+            string dir = Directory.CreateTempSubdirectory("compress-ort-").FullName;
+            try
+            {
+                string optimized = Path.Combine(dir, "optimized.onnx");
+                var (actual, shape) = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
+                (optMaxAbs, optSqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_ALL");
+                if (double.IsFinite(optSqnr) && optSqnr < options.MinimumOptimizedSqnrDb || double.IsNaN(optSqnr))
+                    failures.Add($"at ORT_ENABLE_ALL the output differs from TorchSharp: SQNR {optSqnr:F1} dB < {options.MinimumOptimizedSqnrDb} dB (max abs error {optMaxAbs:G3})");
+                if (File.Exists(optimized)) fused.AddRange(FusedKernels(written, ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized))));
+            }
+            catch (OnnxRuntimeException e)
+            {
+                failures.Add($"ONNX Runtime cannot run the model at ORT_ENABLE_ALL: {e.Message.Split('\n')[0].Trim()}");
+            }
+            finally
+            {
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            }
+        }
+        return new VerificationResult(OrtVersion, export.Opset, ParityLevel.ToString(), loads, maxAbs, sqnr, optMaxAbs, optSqnr,
+            problems.Count == 0, fused.Select(kv => kv.Key).ToList(), fused.ToDictionary(kv => kv.Key, kv => kv.Value), sizes, layerParity, failures);
+    }
+
+    /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
+    /// the TorchSharp output captured for that layer.</summary>
+    private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, Tensor x,
+        Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
+    {
+        var copy = written.Clone();
+        var layers = export.CompressedLayers.Where(l => expected.ContainsKey(l.Name)).ToList();
+        foreach (var l in layers)
+            copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
+        using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(copy.ToByteArray(), options);
+        using var input = x.cpu().contiguous();
+        var spec = export.Inputs[0];
+        using var value = spec.ElementType == OnnxDataType.Int64
+            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, [spec.Name], [value], layers.Select(l => l.Output).ToList());
+        var result = new List<LayerParity>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (values, shape) = expected[layers[i].Name];
+            var (maxAbs, sqnr) = Compare(values, shape, outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape,
+                failures, $"layer '{layers[i].Name}'");
+            if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
+                failures.Add($"layer '{layers[i].Name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            result.Add(new LayerParity(layers[i].Name, maxAbs, sqnr));
+        }
+        return result;
+    }
+
+    /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use
+    /// ("domain.OpType", "" domain left out), with how many nodes of each, sorted by name.</summary>
+    public static IReadOnlyList<KeyValuePair<string, int>> FusedKernels(ModelProto original, ModelProto optimized)
+    {
+        static string Key(NodeProto n) => (n.Domain is "" or "ai.onnx" ? "" : n.Domain + ".") + n.OpType;
+        var before = original.Graph.Node.Select(Key).ToHashSet(StringComparer.Ordinal);
+        return optimized.Graph.Node.Select(Key).Where(k => !before.Contains(k))
+            .GroupBy(k => k, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new KeyValuePair<string, int>(g.Key, g.Count())).ToList();
+    }
+
+    /// <summary>A seeded sample input for <paramref name="spec"/>: N(0, 1) floats, or integers in [0, ValueLimit).</summary>
+    public static Tensor SampleInput(OnnxValueSpec spec, int seed)
+    {
+        var g = new Generator((ulong)seed);
+        return spec.ElementType switch
+        {
+            OnnxDataType.Float => randn(spec.ExampleShape, generator: g),
+            OnnxDataType.Int64 => randint(0, Math.Max(1, spec.ValueLimit), spec.ExampleShape, generator: g, dtype: ScalarType.Int64),
+            _ => throw new CompressException(ErrorKind.VerificationFailed, $"verification cannot feed inputs of {OnnxDataType.Name(spec.ElementType)}"),
+        };
+    }
+
+    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised graph to <paramref name="optimizedPath"/> when given).</summary>
+    internal static (float[] Values, long[] Shape) Run(OnnxExportResult export, Tensor x, GraphOptimizationLevel level, string? optimizedPath)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        if (optimizedPath is not null)
+        {
+            options.OptimizedModelFilePath = optimizedPath;
+            if (export.ExternalDataPath is not null)
+                options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedPath) + ".data");
+        }
+        using var session = new InferenceSession(export.ModelPath, options);
+        var spec = export.Inputs[0];
+        using var input = x.cpu().contiguous();
+        using var value = spec.ElementType == OnnxDataType.Int64
+            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
+        using var run = new RunOptions();
+        using var outputs = session.Run(run, [spec.Name], [value], [export.Outputs[0].Name]);
+        var y = outputs[0];
+        return (y.GetTensorDataAsSpan<float>().ToArray(), y.GetTensorTypeAndShape().Shape);
+    }
+
+    private static (double MaxAbs, double SqnrDb) Compare(float[] expected, long[] expectedShape, float[] actual, long[] shape, List<string> failures, string level)
+    {
+        if (!expectedShape.SequenceEqual(shape))
+        {
+            failures.Add($"{level}: ORT output shape [{string.Join(", ", shape)}] differs from TorchSharp's [{string.Join(", ", expectedShape)}]");
+            return (double.NaN, double.NaN);
+        }
+        if (actual.Any(v => !float.IsFinite(v))) failures.Add($"{level}: ORT output has NaN or Inf");
+        using var scope = NewDisposeScope();
+        var e = tensor(expected);
+        var a = tensor(actual);
+        double maxAbs = expected.Length == 0 ? 0 : e.sub(a).abs().max().to_type(ScalarType.Float64).item<double>();
+        return (maxAbs, Sqnr.Db(e, a));
+    }
+}
