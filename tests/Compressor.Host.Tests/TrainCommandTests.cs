@@ -12,12 +12,12 @@ public sealed class TrainCommandTests(HostFixture fx) : IClassFixture<HostFixtur
     {
         string outDir = fx.NewDir("train-vit");
         var clock = Stopwatch.StartNew();
-        var (code, stdout, stderr) = HostFixture.Cli("train", "vit", "--data", "digits", "--out", outDir, "--epochs", "40", "--seed", "0", "--format", "json", "-v", "q");
+        var (code, stdout, stderr) = HostFixture.Cli("train", "vit", "--data", "digits", "--out", outDir, "--epochs", "20", "--seed", "0", "--format", "json", "-v", "q");
         double seconds = clock.Elapsed.TotalSeconds;
         Assert.True(code == 0, stderr);
         var train = (JObject)JObject.Parse(stdout)["train"]!;
         double accuracy = (double)train["final"]!["EvalAccuracy"]!;
-        Assert.True(accuracy >= 0.90, $"held-out accuracy {accuracy:P2} after 40 epochs ({seconds:F1} s)");
+        Assert.True(accuracy >= 0.90, $"held-out accuracy {accuracy:P2} after 20 epochs ({seconds:F1} s)");
         Assert.Equal(4, (int)train["architecture"]!["config"]!["patchSize"]!);
         using var model = ModelIO.Load(Path.Combine(outDir, "model.safetensors"));
         Assert.Equal("vit", model.Architecture!.Name);

@@ -120,3 +120,20 @@ public sealed class ArchitectureTests : IDisposable
         Assert.Equal(new long[] { 2, 10 }, y.shape);
     }
 }
+
+public sealed class VitInitialisationTests
+{
+    [Fact]
+    public void WeightsAndTokensAreDrawnNotConstant()
+    {
+        // Guards against TorchSharp 0.107's nn.init.trunc_normal_, which fills a tensor with one constant.
+        var spec = ArchitectureRegistry.Spec("vit", new JObject { ["dim"] = 64, ["depth"] = 1, ["heads"] = 2 });
+        using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        foreach (var name in new[] { "pos_embed", "blocks.0.attn.qkv.weight", "head.weight" })
+        {
+            var t = model.NamedTensors().Single(x => x.Name == name).Tensor;
+            Assert.True(t.unique().Item1.numel() > t.numel() / 2, $"{name} has few distinct values");
+            Assert.InRange(t.std().item<float>(), 0.017, 0.023);
+        }
+    }
+}

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx;
+using Compressor.Sdk.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -59,13 +61,16 @@ public sealed partial class Gpt2Architecture : IArchitecture
 }
 
 /// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab].</summary>
-public sealed class GptModel : LayerContainer
+public sealed class GptModel : LayerContainer, IOnnxExportableModel
 {
     /// <summary>Builds the model with GPT-2's initialisation (normal 0.02; residual projections 0.02/√(2·layers)).</summary>
     public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("gpt")
     {
         Context = context;
+        if (context > 4096) throw new CompressException(ErrorKind.InvalidOptions, $"gpt: context {context} exceeds 4096");
         register_module("transformer", new Trunk(vocab, context, dim, layers, heads, mlpRatio));
+        OnnxInputs = [new OnnxValueSpec("input_ids", OnnxDataType.Int64, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context))], ValueLimit: vocab)];
+        OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context)), OnnxDim.Fixed(vocab)])];
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
         {
@@ -78,6 +83,22 @@ public sealed class GptModel : LayerContainer
 
     /// <summary>Maximum sequence length.</summary>
     public int Context { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+    {
+        string h = c.EmitChild("transformer", inputs)[0];
+        // The head is tied to wte: reuse the table the embedding emitted ("transformer.wte.weight"), transposed.
+        if (((Trunk)GetChild("transformer")).GetChild("wte") is not TorchSharp.Modules.Embedding)
+            throw new CompressException(ErrorKind.VerificationFailed, "gpt export: the tied output head needs an uncompressed transformer.wte");
+        return [c.AddNode("MatMul", h, TransformerOnnx.Transpose(c, "transformer.wte.weight", 1, 0))];
+    }
 
     /// <summary>The final hidden states [B, T, D] (after ln_f).</summary>
     public Tensor Hidden(Tensor ids) => ((Trunk)GetChild("transformer")).forward(ids);
@@ -92,7 +113,7 @@ public sealed class GptModel : LayerContainer
         return h.matmul(wte.t());
     }
 
-    private sealed class Trunk : LayerContainer
+    private sealed class Trunk : LayerContainer, IOnnxExportable
     {
         public Trunk(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("transformer")
         {
@@ -110,6 +131,16 @@ public sealed class GptModel : LayerContainer
             var x = Child("wte").forward(ids).add(Child("wpe").forward(positions));
             x = Child("h").forward(x);
             return Child("ln_f").forward(x).MoveToOuterDisposeScope();
+        }
+
+        public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+        {
+            string tokens = c.EmitChild("wte", [inputs[0]])[0];
+            string length = c.AddNode("Squeeze", TransformerOnnx.Dim(c, inputs[0], 1), c.Int64Constant(0));
+            string positions = c.AddNode("Range", c.AddTensor("zero", tensor(0L)), length, c.AddTensor("one", tensor(1L)));
+            string x = c.AddNode("Add", tokens, c.EmitChild("wpe", [positions])[0]);
+            x = c.EmitChild("h", [x])[0];
+            return c.EmitChild("ln_f", [x]);
         }
     }
 }

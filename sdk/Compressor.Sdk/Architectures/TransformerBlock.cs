@@ -1,4 +1,5 @@
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,7 +7,7 @@ namespace Compressor.Sdk.Architectures;
 
 /// <summary>A pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x)). Child names follow
 /// <see cref="BlockNames"/>; every linear is replaceable.</summary>
-public sealed class TransformerBlock : LayerContainer
+public sealed class TransformerBlock : LayerContainer, IOnnxExportable
 {
     private readonly BlockNames _names;
 
@@ -29,20 +30,30 @@ public sealed class TransformerBlock : LayerContainer
         var y = h.add(Child(_names.Mlp).forward(Child(_names.Norm2).forward(h)));
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        string a = c.EmitChild(_names.Attention, c.EmitChild(_names.Norm1, [x]))[0];
+        string h = c.AddNode("Add", x, a);
+        string m = c.EmitChild(_names.Mlp, c.EmitChild(_names.Norm2, [h]))[0];
+        return [c.AddNode("Add", h, m)];
+    }
 }
 
 /// <summary>Multi-head self-attention with a fused q/k/v projection (<c>qkv</c> / <c>c_attn</c>, output features
 /// ordered [q | k | v], each split into heads) and an output projection.</summary>
-public sealed class SelfAttention : LayerContainer
+public sealed class SelfAttention : LayerContainer, IOnnxExportable
 {
-    private readonly int _heads;
+    private readonly int _heads, _dim;
     private readonly bool _causal;
     private readonly BlockNames _names;
 
     /// <summary>Creates the attention.</summary>
     public SelfAttention(int dim, int heads, bool qkvBias, bool causal, BlockNames names) : base("attn")
     {
-        _heads = heads; _causal = causal; _names = names;
+        _heads = heads; _dim = dim; _causal = causal; _names = names;
         register_module(names.Qkv, nn.Linear(dim, 3 * dim, qkvBias));
         register_module(names.Proj, nn.Linear(dim, dim));
     }
@@ -70,10 +81,35 @@ public sealed class SelfAttention : LayerContainer
         var o = attn.matmul(v).transpose(1, 2).reshape(b, n, c);
         return Child(_names.Proj).forward(o).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+    {
+        long dim = _dim, d = dim / _heads;
+        string qkv = c.EmitChild(_names.Qkv, [inputs[0]])[0];
+        string split = TransformerOnnx.Transpose(c, TransformerOnnx.Reshape(c, qkv, 0, 0, 3, _heads, d), 2, 0, 3, 1, 4);
+        string q = TransformerOnnx.Select(c, split, 0, 0), k = TransformerOnnx.Select(c, split, 0, 1), v = TransformerOnnx.Select(c, split, 0, 2);
+        string scores = c.AddNode("Mul", c.AddNode("MatMul", q, TransformerOnnx.Transpose(c, k, 0, 1, 3, 2)), c.FloatConstant((float)(1.0 / Math.Sqrt(d))));
+        if (_causal)
+        {
+            // −∞ above the diagonal: slice a [context, context] additive mask to the current length T.
+            long context = 4096;
+            using var mask = torch.full(context, context, float.NegativeInfinity).triu(1);
+            string maskName = c.AddTensor("causal_mask", mask);
+            string t = TransformerOnnx.Dim(c, inputs[0], 1);
+            string zero = c.Int64Constant(0);
+            string rows = c.AddNode("Slice", maskName, zero, t, zero);
+            string square = c.AddNode("Slice", rows, zero, t, c.Int64Constant(1));
+            scores = c.AddNode("Add", scores, square);
+        }
+        string attn = c.AddNode("Softmax", [scores], [c.UniqueName("Softmax")], new Dictionary<string, object> { ["axis"] = -1L });
+        string o = TransformerOnnx.Reshape(c, TransformerOnnx.Transpose(c, c.AddNode("MatMul", attn, v), 0, 2, 1, 3), 0, 0, dim);
+        return c.EmitChild(_names.Proj, [o]);
+    }
 }
 
 /// <summary>The feed-forward network: fc1 → GELU → fc2 (<c>c_fc</c>/<c>c_proj</c> in GPT-2 names).</summary>
-public sealed class FeedForward : LayerContainer
+public sealed class FeedForward : LayerContainer, IOnnxExportable
 {
     private readonly BlockNames _names;
     private readonly bool _tanhGelu;
@@ -93,5 +129,12 @@ public sealed class FeedForward : LayerContainer
         using var h = Child(_names.Fc1).forward(x);
         using var a = _tanhGelu ? nn.functional.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh, false) : nn.functional.gelu(h);
         return Child(_names.Fc2).forward(a);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+    {
+        string h = c.EmitChild(_names.Fc1, [inputs[0]])[0];
+        return c.EmitChild(_names.Fc2, [TransformerOnnx.Gelu(c, h, _tanhGelu)]);
     }
 }

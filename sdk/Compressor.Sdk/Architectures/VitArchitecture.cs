@@ -1,4 +1,6 @@
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx;
+using Compressor.Sdk.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -55,17 +57,20 @@ public sealed class VitArchitecture : IArchitecture
 }
 
 /// <summary>The ViT/DeiT module (see <see cref="VitArchitecture"/>).</summary>
-public sealed class VisionTransformer : LayerContainer
+public sealed class VisionTransformer : LayerContainer, IOnnxExportableModel
 {
     private readonly bool _distilled;
-    private readonly int _prefixTokens;
+    private readonly int _prefixTokens, _dim;
 
-    /// <summary>Builds the model with timm's initialisation (truncated normal 0.02 for tokens, positions and linears).</summary>
+    /// <summary>Builds the model with timm's initialisation (normal 0.02, truncated at ±2, for tokens, positions and linears).</summary>
     public VisionTransformer(int imageSize, int patchSize, int inChannels, int dim, int depth, int heads, int mlpRatio, int classes, bool distilled, bool qkvBias)
         : base("vit")
     {
         _distilled = distilled;
         _prefixTokens = distilled ? 2 : 1;
+        _dim = dim;
+        OnnxInputs = [new OnnxValueSpec("images", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(inChannels), OnnxDim.Fixed(imageSize), OnnxDim.Fixed(imageSize)])];
+        OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(classes)])];
         int patches = (imageSize / patchSize) * (imageSize / patchSize);
         register_module("patch_embed", new PatchEmbed(inChannels, dim, patchSize));
         register_parameter("cls_token", new TorchSharp.Modules.Parameter(zeros(1, 1, dim)));
@@ -78,8 +83,11 @@ public sealed class VisionTransformer : LayerContainer
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
         {
+            // timm: trunc_normal_(std=0.02) with absolute bounds ±2, i.e. a plain N(0, 0.02²) at this std. TorchSharp
+            // 0.107's nn.init.trunc_normal_ fills the tensor with one constant (checked: 1 distinct value), so it is
+            // not used here.
             if (name.EndsWith("_token", StringComparison.Ordinal) || name == "pos_embed" || (p.dim() == 2 && name.EndsWith(".weight", StringComparison.Ordinal)))
-                nn.init.trunc_normal_(p, std: 0.02);
+                nn.init.normal_(p, 0, 0.02).clamp_(-2, 2);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
         }
     }
@@ -112,6 +120,32 @@ public sealed class VisionTransformer : LayerContainer
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+    {
+        string patches = c.EmitChild("patch_embed", [inputs[0]])[0];
+        // Class (and distillation) tokens expanded to the batch: Expand(token, [B, 1, D]).
+        string batch = TransformerOnnx.Dim(c, inputs[0], 0);
+        string shape = c.AddNode("Concat", [batch, c.Int64Constant(1, _dim)], [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = 0L });
+        var parts = new List<string> { c.AddNode("Expand", c.AddTensor("cls_token", get_parameter("cls_token")!.detach()), shape) };
+        if (_distilled) parts.Add(c.AddNode("Expand", c.AddTensor("dist_token", get_parameter("dist_token")!.detach()), shape));
+        parts.Add(patches);
+        string tokens = c.AddNode("Concat", parts, [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = 1L });
+        string x = c.AddNode("Add", tokens, c.AddTensor("pos_embed", get_parameter("pos_embed")!.detach()));
+        x = c.EmitChild("blocks", [x])[0];
+        x = c.EmitChild("norm", [x])[0];
+        string cls = c.EmitChild("head", [TransformerOnnx.Select(c, x, 1, 0)])[0];
+        if (!_distilled) return [cls];
+        string dist = c.EmitChild("head_dist", [TransformerOnnx.Select(c, x, 1, 1)])[0];
+        return [c.AddNode("Mul", c.AddNode("Add", cls, dist), c.FloatConstant(0.5f))];
+    }
+
+    /// <inheritdoc/>
     public override Tensor forward(Tensor images)
     {
         var (cls, dist) = Heads(images);
@@ -120,11 +154,14 @@ public sealed class VisionTransformer : LayerContainer
     }
 
     /// <summary>timm's PatchEmbed: a strided convolution <c>proj</c>, flattened to tokens [B, N, D].</summary>
-    public sealed class PatchEmbed : LayerContainer
+    public sealed class PatchEmbed : LayerContainer, IOnnxExportable
     {
+        private readonly int _dim;
+
         /// <summary>Creates the embedding.</summary>
         public PatchEmbed(int inChannels, int dim, int patch) : base("patch_embed")
         {
+            _dim = dim;
             register_module("proj", nn.Conv2d(inChannels, dim, (patch, patch), stride: (patch, patch)));
         }
 
@@ -134,6 +171,13 @@ public sealed class VisionTransformer : LayerContainer
             using var y = Child("proj").forward(images);
             using var flat = y.flatten(2);
             return flat.transpose(1, 2).contiguous();
+        }
+
+        /// <inheritdoc/>
+        public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
+        {
+            string y = c.EmitChild("proj", [inputs[0]])[0];
+            return [TransformerOnnx.Transpose(c, TransformerOnnx.Reshape(c, y, 0, _dim, -1), 0, 2, 1)];
         }
     }
 }

@@ -43,6 +43,10 @@ public static class OrtCompatibility
         [("", "DequantizeLinear")] = new(13, null, Float, null),
         [("", "QuantizeLinear")] = new(13, Float, Float, null),
         [("", "TopK")] = new(11, Float, Shape),
+        // Shape arithmetic of the built-in transformers (token expansion, causal-mask slicing, positions).
+        [("", "Shape")] = new(13, null), [("", "Expand")] = new(13, null, Shape),
+        [("", "Squeeze")] = new(13, null, Shape), [("", "Unsqueeze")] = new(13, null, Shape),
+        [("", "Range")] = new(11, Indices, Indices, Indices),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
     };
 

@@ -1,0 +1,42 @@
+using Compressor.Host.Pipeline;
+using Compressor.Sdk.Architectures;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Models;
+using Newtonsoft.Json.Linq;
+using static TorchSharp.torch;
+
+namespace Compressor.Host.Tests;
+
+/// <summary>The built-in ViT and GPT export to ONNX through <c>compress run</c> and pass the verification gate.</summary>
+public sealed class TransformerExportTests(HostFixture fx) : IClassFixture<HostFixture>
+{
+    private string Save(string arch, JObject config)
+    {
+        manual_seed(3);
+        var spec = ArchitectureRegistry.Spec(arch, config);
+        using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        string path = Path.Combine(fx.NewDir(arch), "model.safetensors");
+        ModelIO.Save(model, path);
+        return path;
+    }
+
+    [Theory]
+    [InlineData("vit", """{"imageSize": 8, "patchSize": 4, "dim": 32, "depth": 2, "heads": 2}""")]
+    [InlineData("vit", """{"imageSize": 8, "patchSize": 2, "dim": 32, "depth": 1, "heads": 4, "distilled": true}""")]
+    [InlineData("gpt", """{"vocabSize": 40, "context": 24, "dim": 32, "layers": 2, "heads": 2}""")]
+    public void QuantizedTransformersExportAndMatchOnnxRuntime(string arch, string config)
+    {
+        string model = Save(arch, JObject.Parse(config));
+        string outDir = fx.NewDir(arch + "-rtn");
+        var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", model, "--out", outDir, "--weight-bits", "4", "--group-size", "16", "-v", "q");
+        Assert.True(code == 0, stderr);
+        var report = JObject.Parse(File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)));
+        var v = (JObject)report["verification"]!;
+        Assert.True((bool)v["loads"]!);
+        Assert.True((bool)v["compatible"]!);
+        // Exact at ORT_ENABLE_BASIC up to float reassociation: ≥ 100 dB measured, 40 dB is the gate.
+        Assert.True((double)v["sqnrDb"]! > 100, $"{arch}: parity {v["sqnrDb"]} dB");
+        Assert.Contains("com.microsoft.MatMulNBits", v["fusedKernels"]!.Select(k => (string)k!));
+        Assert.True(File.Exists(Path.Combine(outDir, "model.onnx")));
+    }
+}
