@@ -67,6 +67,9 @@ public sealed class DataTests : IDisposable
         Assert.Equal(4, d.Calibration.Count);
         var x = ((TensorDataSet)d.Evaluation).Inputs;
         Assert.Equal(img[17] / 255f, x[1, 0, 0, 1].item<float>(), 6);
+        using var limited = DataSources.Open($"idx:{_dir},limit=7,calibration=3", 0);
+        Assert.Equal(7, limited.Train.Count);
+        Assert.Equal(new long[] { 1, 4, 4 }, limited.Info.SampleShape);
     }
 
     [Theory]
@@ -113,6 +116,39 @@ public sealed class DataTests : IDisposable
     }
 
     [Fact]
+    public void SentencesAreWordPieceTokenizedWithMiniLmsVocabulary()
+    {
+        string path = Path.Combine(_dir, "s.txt");
+        File.WriteAllText(path, string.Join(" ", Enumerable.Range(0, 30).Select(i => $"The whale number {i} swam away. Go home now!")) + "\nToo short\n");
+        using var d = DataSources.Open($"sentences:{path},context=8,calibration=5", seed: 2);
+        Assert.Equal(DataKind.Sentences, d.Info.Kind);
+        Assert.Equal(30_522, d.Info.VocabularySize);
+        Assert.Equal(60, d.Train.Count + d.Evaluation.Count);
+        var x = ((TensorDataSet)d.Train).Inputs;
+        Assert.Equal(new long[] { 8 }, x.shape[1..]);
+        Assert.All(Enumerable.Range(0, (int)x.shape[0]), i => Assert.Equal(101, x[i, 0].item<long>()));   // [CLS]
+        // Every row is [CLS] … [SEP] then [PAD] = 0: the last non-zero id is 102; "Go home now." is short enough to be padded.
+        for (int i = 0; i < x.shape[0]; i++)
+        {
+            var row = x[i].data<long>().ToArray();
+            Assert.Equal(102, row.Last(t => t != 0));
+        }
+        Assert.True(x.eq(0).any().item<bool>(), "no padded row");
+        Assert.Null(((TensorDataSet)d.Train).Targets);
+    }
+
+    [Fact]
+    public void ImageSpecsResizeRepeatChannelsAndScaleBatchByBatch()
+    {
+        using var d = DataSources.Open("digits,size=32,channels=3,scale=255,limit=10", seed: 0);
+        Assert.Equal(new long[] { 3, 32, 32 }, d.Info.SampleShape);
+        using var b = d.Train.Batches(4).First();
+        Assert.Equal(new long[] { 4, 3, 32, 32 }, b.Input.shape);
+        Assert.InRange(b.Input.max().item<float>(), 200f, 255.01f);
+        Assert.True(b.Input[0, 0].equal(b.Input[0, 2]).all().item<bool>());
+    }
+
+    [Fact]
     public void Gpt2TokenizerGivesTheReferenceIds()
     {
         // "Hello world" is [15496, 995] in GPT-2's BPE (the same ids tiktoken and Hugging Face give).
@@ -126,6 +162,8 @@ public sealed class DataTests : IDisposable
     [InlineData("digits,foo=1", "unknown key 'foo'")]
     [InlineData("digits,calibration=-3", "calibration=-3")]
     [InlineData("text:x.txt,tokenizer=words", "tokenizer=words")]
+    [InlineData("digits,scale=-1", "scale=-1")]
+    [InlineData("sentences", "needs a path")]
     public void BadSpecsAreOneLineErrors(string spec, string fragment)
     {
         var e = Assert.Throws<CompressException>(() => DataSources.Open(spec, 0).Dispose());

@@ -7,6 +7,8 @@ public enum DataKind
     Images,
     /// <summary>Token id sequences [N, T] (int64) whose targets are the next tokens [N, T].</summary>
     Tokens,
+    /// <summary>Padded WordPiece sentences [N, T] (int64, 0 = padding) for encoders; no targets.</summary>
+    Sentences,
 }
 
 /// <summary>Facts about a data source that model configs need (input shape, classes, vocabulary).</summary>

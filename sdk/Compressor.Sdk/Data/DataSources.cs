@@ -5,7 +5,8 @@ public static class DataSources
 {
     /// <summary>One line per kind, for help.</summary>
     public const string Help = "digits (embedded sklearn digits, 8x8), idx:DIR (MNIST-layout IDX files, gzipped or not), " +
-                               "text:FILE[,tokenizer=char|gpt2][,context=T] (language-model windows); all take ,calibration=N ,limit=N";
+                               "text:FILE[,tokenizer=char|gpt2][,context=T] (language-model windows), sentences:FILE[,context=T][,vocab=PATH] " +
+                               "(BERT WordPiece sentences, MiniLM's vocabulary by default); images take ,size=S ,channels=C ,scale=F; all take ,calibration=N ,limit=N";
 
     /// <summary>Parses and opens <paramref name="spec"/>; the seed fixes the splits.</summary>
     /// <exception cref="CompressException">Bad spec or bad files, in one line.</exception>
@@ -14,8 +15,9 @@ public static class DataSources
         var s = DataSpec.Parse(spec);
         return s.Kind switch
         {
-            "digits" => DigitsDataSource.Open(s, seed),
-            "idx" => IdxDataSource.Open(s, seed),
+            "digits" => ImageTransform.Apply(DigitsDataSource.Open(s, seed), s),
+            "idx" => ImageTransform.Apply(IdxDataSource.Open(s, seed), s),
+            "sentences" => SentenceDataSource.Open(s, seed),
             "text" => TextDataSource.Open(s, seed),
             _ => throw new CompressException(ErrorKind.InvalidOptions, $"--data '{spec}': unknown kind"),
         };

@@ -5,11 +5,12 @@ namespace Compressor.Sdk.Data;
 /// <summary>A parsed <c>--data</c> spec: <c>KIND[:PATH][,key=value]*</c>, e.g. <c>digits</c>, <c>idx:data/mnist</c>,
 /// <c>text:moby.txt,tokenizer=gpt2,context=128</c>. Keys: <c>calibration=N</c> (calibration samples, default 256),
 /// <c>limit=N</c> (use at most N training samples), <c>tokenizer=char|gpt2</c>, <c>context=T</c> (text),
-/// <c>validation=F</c> (held-out fraction where the source has no test split).</summary>
+/// <c>validation=F</c> (held-out fraction where the source has no test split), <c>vocab=PATH</c> (sentences), and for
+/// images <c>size=S</c>, <c>channels=C</c>, <c>scale=F</c> (see <see cref="ImageTransform"/>).</summary>
 public sealed record DataSpec(string Kind, string? Path, IReadOnlyDictionary<string, string> Options)
 {
     /// <summary>The kinds understood.</summary>
-    public static readonly string[] Kinds = ["digits", "idx", "text"];
+    public static readonly string[] Kinds = ["digits", "idx", "text", "sentences"];
 
     /// <summary>Parses a spec.</summary>
     /// <exception cref="CompressException">Malformed spec, in one line naming it.</exception>
@@ -30,7 +31,7 @@ public sealed record DataSpec(string Kind, string? Path, IReadOnlyDictionary<str
             if (eq <= 0) throw Bad(spec, $"'{p}' is not key=value");
             options[p[..eq].Trim()] = p[(eq + 1)..].Trim();
         }
-        var known = new[] { "calibration", "limit", "tokenizer", "context", "validation" };
+        var known = new[] { "calibration", "limit", "tokenizer", "context", "validation", "vocab", "size", "channels", "scale" };
         foreach (var k in options.Keys)
             if (!known.Contains(k, StringComparer.OrdinalIgnoreCase)) throw Bad(spec, $"unknown key '{k}' (known: {string.Join(", ", known)})");
         return new DataSpec(kind, path, options);

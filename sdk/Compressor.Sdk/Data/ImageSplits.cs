@@ -25,6 +25,7 @@ internal static class ImageSplits
     public static DataSplits Fixed(string name, Tensor trainX, Tensor trainY, Tensor testX, Tensor testY, int classes, int seed, int calibration, int limit)
     {
         long n = trainX.shape[0];
+        long[] sampleShape = trainX.shape[1..];
         long[] order = Enumerable.Range(0, (int)n).Select(i => (long)i).ToArray();
         new Random(seed).Shuffle(order);
         var all = new TensorDataSet(name, trainX, trainY);
@@ -33,6 +34,6 @@ internal static class ImageSplits
         var calib = all.Subset(name + "/calibration", order.Take(calibration).ToArray());
         if (!ReferenceEquals(train, all)) all.Dispose();
         var eval = new TensorDataSet(name + "/test", testX, testY);
-        return new DataSplits(new DataInfo(name, DataKind.Images, trainX.shape[1..], classes, 0, null), train, calib, eval);
+        return new DataSplits(new DataInfo(name, DataKind.Images, sampleShape, classes, 0, null), train, calib, eval);
     }
 }
