@@ -62,6 +62,29 @@ public sealed class ResNet18ImportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ReproducesOrtFeaturesOnRealDigitImages()
+    {
+        // Real images: sklearn digits (scanned handwriting) upsampled to 224×224, grey replicated to three planes,
+        // 0..255 minus a flat 117 standing in for the preprocessing model's mean image.
+        string path = PretrainedModels.ResNet18();
+        using var model = ModelIO.Load(path);
+        using var ort = OrtReference.Session(path);
+        using var data = Compressor.Sdk.Data.DataSources.Open("digits,size=224,channels=3,scale=255,limit=3", seed: 0);
+        using var batch = data.Train.Batches(3).First();
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = NewDisposeScope();
+            var input = batch.Input[i].unsqueeze(0).sub(117f).contiguous();
+            Tensor ours;
+            using (no_grad()) ours = model.Forward(input);
+            var reference = OrtReference.Run(ort, new Dictionary<string, Tensor> { ["Input247"] = input })["Pooling395_Output_0"];
+            double rel = ((ours - reference).norm() / reference.norm()).item<float>();
+            output.WriteLine($"digit {batch.Target![i].item<long>()}: relative error {rel:E2}");
+            Assert.True(rel <= 1e-4, $"relative error {rel} > 1e-4");
+        }
+    }
+
+    [Fact]
     public void ConvLayersQuantizedTo8BitsKeepTheFeaturesAndReloadFromTheCompressedCheckpoint()
     {
         using var model = ModelIO.Load(PretrainedModels.ResNet18());
