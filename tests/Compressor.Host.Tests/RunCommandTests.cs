@@ -85,6 +85,29 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void TheSameCommandTwiceGivesTheSameArtefacts()
+    {
+        string a = fx.NewDir("det-a"), b = fx.NewDir("det-b");
+        foreach (var dir in new[] { a, b })
+        {
+            var r = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", dir, "--weight-bits", "2", "--scheme", "asymmetric", "--clip-search", "-v", "q");
+            Assert.True(r.Code == 0, r.Err);
+        }
+        foreach (var f in new[] { RunPipeline.CheckpointFile, "model.onnx", RunPipeline.RecipeFile })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(a, f)), File.ReadAllBytes(Path.Combine(b, f)));
+        // The report differs only in its timings (and the folder it names).
+        JObject Normalised(string dir)
+        {
+            var o = JObject.Parse(File.ReadAllText(Path.Combine(dir, RunPipeline.ReportFile)));
+            o.Remove("timings");
+            foreach (var t in o.Descendants().OfType<JProperty>().Where(p => p.Name.Contains("Ms", StringComparison.Ordinal) || p.Name.Contains("seconds", StringComparison.OrdinalIgnoreCase)).ToList())
+                t.Value = JValue.CreateNull();
+            return JObject.Parse(o.ToString().Replace(dir, "DIR"));
+        }
+        Assert.Equal(Normalised(a).ToString(), Normalised(b).ToString());
+    }
+
+    [Fact]
     public void NonFiniteWeightsAreAHardError()
     {
         string outDir = fx.NewDir("nan");
