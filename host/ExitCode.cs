@@ -21,6 +21,8 @@ public enum ExitCode
     OutputFailed = 6,
     /// <summary>The produced model failed verification.</summary>
     VerificationFailed = 7,
+    /// <summary>A plugin ran past <c>--timeout</c> and was stopped.</summary>
+    PluginTimedOut = 8,
     /// <summary>Cancelled (Ctrl+C).</summary>
     Cancelled = 130,
 }
@@ -38,6 +40,7 @@ public static class ExitCodes
         ErrorKind.OutputFailed => ExitCode.OutputFailed,
         ErrorKind.VerificationFailed => ExitCode.VerificationFailed,
         ErrorKind.Cancelled => ExitCode.Cancelled,
+        ErrorKind.TimedOut => ExitCode.PluginTimedOut,
         _ => ExitCode.InternalError,
     };
 }

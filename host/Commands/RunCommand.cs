@@ -21,14 +21,15 @@ public static class RunCommand
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
         var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };
         var opset = new Option<int?>("--opset") { Description = "ai.onnx opset of model.onnx (default 21; 25 where 2-bit weights need int2)." };
+        var timeout = new Option<double?>("--timeout") { Description = "Stop a plugin step that runs longer than this many seconds (exit code 8, nothing written). Default: no limit." };
         var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, timeout }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
-            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset)))));
+            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout)))));
         return cmd;
     }
 

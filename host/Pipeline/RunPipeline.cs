@@ -40,6 +40,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     public RunResult Execute(RunRequest request, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
+        if (request.TimeoutSeconds is { } t && !(t > 0 && t <= 7 * 24 * 3600))
+            throw new CompressException(ErrorKind.InvalidOptions, $"--timeout {t} is out of range (0..604800 seconds)");
         var (steps, recipeSeed) = ResolveSteps(request);
         int seed = request.Seed ?? recipeSeed ?? 0;
         var device = DeviceSelector.Resolve(request.Device);
@@ -79,15 +81,21 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
             PluginResult result;
+            using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            context = new PluginContext
+            {
+                Model = context.Model, Data = context.Data, Device = context.Device, Seed = context.Seed, Random = context.Random,
+                Progress = context.Progress, Log = context.Log, Cancellation = stepCancellation.Token, WorkDirectory = context.WorkDirectory, Report = context.Report,
+            };
             try
             {
-                result = entry.Instance!.Run(context, options);
+                result = PluginStep.Run(entry, context, options, request.TimeoutSeconds, stepCancellation);
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
                 throw new CompressException(ErrorKind.Cancelled, "cancelled");
             }
-            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled)
+            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut)
             {
                 throw;
             }

@@ -11,6 +11,7 @@ namespace Compressor.Host.Pipeline;
 /// <param name="PluginArguments">Plugin option tokens (single-plugin runs only).</param>
 /// <param name="WorkDirectory">Resumable state folder (null: OUT/.work).</param>
 /// <param name="Opset">The ai.onnx opset of model.onnx (null: 21, or 25 where 2-bit weights need it).</param>
+/// <param name="TimeoutSeconds">Longest time one plugin step may run (null: no limit).</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -21,4 +22,5 @@ public sealed record RunRequest(
     string Device,
     IReadOnlyList<string> PluginArguments,
     string? WorkDirectory,
-    int? Opset = null);
+    int? Opset = null,
+    double? TimeoutSeconds = null);

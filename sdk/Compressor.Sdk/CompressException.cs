@@ -17,6 +17,8 @@ public enum ErrorKind
     VerificationFailed,
     /// <summary>The work was cancelled.</summary>
     Cancelled,
+    /// <summary>A plugin ran past its time limit.</summary>
+    TimedOut,
 }
 
 /// <summary>An error meant for the user: its message is one line that names the problem. Everything the SDK and

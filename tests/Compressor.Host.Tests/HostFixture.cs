@@ -21,6 +21,8 @@ public sealed class HostFixture : IDisposable
         AddPlugin(fixtureOutput, "throws-in-run", "1.0.0", "FaultyPlugins.ThrowingRunPlugin");
         AddPlugin(fixtureOutput, "writes-nan", "1.0.0", "FaultyPlugins.NanPlugin");
         AddPlugin(fixtureOutput, "future-sdk", "2.0.0", "FaultyPlugins.IdentityPlugin");
+        AddPlugin(fixtureOutput, "hangs", "1.0.0", "FaultyPlugins.HangingPlugin");
+        AddPlugin(fixtureOutput, "slow-cooperative", "1.0.0", "FaultyPlugins.CooperativeSlowPlugin");
         AddPlugin(fixtureOutput, "fake-quant", "1.0.0", "FaultyPlugins.FakeQuantPlugin");
         // A corrupt assembly: a manifest naming a file that is not a .NET assembly.
         string corrupt = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "corrupt")).FullName;

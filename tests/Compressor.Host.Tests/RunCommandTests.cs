@@ -107,6 +107,20 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal(Normalised(a).ToString(), Normalised(b).ToString());
     }
 
+    [Theory]
+    [InlineData("hangs")]
+    [InlineData("slow-cooperative")]
+    public void APluginPastItsTimeoutIsStoppedWithExitCodeEightAndNoOutput(string plugin)
+    {
+        string outDir = fx.NewDir("timeout");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (code, _, stderr) = HostFixture.Cli("run", plugin, "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, "--timeout", "1", "-v", "q");
+        Assert.Equal((int)ExitCode.PluginTimedOut, code);
+        Assert.Equal($"error: plugin '{plugin}' exceeded --timeout 1 s and was stopped", stderr.TrimEnd());
+        Assert.Empty(Directory.GetFiles(outDir));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
     [Fact]
     public void NonFiniteWeightsAreAHardError()
     {

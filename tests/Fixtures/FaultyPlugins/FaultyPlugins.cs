@@ -127,3 +127,29 @@ public sealed class FakeQuantLinear : nn.Module<Tensor, Tensor>, ICompressedLaye
         }
     }
 }
+
+/// <summary>Hangs: sleeps without looking at its cancellation token (for at most a minute, so test processes end).</summary>
+public sealed class HangingPlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override PluginResult Run(PluginContext context, FaultOptions options)
+    {
+        Thread.Sleep(TimeSpan.FromSeconds(60));
+        return PluginResult.Of(context.Model);
+    }
+}
+
+/// <summary>Works for a while but stops as soon as it is cancelled.</summary>
+public sealed class CooperativeSlowPlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override PluginResult Run(PluginContext context, FaultOptions options)
+    {
+        for (int i = 0; i < 600; i++)
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            Thread.Sleep(100);
+        }
+        return PluginResult.Of(context.Model);
+    }
+}
