@@ -1,0 +1,106 @@
+// ONNX Runtime CPU latency of FP32 vs round-to-nearest exports (issue 4's benchmark). Usage:
+//   dotnet run --project bench/OrtLatency -c Release -- ffn [--width 384] [--hidden 1536] [--tokens 4096,32] [--runs 30]
+//   dotnet run --project bench/OrtLatency -c Release -- minilm [--batch 8] [--seq 128] [--runs 20]
+// Prints a markdown table: median and p90 latency per variant, speed-up vs FP32, file size, and the kernels ORT
+// fused at ORT_ENABLE_ALL (how the model is deployed).
+using System.Diagnostics;
+using Compressor.Samples.RoundToNearest;
+using Compressor.Sdk.Architectures;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Models.Pretrained;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Onnx.Verification;
+using Microsoft.ML.OnnxRuntime;
+using DenseTensorF = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
+using DenseTensorL = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>;
+using Tensor = TorchSharp.torch.Tensor;
+using Newtonsoft.Json.Linq;
+using static TorchSharp.torch;
+
+string mode = args.Length > 0 ? args[0] : "ffn";
+string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
+int runs = int.Parse(Arg("--runs", "30"));
+var variants = new (string Label, int Bits, int Group)[] { ("fp32", 0, 0), ("int8 per-channel", 8, 0), ("int4 group 32", 4, 32), ("int4 group 128", 4, 128), ("int2 group 32", 2, 32) };
+string dir = Directory.CreateTempSubdirectory("ort-latency-").FullName;
+Console.WriteLine($"ONNX Runtime {OnnxVerifier.OrtVersion}, {Environment.ProcessorCount} cores, intra-op threads {Environment.ProcessorCount}, ORT_ENABLE_ALL, {runs} timed runs after 5 warm-up runs");
+Console.WriteLine();
+
+if (mode == "ffn")
+{
+    int width = int.Parse(Arg("--width", "384")), hidden = int.Parse(Arg("--hidden", "1536"));
+    var tokens = Arg("--tokens", "4096,32").Split(',').Select(int.Parse).ToArray();
+    Console.WriteLine($"FFN pair {width} → {hidden} → {width} (GELU), random weights (seed 0; latency does not depend on values)");
+    Console.WriteLine();
+    Console.WriteLine("| variant | tokens | median ms | p90 ms | speed-up vs fp32 | bytes | fused kernels |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    foreach (int t in tokens)
+    {
+        double fp = 0;
+        foreach (var (label, bits, group) in variants)
+        {
+            manual_seed(0);
+            var spec = ArchitectureRegistry.Spec("mlp", new JObject { ["inputs"] = width, ["hidden"] = new JArray(hidden), ["outputs"] = width, ["activation"] = "gelu" });
+            using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+            if (bits > 0) Quantize(model, bits, group);
+            var r = Measure(model, $"{dir}/ffn-{bits}-{group}.onnx", new() { ["input"] = randn(t, width) }, runs);
+            if (bits == 0) fp = r.Median;
+            Console.WriteLine($"| {label} | {t} | {r.Median:F3} | {r.P90:F3} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
+        }
+    }
+}
+else if (mode == "minilm")
+{
+    int batch = int.Parse(Arg("--batch", "8")), seq = int.Parse(Arg("--seq", "128"));
+    string path = PretrainedModels.MiniLm().ModelPath;
+    Console.WriteLine($"all-MiniLM-L6-v2 (real weights), batch {batch} × {seq} tokens, rtn on its 37 linear layers");
+    Console.WriteLine();
+    Console.WriteLine("| variant | median ms | p90 ms | speed-up vs fp32 | bytes | fused kernels |");
+    Console.WriteLine("|---|---|---|---|---|---|");
+    var ids = randint(1000, 30000, [batch, seq], dtype: ScalarType.Int64);
+    var feeds = new Dictionary<string, Tensor> { ["input_ids"] = ids, ["attention_mask"] = ones_like(ids), ["token_type_ids"] = zeros_like(ids) };
+    double fp = 0;
+    foreach (var (label, bits, group) in variants)
+    {
+        using var model = ModelIO.Load(path);
+        if (bits > 0) Quantize(model, bits, group);
+        var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", feeds, runs);
+        if (bits == 0) fp = r.Median;
+        Console.WriteLine($"| {label} | {r.Median:F2} | {r.P90:F2} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
+    }
+}
+Directory.Delete(dir, recursive: true);
+
+static void Quantize(CompressibleModel model, int bits, int group)
+{
+    foreach (var layer in model.Select(LayerKind.Linear, LayerSelector.All))
+    {
+        var lin = (TorchSharp.Modules.Linear)layer.Module;
+        var q = RoundToNearestQuantizer.Quantize(lin.weight!.detach(), bits, group, QuantScheme.Symmetric, clipSearch: false);
+        model.ReplaceLayer(layer.Name, QuantizedLinear.FromCodes(q.Codes, q.Scales, q.ZeroPoints, bits, group, lin.bias?.detach()));
+    }
+}
+
+static (double Median, double P90, long Bytes, string Fused) Measure(CompressibleModel model, string path, Dictionary<string, Tensor> feeds, int runs)
+{
+    var export = OnnxExporter.Export(model, path);
+    string optimized = path + ".opt.onnx";
+    using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = Environment.ProcessorCount, OptimizedModelFilePath = optimized, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+    using var session = new InferenceSession(path, options);
+    var inputs = feeds.Select(kv => kv.Value.dtype == ScalarType.Int64
+        ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensorL(kv.Value.data<long>().ToArray(), kv.Value.shape.Select(d => (int)d).ToArray()))
+        : NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensorF(kv.Value.data<float>().ToArray(), kv.Value.shape.Select(d => (int)d).ToArray()))).ToList();
+    for (int i = 0; i < 5; i++) using (session.Run(inputs)) { }
+    var times = new List<double>();
+    for (int i = 0; i < runs; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        using (session.Run(inputs)) { }
+        times.Add(clock.Elapsed.TotalMilliseconds);
+    }
+    times.Sort();
+    var fused = OnnxVerifier.FusedKernels(Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)), Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)));
+    return (times[times.Count / 2], times[(int)Math.Ceiling(0.9 * times.Count) - 1], new FileInfo(path).Length,
+        string.Join(", ", fused.Where(k => k.Key.Contains("MatMul") || k.Key.Contains("Gelu")).Select(k => $"{k.Key}×{k.Value}")));
+}
