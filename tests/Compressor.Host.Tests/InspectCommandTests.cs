@@ -146,4 +146,18 @@ public sealed class InspectCommandTests(HostFixture fx) : IClassFixture<HostFixt
         Assert.Equal(3, p.Code);
         Assert.Contains("os.system", p.Err);
     }
+
+    [Theory]
+    [InlineData("resnet18", 15_908_800L, 110)]
+    [InlineData("minilm", 22_713_216L, 148)]
+    public void InspectsTheRealOnnxModels(string which, long parameters, int tensors)
+    {
+        string path = which == "resnet18" ? Compressor.Sdk.Models.Pretrained.PretrainedModels.ResNet18() : Compressor.Sdk.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
+        var (code, stdout, stderr) = HostFixture.Cli("inspect", path, "--format", "json");
+        Assert.True(code == 0, stderr);
+        var o = Newtonsoft.Json.Linq.JObject.Parse(stdout);
+        Assert.Equal("onnx", (string?)o["format"]);
+        Assert.Equal(parameters, (long)o["parameters"]!);
+        Assert.Equal(tensors, ((Newtonsoft.Json.Linq.JArray)o["tensors"]!).Count);
+    }
 }
