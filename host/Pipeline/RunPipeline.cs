@@ -73,20 +73,15 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
                 throw new CompressException(ErrorKind.InvalidInput, $"plugin '{entry.Id}' needs an executable model, but {request.ModelPath} has no known architecture: pass --arch");
             string work = Path.Combine(workRoot, $"{i + 1}-{entry.Id}");
             Directory.CreateDirectory(work);
+            using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             var context = new PluginContext
             {
                 Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
-                Cancellation = cancellation, WorkDirectory = work, Report = report,
+                Cancellation = stepCancellation.Token, WorkDirectory = work, Report = report,
             };
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
             PluginResult result;
-            using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            context = new PluginContext
-            {
-                Model = context.Model, Data = context.Data, Device = context.Device, Seed = context.Seed, Random = context.Random,
-                Progress = context.Progress, Log = context.Log, Cancellation = stepCancellation.Token, WorkDirectory = context.WorkDirectory, Report = context.Report,
-            };
             try
             {
                 result = PluginStep.Run(entry, context, options, request.TimeoutSeconds, stepCancellation);
