@@ -18,7 +18,7 @@ namespace Compressor.Sdk.Onnx.Export;
 /// </list>
 /// Operators ONNX removed or reshaped with no equivalent here (Upsample, Scatter, Resize before 11, …) fail the export
 /// with one line naming the node.</summary>
-public static class OnnxOpsetUpgrade
+internal static class OnnxOpsetUpgrade
 {
     private static readonly HashSet<string> ReduceWithAxesInputAt18 = new(StringComparer.Ordinal)
     {

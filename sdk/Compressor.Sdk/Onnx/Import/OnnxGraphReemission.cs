@@ -1,3 +1,4 @@
+using Compressor.Sdk.Compression;
 using Compressor.Sdk.Onnx.Export;
 using Onnx;
 using TorchSharp.Modules;
@@ -38,9 +39,16 @@ internal static class OnnxGraphReemission
         {
             var info = graph.Input.First(i => i.Name == name);
             long limit = 0;
-            foreach (var use in module.LayerUses)
-                if (use.Input == name && module.ResolveLayer(use.Path) is Embedding e)
-                    limit = limit == 0 ? e.weight!.shape[0] : Math.Min(limit, e.weight!.shape[0]);
+            foreach (var use in module.LayerUses.Where(u => u.Input == name))
+            {
+                long rows = module.ResolveLayer(use.Path) switch
+                {
+                    Embedding e => e.weight!.shape[0],
+                    ICompressedLayer c when graph.Node[use.Node].OpType == "Gather" => c.DenseWeightShape[0],
+                    _ => 0,
+                };
+                if (rows > 0) limit = limit == 0 ? rows : Math.Min(limit, rows);
+            }
             specs.Add(Spec(info, limit));
         }
         return specs;
@@ -91,7 +99,7 @@ internal static class OnnxGraphReemission
         // Initializers, in the original order: buffers, and the tensors of layers still of their imported kind.
         var fromLayer = new Dictionary<string, Func<Tensor>>(StringComparer.Ordinal);
         foreach (var use in module.LayerUses.Where(u => original[u.Node]))
-            foreach (var (name, tensor) in LayerTensors(module, use, nodes[use.Node]))
+            foreach (var (name, tensor) in LayerTensors(module, use, nodes))
                 fromLayer.TryAdd(name, tensor);
         var buffers = module.named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
         using (var scope = NewDisposeScope())
@@ -158,8 +166,9 @@ internal static class OnnxGraphReemission
     }
 
     /// <summary>The initializers of a node whose layer keeps its imported form, computed from the layer.</summary>
-    private static IEnumerable<(string Name, Func<Tensor> Tensor)> LayerTensors(OnnxModule module, OnnxLayerUse use, NodeProto node)
+    private static IEnumerable<(string Name, Func<Tensor> Tensor)> LayerTensors(OnnxModule module, OnnxLayerUse use, IReadOnlyList<NodeProto> nodes)
     {
+        var node = nodes[use.Node];
         var layer = module.ResolveLayer(use.Path);
         switch (node.OpType)
         {
@@ -169,7 +178,7 @@ internal static class OnnxGraphReemission
                 yield return (node.Input[1], () => linear.weight!.detach().t());
                 if (use.FusedAdd is not null)
                 {
-                    var add = module.GraphWithoutWeights().Graph.Node[use.FusedAdd.Value];
+                    var add = nodes[use.FusedAdd.Value];
                     string bias = add.Input[0] == node.Output[0] ? add.Input[1] : add.Input[0];
                     yield return (bias, () => linear.bias!.detach());
                 }
