@@ -115,4 +115,39 @@ public sealed class OnnxReemissionTests(ITestOutputHelper output) : IDisposable
         Assert.True(verification.SqnrDb > 100, $"{verification.SqnrDb:F1} dB");
         Assert.Equal(export.CompressedTheoreticalBytes, export.CompressedTensorBytes);
     }
+
+    /// <summary>Gemm(x, B, C) with alpha 0.5, beta 2, transB 1 (folded into the layer at import) re-exports with both
+    /// scales at 1 and the folded tensors, FP32 and as a quantized layer.</summary>
+    [Fact]
+    public void GemmWithScalesReexportsFoldedAndQuantized()
+    {
+        var g = new Generator(11);
+        using var w = randn([32, 64], generator: g);
+        using var c = randn([1, 32], generator: g);
+        var proto = Model(11, [Node("Gemm", "gemm", ["x", "fc.weight", "fc.bias"], ["y"], Attr("alpha", 0.5f), Attr("beta", 2f), Attr("transB", 1L))],
+            [Float("x", "batch", 64)], [Float("y", "batch", 32)], [Init("fc.weight", w), Init("fc.bias", c)]);
+        string original = Path.Combine(_dir, "gemm.onnx");
+        File.WriteAllBytes(original, proto.ToByteArray());
+        using var model = Load(proto);
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "gemm-fp32.onnx"));
+        var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        Assert.All(written.Graph.Node.Single().Attribute.Where(a => a.Name is "alpha" or "beta"), a => Assert.Equal(1f, a.F));
+        Assert.Equal(new long[] { 1, 32 }, written.Graph.Initializer.Single(i => i.Name == "fc.bias").Dims);
+
+        using var x = randn([5, 64], generator: new Generator(12));
+        var feed = new Dictionary<string, Tensor> { ["x"] = x };
+        using var ortOriginal = OrtReference.Session(original);
+        using var ortExported = OrtReference.Session(export.ModelPath);
+        using var expected = OrtReference.Run(ortOriginal, feed)["y"];
+        using var actual = OrtReference.Run(ortExported, feed)["y"];
+        double maxAbs = (expected - actual).abs().max().item<float>();
+        output.WriteLine($"Gemm FP32 re-export: max abs vs ORT on the original {maxAbs:E2}");
+        Assert.True(maxAbs <= 1e-5, $"{maxAbs}");
+
+        Quantize(model, 4);
+        var quantized = OnnxExporter.Export(model, Path.Combine(_dir, "gemm-q4.onnx"));
+        var verification = OnnxVerifier.Verify(model, quantized);
+        Assert.True(verification.Passed, string.Join("; ", verification.Failures));
+        Assert.True(verification.SqnrDb > 100, $"{verification.SqnrDb:F1} dB");
+    }
 }
