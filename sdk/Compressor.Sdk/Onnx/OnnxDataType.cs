@@ -10,10 +10,20 @@ public static class OnnxDataType
     public const int UInt8 = 2;
     /// <summary>int8.</summary>
     public const int Int8 = 3;
+    /// <summary>int16 (re-emitted initializers of imported graphs).</summary>
+    public const int Int16 = 5;
     /// <summary>int32.</summary>
     public const int Int32 = 6;
     /// <summary>int64.</summary>
     public const int Int64 = 7;
+    /// <summary>bool, one byte per element (re-emitted initializers of imported graphs).</summary>
+    public const int Bool = 9;
+    /// <summary>float16 (re-emitted initializers of imported graphs).</summary>
+    public const int Float16 = 10;
+    /// <summary>float64 (re-emitted initializers of imported graphs).</summary>
+    public const int Double = 11;
+    /// <summary>bfloat16 (re-emitted initializers of imported graphs).</summary>
+    public const int BFloat16 = 16;
     /// <summary>uint4 (opset 21), two per byte, first element in the low nibble.</summary>
     public const int UInt4 = 21;
     /// <summary>int4 (opset 21), two per byte, first element in the low nibble.</summary>
@@ -36,7 +46,8 @@ public static class OnnxDataType
     /// <summary>Bits per element of <paramref name="dataType"/> (0 for types the exporter does not use).</summary>
     public static int BitsOf(int dataType) => dataType switch
     {
-        Float or Int32 => 32, Int64 => 64, UInt8 or Int8 => 8, UInt4 or Int4 => 4, UInt2 or Int2 => 2, _ => 0,
+        Float or Int32 => 32, Int64 or Double => 64, UInt8 or Int8 or Bool => 8, Int16 or Float16 or BFloat16 => 16,
+        UInt4 or Int4 => 4, UInt2 or Int2 => 2, _ => 0,
     };
 
     /// <summary>The lowest <c>ai.onnx</c> opset in which tensors of <paramref name="dataType"/> may feed
@@ -50,6 +61,7 @@ public static class OnnxDataType
     public static string Name(int dataType) => dataType switch
     {
         Float => "float", UInt8 => "uint8", Int8 => "int8", Int32 => "int32", Int64 => "int64",
-        UInt4 => "uint4", Int4 => "int4", UInt2 => "uint2", Int2 => "int2", _ => $"type{dataType}",
+        UInt4 => "uint4", Int4 => "int4", UInt2 => "uint2", Int2 => "int2", Int16 => "int16", Bool => "bool",
+        Float16 => "float16", Double => "double", BFloat16 => "bfloat16", _ => $"type{dataType}",
     };
 }

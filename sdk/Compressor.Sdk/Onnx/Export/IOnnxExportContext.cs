@@ -17,7 +17,8 @@ public interface IOnnxExportContext
     int Opset { get; }
 
     /// <summary>Emits child <paramref name="childName"/> of <see cref="Module"/> (as registered, e.g. <c>"layers"</c> or
-    /// <c>"0"</c>) on <paramref name="inputs"/>; returns its output value names.</summary>
+    /// <c>"0"</c>; a dotted path such as <c>"encoder.layer.0.query"</c> reaches a descendant) on
+    /// <paramref name="inputs"/>; returns its output value names.</summary>
     /// <exception cref="CompressException">No way to export the child (kind <see cref="ErrorKind.VerificationFailed"/>).</exception>
     IReadOnlyList<string> EmitChild(string childName, IReadOnlyList<string> inputs);
 
@@ -49,6 +50,14 @@ public interface IOnnxExportContext
 
     /// <summary>Adds (or reuses) a float scalar constant initializer; returns its name.</summary>
     string FloatConstant(float value);
+
+    /// <summary>Adds a copy of <paramref name="node"/>, an ai.onnx node written for opset
+    /// <paramref name="sourceOpset"/> (e.g. from an imported graph), with its names and attributes as they are. When
+    /// the model is finished, the node is converted to the opset the model declares where ONNX changed the operator's
+    /// signature in between (attributes that became inputs, and the like; see <see cref="OnnxOpsetUpgrade"/>).</summary>
+    /// <exception cref="CompressException">Later, when the export finishes: an operator whose change has no
+    /// conversion (kind <see cref="ErrorKind.VerificationFailed"/>).</exception>
+    void AddSourceNode(global::Onnx.NodeProto node, int sourceOpset);
 
     /// <summary>Declares that the graph needs at least <paramref name="version"/> of <paramref name="domain"/>.</summary>
     void RequireOpset(string domain, int version);

@@ -11,4 +11,10 @@ public interface IOnnxExportableModel : IOnnxExportable
 
     /// <summary>The graph outputs, in the order <see cref="IOnnxExportable.ExportOnnx"/> returns them.</summary>
     IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
+
+    /// <summary>The <c>ai.onnx</c> opset the model's own nodes are written for (an imported graph's), or null for a
+    /// model that emits its graph through the context's current operators. When set, the exporter declares this
+    /// opset (at least 13, the lowest its compatibility table covers) raised only as far as the emitted layers
+    /// need, and converts nodes added with <see cref="IOnnxExportContext.AddSourceNode"/> to that opset.</summary>
+    int? SourceOpset => null;
 }

@@ -34,7 +34,10 @@ public static class OnnxExporter
         if (options.Opset is { } asked && (asked < 13 || asked > OnnxExportOptions.MaximumOpset))
             throw new CompressException(ErrorKind.InvalidOptions, $"--opset {asked}: supported opsets are 13..{OnnxExportOptions.MaximumOpset}");
 
-        var builder = new OnnxGraphBuilder(options.Opset ?? OnnxExportOptions.DefaultOpset);
+        // A graph written for an opset of its own (an imported model) keeps it, at least 13 (the table's floor);
+        // lowerings raise it as far as they need.
+        int minimum = options.Opset ?? (root.SourceOpset is { } source ? Math.Clamp(source, 13, OnnxExportOptions.MaximumOpset) : OnnxExportOptions.DefaultOpset);
+        var builder = new OnnxGraphBuilder(minimum);
         var graph = new GraphProto { Name = options.GraphName ?? model.Architecture?.Name ?? "model" };
         foreach (var input in root.OnnxInputs)
         {
@@ -64,6 +67,7 @@ public static class OnnxExporter
         }
 
         int opset = builder.Opsets[""];
+        OnnxOpsetUpgrade.Apply(builder, opset);
         if (options.Opset is { } requested && requested < opset)
             throw new CompressException(ErrorKind.InvalidOptions, $"--opset {requested}: the model needs ai.onnx opset {opset} (int4 weights need 21, int2 weights 25)");
         graph.Node.AddRange(builder.Nodes);

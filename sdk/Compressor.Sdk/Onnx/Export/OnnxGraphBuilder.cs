@@ -20,6 +20,9 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
     private readonly SortedDictionary<string, int> _opsets = new(StringComparer.Ordinal) { [""] = minimumOpset };
 
     public List<NodeProto> Nodes { get; } = [];
+
+    /// <summary>Nodes added with <see cref="AddSourceNode"/> and the opset each was written for.</summary>
+    public Dictionary<NodeProto, int> SourceNodes { get; } = new(ReferenceEqualityComparer.Instance);
     public List<TensorProto> Initializers { get; } = [];
     public List<ExportedCompressedLayer> CompressedLayers { get; } = [];
     public IReadOnlyDictionary<string, int> Opsets => _opsets;
@@ -84,6 +87,18 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         Nodes.Add(node);
         if (domain.Length > 0 && !_opsets.ContainsKey(domain)) _opsets[domain] = 1;
         return outputs.Count > 0 ? outputs[0] : "";
+    }
+
+    public void AddSourceNode(NodeProto node, int sourceOpset)
+    {
+        if (node.Domain is not ("" or "ai.onnx"))
+            throw new CompressException(ErrorKind.VerificationFailed, $"ONNX export: node '{node.Name}' ({node.Domain}.{node.OpType}) is not in the ai.onnx domain");
+        var copy = node.Clone();
+        foreach (var name in copy.Output)
+            if (name.Length > 0) _names.Add(name);
+        if (copy.Name.Length > 0) _names.Add(copy.Name);
+        Nodes.Add(copy);
+        SourceNodes[copy] = sourceOpset;
     }
 
     public string AddInitializer(OnnxInitializer initializer)
@@ -182,9 +197,19 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
 
         public IReadOnlyList<string> EmitChild(string childName, IReadOnlyList<string> inputs)
         {
-            foreach (var (n, child) in module.named_children())
-                if (n == childName) return builder.Emit(Child(name, n), child, inputs);
-            throw Fail(name, $"no child module '{childName}'");
+            nn.Module current = module;
+            foreach (var part in childName.Split('.'))
+            {
+                nn.Module? next = null;
+                foreach (var (n, child) in current.named_children())
+                    if (n == part)
+                    {
+                        next = child;
+                        break;
+                    }
+                current = next ?? throw Fail(name, $"no child module '{childName}'");
+            }
+            return builder.Emit(Child(name, childName), current, inputs);
         }
 
         public string UniqueName(string hint) => builder.Unique(name.Length == 0 ? hint : name + "/" + hint);
@@ -197,6 +222,8 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         public string AddTensor(string localName, Tensor tensor) => builder.AddTensor(builder.Unique(Child(name, localName)), tensor);
 
         public string AddInitializer(OnnxInitializer initializer) => builder.AddInitializer(initializer);
+
+        public void AddSourceNode(NodeProto node, int sourceOpset) => builder.AddSourceNode(node, sourceOpset);
 
         public string Int64Constant(params long[] values) => builder.Int64Constant(values);
 

@@ -155,6 +155,7 @@ public static class OnnxImporter
         var layerOf = new Dictionary<string, string>(StringComparer.Ordinal);
         var boundKernels = new Dictionary<int, (OnnxKernel Kernel, string[] Inputs, string[] Outputs)>();
         var fusedAway = new HashSet<int>();
+        var layerUses = new List<OnnxLayerUse>();
 
         try
         {
@@ -196,10 +197,14 @@ public static class OnnxImporter
                             layerOf[bias] = path;
                             fusedAway.Add(addNode);
                             boundKernels[i] = (LinearKernel(path), [node.Input[0]], nodes[addNode].Output.ToArray());
+                            layerUses.Add(new OnnxLayerUse(i, path, node.Input[0], nodes[addNode].Output[0], addNode, null));
                         }
                         else
                             foreach (var (u, _) in users)
+                            {
                                 boundKernels[u] = (LinearKernel(path), [nodes[u].Input[0]], nodes[u].Output.ToArray());
+                                layerUses.Add(new OnnxLayerUse(u, path, nodes[u].Input[0], nodes[u].Output[0], null, null));
+                            }
                         break;
                     }
                     case "Gemm" when node.Input.Count >= 2 && IsFloatInit(node.Input[1], 2) && attrs.Int("transA", 0) == 0
@@ -229,6 +234,7 @@ public static class OnnxImporter
                         }
                         layerOf[w] = path;
                         boundKernels[i] = (LinearKernel(path), [node.Input[0]], node.Output.ToArray());
+                        layerUses.Add(new OnnxLayerUse(i, path, node.Input[0], node.Output[0], null, null));
                         break;
                     }
                     case "Conv" when node.Input.Count >= 2 && IsFloatInit(node.Input[1], 4) && Uses(node.Input[1]).Count == 1 && !layerOf.ContainsKey(node.Input[1]):
@@ -261,6 +267,7 @@ public static class OnnxImporter
                         layers.Add((path, conv));
                         layerOf[w] = path;
                         boundKernels[i] = (ConvKernel(path, dynamicPads ? null : extra, kernel, strides, dilations), [node.Input[0]], node.Output.ToArray());
+                        layerUses.Add(new OnnxLayerUse(i, path, node.Input[0], node.Output[0], null, dynamicPads ? null : extra));
                         break;
                     }
                     case "Gather" when node.Input.Count == 2 && IsFloatInit(node.Input[0], 2) && !layerOf.ContainsKey(node.Input[0])
@@ -278,7 +285,10 @@ public static class OnnxImporter
                         layerOf[table] = path;
                         long rows = inits[table].Dims[0];
                         foreach (var (u, _) in Uses(table))
+                        {
                             boundKernels[u] = (EmbeddingKernel(path, rows), [nodes[u].Input[1]], nodes[u].Output.ToArray());
+                            layerUses.Add(new OnnxLayerUse(u, path, nodes[u].Input[1], nodes[u].Output[0], null, null));
+                        }
                         break;
                     }
                     default:
@@ -327,7 +337,8 @@ public static class OnnxImporter
 
         var graphBytes = WithoutWeights(model).ToByteArray();
         var bufferOf = new Dictionary<string, string>(StringComparer.Ordinal);
-        var module = new OnnxModule(plan, inputs, outputs, constants, bufferOf, layerOf, graphBytes);
+        var module = new OnnxModule(plan, inputs, outputs, constants, bufferOf, layerOf, graphBytes,
+            layerUses.OrderBy(u => u.Node).ToList(), opset);
         try
         {
             var namespaces = new Dictionary<string, LayerContainer>(StringComparer.Ordinal) { [""] = module };

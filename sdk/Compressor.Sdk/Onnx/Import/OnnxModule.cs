@@ -1,4 +1,5 @@
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,19 +14,27 @@ namespace Compressor.Sdk.Onnx.Import;
 /// is a buffer; every other node runs as the corresponding torch operations, at every call, so shape-computing
 /// subgraphs follow dynamic batch and sequence sizes.
 /// <para>Inputs and outputs are named (<see cref="Run"/>); a graph with one input also runs through
-/// <see cref="forward"/>, which returns its first output.</para></summary>
-public sealed class OnnxModule : LayerContainer, INamedTensorModule
+/// <see cref="forward"/>, which returns its first output.</para>
+/// <para>It exports as its own graph (<see cref="IOnnxExportableModel"/>): the original nodes in their order, with
+/// unchanged layers re-emitted as their original nodes and replaced (compressed) layers lowered by the exporter (see
+/// <see cref="OnnxGraphReemission"/>).</para></summary>
+public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExportableModel
 {
     private readonly List<OnnxNode> _plan;
     private readonly Dictionary<string, Tensor> _constants;
     private readonly Dictionary<string, string> _bufferOfInitializer;
     private readonly Dictionary<string, string> _layerOfInitializer;
     private readonly byte[] _graphWithoutWeights;
+    private readonly IReadOnlyList<OnnxLayerUse> _layerUses;
+    private IReadOnlyList<OnnxValueSpec>? _onnxInputs, _onnxOutputs;
 
     internal OnnxModule(List<OnnxNode> plan, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs,
         Dictionary<string, Tensor> constants, Dictionary<string, string> bufferOfInitializer,
-        Dictionary<string, string> layerOfInitializer, byte[] graphWithoutWeights) : base(nameof(OnnxModule))
+        Dictionary<string, string> layerOfInitializer, byte[] graphWithoutWeights, IReadOnlyList<OnnxLayerUse> layerUses, int opset)
+        : base(nameof(OnnxModule))
     {
+        _layerUses = layerUses;
+        SourceOpset = opset;
         _plan = plan;
         InputNames = inputs;
         OutputNames = outputs;
@@ -46,6 +55,23 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule
 
     /// <summary>For every other initializer, the dotted name of the buffer that holds it.</summary>
     public IReadOnlyDictionary<string, string> BufferOfInitializer => _bufferOfInitializer;
+
+    /// <summary>The <c>ai.onnx</c> opset the imported graph was written for.</summary>
+    public int? SourceOpset { get; }
+
+    /// <summary>The original graph inputs (names, element types, shapes with their symbolic dimensions; see
+    /// <see cref="OnnxGraphReemission.Inputs"/> for the example sizes and value ranges verification feeds).</summary>
+    public IReadOnlyList<OnnxValueSpec> OnnxInputs => _onnxInputs ??= OnnxGraphReemission.Inputs(this);
+
+    /// <summary>The original graph outputs.</summary>
+    public IReadOnlyList<OnnxValueSpec> OnnxOutputs => _onnxOutputs ??= OnnxGraphReemission.Outputs(this);
+
+    /// <summary>How the graph's nodes call the replaceable layers, in node order.</summary>
+    internal IReadOnlyList<OnnxLayerUse> LayerUses => _layerUses;
+
+    /// <summary>Re-emits the imported graph (see <see cref="OnnxGraphReemission.Emit"/>).</summary>
+    public IReadOnlyList<string> ExportOnnx(IOnnxExportContext context, IReadOnlyList<string> inputs) =>
+        OnnxGraphReemission.Emit(this, context, inputs);
 
     /// <summary>The number of steps the graph runs (nodes, with MatMul+Add pairs fused into linear layers and
     /// Constant nodes evaluated once).</summary>

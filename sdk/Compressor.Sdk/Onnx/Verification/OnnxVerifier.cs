@@ -43,12 +43,8 @@ public static class OnnxVerifier
             failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
 
         using var scope = NewDisposeScope();
-        if (export.Inputs.Count != 1)
-            throw new CompressException(ErrorKind.VerificationFailed, $"verification feeds one input; the model has {export.Inputs.Count}");
-        var spec = export.Inputs[0];
-        var x = SampleInput(spec, options.Seed);
-        float[] expected;
-        long[] expectedShape;
+        var x = SampleInputs(export.Inputs, options.Seed);
+        Dictionary<string, (float[] Values, long[] Shape)> expected;
         var layerExpected = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
         var capturing = new List<(string Name, CapturingLayer Layer)>();
         using (no_grad())
@@ -69,10 +65,7 @@ public static class OnnxVerifier
                         }
                         capturing.Add((layer.Name, wrapper));
                     }
-                var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
-                var y = model.Forward(x.to(device)).cpu().to_type(ScalarType.Float32).contiguous();
-                expected = y.data<float>().ToArray();
-                expectedShape = y.shape;
+                expected = TorchOutputs(model, export, x);
             }
             finally
             {
@@ -91,9 +84,9 @@ public static class OnnxVerifier
         var fused = new List<KeyValuePair<string, int>>();
         try
         {
-            var (actual, shape) = Run(export, x, ParityLevel, null);
+            var actual = Run(export, x, ParityLevel, null);
             loads = true;
-            (maxAbs, sqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_BASIC");
+            (maxAbs, sqnr) = CompareAll(expected, actual, failures, "ORT_ENABLE_BASIC");
             if (double.IsFinite(sqnr) && sqnr < options.MinimumSqnrDb || double.IsNaN(sqnr))
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {options.MinimumSqnrDb} dB (max abs error {maxAbs:G3})");
             if (export.ExternalDataPath is null && layerExpected.Count > 0)
@@ -111,8 +104,8 @@ public static class OnnxVerifier
             try
             {
                 string optimized = Path.Combine(dir, "optimized.onnx");
-                var (actual, shape) = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
-                (optMaxAbs, optSqnr) = Compare(expected, expectedShape, actual, shape, failures, "ORT_ENABLE_ALL");
+                var actual = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
+                (optMaxAbs, optSqnr) = CompareAll(expected, actual, failures, "ORT_ENABLE_ALL");
                 if (double.IsFinite(optSqnr) && optSqnr < options.MinimumOptimizedSqnrDb || double.IsNaN(optSqnr))
                     failures.Add($"at ORT_ENABLE_ALL the output differs from TorchSharp: SQNR {optSqnr:F1} dB < {options.MinimumOptimizedSqnrDb} dB (max abs error {optMaxAbs:G3})");
                 if (File.Exists(optimized)) fused.AddRange(FusedKernels(written, ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized))));
@@ -132,7 +125,7 @@ public static class OnnxVerifier
 
     /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
     /// the TorchSharp output captured for that layer.</summary>
-    private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, Tensor x,
+    private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, IReadOnlyDictionary<string, Tensor> x,
         Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
     {
         var copy = written.Clone();
@@ -141,24 +134,27 @@ public static class OnnxVerifier
             copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
         using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         using var session = new InferenceSession(copy.ToByteArray(), options);
-        using var input = x.cpu().contiguous();
-        var spec = export.Inputs[0];
-        using var value = spec.ElementType == OnnxDataType.Int64
-            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
-            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
-        using var run = new RunOptions();
-        using var outputs = session.Run(run, [spec.Name], [value], layers.Select(l => l.Output).ToList());
-        var result = new List<LayerParity>();
-        for (int i = 0; i < layers.Count; i++)
+        var feeds = OrtInputs(export, x);
+        try
         {
-            var (values, shape) = expected[layers[i].Name];
-            var (maxAbs, sqnr) = Compare(values, shape, outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape,
-                failures, $"layer '{layers[i].Name}'");
-            if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
-                failures.Add($"layer '{layers[i].Name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
-            result.Add(new LayerParity(layers[i].Name, maxAbs, sqnr));
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, export.Inputs.Select(i => i.Name).ToList(), feeds, layers.Select(l => l.Output).ToList());
+            var result = new List<LayerParity>();
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var (values, shape) = expected[layers[i].Name];
+                var (maxAbs, sqnr) = Compare(values, shape, outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape,
+                    failures, $"layer '{layers[i].Name}'");
+                if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
+                    failures.Add($"layer '{layers[i].Name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
+                result.Add(new LayerParity(layers[i].Name, maxAbs, sqnr));
+            }
+            return result;
         }
-        return result;
+        finally
+        {
+            foreach (var v in feeds) v.Dispose();
+        }
     }
 
     /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use
@@ -172,20 +168,78 @@ public static class OnnxVerifier
             .Select(g => new KeyValuePair<string, int>(g.Key, g.Count())).ToList();
     }
 
-    /// <summary>A seeded sample input for <paramref name="spec"/>: N(0, 1) floats, or integers in [0, ValueLimit).</summary>
+    /// <summary>A seeded sample input for <paramref name="spec"/>: N(0, 1) floats; integers in [0, ValueLimit), or
+    /// ones (an attention mask) when <see cref="OnnxValueSpec.ValueLimit"/> is 0.</summary>
     public static Tensor SampleInput(OnnxValueSpec spec, int seed)
     {
         var g = new Generator((ulong)seed);
         return spec.ElementType switch
         {
             OnnxDataType.Float => randn(spec.ExampleShape, generator: g),
-            OnnxDataType.Int64 => randint(0, Math.Max(1, spec.ValueLimit), spec.ExampleShape, generator: g, dtype: ScalarType.Int64),
+            OnnxDataType.Int64 when spec.ValueLimit <= 0 => ones(spec.ExampleShape, ScalarType.Int64),
+            OnnxDataType.Int64 => randint(0, spec.ValueLimit, spec.ExampleShape, generator: g, dtype: ScalarType.Int64),
             _ => throw new CompressException(ErrorKind.VerificationFailed, $"verification cannot feed inputs of {OnnxDataType.Name(spec.ElementType)}"),
         };
     }
 
-    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised graph to <paramref name="optimizedPath"/> when given).</summary>
-    internal static (float[] Values, long[] Shape) Run(OnnxExportResult export, Tensor x, GraphOptimizationLevel level, string? optimizedPath)
+    /// <summary>Seeded sample inputs for every graph input, by name (input <c>i</c> uses seed + i).</summary>
+    public static Dictionary<string, Tensor> SampleInputs(IReadOnlyList<OnnxValueSpec> specs, int seed)
+    {
+        var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        for (int i = 0; i < specs.Count; i++) inputs[specs[i].Name] = SampleInput(specs[i], seed + i);
+        return inputs;
+    }
+
+    /// <summary>TorchSharp's outputs on <paramref name="x"/>, named as the graph outputs: a one-input model without
+    /// named inputs runs <c>Forward</c> (its output is the first graph output), others run with named inputs.</summary>
+    private static Dictionary<string, (float[] Values, long[] Shape)> TorchOutputs(CompressibleModel model, OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x)
+    {
+        var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
+        var result = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
+        static (float[], long[]) Host(Tensor t)
+        {
+            using var c = t.detach().cpu().to_type(ScalarType.Float32).contiguous();
+            return (c.data<float>().ToArray(), c.shape);
+        }
+        if (model.Module is not INamedTensorModule)
+        {
+            if (export.Inputs.Count != 1)
+                throw new CompressException(ErrorKind.VerificationFailed, $"the model runs one tensor; its graph declares {export.Inputs.Count} inputs");
+            using var y = model.Forward(x[export.Inputs[0].Name].to(device));
+            result[export.Outputs[0].Name] = Host(y);
+            return result;
+        }
+        var feed = x.ToDictionary(kv => kv.Key, kv => kv.Value.to(device), StringComparer.Ordinal);
+        var outputs = model.Run(feed);
+        try
+        {
+            foreach (var spec in export.Outputs)
+                result[spec.Name] = outputs.TryGetValue(spec.Name, out var t) ? Host(t)
+                    : throw new CompressException(ErrorKind.VerificationFailed, $"the model does not compute graph output '{spec.Name}'");
+        }
+        finally
+        {
+            foreach (var t in outputs.Values) t.Dispose();
+        }
+        return result;
+    }
+
+    private static List<OrtValue> OrtInputs(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x)
+    {
+        var values = new List<OrtValue>();
+        foreach (var spec in export.Inputs)
+        {
+            using var input = x[spec.Name].cpu().contiguous();
+            values.Add(spec.ElementType == OnnxDataType.Int64
+                ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+                : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape));
+        }
+        return values;
+    }
+
+    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised
+    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name.</summary>
+    internal static Dictionary<string, (float[] Values, long[] Shape)> Run(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x, GraphOptimizationLevel level, string? optimizedPath)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
         if (optimizedPath is not null)
@@ -195,15 +249,37 @@ public static class OnnxVerifier
                 options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedPath) + ".data");
         }
         using var session = new InferenceSession(export.ModelPath, options);
-        var spec = export.Inputs[0];
-        using var input = x.cpu().contiguous();
-        using var value = spec.ElementType == OnnxDataType.Int64
-            ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
-            : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape);
-        using var run = new RunOptions();
-        using var outputs = session.Run(run, [spec.Name], [value], [export.Outputs[0].Name]);
-        var y = outputs[0];
-        return (y.GetTensorDataAsSpan<float>().ToArray(), y.GetTensorTypeAndShape().Shape);
+        var values = OrtInputs(export, x);
+        try
+        {
+            using var run = new RunOptions();
+            var names = export.Outputs.Select(o => o.Name).ToList();
+            using var outputs = session.Run(run, export.Inputs.Select(i => i.Name).ToList(), values, names);
+            var result = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
+            for (int i = 0; i < names.Count; i++)
+                result[names[i]] = (outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape);
+            return result;
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    /// <summary>Compares every output; the worst max abs error and the lowest SQNR.</summary>
+    private static (double MaxAbs, double SqnrDb) CompareAll(Dictionary<string, (float[] Values, long[] Shape)> expected,
+        Dictionary<string, (float[] Values, long[] Shape)> actual, List<string> failures, string level)
+    {
+        double maxAbs = 0, sqnr = double.PositiveInfinity;
+        foreach (var (name, (values, shape)) in expected)
+        {
+            var (a, aShape) = actual[name];
+            var (m, q) = Compare(values, shape, a, aShape, failures, expected.Count == 1 ? level : $"{level} output '{name}'");
+            if (double.IsNaN(m) || double.IsNaN(q)) return (double.NaN, double.NaN);
+            maxAbs = Math.Max(maxAbs, m);
+            sqnr = Math.Min(sqnr, q);
+        }
+        return (maxAbs, sqnr);
     }
 
     private static (double MaxAbs, double SqnrDb) Compare(float[] expected, long[] expectedShape, float[] actual, long[] shape, List<string> failures, string level)

@@ -20,6 +20,7 @@ public static class OrtCompatibility
     private static readonly int[] Float = [OnnxDataType.Float];
     private static readonly int[] Indices = [OnnxDataType.Int64, OnnxDataType.Int32];
     private static readonly int[] Shape = [OnnxDataType.Int64];
+    private static readonly int[] Numeric = [OnnxDataType.Float, OnnxDataType.Double, OnnxDataType.Float16, OnnxDataType.Int64, OnnxDataType.Int32];
     private static readonly int[] Quantized8 = [OnnxDataType.Int8, OnnxDataType.UInt8, OnnxDataType.Int32];
 
     /// <summary>One operator: the opset it needs and, per input position, the allowed element types (null: any; a
@@ -28,7 +29,7 @@ public static class OrtCompatibility
 
     private static readonly Dictionary<(string Domain, string OpType), Op> Table = new()
     {
-        [("", "Add")] = new(13, Float), [("", "Sub")] = new(13, Float), [("", "Mul")] = new(13, Float), [("", "Div")] = new(13, Float),
+        [("", "Add")] = new(13, Numeric), [("", "Sub")] = new(13, Numeric), [("", "Mul")] = new(13, Numeric), [("", "Div")] = new(13, Numeric),
         [("", "MatMul")] = new(13, Float), [("", "Gemm")] = new(13, Float),
         [("", "Conv")] = new(11, Float),
         [("", "Relu")] = new(13, Float), [("", "Max")] = new(13, Float), [("", "Tanh")] = new(13, Float), [("", "Sigmoid")] = new(13, Float), [("", "Erf")] = new(13, Float),
@@ -43,10 +44,21 @@ public static class OrtCompatibility
         [("", "DequantizeLinear")] = new(13, null, Float, null),
         [("", "QuantizeLinear")] = new(13, Float, Float, null),
         [("", "TopK")] = new(11, Float, Shape),
-        // Shape arithmetic of the built-in transformers (token expansion, causal-mask slicing, positions).
-        [("", "Shape")] = new(13, null), [("", "Expand")] = new(13, null, Shape),
-        [("", "Squeeze")] = new(13, null, Shape), [("", "Unsqueeze")] = new(13, null, Shape),
-        [("", "Range")] = new(11, Indices, Indices, Indices),
+        // Operators of imported graphs re-emitted as they were (MiniLM, ResNet18 and the like) and the shape arithmetic of
+        // the built-in transformers (token expansion, causal-mask slicing, positions).
+        [("", "Constant")] = new(13), [("", "ConstantOfShape")] = new(13, Shape), [("", "Shape")] = new(13),
+        [("", "Unsqueeze")] = new(13, null, Shape), [("", "Squeeze")] = new(13, null, Shape), [("", "Expand")] = new(13, null, Shape),
+        [("", "Split")] = new(13, null, Shape), [("", "Tile")] = new(13, null, Shape), [("", "Range")] = new(13, Numeric),
+        [("", "Pad")] = new(13, Float, Shape, Float), [("", "Where")] = new(13), [("", "Not")] = new(13),
+        [("", "Equal")] = new(13, Numeric), [("", "Less")] = new(13, Numeric), [("", "Greater")] = new(13, Numeric),
+        [("", "Pow")] = new(13, Numeric), [("", "Sqrt")] = new(13, Float), [("", "Exp")] = new(13, Float), [("", "Log")] = new(13, Float),
+        [("", "Neg")] = new(13, Numeric), [("", "Abs")] = new(13, Numeric), [("", "Reciprocal")] = new(13, Float),
+        [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, Float),
+        [("", "LeakyRelu")] = new(13, Float), [("", "Softplus")] = new(13, Float), [("", "LogSoftmax")] = new(13, Float),
+        [("", "ReduceSum")] = new(13, Numeric, Shape), [("", "ReduceMax")] = new(13, Numeric, Shape), [("", "ReduceMin")] = new(13, Numeric, Shape),
+        [("", "BatchNormalization")] = new(13, Float), [("", "MaxPool")] = new(13, Float), [("", "AveragePool")] = new(13, Float),
+        [("", "GlobalAveragePool")] = new(13, Float), [("", "GlobalMaxPool")] = new(13, Float), [("", "ArgMax")] = new(13, Numeric),
+        [("", "CastLike")] = new(15), [("", "Size")] = new(13), [("", "Einsum")] = new(13, Float),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
     };
 
