@@ -1,10 +1,12 @@
 using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Evaluation;
 using Newtonsoft.Json.Linq;
 using ScottPlot;
 
 namespace Compressor.Host.Reports;
 
-/// <summary>Renders the plots of a report.json with ScottPlot: each metric against its reference (bars), weight
+/// <summary>Renders the plots of a report.json with ScottPlot: each metric against its reference (bars; not the
+/// fidelity metrics, whose reference value is the reference compared with itself), weight
 /// SQNR per compressed layer (bars), bytes per layer (compressed vs float32, bars), and every <c>series[]</c> entry as
 /// a line (training curves, oscillation counts, CGA unfrozen counts). A plot that fails to render is left out with a
 /// warning; without fonts, plots are drawn without text (<see cref="FontSupport"/>).</summary>
@@ -30,7 +32,9 @@ public static class ReportPlots
                 log?.Warn($"report plot '{caption}' left out: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
             }
         }
-        foreach (var m in Array(report, "metrics").OfType<JObject>().Where(m => Number(m["value"]) is not null && Number(m["reference"]) is not null))
+        string[] fidelity = [EvaluationMetricNames.Cosine, EvaluationMetricNames.Top1Agreement, EvaluationMetricNames.KlDivergence];
+        foreach (var m in Array(report, "metrics").OfType<JObject>().Where(m => Number(m["value"]) is not null && Number(m["reference"]) is not null
+                                                                             && !fidelity.Contains((string?)m["name"])))
         {
             string name = (string)m["name"]!;
             Try($"metric-{Slug(name)}", $"{name}: compressed model vs reference{Unit(m)}", () => MetricBars(m));
@@ -54,7 +58,7 @@ public static class ReportPlots
     {
         var plot = NewPlot();
         double value = Number(m["value"])!.Value, reference = Number(m["reference"])!.Value;
-        plot.Add.Bars(new Bar[] { new Bar { Position = 0, Value = value, FillColor = ModelColor }, new Bar { Position = 1, Value = reference, FillColor = ReferenceColor } });
+        plot.Add.Bars(new Bar[] { new Bar { Position = 0, Value = value, FillColor = ModelColor, Label = Short(value) }, new Bar { Position = 1, Value = reference, FillColor = ReferenceColor, Label = Short(reference) } });
         Ticks(plot.Axes.Bottom, [0, 1], ["compressed", "reference"]);
         Title(plot, (string)m["name"]!);
         YLabel(plot, (string?)m["unit"] ?? "");
@@ -149,6 +153,8 @@ public static class ReportPlots
     private static JArray Array(JObject report, string key) => report[key] as JArray ?? [];
 
     private static double? Number(JToken? t) => t is { Type: JTokenType.Float or JTokenType.Integer } ? (double)t : null;
+
+    private static string Short(double v) => FontSupport.HasFonts ? v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "";
 
     private static string Unit(JObject m) => (string?)m["unit"] is { Length: > 0 } u ? $" ({u})" : "";
 

@@ -49,7 +49,13 @@ internal sealed class OrtModelRunner : IDisposable
     {
         using var value = ToOrt(batch);
         using var run = new RunOptions();
-        using var outputs = _session.Run(run, [_input], [value], [_output]);
+        IDisposableReadOnlyCollection<OrtValue> outputs;
+        try { outputs = _session.Run(run, [_input], [value], [_output]); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: ONNX Runtime cannot run it on this data: {e.Message.Split('\n')[0].Trim()}");
+        }
+        using var owned = outputs;
         var y = outputs[0];
         if (y.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float)
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: its output '{_output}' is not float32");
@@ -61,6 +67,8 @@ internal sealed class OrtModelRunner : IDisposable
     {
         var shape = InputShape(batch);
         using var x = batch.cpu().contiguous();
+        if (!TakesTokens && !x.is_floating_point())
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' takes float32 values; the data are token ids");
         if (TakesTokens) return OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Int64).data<long>().ToArray(), shape);
         if (_inputMeta.ElementDataType != TensorElementType.Float)
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' is {_inputMeta.ElementDataType}; evaluation feeds float32 or int64");
@@ -77,7 +85,7 @@ internal sealed class OrtModelRunner : IDisposable
     private long[] InputShape(Tensor batch)
     {
         var declared = _inputMeta.Dimensions;
-        if (declared.Length == batch.dim()) return batch.shape;
+        if (declared.Length == batch.dim() && declared.Zip(batch.shape).Skip(1).All(p => p.First <= 0 || p.First == p.Second)) return batch.shape;
         long sample = batch.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
         bool known = declared.Skip(1).All(d => d > 0);
         long declaredSample = declared.Skip(1).Aggregate(1L, (a, b) => a * b);
