@@ -24,7 +24,7 @@ internal sealed class FidelityAccumulator
                 nc += (double)c[i] * c[i];
                 nr += (double)r[i] * r[i];
             }
-            _cosine += nc == 0 && nr == 0 ? 1 : dot / Math.Sqrt(nc * nr);
+            _cosine += nc == 0 || nr == 0 ? (nc == nr ? 1 : 0) : dot / Math.Sqrt(nc * nr);   // a zero vector matches only a zero vector
             _agree += Softmax.ArgMax(c) == Softmax.ArgMax(r) ? 1 : 0;
             double lc = Softmax.LogSumExp(c), lr = Softmax.LogSumExp(r), kl = 0;
             for (int i = 0; i < width; i++)
