@@ -62,7 +62,7 @@ public static class ReportPlots
         Ticks(plot.Axes.Bottom, [0, 1], ["compressed", "reference"]);
         Title(plot, (string)m["name"]!);
         YLabel(plot, (string?)m["unit"] ?? "");
-        plot.Axes.Margins(bottom: 0);
+        plot.Axes.Margins(bottom: 0, top: 0.15);
         return Png(plot, SmallWidth, SmallHeight);
     }
 
@@ -72,11 +72,11 @@ public static class ReportPlots
         if (rows.Count == 0) return null;
         var plot = NewPlot();
         plot.Add.Bars(rows.Select((r, i) => new Bar { Position = i, Value = r.Db!.Value, FillColor = ModelColor }).ToList());
-        Ticks(plot.Axes.Bottom, rows.Select((_, i) => (double)i).ToArray(), rows.Select(r => r.Name).ToArray());
+        Ticks(plot.Axes.Bottom, rows.Select((_, i) => (double)i).ToArray(), rows.Select(r => r.Name).ToArray(), plot);
         Title(plot, "Weight SQNR per layer");
         YLabel(plot, "SQNR (dB)");
         plot.Axes.Margins(bottom: 0);
-        return Png(plot, Width, Height);
+        return Png(plot, Width, Height + (rows.Count > 4 ? 80 : 0));
     }
 
     private static byte[]? LayerBytes(List<JObject> layers)
@@ -90,17 +90,17 @@ public static class ReportPlots
             bars.Add(new Bar { Position = 3 * i + 1, Value = dense, FillColor = DenseColor });
         }
         plot.Add.Bars(bars);
-        Ticks(plot.Axes.Bottom, layers.Select((_, i) => 3.0 * i + 0.5).ToArray(), layers.Select(l => (string)l["name"]!).ToArray());
+        Ticks(plot.Axes.Bottom, layers.Select((_, i) => 3.0 * i + 0.5).ToArray(), layers.Select(l => (string)l["name"]!).ToArray(), plot);
         Title(plot, "Bytes per layer");
         YLabel(plot, "bytes");
         if (FontSupport.HasFonts)
         {
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = "compressed", FillColor = ModelColor });
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = "float32", FillColor = DenseColor });
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(Edge.Top);
         }
-        plot.Axes.Margins(bottom: 0);
-        return Png(plot, Width, Height);
+        plot.Axes.Margins(bottom: 0, top: 0.12);
+        return Png(plot, Width, Height + (layers.Count > 4 ? 80 : 0));
     }
 
     private static byte[]? SeriesLine(JObject s)
@@ -136,12 +136,19 @@ public static class ReportPlots
         return plot;
     }
 
-    private static void Ticks(ScottPlot.IAxis axis, double[] positions, string[] labels)
+    private static void Ticks(ScottPlot.IAxis axis, double[] positions, string[] labels, Plot? plot = null)
     {
         if (!FontSupport.HasFonts) return;
-        axis.SetTicks(positions, labels.Select(l => l.Length > 24 ? "…" + l[^23..] : l).ToArray());
-        if (labels.Length > 4) axis.TickLabelStyle.Rotation = -35;
-        if (labels.Length > 4) axis.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        var shown = labels.Select(l => l.Length > 28 ? "…" + l[^27..] : l).ToArray();
+        axis.SetTicks(positions, shown);
+        if (labels.Length <= 4 || plot is null) return;
+        // Many layers: labels turned 45° clockwise hang down to the right; ScottPlot does not size the axis panel
+        // for turned labels, so reserve the room (about 5.5 px of height and width per character at the default size).
+        axis.TickLabelStyle.Rotation = 45;
+        axis.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        float room = shown.Max(l => l.Length) * 5.5f + 16;
+        axis.MinimumSize = room;
+        plot.Axes.Right.MinimumSize = room * 0.8f;
     }
 
     private static void Title(Plot plot, string text) { if (FontSupport.HasFonts) plot.Title(text); }
