@@ -63,6 +63,13 @@ public static class RunCommand
         env.Out.WriteLine($"output  {output["bytesOnDisk"]} bytes on disk ({output["theoreticalBytes"]} theoretical), " +
                           $"{(output["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{output["bitsPerWeight"]} bits per compressed weight")}");
         if (output["onnx"] is JObject onnx && r["verification"] is JObject v) OnnxSummary.Write(env.Out, onnx, v);
+        var evaluated = ((JArray)r["metrics"]!).Where(m => m["dataset"]?.Type == JTokenType.String).ToList();
+        if (evaluated.Count > 0)
+        {
+            env.Out.WriteLine($"eval    {r["evaluation"]?["dataset"]} on ONNX Runtime {r["evaluation"]?["runtime"]?["optimizationLevel"]}, {r["evaluation"]?["runtime"]?["intraOpThreads"]} intra-op threads (reference: the input model)");
+            TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"], evaluated.Select(m => new[]
+                { (string)m["name"]!, Reports.ReportTables.Text(m["value"]), Reports.ReportTables.Text(m["reference"]), (string?)m["unit"] ?? "" }).ToList());
+        }
         foreach (var w in (JArray)r["warnings"]!) env.Out.WriteLine($"warning: {w}");
         var layers = (JArray)r["layers"]!;
         if (layers.Count > 0)

@@ -136,6 +136,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.Architecture?.Name} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
         }
+        var evaluation = data is not null && output["onnx"] is not null  // compressed vs input model on ORT
+            ? EvaluationStage.Run(request, staging.PathOf(OnnxStage.FileName), data, workRoot, report, log, cancellation) : null;
         timings["total"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
 
         var recipe = new JObject
@@ -150,7 +152,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         };
         var reportJson = ReportJson.Build(recipe, inputParameters, output, report, timings, verification);
         IO.Write(staging.PathOf(RecipeFile), recipe);
+        if (evaluation is not null) reportJson["evaluation"] = evaluation;
         IO.Write(staging.PathOf(ReportFile), reportJson);
+        Reports.ReportWriter.Write(reportJson, staging.StagingDirectory, log);
         var files = staging.Commit();
         if (request.WorkDirectory is null) TryDelete(workRoot);  // the default work folder only matters for resuming a failed run
         return new RunResult(staging.OutputDirectory, files, reportJson);

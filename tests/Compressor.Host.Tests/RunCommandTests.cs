@@ -8,7 +8,8 @@ namespace Compressor.Host.Tests;
 
 public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
 {
-    private static readonly string[] Outputs = [RunPipeline.CheckpointFile, OnnxStage.FileName, RunPipeline.RecipeFile, RunPipeline.ReportFile];
+    private static readonly string[] Outputs = [RunPipeline.CheckpointFile, OnnxStage.FileName, RunPipeline.RecipeFile, RunPipeline.ReportFile,
+        Reports.ReportWriter.MarkdownFile, Reports.ReportWriter.HtmlFile];
 
     [Fact]
     public void RtnRewritesTheModelAndWritesCheckpointRecipeAndReport()
@@ -193,7 +194,7 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         var (code, stdout, _) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--format", "json", "-v", "q");
         Assert.Equal(0, code);
         var o = JObject.Parse(stdout);
-        Assert.Equal(4, ((JArray)o["files"]!).Count);
+        Assert.Equal(Outputs.Length, ((JArray)o["files"]!).Count);
         Assert.Equal(1, (int)o["report"]!["schemaVersion"]!);
     }
 }

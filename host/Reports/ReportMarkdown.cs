@@ -1,0 +1,53 @@
+using System.Text;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Reports;
+
+/// <summary>report.md: the report's tables in Markdown, with the plots as reference-style images whose PNG
+/// <c>data:</c> URIs are collected at the end of the file, so the text stays readable and the file self-contained.</summary>
+public static class ReportMarkdown
+{
+    /// <summary>The Markdown of <paramref name="report"/> with <paramref name="plots"/>.</summary>
+    public static string Render(JObject report, IReadOnlyList<ReportTable> tables, IReadOnlyList<ReportPlot> plots)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# compress report\n\n");
+        sb.Append($"Input `{Path.GetFileName((string?)report["input"]?["path"] ?? "")}`, steps: {string.Join(" → ", (report["steps"] as JArray ?? []).Select(s => (string?)s["plugin"]))}.\n\n");
+        foreach (var t in tables)
+        {
+            sb.Append($"## {t.Title}\n\n");
+            if (t.Note is not null) sb.Append(t.Note).Append("\n\n");
+            if (t.Headers.All(h => h.Length == 0))
+            {
+                sb.Append("| | |\n|---|---|\n");
+            }
+            else
+            {
+                sb.Append("| ").Append(string.Join(" | ", t.Headers.Select(Cell))).Append(" |\n");
+                sb.Append('|').Append(string.Concat(t.Headers.Select(_ => "---|"))).Append('\n');
+            }
+            foreach (var r in t.Rows) sb.Append("| ").Append(string.Join(" | ", r.Select(Cell))).Append(" |\n");
+            sb.Append('\n');
+            foreach (var p in PlotsOf(t.Title, plots)) sb.Append($"![{p.Caption}][{p.Id}]\n\n*{p.Caption}*\n\n");
+        }
+        var rest = plots.Where(p => p.Id.StartsWith("series-", StringComparison.Ordinal)).ToList();
+        if (rest.Count > 0)
+        {
+            sb.Append("## Series\n\n");
+            foreach (var p in rest) sb.Append($"![{p.Caption}][{p.Id}]\n\n*{p.Caption}*\n\n");
+        }
+        if (plots.Count > 0) sb.Append("<!-- plot images (PNG, base64) -->\n");
+        foreach (var p in plots) sb.Append($"[{p.Id}]: {p.DataUri}\n");
+        return sb.ToString();
+    }
+
+    /// <summary>The plots that belong under the table titled <paramref name="title"/>.</summary>
+    internal static IEnumerable<ReportPlot> PlotsOf(string title, IReadOnlyList<ReportPlot> plots) => title switch
+    {
+        "Metrics" => plots.Where(p => p.Id.StartsWith("metric-", StringComparison.Ordinal)),
+        "Layers" => plots.Where(p => p.Id.StartsWith("layer-", StringComparison.Ordinal)),
+        _ => [],
+    };
+
+    private static string Cell(string s) => s.Replace("|", "\\|").Replace("\n", " ");
+}

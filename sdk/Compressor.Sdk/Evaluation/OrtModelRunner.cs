@@ -1,0 +1,99 @@
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Evaluation;
+
+/// <summary>An ONNX Runtime session of one model file that takes a TorchSharp batch (reshaped to the model's declared
+/// input rank when the sample sizes agree) and returns its first output as float32 values.</summary>
+internal sealed class OrtModelRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly string _input;
+    private readonly NodeMetadata _inputMeta;
+    private readonly string _output;
+
+    public OrtModelRunner(string path, OrtEvaluationOptions options)
+    {
+        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+        using var so = new SessionOptions
+        {
+            GraphOptimizationLevel = options.OptimizationLevel,
+            IntraOpNumThreads = options.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        try { _session = new InferenceSession(path, so); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}");
+        }
+        if (_session.InputMetadata.Count != 1 || _session.OutputMetadata.Count < 1)
+        {
+            _session.Dispose();
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: evaluation needs a model with one input and at least one output (it has {_session.InputMetadata.Count} inputs)");
+        }
+        (_input, _inputMeta) = _session.InputMetadata.First();
+        _output = _session.OutputMetadata.First().Key;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Whether the model takes token ids (int64) rather than float values.</summary>
+    public bool TakesTokens => _inputMeta.ElementDataType == TensorElementType.Int64;
+
+    /// <summary>Runs <paramref name="batch"/> (a CPU tensor) and returns the first output and its shape.</summary>
+    public (float[] Values, long[] Shape) Run(Tensor batch)
+    {
+        using var value = ToOrt(batch);
+        using var run = new RunOptions();
+        IDisposableReadOnlyCollection<OrtValue> outputs;
+        try { outputs = _session.Run(run, [_input], [value], [_output]); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: ONNX Runtime cannot run it on this data: {e.Message.Split('\n')[0].Trim()}");
+        }
+        using var owned = outputs;
+        var y = outputs[0];
+        if (y.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float)
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: its output '{_output}' is not float32");
+        return (y.GetTensorDataAsSpan<float>().ToArray(), y.GetTensorTypeAndShape().Shape);
+    }
+
+    /// <summary>Converts a batch once, so timed runs measure only ORT.</summary>
+    public OrtValue ToOrt(Tensor batch)
+    {
+        var shape = InputShape(batch);
+        using var x = batch.cpu().contiguous();
+        if (!TakesTokens && !x.is_floating_point())
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' takes float32 values; the data are token ids");
+        if (TakesTokens) return OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Int64).data<long>().ToArray(), shape);
+        if (_inputMeta.ElementDataType != TensorElementType.Float)
+            throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' is {_inputMeta.ElementDataType}; evaluation feeds float32 or int64");
+        return OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Float32).data<float>().ToArray(), shape);
+    }
+
+    /// <summary>Runs an already converted input (for timing).</summary>
+    public void RunRaw(OrtValue value)
+    {
+        using var run = new RunOptions();
+        using var outputs = _session.Run(run, [_input], [value], [_output]);
+    }
+
+    private long[] InputShape(Tensor batch)
+    {
+        var declared = _inputMeta.Dimensions;
+        if (declared.Length == batch.dim() && declared.Zip(batch.shape).Skip(1).All(p => p.First <= 0 || p.First == p.Second)) return batch.shape;
+        long sample = batch.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        bool known = declared.Skip(1).All(d => d > 0);
+        long declaredSample = declared.Skip(1).Aggregate(1L, (a, b) => a * b);
+        if (declared.Length >= 1 && known && declaredSample == sample)
+            return [batch.shape[0], .. declared.Skip(1).Select(d => (long)d)];
+        throw new CompressException(ErrorKind.InvalidInput,
+            $"{Path}: input '{_input}' has shape [{string.Join(",", declared)}]; the data's samples have shape [{string.Join(",", batch.shape.Skip(1))}]");
+    }
+
+    public void Dispose() => _session.Dispose();
+}
