@@ -29,6 +29,9 @@ public sealed class KillTests(HostFixture fx) : IClassFixture<HostFixture>
         // Replaced: it must then be a complete, loadable file.
         if (file.EndsWith(".safetensors", StringComparison.Ordinal)) using (ModelIO.Load(path)) { }
         else if (file.EndsWith(".json", StringComparison.Ordinal)) Newtonsoft.Json.Linq.JObject.Parse(text);
+        else if (file.EndsWith(".html", StringComparison.Ordinal)) Assert.EndsWith("</html>", text.TrimEnd());
+        else if (file.EndsWith(".onnx", StringComparison.Ordinal)) Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        else Assert.NotEmpty(text);
     }
 
     [Theory]
@@ -36,7 +39,9 @@ public sealed class KillTests(HostFixture fx) : IClassFixture<HostFixture>
     [InlineData("train")]
     public void KilledAtAnyPointLeavesNoPartialFileUnderAFinalName(string command)
     {
-        string[] finals = command == "run" ? ["compressed.safetensors", "model.onnx", "recipe.json", "report.json"] : ["model.safetensors", "train.json"];
+        string[] finals = command == "run"
+            ? ["compressed.safetensors", "model.onnx", "recipe.json", "report.json", "report.md", "report.html"]
+            : ["model.safetensors", "train.json"];
         var delays = command == "run" ? new[] { 150, 400, 700, 1000, 1400, 2000, 3000 } : new[] { 300, 800, 1500, 2500, 4000, 6000 };
         foreach (int ms in delays)
         {
