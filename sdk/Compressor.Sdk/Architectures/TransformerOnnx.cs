@@ -5,24 +5,8 @@ namespace Compressor.Sdk.Architectures;
 /// <summary>ONNX node patterns shared by the built-in transformer architectures.</summary>
 internal static class TransformerOnnx
 {
-    /// <summary>GELU: exact 0.5·x·(1 + Erf(x/√2)) (which ORT fuses into its Gelu kernel), or the tanh approximation
-    /// 0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³))).</summary>
-    public static string Gelu(IOnnxExportContext c, string x, bool tanh)
-    {
-        string inner;
-        if (tanh)
-        {
-            string cube = c.AddNode("Mul", x, c.AddNode("Mul", x, x));
-            string sum = c.AddNode("Add", x, c.AddNode("Mul", cube, c.FloatConstant(0.044715f)));
-            inner = c.AddNode("Tanh", c.AddNode("Mul", sum, c.FloatConstant((float)Math.Sqrt(2 / Math.PI))));
-        }
-        else
-        {
-            inner = c.AddNode("Erf", c.AddNode("Div", x, c.FloatConstant((float)Math.Sqrt(2))));
-        }
-        string onePlus = c.AddNode("Add", inner, c.FloatConstant(1f));
-        return c.AddNode("Mul", c.AddNode("Mul", x, onePlus), c.FloatConstant(0.5f));
-    }
+    /// <summary>GELU: exact (erf form, which ORT fuses into its Gelu kernel) or the tanh approximation.</summary>
+    public static string Gelu(IOnnxExportContext c, string x, bool tanh) => Onnx.Export.Emitters.ActivationEmitter.Gelu(c, x, tanh);
 
     /// <summary>Transpose with a permutation.</summary>
     public static string Transpose(IOnnxExportContext c, string x, params long[] perm) =>

@@ -23,24 +23,27 @@ internal sealed class ActivationEmitter : IOnnxModuleEmitter
             case Tanh: return [context.AddNode("Tanh", x)];
             case Sigmoid: return [context.AddNode("Sigmoid", x)];
             case SiLU: return [context.AddNode("Mul", x, context.AddNode("Sigmoid", x))];
-            case GELU gelu:
-            {
-                bool tanh = gelu.approximate.ToString().Equals("tanh", StringComparison.OrdinalIgnoreCase);
-                string inner;
-                if (tanh)
-                {
-                    string cube = context.AddNode("Mul", x, context.AddNode("Mul", x, x));
-                    string sum = context.AddNode("Add", x, context.AddNode("Mul", cube, context.FloatConstant(0.044715f)));
-                    inner = context.AddNode("Tanh", context.AddNode("Mul", sum, context.FloatConstant((float)Math.Sqrt(2 / Math.PI))));
-                }
-                else
-                {
-                    inner = context.AddNode("Erf", context.AddNode("Div", x, context.FloatConstant((float)Math.Sqrt(2))));
-                }
-                string onePlus = context.AddNode("Add", inner, context.FloatConstant(1f));
-                return [context.AddNode("Mul", context.AddNode("Mul", x, context.FloatConstant(0.5f)), onePlus)];
-            }
+            case GELU gelu: return [Gelu(context, x, gelu.approximate.ToString().Equals("tanh", StringComparison.OrdinalIgnoreCase))];
             default: throw new InvalidOperationException("unreachable");
         }
+    }
+
+    /// <summary>GELU nodes on <paramref name="x"/>: exact (erf) or the tanh approximation; shared with the containers
+    /// that apply GELU functionally (the built-in transformers).</summary>
+    internal static string Gelu(IOnnxExportContext context, string x, bool tanh)
+    {
+        string inner;
+        if (tanh)
+        {
+            string cube = context.AddNode("Mul", x, context.AddNode("Mul", x, x));
+            string sum = context.AddNode("Add", x, context.AddNode("Mul", cube, context.FloatConstant(0.044715f)));
+            inner = context.AddNode("Tanh", context.AddNode("Mul", sum, context.FloatConstant((float)Math.Sqrt(2 / Math.PI))));
+        }
+        else
+        {
+            inner = context.AddNode("Erf", context.AddNode("Div", x, context.FloatConstant((float)Math.Sqrt(2))));
+        }
+        string onePlus = context.AddNode("Add", inner, context.FloatConstant(1f));
+        return context.AddNode("Mul", context.AddNode("Mul", x, context.FloatConstant(0.5f)), onePlus);
     }
 }
