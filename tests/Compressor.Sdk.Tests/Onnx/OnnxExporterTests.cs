@@ -183,9 +183,10 @@ public sealed class OnnxExporterTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void FakeQuantizedFloatWeightsFailTheSizeGate()
     {
-        OnnxLoweringRegistry.Register(new FakeQuantLayer.Lowering());
+        // The fixture plugins' fake-quant layer: claims 4 bits per weight, exports float32.
+        OnnxLoweringRegistry.Register(new FaultyPlugins.FakeQuantLinear.Lowering());
         using var model = TinyModels.Mlp(seed: 14);
-        model.ReplaceLayer("layers.2", new FakeQuantLayer(96, 48));
+        model.ReplaceLayer("layers.2", new FaultyPlugins.FakeQuantLinear(randn(48, 96)));
         var export = OnnxExporter.Export(model, PathOf("fake.onnx"));
         var r = OnnxVerifier.Verify(model, export);
         Assert.False(r.Passed);
