@@ -41,6 +41,7 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
     /// <inheritdoc/>
     protected override PluginResult Run(PluginContext context, StatsQOptions options)
     {
+        options = options.Resolved();
         var model = context.Model;
         if (!model.IsExecutable)
             throw new CompressException(ErrorKind.InvalidInput, "statsq: quantization-aware training needs an executable model (pass --arch for a bare checkpoint)");

@@ -113,8 +113,9 @@ public sealed class StatsQAttention : nn.Module<Tensor, Tensor>, ICompressedLaye
     }
 
     /// <summary>Codes, steps and the input quantizers of the coded parts, every other activation quantizer's scale,
-    /// and the kept query-bias term (float32).</summary>
-    public long WeightStorageBits => Linears.Sum(l => l.Linear.StorageBits)
+    /// the kept query-bias term, and the float32 biases of its parts (the SDK adds a compressed layer's own
+    /// <c>bias</c> to the theoretical size, not those of its parts).</summary>
+    public long WeightStorageBits => Linears.Sum(l => l.Linear.StorageBits + (l.Linear.Bias?.numel() ?? 0) * 32)
                                      + _parts.Values.OfType<FrozenActivationQuantizer>().Sum(q => q.StorageBits)
                                      + (QueryBiasKey?.numel() ?? 0) * 32;
 

@@ -16,7 +16,7 @@ public sealed class StatsQConv2dLowering : IOnnxLowering
     {
         var l = layer as StatsQConv2d ?? throw new ArgumentException($"{context.LayerName}: expected a {nameof(StatsQConv2d)}, got {layer.GetType().Name}");
         var g = new LoweringGraph(context);
-        string x = g.Quantize(input, l.Input, "input");
+        string x = g.Quantize(input, l.Input, "input", rank: 4);
         int bits = CodedLinear.ContainerBits(l.Bits);
         int type = OnnxDataType.Integer(bits, signed: true);
         context.RequireOpset("", OnnxDataType.MinimumOpset(type));

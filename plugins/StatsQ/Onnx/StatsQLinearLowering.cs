@@ -18,7 +18,7 @@ public sealed class StatsQLinearLowering : IOnnxLowering
     {
         var l = layer as StatsQLinear ?? throw new ArgumentException($"{context.LayerName}: expected a {nameof(StatsQLinear)}, got {layer.GetType().Name}");
         var g = new LoweringGraph(context);
-        string y = g.Linear(input, l, "linear");
+        string y = g.Linear(input, l, "linear", rank: null);
         context.AddNode("Identity", [y], [output]);
     }
 }
