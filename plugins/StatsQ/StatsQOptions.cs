@@ -15,6 +15,13 @@ public sealed record StatsQOptions : PluginOptions
     [Option("Activation bits of the inputs of those linears and of the attention internals.", Min = 2, Max = 8)]
     public int ActBits { get; init; } = 4;
 
+    /// <summary>Weight and activation bits at once; 0 leaves <see cref="WeightBits"/> and <see cref="ActBits"/> as given.</summary>
+    [Option("Weight and activation bits at once (--bits 2 is W2A2); 0 keeps --weight-bits and --act-bits.", Min = 0, Max = 8)]
+    public int Bits { get; init; }
+
+    /// <summary>The options with <see cref="Bits"/> applied to both widths.</summary>
+    public StatsQOptions Resolved() => Bits > 0 ? this with { WeightBits = Bits, ActBits = Bits, Bits = 0 } : this;
+
     /// <summary>Weight quantizer: StatsQ (the method) or LSQ (the baseline, learnable per-row scale).</summary>
     [Option("Weight quantizer of the block linears: statsq (the method) or lsq (the baseline with a learnable per-row scale).")]
     public WeightQuantizerKind Quantizer { get; init; } = WeightQuantizerKind.StatsQ;
@@ -74,6 +81,7 @@ public sealed record StatsQOptions : PluginOptions
     /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
+        if (Bits == 1) yield return "--bits must be 0 (unset) or 2..8";
         if (Epochs == 0 && (!Cga || CgaEpochs == 0)) yield return "--epochs 0 with no CGA epochs leaves nothing to train";
         if (Quantizer == WeightQuantizerKind.Lsq && Qkr) yield return "--qkr needs --quantizer statsq (the LSQ baseline quantizes q and k separately; pass --qkr false)";
         if (Quantizer == WeightQuantizerKind.Lsq && Cga) yield return "--cga needs --quantizer statsq (its confidence is measured on the StatsQ grid; pass --cga false)";

@@ -43,8 +43,16 @@ public sealed class TrainedVitFixture : IDisposable
     }
 }
 
+/// <summary>The test classes that share one <see cref="TrainedVitFixture"/> (trained once per test run).</summary>
+[CollectionDefinition(Name)]
+public sealed class TrainedVitCollection : ICollectionFixture<TrainedVitFixture>
+{
+    public const string Name = "trained digits ViT";
+}
+
 /// <summary>QAT and CGA on the fixture's ViT (trained by this project, not a published model).</summary>
-public sealed class QatTrainerTests(TrainedVitFixture fx) : IClassFixture<TrainedVitFixture>
+[Collection(TrainedVitCollection.Name)]
+public sealed class QatTrainerTests(TrainedVitFixture fx)
 {
     private DataSplits _data => fx.Data;
 

@@ -24,6 +24,9 @@ public sealed class QatAttention : LayerContainer
         register_module("attn_quant", new LsqQuantizer(bits, signed: false, LsqGranularity.PerToken));
     }
 
+    /// <summary>Heads.</summary>
+    public int Heads => _heads;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {

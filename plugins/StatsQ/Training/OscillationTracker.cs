@@ -64,9 +64,36 @@ public sealed class OscillationTracker : IDisposable
     /// <summary>EMA frequencies per weight.</summary>
     public Tensor Frequencies => _frequency ?? throw new InvalidOperationException("no step recorded");
 
+    /// <summary>The tracker's state as named tensors (for a resumable run's checkpoint; empty before the first update).</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> State()
+    {
+        if (_previous is null) yield break;
+        yield return ("previous", _previous);
+        yield return ("last_direction", _lastDirection!);
+        yield return ("frequency", _frequency!);
+        yield return ("count", _count!);
+        yield return ("last_event", _lastEvent!);
+        yield return ("steps", tensor(new[] { Steps, LastStepEvents }));
+    }
+
+    /// <summary>Restores <see cref="State"/> (tensors by the same names; copies them).</summary>
+    public void Restore(Func<string, Tensor> read)
+    {
+        Dispose();
+        _previous = read("previous").clone().DetachFromDisposeScope();
+        _lastDirection = read("last_direction").clone().DetachFromDisposeScope();
+        _frequency = read("frequency").clone().DetachFromDisposeScope();
+        _count = read("count").clone().DetachFromDisposeScope();
+        _lastEvent = read("last_event").clone().DetachFromDisposeScope();
+        using var steps = read("steps");
+        Steps = steps[0].item<long>();
+        LastStepEvents = steps[1].item<long>();
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var t in new[] { _previous, _lastDirection, _frequency, _count, _lastEvent }) t?.Dispose();
+        _previous = _lastDirection = _frequency = _count = _lastEvent = null;
     }
 }

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using Compressor.Sdk;
+using Compressor.Sdk.Checkpoints;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.IO;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Training;
+using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,19 +17,42 @@ namespace Compressor.Plugins.StatsQ.Training;
 /// before the optimizer exists; QAT with AdamW, warm-up + cosine to the final learning rate and (optionally)
 /// distillation from the FP teacher — CE(labels) + soft-CE(teacher softmax), equal weights; then CGA at the constant
 /// final learning rate, freezing confident weights of the managed tensors at every step. The integer code of every
-/// quantized weight is tracked at every step, and the oscillation metrics (M1–M4) and curves go to the report.</summary>
+/// quantized weight is tracked at every step, and the oscillation metrics (M1–M4) and curves go to the report.
+/// <para>Resumable: with a work folder, the end of every epoch (QAT or CGA) writes the student's tensors, the AdamW
+/// state, the oscillation trackers, the scale histories and the curves; a later run with the same options, seed and
+/// data finds them and continues from there. The data order of an epoch depends only on (seed, phase, epoch) and
+/// nothing else is random, so on the same machine and thread count a resumed run ends bit-identical to an
+/// uninterrupted one.</para></summary>
 public sealed class QatTrainer(CompressibleModel student, CompressibleModel? teacher, IReadOnlyList<QuantizedTensor> tensors, StatsQOptions options,
-    IDataSet train, IDataSet evaluation, DataKind kind, Device device, IProgressReporter progress, IPluginLogger log, ReportBuilder report)
+    IDataSet train, IDataSet evaluation, DataKind kind, Device device, IProgressReporter progress, IPluginLogger log, ReportBuilder report,
+    string? workDirectory = null, int seed = 0)
 {
-    private readonly Dictionary<string, OscillationTracker> _trackers = tensors.ToDictionary(t => t.Name, _ => new OscillationTracker());
+    private Dictionary<string, OscillationTracker> _trackers = tensors.ToDictionary(t => t.Name, _ => new OscillationTracker());
     private readonly Dictionary<string, Queue<Tensor>> _scaleHistory = tensors.ToDictionary(t => t.Name, _ => new Queue<Tensor>());
     private readonly List<double> _steps = [], _loss = [], _events = [], _cgaSteps = [], _unfrozen = [];
+    private readonly List<Metric> _qatMetrics = [];
+    private double _stepSeconds;
+    private long _timedSteps;
 
     /// <summary>Held-out accuracy after each QAT/CGA epoch.</summary>
     public List<double> EpochAccuracy { get; } = [];
 
     /// <summary>Mean training loss of each QAT epoch.</summary>
     public List<double> EpochLoss { get; } = [];
+
+    /// <summary>Epochs (QAT + CGA) this run trained itself, i.e. not restored from the work folder.</summary>
+    public int EpochsTrainedHere { get; private set; }
+
+    /// <summary>Mean wall time of one training step (forward, distillation, backward, AdamW, code tracking), seconds.</summary>
+    public double MeanStepSeconds => _timedSteps == 0 ? 0 : _stepSeconds / _timedSteps;
+
+    private string? StatePath => workDirectory is null ? null : Path.Combine(workDirectory, "qat-state.json");
+    private string TensorsPath => Path.Combine(workDirectory!, "qat-tensors.safetensors");
+    private string OptimizerPath => Path.Combine(workDirectory!, "qat-optimizer.bin");
+
+    /// <summary>The data order seed of one epoch of one phase (a fixed mix: not <see cref="HashCode"/>, which is
+    /// randomised per process).</summary>
+    public static int EpochSeed(int seed, int phase, int epoch) => (int)(((uint)seed * 2654435761u) ^ ((uint)phase * 40503u + (uint)epoch * 97u + 12345u)) & int.MaxValue;
 
     /// <summary>Runs QAT then CGA; returns the final held-out accuracy (TorchSharp).</summary>
     public double Run(CancellationToken cancellation)
@@ -41,16 +67,18 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         var schedule = new TrainingSettings(options.Epochs, options.Lr, options.BatchSize, options.WeightDecay, WarmupFraction: 0.05,
             MinLearningRateRatio: options.MinLr / options.Lr, GradientClip: 0);
         long step = 0, total = stepsPerEpoch * options.Epochs;
+        int cgaEpochs = options.Cga ? options.CgaEpochs : 0;
         foreach (var t in tensors) using (var c = t.Codes()) _trackers[t.Name].Update(c);
         teacher?.Module.eval();
+        var (phase, done) = TryResume(optimizer, ref step);
 
-        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        for (int epoch = phase == 0 ? done : options.Epochs; epoch < options.Epochs; epoch++)
         {
             double lossSum = 0;
             long batches = 0;
             using (var task = progress.Start($"statsq: QAT epoch {epoch + 1}/{options.Epochs}", stepsPerEpoch))
             {
-                foreach (var batch in train.Batches(options.BatchSize, shuffle: true, seed: HashCode.Combine(17, epoch) & int.MaxValue))
+                foreach (var batch in train.Batches(options.BatchSize, shuffle: true, seed: EpochSeed(seed, 0, epoch)))
                 {
                     cancellation.ThrowIfCancellationRequested();
                     using var b = batch;
@@ -64,35 +92,47 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
             }
             EpochLoss.Add(lossSum / Math.Max(1, batches));
             EpochAccuracy.Add(Evaluate());
-            log.Info($"statsq: QAT epoch {epoch + 1}/{options.Epochs}: held-out accuracy {EpochAccuracy[^1]:P2}");
+            EpochsTrainedHere++;
+            log.Info($"statsq: QAT epoch {epoch + 1}/{options.Epochs}: loss {EpochLoss[^1]:F4}, held-out accuracy {EpochAccuracy[^1]:P2}");
+            if (epoch == options.Epochs - 1) _qatMetrics.AddRange(OscillationMetrics("qat"));
+            SaveState(optimizer, 0, epoch + 1, step);
         }
-        ReportOscillations("qat");
+        if (options.Epochs == 0 && _qatMetrics.Count == 0) _qatMetrics.AddRange(OscillationMetrics("qat"));
+        foreach (var m in _qatMetrics) report.AddMetric(m);
 
-        if (options.Cga && options.CgaEpochs > 0)
+        if (cgaEpochs > 0)
         {
-            foreach (var t in tensors) _trackers[t.Name].Dispose();
-            foreach (var t in tensors) { _trackers[t.Name] = new OscillationTracker(); using var c = t.Codes(); _trackers[t.Name].Update(c); }
-            for (int epoch = 0; epoch < options.CgaEpochs; epoch++)
+            if (phase == 0)
             {
-                using var task = progress.Start($"statsq: CGA epoch {epoch + 1}/{options.CgaEpochs}", stepsPerEpoch);
-                foreach (var batch in train.Batches(options.BatchSize, shuffle: true, seed: HashCode.Combine(29, epoch) & int.MaxValue))
+                // CGA's oscillation metrics are measured afresh from the start of the phase.
+                foreach (var t in tensors) { _trackers[t.Name].Dispose(); _trackers[t.Name] = new OscillationTracker(); using var c = t.Codes(); _trackers[t.Name].Update(c); }
+            }
+            for (int epoch = phase == 1 ? done : 0; epoch < cgaEpochs; epoch++)
+            {
+                using (var task = progress.Start($"statsq: CGA epoch {epoch + 1}/{cgaEpochs}", stepsPerEpoch))
                 {
-                    cancellation.ThrowIfCancellationRequested();
-                    using var b = batch;
-                    Step(optimizer, b, options.MinLr, cga: true);
-                    step++;
-                    task.Advance(1, $"unfrozen {_unfrozen[^1]:N0}");
+                    foreach (var batch in train.Batches(options.BatchSize, shuffle: true, seed: EpochSeed(seed, 1, epoch)))
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        using var b = batch;
+                        Step(optimizer, b, options.MinLr, cga: true);
+                        step++;
+                        task.Advance(1, $"unfrozen {_unfrozen[^1]:N0}");
+                    }
                 }
                 EpochAccuracy.Add(Evaluate());
-                log.Info($"statsq: CGA epoch {epoch + 1}/{options.CgaEpochs}: held-out accuracy {EpochAccuracy[^1]:P2}, unfrozen weights {_unfrozen[^1]:N0}");
+                EpochsTrainedHere++;
+                log.Info($"statsq: CGA epoch {epoch + 1}/{cgaEpochs}: held-out accuracy {EpochAccuracy[^1]:P2}, unfrozen weights {_unfrozen[^1]:N0}");
+                SaveState(optimizer, 1, epoch + 1, step);
             }
-            ReportOscillations("cga");
-            report.AddSeries(new Series("cga/unfrozen", _cgaSteps, _unfrozen, "step", "unfrozen weights"));
-            report.AddMetric(new Metric("cgaUnfrozenAtEnd", _unfrozen[^1], "weights"));
+            foreach (var m in OscillationMetrics("cga")) report.AddMetric(m);
+            report.AddSeries(new Series("cga/unfrozen", _cgaSteps.ToList(), _unfrozen.ToList(), "step", "unfrozen weights"));
+            report.AddMetric(new Metric("cgaUnfrozenAtEnd", _unfrozen.Count > 0 ? _unfrozen[^1] : 0, "weights"));
         }
-        report.AddSeries(new Series("qat/loss", _steps, _loss, "step", "training loss"));
-        report.AddSeries(new Series("qat/oscillationEvents", _steps, _events, "step", "code reversals per step"));
-        report.AddSeries(new Series("qat/heldOutAccuracy", EpochAccuracy.Select((_, i) => (double)(i + 1)).ToList(), EpochAccuracy, "epoch", "accuracy"));
+        report.AddSeries(new Series("qat/loss", _steps.ToList(), _loss.ToList(), "step", "training loss"));
+        report.AddSeries(new Series("qat/oscillationEvents", _steps.ToList(), _events.ToList(), "step", "code reversals per step"));
+        report.AddSeries(new Series("qat/heldOutAccuracy", EpochAccuracy.Select((_, i) => (double)(i + 1)).ToList(), EpochAccuracy.ToList(), "epoch", "accuracy"));
+        if (_timedSteps > 0) report.AddMetric(new Metric("qat.stepSeconds", MeanStepSeconds, "s"));
         foreach (var t in _trackers.Values) t.Dispose();
         foreach (var q in _scaleHistory.Values) foreach (var s in q) s.Dispose();
         return EpochAccuracy.Count > 0 ? EpochAccuracy[^1] : Evaluate();
@@ -100,6 +140,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
 
     private double Step(TorchSharp.Modules.AdamW optimizer, DataBatch b, double lr, bool cga)
     {
+        var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
         optimizer.zero_grad();
@@ -149,15 +190,17 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
             _loss.Add(l);
             _events.Add(events);
         }
+        _stepSeconds += clock.Elapsed.TotalSeconds;
+        _timedSteps++;
         return l;
     }
 
     private double Evaluate() => Evaluation.Run(student, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), device).Accuracy ?? 0;
 
-    private void ReportOscillations(string phase)
+    private List<Metric> OscillationMetrics(string phase)
     {
         double weights = _trackers.Values.Sum(t => (double)t.Count);
-        double Weighted(Func<OscillationTracker, double> f) => _trackers.Values.Sum(t => f(t) * t.Count) / weights;
+        double Weighted(Func<OscillationTracker, double> f) => _trackers.Values.Sum(t => f(t) * t.Count) / Math.Max(1, weights);
         double m1a = Weighted(t => t.FractionAboveFrequency(0.005)), m1b = Weighted(t => t.FractionAboveFrequency(0.01));
         double m2 = Weighted(t => t.FractionReversedWithin(options.OscillationWindow)), m3 = Weighted(t => t.EventsPerThousandSteps);
         double m4 = _scaleHistory.Values.Where(q => q.Count > 1).Select(q =>
@@ -165,12 +208,91 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
             using var history = torch.stack(q.ToArray());
             return history.std(0).mean().item<float>() / Math.Max(1e-12, history.abs().mean().item<float>());
         }).DefaultIfEmpty(0).Average();
-        report.AddMetric(new Metric($"{phase}.oscillation.emaAbove0.005", m1a, "fraction"));
-        report.AddMetric(new Metric($"{phase}.oscillation.emaAbove0.01", m1b, "fraction"));
-        report.AddMetric(new Metric($"{phase}.oscillation.reversedInWindow", m2, "fraction"));
-        report.AddMetric(new Metric($"{phase}.oscillation.reversalsPer1000Steps", m3, "per weight"));
-        report.AddMetric(new Metric($"{phase}.scaleRelativeStd", m4, "relative"));
         log.Info($"statsq: {phase} oscillations — EMA>0.005 {m1a:P2}, EMA>0.01 {m1b:P2}, reversed in last {options.OscillationWindow} steps {m2:P2}, " +
                  $"{m3:F2} reversals/weight/1000 steps, scale relative std {m4:G3}");
+        return
+        [
+            new Metric($"{phase}.oscillation.emaAbove0.005", m1a, "fraction"),
+            new Metric($"{phase}.oscillation.emaAbove0.01", m1b, "fraction"),
+            new Metric($"{phase}.oscillation.reversedInWindow", m2, "fraction"),
+            new Metric($"{phase}.oscillation.reversalsPer1000Steps", m3, "per weight"),
+            new Metric($"{phase}.scaleRelativeStd", m4, "relative"),
+        ];
+    }
+
+    /// <summary>What must match for a saved state to be resumed: options, seed, data.</summary>
+    private string Fingerprint() => $"{options}|include={string.Join(",", options.Include)}|exclude={string.Join(",", options.Exclude)}|seed={seed}|train={train.Name}:{train.Count}|eval={evaluation.Name}:{evaluation.Count}|tensors={string.Join(",", tensors.Select(t => t.Name))}";
+
+    private void SaveState(TorchSharp.Modules.AdamW optimizer, int phase, int epochsDone, long step)
+    {
+        if (workDirectory is null) return;
+        Directory.CreateDirectory(workDirectory);
+        using var scope = NewDisposeScope();
+        var named = student.NamedTensors().Select(t => ("model." + t.Name, t.Tensor.detach())).ToList();
+        foreach (var (name, tracker) in _trackers)
+            named.AddRange(tracker.State().Select(s => ($"tracker.{name}.{s.Name}", s.Tensor)));
+        foreach (var (name, history) in _scaleHistory)
+            if (history.Count > 0) named.Add(($"scales.{name}", torch.stack(history.ToArray())));
+        string tmp = TensorsPath + ".tmp";
+        SafetensorsWriter.Write(tmp, named);
+        File.Move(tmp, TensorsPath, overwrite: true);
+        string otmp = OptimizerPath + ".tmp";
+        optimizer.save_state_dict(otmp);
+        File.Move(otmp, OptimizerPath, overwrite: true);
+        var state = new JObject
+        {
+            ["fingerprint"] = Fingerprint(), ["phase"] = phase, ["epochsDone"] = epochsDone, ["step"] = step,
+            ["epochLoss"] = new JArray(EpochLoss), ["epochAccuracy"] = new JArray(EpochAccuracy),
+            ["steps"] = new JArray(_steps), ["loss"] = new JArray(_loss), ["events"] = new JArray(_events),
+            ["cgaSteps"] = new JArray(_cgaSteps), ["unfrozen"] = new JArray(_unfrozen),
+            ["qatMetrics"] = new JArray(_qatMetrics.Select(m => new JObject { ["name"] = m.Name, ["value"] = m.Value, ["unit"] = m.Unit })),
+        };
+        AtomicFile.WriteAllText(StatePath!, state.ToString());
+    }
+
+    private (int Phase, int Done) TryResume(TorchSharp.Modules.AdamW optimizer, ref long step)
+    {
+        if (StatePath is null || !File.Exists(StatePath)) return (0, 0);
+        JObject state;
+        try { state = JObject.Parse(File.ReadAllText(StatePath)); }
+        catch (Newtonsoft.Json.JsonException) { log.Warn("statsq: the saved QAT state is unreadable; starting over"); return (0, 0); }
+        if ((string?)state["fingerprint"] != Fingerprint() || !File.Exists(TensorsPath) || !File.Exists(OptimizerPath))
+        {
+            log.Info("statsq: the work folder holds QAT state of other options or data; starting over");
+            return (0, 0);
+        }
+        using (var reader = CheckpointFormats.Open(TensorsPath))
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            foreach (var (name, t) in student.NamedTensors())
+            {
+                using var read = reader.Read("model." + name);
+                t.copy_(read);
+            }
+            foreach (var (name, tracker) in _trackers)
+                if (reader.Contains($"tracker.{name}.previous")) tracker.Restore(n => reader.Read($"tracker.{name}.{n}"));
+            foreach (var (name, history) in _scaleHistory)
+            {
+                foreach (var s in history) s.Dispose();
+                history.Clear();
+                if (!reader.Contains($"scales.{name}")) continue;
+                var stacked = reader.Read($"scales.{name}");
+                for (long i = 0; i < stacked.shape[0]; i++) history.Enqueue(stacked[i].clone().DetachFromDisposeScope());
+            }
+        }
+        optimizer.load_state_dict(OptimizerPath);
+        step = (long)state["step"]!;
+        EpochLoss.AddRange(state["epochLoss"]!.Values<double>());
+        EpochAccuracy.AddRange(state["epochAccuracy"]!.Values<double>());
+        _steps.AddRange(state["steps"]!.Values<double>());
+        _loss.AddRange(state["loss"]!.Values<double>());
+        _events.AddRange(state["events"]!.Values<double>());
+        _cgaSteps.AddRange(state["cgaSteps"]!.Values<double>());
+        _unfrozen.AddRange(state["unfrozen"]!.Values<double>());
+        _qatMetrics.AddRange(state["qatMetrics"]!.Select(m => new Metric((string)m["name"]!, (double)m["value"]!, (string)m["unit"]!)));
+        int phase = (int)state["phase"]!, done = (int)state["epochsDone"]!;
+        log.Info($"statsq: resuming after {(phase == 0 ? "QAT" : "CGA")} epoch {done} (step {step}) from {workDirectory}");
+        return (phase, done);
     }
 }

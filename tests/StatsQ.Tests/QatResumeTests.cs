@@ -1,0 +1,70 @@
+using Compressor.Plugins.StatsQ;
+using Compressor.Plugins.StatsQ.Training;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Reports;
+using Compressor.Sdk.Testing;
+using static TorchSharp.torch;
+
+namespace StatsQ.Tests;
+
+/// <summary>QAT killed mid-run resumes from its work folder and ends bit-identical to an uninterrupted run.</summary>
+[Collection(TrainedVitCollection.Name)]
+public sealed class QatResumeTests(TrainedVitFixture fx)
+{
+    /// <summary>Cancels after a number of training steps (progress units).</summary>
+    private sealed class CancelAfter(int steps, CancellationTokenSource cts) : IProgressReporter, IProgressTask
+    {
+        private int _done;
+
+        public IProgressTask Start(string description, long total) => this;
+
+        public void Advance(long units = 1, string? status = null)
+        {
+            _done += (int)units;
+            if (_done >= steps) cts.Cancel();
+        }
+
+        public void Dispose() { }
+    }
+
+    private static readonly StatsQOptions Options = new() { WeightBits = 3, ActBits = 3, Epochs = 2, Cga = true, CgaEpochs = 1, BatchSize = 64, Lr = 5e-4 };
+
+    private (List<(string Name, Tensor Tensor)> Tensors, ReportBuilder Report, QatTrainer Trainer) Train(string work, int? cancelAfterSteps)
+    {
+        using var teacher = fx.Load();
+        var student = fx.Load();
+        var tensors = ModelQuantization.Apply(student, Options);
+        var report = new ReportBuilder();
+        using var cts = new CancellationTokenSource();
+        IProgressReporter progress = cancelAfterSteps is { } n ? new CancelAfter(n, cts) : NullProgressReporter.Instance;
+        var trainer = new QatTrainer(student, teacher, tensors, Options, fx.Data.Train, fx.Data.Evaluation, DataKind.Images, CPU, progress,
+            NullPluginLogger.Instance, report, work, seed: 7);
+        trainer.Run(cts.Token);
+        return (student.NamedTensors().Select(t => (t.Name, t.Tensor.detach().clone())).ToList(), report, trainer);
+    }
+
+    [Fact]
+    public void KilledQatResumesBitIdentical()
+    {
+        string root = Directory.CreateTempSubdirectory("statsq-resume-").FullName;
+        try
+        {
+            var (expected, expectedReport, _) = Train(Path.Combine(root, "a"), null);
+            long stepsPerEpoch = (fx.Data.Train.Count + Options.BatchSize - 1) / Options.BatchSize;
+            // Killed in the middle of the second QAT epoch: the first epoch's state is on disk.
+            Assert.ThrowsAny<OperationCanceledException>(() => Train(Path.Combine(root, "b"), (int)(stepsPerEpoch + stepsPerEpoch / 2)));
+            var (actual, actualReport, trainer) = Train(Path.Combine(root, "b"), null);
+            Assert.Equal(2, trainer.EpochsTrainedHere);   // QAT epoch 2 and the CGA epoch; epoch 1 came from the folder
+            Assert.Equal(expected.Select(t => t.Name), actual.Select(t => t.Name));
+            for (int i = 0; i < expected.Count; i++) Tolerances.AssertIdentical(expected[i].Tensor, actual[i].Tensor, expected[i].Name);
+            Assert.Equal(expectedReport.Metrics.Where(m => m.Name != "qat.stepSeconds"), actualReport.Metrics.Where(m => m.Name != "qat.stepSeconds"));
+            Assert.Equal(expectedReport.Series.Single(s => s.Name == "qat/loss").Y, actualReport.Series.Single(s => s.Name == "qat/loss").Y);
+            Assert.Equal(expectedReport.Series.Single(s => s.Name == "cga/unfrozen").Y, actualReport.Series.Single(s => s.Name == "cga/unfrozen").Y);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
