@@ -146,7 +146,7 @@ public static class JlcmCompressor
         Tensor? rowOrder = null;
         if (options.Permutation != PermutationMode.None && groups > 1)
         {
-            var candidate = RowGrouping.Order(w, groups, options.Grouping, options.RowStatistic, options.KmeansIterations, seed);
+            var candidate = RowGrouping.Order(w, groups, options.Grouping, options.RowStatistic, options.KmeansIterations);
             if (!candidate.Select((v, j) => v == j).All(b => b))
             {
                 var perm = tensor(candidate);

@@ -12,7 +12,7 @@ public static class RowGrouping
     public const int QuantileFeatures = 16;
 
     /// <summary>The re-ordering of the rows of <paramref name="weight"/> [O, I] into <paramref name="groups"/> groups.</summary>
-    public static long[] Order(Tensor weight, int groups, GroupingMethod method, RowStatistic statistic, int kmeansIterations, long seed)
+    public static long[] Order(Tensor weight, int groups, GroupingMethod method, RowStatistic statistic, int kmeansIterations)
     {
         using var scope = NewDisposeScope();
         var w = weight.detach().to_type(ScalarType.Float32);
@@ -20,7 +20,7 @@ public static class RowGrouping
         if (groups <= 1 || rows <= 1) return Enumerable.Range(0, (int)rows).Select(i => (long)i).ToArray();
         var key = statistic == RowStatistic.Std ? w.std(1) : w.abs().amax([1L]);
         if (method == GroupingMethod.Sort) return key.sort(0, false, true).Indices.data<long>().ToArray();
-        return BalancedKmeans(w, groups, key, kmeansIterations, seed);
+        return BalancedKmeans(w, groups, key, kmeansIterations);
     }
 
     /// <summary>Per-row features: <see cref="QuantileFeatures"/> quantiles of the centred row.</summary>
@@ -32,15 +32,17 @@ public static class RowGrouping
         return centred.index_select(1, positions);
     }
 
-    /// <summary>Lloyd k-means with G centres on the quantile vectors, then an equal-size assignment (rows and
+    /// <summary>Lloyd k-means with G centres (initialised at the sort grouping's group means) on the quantile vectors, then an equal-size assignment (rows and
     /// clusters paired greedily by increasing distance, each cluster filled to the size of its contiguous group);
     /// clusters are ordered by the mean <paramref name="key"/> of their members so that neighbouring groups are similar.</summary>
-    private static long[] BalancedKmeans(Tensor w, int groups, Tensor key, int iterations, long seed)
+    private static long[] BalancedKmeans(Tensor w, int groups, Tensor key, int iterations)
     {
         long rows = w.shape[0];
         var f = QuantileVectors(w);
-        var g = new Generator((ulong)seed);
-        var centres = f.index_select(0, randperm(rows, generator: g).narrow(0, 0, groups)).clone();
+        // Initial centres: the mean feature of each group of the sort-by-key grouping (deterministic, spread out).
+        var sortOrder = key.sort(0, false, true).Indices;
+        var position = zeros(rows, ScalarType.Int64).index_put_(arange(rows, ScalarType.Int64).mul(groups).div(rows, RoundingMode.floor), sortOrder);
+        var centres = zeros(groups, f.shape[1]).index_add(0, position, f, 1).div(bincount(position, minlength: groups).to_type(ScalarType.Float32).unsqueeze(1));
         for (int it = 0; it < iterations; it++)
         {
             var assign = cdist(f, centres).argmin(1);
