@@ -131,12 +131,12 @@ public static class JlcmCompressor
         {
             var q = RtnBaseline.Quantize(module, options.Bits);
             var w0 = WeightOf(module).clone();
-            using var hq = InputStatistics(model, info, feeder, context.Cancellation);
+            using var hq = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
             stats["initialLoss"] = stats["finalLoss"] = JointLearner.Loss(((ICompressedLayer)q).DenseWeight().flatten(1), w0.flatten(1), hq);
             return (new ResumeStore.Entry(info.Name, ((ICompressedLayer)q).Kind, ((ICompressedLayer)q).Config, null, null, stats), q, w0);
         }
 
-        using var h = InputStatistics(model, info, feeder, context.Cancellation);
+        using var h = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
         var w = WeightOf(module).flatten(1).cpu();
         long rows = w.shape[0];
         int groups = (int)Math.Min(options.Groups, rows);
@@ -188,15 +188,17 @@ public static class JlcmCompressor
         return (new ResumeStore.Entry(info.Name, c.Kind, c.Config, consumer, order, stats), layer, WeightOf(module).clone());
     }
 
-    /// <summary>H = XᵀX/N of the layer's inputs, from a calibration pass through the current model.</summary>
-    private static Tensor InputStatistics(CompressibleModel model, LayerInfo info, CalibrationFeeder feeder, CancellationToken cancellation)
+    /// <summary>H = XᵀX/N of the layer's inputs, from a calibration pass through the current model, plus damping·mean(diag H)·I.</summary>
+    private static Tensor InputStatistics(CompressibleModel model, LayerInfo info, CalibrationFeeder feeder, double damping, CancellationToken cancellation)
     {
         var wrapper = new LayerInputStatistics((nn.Module<Tensor, Tensor>)info.Module);
         model.ReplaceLayer(info.Name, wrapper, disposeOld: false);
         try
         {
             feeder.RunAll(model, cancellation);
-            return wrapper.Hessian().cpu().MoveToOuterDisposeScope();
+            var h = wrapper.Hessian().cpu();
+            if (damping > 0) h = h.add(eye(h.shape[0]).mul(damping * h.diagonal().mean().item<float>()));
+            return h.MoveToOuterDisposeScope();
         }
         finally
         {

@@ -122,6 +122,10 @@ public sealed record JlcmOptions : PluginOptions
     [Option("Adam learning rate of codebook values and group scales, relative to their mean magnitude ([RECON] default).", Min = 0, Max = 1)]
     public double CodebookLr { get; init; } = 1e-3;
 
+    /// <summary>Damping of the input statistics.</summary>
+    [Option("Damping added to the diagonal of the input statistics H = XᵀX/N, relative to its mean diagonal: regularises the reconstruction loss toward plain weight MSE where the calibration inputs span few directions ([RECON], as GPTQ's 1%).", Min = 0, Max = 10)]
+    public double Damping { get; init; } = 0.01;
+
     /// <summary>Batch size of calibration forwards.</summary>
     [Option("Samples per calibration forward pass.", Min = 1, Max = 4096)]
     public int BatchSize { get; init; } = 32;
