@@ -1,7 +1,7 @@
 // jlcm benchmark on the real all-MiniLM-L6-v2: sentence-embedding cosine vs FP32 on held-out State of the Union
 // sentences, for RTN / k-means-only / JLCM-default / JLCM-proximal at equal index bits.
 // Usage: dotnet run --project bench/JlcmBench -c Release -- [bits=2,3] [groups=4] [methods=rtn,kmeans,default,proximal]
-//        [samples=128] [iterations=100] [eval=256]   (needs bash bench/fetch-data.sh text)
+//        [samples=128] [iterations=100] [eval=256] [include=glob,glob]   (needs bash bench/fetch-data.sh text)
 using System.Diagnostics;
 using System.Globalization;
 using Compressor.Plugins.JLCM;
@@ -24,6 +24,7 @@ int samples = int.Parse(Get("samples", "128"), CultureInfo.InvariantCulture);
 int iterations = int.Parse(Get("iterations", "100"), CultureInfo.InvariantCulture);
 int evalCount = int.Parse(Get("eval", "256"), CultureInfo.InvariantCulture);
 string root = Get("root", ".");
+var include = Get("include", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64";
 string evalSpec = $"sentences:{Path.Combine(root, "bench/data/text/sotu.txt")},context=64";
 
@@ -53,7 +54,7 @@ Tensor Embed(CompressibleModel model)
 
 Tensor reference;
 using (var fp = ModelIO.Load(modelPath)) reference = Embed(fp);
-Console.WriteLine($"MiniLM: {evalIds.shape[0]} held-out SOTU sentences, calibration {samples} Moby Dick sentences, {iterations} iterations per layer, torch threads {get_num_threads()}");
+Console.WriteLine($"MiniLM: {evalIds.shape[0]} held-out SOTU sentences, calibration {samples} Moby Dick sentences, {iterations} iterations per layer, layers [{string.Join(", ", include)}], torch threads {get_num_threads()}");
 Console.WriteLine("| method | bits b | G | variant | bits/weight (stored) | bits/weight (§2.2) | mean cosine | min cosine | ONNX bytes | compression s | peak MiB | ±1 moves |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (int bits in bitsList)
@@ -63,7 +64,7 @@ foreach (int bits in bitsList)
             if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | |"); continue; }
             var options = new JlcmOptions
             {
-                Bits = bits, Groups = groups, CalibrationSamples = samples, Iterations = iterations,
+                Bits = bits, Groups = groups, CalibrationSamples = samples, Iterations = iterations, Include = include,
                 Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
                 Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
             };

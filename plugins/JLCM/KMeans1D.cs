@@ -28,7 +28,7 @@ public static class KMeans1D
         return centres.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The index of the nearest of the sorted <paramref name="centres"/> for every value (int64, same shape).</summary>
+    /// <summary>The index of the nearest of the sorted <paramref name="sortedCentres"/> for every value (int64, same shape).</summary>
     public static Tensor Assign(Tensor values, Tensor sortedCentres)
     {
         using var scope = NewDisposeScope();
