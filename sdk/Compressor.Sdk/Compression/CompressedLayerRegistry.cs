@@ -14,6 +14,8 @@ public static class CompressedLayerRegistry
     {
         Register(new QuantizedLinear.Factory());
         Register(new QuantizedConv2d.Factory());
+        Register(new CodebookLinear.Factory());
+        Register(new CodebookConv2d.Factory());
     }
 
     /// <summary>Registered kind ids.</summary>

@@ -14,6 +14,8 @@ public static class OnnxLoweringRegistry
     {
         Register(new QuantizedLinearLowering());
         Register(new QuantizedConv2dLowering());
+        Register(new CodebookLinearLowering());
+        Register(new CodebookConv2dLowering());
     }
 
     /// <summary>Registered kinds, sorted.</summary>

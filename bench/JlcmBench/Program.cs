@@ -1,0 +1,103 @@
+// jlcm benchmark on the real all-MiniLM-L6-v2: sentence-embedding cosine vs FP32 on held-out State of the Union
+// sentences, for RTN / k-means-only / JLCM-default / JLCM-proximal at equal index bits.
+// Usage: dotnet run --project bench/JlcmBench -c Release -- [bits=2,3] [groups=4] [methods=rtn,kmeans,default,proximal]
+//        [samples=128] [iterations=100] [eval=256] [include=glob,glob]   (needs bash bench/fetch-data.sh text)
+using System.Diagnostics;
+using System.Globalization;
+using Compressor.Plugins.JLCM;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Evaluation;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Models.Pretrained;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Plugins;
+using Compressor.Sdk.Reports;
+using static TorchSharp.torch;
+
+var arg = args.Select(a => a.Split('=', 2)).ToDictionary(a => a[0], a => a.Length > 1 ? a[1] : "");
+string Get(string k, string d) => arg.TryGetValue(k, out var v) ? v : d;
+var bitsList = Get("bits", "2,3").Split(',').Select(int.Parse).ToArray();
+var groupsList = Get("groups", "4").Split(',').Select(int.Parse).ToArray();
+var methods = Get("methods", "rtn,kmeans,default,proximal").Split(',');
+int samples = int.Parse(Get("samples", "128"), CultureInfo.InvariantCulture);
+int iterations = int.Parse(Get("iterations", "100"), CultureInfo.InvariantCulture);
+int evalCount = int.Parse(Get("eval", "256"), CultureInfo.InvariantCulture);
+string root = Get("root", ".");
+var include = Get("include", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64";
+string evalSpec = $"sentences:{Path.Combine(root, "bench/data/text/sotu.txt")},context=64";
+
+using var calibration = DataSources.Open(calibrationSpec, seed: 0);
+using var evaluation = DataSources.Open(evalSpec, seed: 0);
+var evalIds = First(evaluation.Evaluation, evalCount);
+string modelPath = PretrainedModels.MiniLm().ModelPath;
+
+Tensor Embed(CompressibleModel model)
+{
+    using var scope = NewDisposeScope();
+    using var noGrad = no_grad();
+    var outs = new List<Tensor>();
+    for (long s = 0; s < evalIds.shape[0]; s += 32)
+    {
+        var ids = evalIds.narrow(0, s, Math.Min(32, evalIds.shape[0] - s));
+        long t = Math.Max(1, ids.ne(0).to_type(ScalarType.Int64).mul(arange(1, ids.shape[1] + 1, ScalarType.Int64)).max().item<long>());
+        ids = ids.narrow(1, 0, t);
+        var mask = ids.ne(0).to_type(ScalarType.Int64);
+        var y = model.Run(new Dictionary<string, Tensor> { ["input_ids"] = ids, ["attention_mask"] = mask, ["token_type_ids"] = zeros_like(ids) });
+        var states = y[model.OutputNames[0]];
+        var m = mask.to_type(ScalarType.Float32).unsqueeze(-1);
+        outs.Add(nn.functional.normalize(states.mul(m).sum(1).div(m.sum(1).clamp_min(1e-9)), p: 2, dim: 1));
+    }
+    return cat(outs, 0).MoveToOuterDisposeScope();
+}
+
+Tensor reference;
+using (var fp = ModelIO.Load(modelPath)) reference = Embed(fp);
+Console.WriteLine($"MiniLM: {evalIds.shape[0]} held-out SOTU sentences, calibration {samples} Moby Dick sentences, {iterations} iterations per layer, layers [{string.Join(", ", include)}], torch threads {get_num_threads()}");
+Console.WriteLine("| method | bits b | G | variant | bits/weight (stored) | bits/weight (§2.2) | mean cosine | min cosine | ONNX bytes | compression s | peak MiB | ±1 moves |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+foreach (int bits in bitsList)
+    foreach (int groups in groupsList)
+        foreach (var method in methods)
+        {
+            if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | |"); continue; }
+            var options = new JlcmOptions
+            {
+                Bits = bits, Groups = groups, CalibrationSamples = samples, Iterations = iterations, Include = include,
+                Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
+                Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
+            };
+            using var model = ModelIO.Load(modelPath);
+            var report = new ReportBuilder();
+            string work = Directory.CreateTempSubdirectory("jlcm-bench-").FullName;
+            var clock = Stopwatch.StartNew();
+            var (mib, how) = PeakMemory.Measure(() => new JLCMPlugin().Run(new PluginContext
+            {
+                Model = model, Data = new PluginData(calibration.Train, calibration.Calibration, null), WorkDirectory = work, Report = report, Seed = 0,
+            }, options));
+            double seconds = clock.Elapsed.TotalSeconds;
+            Directory.Delete(work, recursive: true);
+            using var emb = Embed(model);
+            var cos = emb.mul(reference).sum(1);
+            string onnx = Path.Combine(Path.GetTempPath(), $"jlcm-bench-{Guid.NewGuid():N}.onnx");
+            var export = OnnxExporter.Export(model, onnx);
+            long bytes = export.BytesOnDisk;
+            File.Delete(onnx);
+            if (File.Exists(onnx + ".data")) File.Delete(onnx + ".data");
+            double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
+            Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : "scales")} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
+                              $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
+        }
+
+static Tensor First(IDataSet data, int n)
+{
+    var list = new List<Tensor>();
+    long taken = 0;
+    foreach (var b in data.Batches(64))
+    {
+        using (b) { list.Add(b.Input.narrow(0, 0, Math.Min(b.Input.shape[0], n - taken)).clone()); taken += list[^1].shape[0]; }
+        if (taken >= n) break;
+    }
+    return cat(list, 0);
+}

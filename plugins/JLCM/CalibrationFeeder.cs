@@ -1,0 +1,84 @@
+using Compressor.Sdk;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Models;
+using static TorchSharp.torch;
+
+namespace Compressor.Plugins.JLCM;
+
+/// <summary>Runs a model on unlabelled calibration batches. A one-input model takes the batch as is; a model with
+/// named inputs (an imported encoder such as MiniLM) gets token ids [N, T] as its first input, trimmed to the longest
+/// unpadded sequence of the batch, with <c>attention_mask</c> = ids ≠ 0 and <c>token_type_ids</c> = 0.</summary>
+public sealed class CalibrationFeeder
+{
+    private readonly List<Tensor> _batches;
+
+    /// <summary>Takes the first <paramref name="samples"/> samples of <paramref name="data"/> (seeded shuffle) in batches.</summary>
+    public CalibrationFeeder(IDataSet data, int samples, int batchSize, int seed)
+    {
+        _batches = [];
+        long taken = 0;
+        foreach (var batch in data.Batches(batchSize, shuffle: true, seed: seed))
+        {
+            using (batch)
+            {
+                long n = Math.Min(batch.Input.shape[0], samples - taken);
+                _batches.Add(batch.Input.narrow(0, 0, n).clone().DetachFromDisposeScope());
+                taken += n;
+            }
+            if (taken >= samples) break;
+        }
+        if (_batches.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"jlcm: the calibration data {data.Name} is empty");
+        Samples = taken;
+    }
+
+    /// <summary>Where the model runs.</summary>
+    public Device Device { get; init; } = CPU;
+
+    /// <summary>Samples held.</summary>
+    public long Samples { get; }
+
+    /// <summary>Number of batches.</summary>
+    public int BatchCount => _batches.Count;
+
+    /// <summary>Runs <paramref name="model"/> on every batch (no grad) and returns nothing: layers observe their inputs.</summary>
+    public void RunAll(CompressibleModel model, CancellationToken cancellation)
+    {
+        for (int i = 0; i < _batches.Count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            Run(model, i);
+        }
+    }
+
+    /// <summary>The model's outputs on batch <paramref name="index"/> (caller's dispose scope), flattened and
+    /// concatenated over the named outputs.</summary>
+    public Tensor Run(CompressibleModel model, int index)
+    {
+        using var noGrad = no_grad();
+        var x = _batches[index].to(Device);
+        if (model.InputNames.Count == 1 && model.Module is not INamedTensorModule) return model.Forward(x).flatten();
+        var names = model.InputNames;
+        var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        if (x.dtype != ScalarType.Int64 || x.dim() != 2)
+        {
+            if (names.Count != 1) throw new CompressException(ErrorKind.InvalidInput, $"jlcm: the model takes {names.Count} inputs ({string.Join(", ", names)}); calibration data must be token ids [N, T]");
+            inputs[names[0]] = x;
+        }
+        else
+        {
+            long t = Math.Max(1, x.ne(0).to_type(ScalarType.Int64).mul(arange(1, x.shape[1] + 1, ScalarType.Int64)).max().item<long>());
+            var ids = x.narrow(1, 0, Math.Min(t, x.shape[1]));
+            inputs[names[0]] = ids;
+            foreach (var name in names.Skip(1))
+                inputs[name] = name switch
+                {
+                    "attention_mask" => ids.ne(0).to_type(ScalarType.Int64),
+                    "token_type_ids" => zeros_like(ids),
+                    _ => throw new CompressException(ErrorKind.InvalidInput, $"jlcm: cannot build the model input '{name}' from token ids (known: attention_mask, token_type_ids)"),
+                };
+        }
+        var outputs = model.Run(inputs);
+        return cat(model.OutputNames.Where(outputs.ContainsKey).Select(n => outputs[n].to_type(ScalarType.Float32).flatten()).ToList(), 0);
+    }
+}

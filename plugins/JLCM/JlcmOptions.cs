@@ -1,0 +1,139 @@
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Options;
+
+namespace Compressor.Plugins.JLCM;
+
+/// <summary>What replaces each layer: the full method or one of its baselines at the same index width.</summary>
+public enum JlcmMethod
+{
+    /// <summary>Grouping, k-means init, then joint learning of codebooks, scales and mappings.</summary>
+    Jlcm,
+    /// <summary>Grouping and k-means init only (no learning).</summary>
+    Kmeans,
+    /// <summary>Round-to-nearest uniform codes at the same bits per weight, per output row, asymmetric, MSE-clipped.</summary>
+    Rtn,
+}
+
+/// <summary>How rows are clustered into groups ([RECON] ALGORITHMS.md §2.3).</summary>
+public enum GroupingMethod
+{
+    /// <summary>Sort rows by a statistic and cut into equal-size contiguous groups.</summary>
+    Sort,
+    /// <summary>K-means on per-row quantile vectors of the centred row, balanced to equal-size groups.</summary>
+    Kmeans,
+}
+
+/// <summary>The row statistic of <see cref="GroupingMethod.Sort"/>.</summary>
+public enum RowStatistic
+{
+    /// <summary>Standard deviation of the row.</summary>
+    Std,
+    /// <summary>Largest absolute weight of the row.</summary>
+    MaxAbs,
+}
+
+/// <summary>What happens to the row permutation grouping implies.</summary>
+public enum PermutationMode
+{
+    /// <summary>Fold it into the layer's rows and bias and its consumer's input columns where that provably leaves the
+    /// outputs unchanged; otherwise store it explicitly (and count it).</summary>
+    Fold,
+    /// <summary>Always store it explicitly.</summary>
+    Explicit,
+    /// <summary>Do not re-order rows: groups are runs of the original rows (no permutation cost, weaker groups).</summary>
+    None,
+}
+
+/// <summary>Initialisation of the 1-D k-means.</summary>
+public enum KmeansInit
+{
+    /// <summary>Seeded k-means++ (D² sampling).</summary>
+    PlusPlus,
+    /// <summary>Quantiles (i + ½)/K of the values.</summary>
+    Quantile,
+}
+
+/// <summary>The weighting of the mapping gradient through the index ([RECON] ALGORITHMS.md §2.6).</summary>
+public enum MappingGradientKind
+{
+    /// <summary>The paper's proposal: dL/du = g/Δ, decreasing with the gap to the neighbouring codeword.</summary>
+    Proximal,
+    /// <summary>The STE through a piecewise-linear codebook: dL/du = g·Δ, growing with the gap.</summary>
+    Default,
+}
+
+/// <summary>Options of the <c>jlcm</c> plugin. Defaults marked [RECON] are not from the paper (none is published);
+/// see the README.</summary>
+public sealed record JlcmOptions : PluginOptions
+{
+    /// <summary>Bits per index b (K = 2^b codewords).</summary>
+    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (3-bit indices are stored in 4-bit containers).", Min = 1, Max = 8)]
+    public int Bits { get; init; } = 2;
+
+    /// <summary>Row groups G per layer.</summary>
+    [Option("Groups G of output neurons (rows) per layer; capped at the layer's rows.", Min = 1, Max = 4096)]
+    public int Groups { get; init; } = 4;
+
+    /// <summary>Variant A (scales) or B (codebooks).</summary>
+    [Option("scales: one codebook per layer with an fp16 scale per group; codebooks: one codebook per group.")]
+    public CodebookVariant Variant { get; init; } = CodebookVariant.Scales;
+
+    /// <summary>Row grouping.</summary>
+    [Option("Row grouping: sort (by --row-statistic, cut into equal groups) or kmeans (k-means on 16 per-row quantiles, balanced to equal groups).")]
+    public GroupingMethod Grouping { get; init; } = GroupingMethod.Sort;
+
+    /// <summary>Statistic of the sort grouping.</summary>
+    [Option("Row statistic the sort grouping orders by: std or max-abs.")]
+    public RowStatistic RowStatistic { get; init; } = RowStatistic.Std;
+
+    /// <summary>What to do with the row permutation.</summary>
+    [Option("fold: fold the row permutation into the layer and its consumer when the outputs provably stay equal, else store it; explicit: always store it; none: keep the original row order.")]
+    public PermutationMode Permutation { get; init; } = PermutationMode.Fold;
+
+    /// <summary>The method (or baseline).</summary>
+    [Option("jlcm (joint learning), kmeans (k-means init only, baseline) or rtn (round-to-nearest at the same bits, baseline).")]
+    public JlcmMethod Method { get; init; } = JlcmMethod.Jlcm;
+
+    /// <summary>Mapping gradient weighting.</summary>
+    [Option("Mapping gradient through the index: proximal (g/Δ, the paper's proposal) or default (g·Δ).")]
+    public MappingGradientKind Gradient { get; init; } = MappingGradientKind.Proximal;
+
+    /// <summary>K-means initialisation.</summary>
+    [Option("Initialisation of the 1-D k-means: plus-plus (seeded k-means++) or quantile.")]
+    public KmeansInit Init { get; init; } = KmeansInit.PlusPlus;
+
+    /// <summary>Lloyd iterations of the 1-D k-means.</summary>
+    [Option("Lloyd iterations of the 1-D k-means.", Min = 1, Max = 1000)]
+    public int KmeansIterations { get; init; } = 30;
+
+    /// <summary>Joint-learning iterations per layer.</summary>
+    [Option("Adam iterations of joint learning per layer ([RECON] default).", Min = 0, Max = 100000)]
+    public int Iterations { get; init; } = 200;
+
+    /// <summary>Calibration samples.</summary>
+    [Option("Calibration samples (unlabelled) drawn from the calibration data.", Min = 1, Max = 100000)]
+    public int CalibrationSamples { get; init; } = 128;
+
+    /// <summary>Learning rate of the latent indices (index units per step).</summary>
+    [Option("Learning rate of the latent indices, in index units per step (RMS over the layer) ([RECON] default).", Min = 0, Max = 10)]
+    public double Lr { get; init; } = 0.02;
+
+    /// <summary>Learning rate of codebooks and scales, relative to their mean magnitude.</summary>
+    [Option("Adam learning rate of codebook values and group scales, relative to their mean magnitude ([RECON] default).", Min = 0, Max = 1)]
+    public double CodebookLr { get; init; } = 1e-3;
+
+    /// <summary>Damping of the input statistics.</summary>
+    [Option("Damping added to the diagonal of the input statistics H = XᵀX/N, relative to its mean diagonal: regularises the reconstruction loss toward plain weight MSE where the calibration inputs span few directions ([RECON], as GPTQ's 1%).", Min = 0, Max = 10)]
+    public double Damping { get; init; } = 0.01;
+
+    /// <summary>Batch size of calibration forwards.</summary>
+    [Option("Samples per calibration forward pass.", Min = 1, Max = 4096)]
+    public int BatchSize { get; init; } = 32;
+
+    /// <inheritdoc/>
+    public override IEnumerable<string> Validate()
+    {
+        if (Method == JlcmMethod.Rtn && Bits is not (2 or 4 or 8))
+            yield return "--method rtn needs --bits 2, 4 or 8 (packed integer codes)";
+    }
+}

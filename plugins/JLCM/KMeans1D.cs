@@ -1,0 +1,66 @@
+using static TorchSharp.torch;
+
+namespace Compressor.Plugins.JLCM;
+
+/// <summary>Seeded 1-D k-means (Lloyd) returning K sorted centres ([RECON] ALGORITHMS.md §2.4). Assignment uses the
+/// midpoints of the sorted centres (bucketize), so every value goes to its nearest centre in O(n log K); an empty
+/// cluster keeps its previous centre.</summary>
+public static class KMeans1D
+{
+    /// <summary>K sorted centres of <paramref name="values"/> (any shape, float32).</summary>
+    public static Tensor Fit(Tensor values, int k, KmeansInit init, int iterations, long seed)
+    {
+        using var scope = NewDisposeScope();
+        var x = values.detach().flatten().to_type(ScalarType.Float32);
+        if (x.numel() == 0) throw new ArgumentException("k-means on an empty tensor");
+        var centres = init == KmeansInit.Quantile ? QuantileInit(x, k) : PlusPlusInit(x, k, seed);
+        centres = centres.sort().Values;
+        for (int it = 0; it < iterations; it++)
+        {
+            var assign = Assign(x, centres);
+            var sums = zeros(k).index_add(0, assign, x, 1);
+            var counts = bincount(assign, minlength: k).to_type(ScalarType.Float32);
+            var updated = where(counts.gt(0), sums.div(counts.clamp_min(1)), centres).sort().Values;
+            bool converged = updated.sub(centres).abs().max().item<float>() <= 1e-7f * (1 + centres.abs().max().item<float>());
+            centres = updated;
+            if (converged) break;
+        }
+        return centres.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The index of the nearest of the sorted <paramref name="sortedCentres"/> for every value (int64, same shape).</summary>
+    public static Tensor Assign(Tensor values, Tensor sortedCentres)
+    {
+        using var scope = NewDisposeScope();
+        if (sortedCentres.numel() == 1) return zeros(values.shape, ScalarType.Int64).MoveToOuterDisposeScope();
+        var mids = sortedCentres.narrow(-1, 1, sortedCentres.shape[^1] - 1).add(sortedCentres.narrow(-1, 0, sortedCentres.shape[^1] - 1)).mul(0.5);
+        return bucketize(values.contiguous(), mids.contiguous()).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor QuantileInit(Tensor x, int k)
+    {
+        var sorted = x.sort().Values;
+        long n = sorted.numel();
+        var positions = arange(k, ScalarType.Float32).add(0.5).div(k).mul(n - 1).round().to_type(ScalarType.Int64);
+        return sorted.index_select(0, positions);
+    }
+
+    private static Tensor PlusPlusInit(Tensor x, int k, long seed)
+    {
+        var g = new Generator((ulong)seed);
+        // Sample at most 65,536 values: D² seeding on a subsample is the usual practice and keeps it O(K·n_s).
+        var pool = x.numel() > 65536 ? x.index_select(0, randperm(x.numel(), generator: g).narrow(0, 0, 65536)) : x;
+        var chosen = new List<Tensor> { pool[randint(0, pool.numel(), [1], generator: g)] };
+        var d2 = pool.sub(chosen[0]).square();
+        for (int i = 1; i < k; i++)
+        {
+            double total = d2.sum().item<float>();
+            Tensor next;
+            if (total <= 0) next = chosen[^1];   // fewer distinct values than K: duplicate centres
+            else next = pool[multinomial(d2.div(total), 1, generator: g)];
+            chosen.Add(next);
+            d2 = minimum(d2, pool.sub(next).square());
+        }
+        return cat(chosen.Select(c => c.reshape(1)).ToList(), 0);
+    }
+}

@@ -1,0 +1,44 @@
+using Compressor.Plugins.JLCM;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Plugins;
+using Compressor.Sdk.Testing;
+using static TorchSharp.torch;
+
+namespace JLCM.Tests;
+
+/// <summary>The SDK conformance kit applied to jlcm on the MLP and on the CNN.</summary>
+public sealed class JlcmConformanceTests : PluginConformanceTests<JLCMPlugin, JlcmOptions>
+{
+    protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 4, Variant = CodebookVariant.Codebooks, Iterations = 10, CalibrationSamples = 32 };
+
+    protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments =>
+    [
+        (["--bits", "9"], "--bits"),
+        (["--groups", "0"], "--groups"),
+        (["--variant", "both"], "--variant"),
+        (["--gradient", "sideways"], "--gradient"),
+        (["--method", "rtn", "--bits", "3"], "--bits"),
+    ];
+
+    // 4-bit (16 codewords) k-means per group of Gaussian-like weights: Lloyd-Max gives ≈ 20 dB for a Gaussian
+    // (9.3 dB at 2 bits); learning may trade weight error for output error, so 16 dB.
+    protected override double MinimumWeightSqnrDb => 16;
+
+    protected override PluginData CreateData() => PluginTests.Calibration();
+}
+
+public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JLCMPlugin, JlcmOptions>
+{
+    protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 2, Iterations = 10, CalibrationSamples = 16, Include = ["convs.*"] };
+
+    protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments => [(["--permutation", "sometimes"], "--permutation")];
+
+    protected override double MinimumWeightSqnrDb => 16;
+
+    protected override CompressibleModel CreateModel() => TinyModels.Cnn(seed: 5);
+
+    protected override Tensor CreateInputs() => TinyModels.Inputs([2, 1, 8, 8], seed: 4);
+
+    protected override PluginData CreateData() => new(null, new Compressor.Sdk.Data.TensorDataSet("calibration", TinyModels.Inputs([16, 1, 8, 8], seed: 12), null), null);
+}
