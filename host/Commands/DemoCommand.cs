@@ -44,6 +44,8 @@ public static class DemoCommand
         else
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(env.Out), Interactive = InteractionSupport.No });
+            // Redirected output (a file, CI log) has no width: draw the table at its natural width, not 80 columns.
+            if (!ReferenceEquals(env.Out, System.Console.Out) || System.Console.IsOutputRedirected) console.Profile.Width = 200;
             var table = new Table().Border(TableBorder.Rounded);
             var headers = DemoTable.Headers(result.Report);
             foreach (var (h, i) in headers.Select((h, i) => (h, i)))
