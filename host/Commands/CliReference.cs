@@ -55,8 +55,8 @@ public static class CliReference
             string names = string.Join(", ", new[] { o.Name }.Concat(o.Aliases.Order(StringComparer.Ordinal)).Select(n => $"`{n}`"));
             string required = o.Required ? " (required)" : "";
             string choices = o.CompletionSources.Count > 0 && o.ValueType != typeof(bool)
-                ? string.Join("|", o.GetCompletions(System.CommandLine.Completions.CompletionContext.Empty).Select(c => c.Label)) : "";
-            string description = Cell(o.Description) + (choices.Length > 0 && !o.ValueType.IsPrimitive ? $" Values: `{choices}`." : "");
+                ? string.Join(", ", o.GetCompletions(System.CommandLine.Completions.CompletionContext.Empty).Select(c => c.Label)) : "";
+            string description = Cell(o.Description) + (choices.Length > 0 && !o.ValueType.IsPrimitive ? $" Values: {choices}." : "");
             sb.Append($"| {names}{required} | {description} | {Default(o)} |\n");
         }
         sb.Append('\n');
