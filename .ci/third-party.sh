@@ -10,7 +10,7 @@ results="$(cd "${1:?usage: third-party.sh RESULTS_DIR}" && pwd)"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP_THIRD_PARTY_WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 feed="$work/feed"; mkdir -p "$feed"
 # A version of its own per run, so no stale copy in the NuGet cache can stand in for what was just packed.
 stamp="ci.$(date -u +%Y%m%d%H%M%S).$$"
@@ -50,7 +50,9 @@ if grep -rq "$root" "$src"; then echo "third-party: the generated plugin refers 
 echo "== third-party: the plugin's conformance tests"
 (cd "$src/AcmeQuant" && dotnet test AcmeQuant.Tests -c Release --logger "trx;LogFilePrefix=third-party" --results-directory "$results" -nologo)
 (cd "$src/AcmeQuant" && dotnet build AcmeQuant -c Release -v q -nologo)
-plugin_dir="$src/AcmeQuant/AcmeQuant/bin/Release/net10.0"
+# --plugins takes a folder of plugin folders (each: the assembly and plugin.json), as $COMPRESS_PLUGIN_PATH does.
+plugin_dir="$work/plugins"; mkdir -p "$plugin_dir/acme-quant"
+cp "$src/AcmeQuant/AcmeQuant/bin/Release/net10.0/"* "$plugin_dir/acme-quant/"
 
 echo "== third-party: the packed tool, installed, runs the plugin"
 dotnet tool install compress --version "$tool" --add-source "$feed" --tool-path "$work/tools" --configfile "$src/nuget.config"

@@ -4,6 +4,7 @@ using Compressor.Sdk.Models;
 using Compressor.Sdk.Onnx.Lowerings;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MyPlugin;
