@@ -103,4 +103,23 @@ public sealed class DemoCommandTests(HostFixture fx) : IClassFixture<HostFixture
         string committed = File.ReadAllText(Path.Combine(dir!, "docs", "cli.md"));
         Assert.True(committed == stdout, "docs/cli.md is out of date: regenerate it with 'dotnet run --project host -c Release -- docs cli > docs/cli.md'");
     }
+
+    /// <summary>The real MiniLM (three int64 inputs) evaluated against itself on sentences (no targets): fidelity
+    /// metrics only, and identical models agree exactly.</summary>
+    [Fact]
+    public void EncoderWithThreeInputsIsEvaluatedOnSentencesByFidelity()
+    {
+        string minilm = Compressor.Sdk.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
+        string dir = fx.NewDir("minilm-eval");
+        string sentences = Path.Combine(dir, "s.txt");
+        File.WriteAllLines(sentences, Enumerable.Range(0, 20).Select(i => $"Sentence number {i} talks about a different topic today."));
+        var (code, stdout, stderr) = HostFixture.Cli("eval", minilm, "--reference", minilm, "--data", $"sentences:{sentences},context=16,validation=0.5",
+            "--runs", "1", "--batch-size", "4", "--format", "json", "-v", "q");
+        Assert.True(code == 0, stderr);
+        var metrics = ((JArray)JObject.Parse(stdout)["metrics"]!).Cast<JObject>().ToDictionary(m => (string)m["name"]!);
+        Assert.False(metrics.ContainsKey("accuracy"));
+        Assert.False(metrics.ContainsKey("perplexity"));
+        Assert.InRange((double)metrics["cosine"]["value"]!, 0.999999, 1.000001);
+        Assert.Equal(1.0, (double)metrics["top1Agreement"]["value"]!);
+    }
 }
