@@ -55,6 +55,8 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Create(Execute));
         root.Subcommands.Add(ExportCommand.Create(Execute));
         root.Subcommands.Add(EvalCommand.Create(Execute));
+        root.Subcommands.Add(DemoCommand.Create(Execute));
+        root.Subcommands.Add(DocsCommand.Create(root, Execute));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

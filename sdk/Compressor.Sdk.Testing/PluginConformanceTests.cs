@@ -1,6 +1,8 @@
 using Compressor.Sdk.Checkpoints;
 using Compressor.Sdk.Compression;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
@@ -12,8 +14,10 @@ namespace Compressor.Sdk.Testing;
 
 /// <summary>Derive a test class from this to prove a plugin honours the contract: its options round-trip through
 /// JSON and reject bad values with a message naming the flag; it rewrites a tiny model into compressed layers
-/// whose outputs are finite; the compressed checkpoint reloads into an identical model; and every compressed
-/// layer meets the weight SQNR floor the author sets.</summary>
+/// whose outputs are finite; the compressed checkpoint reloads into an identical model; the ONNX export of the
+/// compressed model (through the plugin's lowerings) passes the verification gate on ONNX Runtime; every compressed
+/// layer meets the weight SQNR floor the author sets; and a run leaves no TorchSharp tensor alive once the model is
+/// disposed.</summary>
 /// <typeparam name="TPlugin">The plugin class.</typeparam>
 /// <typeparam name="TOptions">Its options record.</typeparam>
 public abstract class PluginConformanceTests<TPlugin, TOptions>
@@ -37,6 +41,10 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
 
     /// <summary>Data for plugins that need it (default: none).</summary>
     protected virtual PluginData CreateData() => PluginData.None;
+
+    /// <summary>The ai.onnx opset of the export check (default null: the exporter's choice, 21, or 25 where 2-bit
+    /// weights need int2).</summary>
+    protected virtual int? OnnxOpset => null;
 
     /// <summary>Runs the plugin with <paramref name="options"/> on a fresh model.</summary>
     protected (CompressibleModel Model, ReportBuilder Report) RunPlugin(TOptions options)
@@ -142,5 +150,49 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
             foreach (var row in report.Layers)
                 Assert.True(row.SqnrDb >= MinimumWeightSqnrDb, $"{row.Name}: weight SQNR {row.SqnrDb:F2} dB < {MinimumWeightSqnrDb} dB");
         }
+    }
+
+    /// <summary>The compressed model exports to ONNX through the plugin's lowerings and passes the verification gate:
+    /// ONNX Runtime loads and runs it, its outputs match TorchSharp (per compressed layer too), its compressed tensors
+    /// take no more than their theoretical size, and every op is one ORT 1.31 CPU runs.</summary>
+    [Fact]
+    public void OnnxExportPassesVerificationGate()
+    {
+        var (model, _) = RunPlugin(SampleOptions);
+        string dir = Directory.CreateTempSubdirectory("conformance-onnx-").FullName;
+        try
+        {
+            using (model)
+            {
+                var export = OnnxExporter.Export(model, Path.Combine(dir, "model.onnx"), new OnnxExportOptions { Opset = OnnxOpset });
+                Assert.NotEmpty(export.CompressedLayers);
+                var verification = OnnxVerifier.Verify(model, export);
+                Assert.True(verification.Loads, "ONNX Runtime cannot load the exported model: " + string.Join("; ", verification.Failures));
+                Assert.True(verification.Passed, "verification gate failed: " + string.Join("; ", verification.Failures));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Running the plugin and disposing the model leaves as many live tensors on this thread as creating and
+    /// disposing the model alone does (a first run warms caches; the second is counted). The model's own count is
+    /// subtracted so that the check is about the plugin, not about the architecture it runs on.</summary>
+    [Fact]
+    public void RunLeaksNoTensors()
+    {
+        static long Live() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var (warm, _) = RunPlugin(SampleOptions);
+        warm.Dispose();
+        long start = Live();
+        CreateModel().Dispose();
+        long modelOnly = Live() - start;
+        long before = Live();
+        var (model, _) = RunPlugin(SampleOptions);
+        model.Dispose();
+        long leaked = Live() - before - modelOnly;
+        Assert.True(leaked == 0, $"{leaked} tensor(s) still alive after the plugin ran and the model was disposed (the model alone leaves {modelOnly})");
     }
 }

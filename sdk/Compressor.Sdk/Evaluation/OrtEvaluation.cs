@@ -41,21 +41,30 @@ public static class OrtEvaluation
         var referenceTask = new TaskAccumulator(kind);
         var fidelity = new FidelityAccumulator();
         long samples = 0;
+        bool hasTargets = true;
         foreach (var batch in data.Batches(options.BatchSize))
         {
             using var b = batch;
             cancellation.ThrowIfCancellationRequested();
-            if (b.Target is null) throw new CompressException(ErrorKind.InvalidInput, $"data set {dataset} has no targets to evaluate against");
-            using var targetCpu = b.Target.cpu().to_type(ScalarType.Int64).contiguous();
-            var targets = targetCpu.data<long>().ToArray();
+            // Encoder sentences have no targets: only fidelity to the reference (and latency, memory) is measured.
+            bool fidelityOnly = b.Target is null && kind == DataKind.Sentences && reference is not null;
+            if (b.Target is null && !fidelityOnly) throw new CompressException(ErrorKind.InvalidInput, $"data set {dataset} has no targets to evaluate against" +
+                (kind == DataKind.Sentences ? " (sentences are evaluated against a reference model: pass --reference)" : ""));
+            long[]? targets = null;
+            if (b.Target is not null)
+            {
+                using var targetCpu = b.Target.cpu().to_type(ScalarType.Int64).contiguous();
+                targets = targetCpu.data<long>().ToArray();
+            }
             var (y, shape) = model.Run(b.Input);
-            task.Add(y, shape, targets);
+            if (targets is not null) task.Add(y, shape, targets);
             if (reference is not null)
             {
                 var (yr, shapeR) = reference.Run(b.Input);
-                referenceTask.Add(yr, shapeR, targets);
+                if (targets is not null) referenceTask.Add(yr, shapeR, targets);
                 fidelity.Add(y, yr, shape);
             }
+            hasTargets &= targets is not null;
             samples += b.Input.shape[0];
         }
 
@@ -64,8 +73,8 @@ public static class OrtEvaluation
 
         bool hasRef = reference is not null;
         var metrics = new List<Metric>();
-        if (kind == DataKind.Images) metrics.Add(new Metric(EvaluationMetricNames.Accuracy, task.Value, "fraction", dataset, hasRef ? referenceTask.Value : null));
-        else metrics.Add(new Metric(EvaluationMetricNames.Perplexity, task.Value, "", dataset, hasRef ? referenceTask.Value : null));
+        if (hasTargets && kind == DataKind.Images) metrics.Add(new Metric(EvaluationMetricNames.Accuracy, task.Value, "fraction", dataset, hasRef ? referenceTask.Value : null));
+        else if (hasTargets) metrics.Add(new Metric(EvaluationMetricNames.Perplexity, task.Value, "", dataset, hasRef ? referenceTask.Value : null));
         if (hasRef)
         {
             metrics.Add(new Metric(EvaluationMetricNames.Cosine, fidelity.Cosine, "", dataset, 1.0));

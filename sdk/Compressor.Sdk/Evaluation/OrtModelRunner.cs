@@ -5,13 +5,19 @@ using static TorchSharp.torch;
 namespace Compressor.Sdk.Evaluation;
 
 /// <summary>An ONNX Runtime session of one model file that takes a TorchSharp batch (reshaped to the model's declared
-/// input rank when the sample sizes agree) and returns its first output as float32 values.</summary>
+/// input rank when the sample sizes agree) and returns its first output as float32 values. BERT-style encoders with
+/// the inputs <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> (int64) take the batch as the token
+/// ids, with the mask derived as ids ≠ 0 ([PAD] is 0) and token types 0, as the sentence data define them.</summary>
 internal sealed class OrtModelRunner : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string _input;
     private readonly NodeMetadata _inputMeta;
     private readonly string _output;
+    private readonly string? _mask, _tokenTypes;
+
+    /// <summary>The names of a BERT-style encoder's inputs.</summary>
+    private const string InputIds = "input_ids", AttentionMask = "attention_mask", TokenTypeIds = "token_type_ids";
 
     public OrtModelRunner(string path, OrtEvaluationOptions options)
     {
@@ -29,12 +35,21 @@ internal sealed class OrtModelRunner : IDisposable
         {
             throw new CompressException(ErrorKind.InvalidInput, $"{path}: ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}");
         }
-        if (_session.InputMetadata.Count != 1 || _session.OutputMetadata.Count < 1)
+        var inputs = _session.InputMetadata;
+        bool encoder = inputs.Count > 1 && inputs.ContainsKey(InputIds)
+                       && inputs.Keys.All(k => k is InputIds or AttentionMask or TokenTypeIds)
+                       && inputs.Values.All(m => m.ElementDataType == TensorElementType.Int64);
+        if ((inputs.Count != 1 && !encoder) || _session.OutputMetadata.Count < 1)
         {
             _session.Dispose();
-            throw new CompressException(ErrorKind.InvalidInput, $"{path}: evaluation needs a model with one input and at least one output (it has {_session.InputMetadata.Count} inputs)");
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: evaluation needs a model with one input (or the int64 inputs input_ids, attention_mask, token_type_ids of an encoder) and at least one output (it has {inputs.Count} inputs: {string.Join(", ", inputs.Keys)})");
         }
-        (_input, _inputMeta) = _session.InputMetadata.First();
+        (_input, _inputMeta) = encoder ? (InputIds, inputs[InputIds]) : (inputs.First().Key, inputs.First().Value);
+        if (encoder)
+        {
+            _mask = inputs.ContainsKey(AttentionMask) ? AttentionMask : null;
+            _tokenTypes = inputs.ContainsKey(TokenTypeIds) ? TokenTypeIds : null;
+        }
         _output = _session.OutputMetadata.First().Key;
         Path = path;
     }
@@ -47,10 +62,10 @@ internal sealed class OrtModelRunner : IDisposable
     /// <summary>Runs <paramref name="batch"/> (a CPU tensor) and returns the first output and its shape.</summary>
     public (float[] Values, long[] Shape) Run(Tensor batch)
     {
-        using var value = ToOrt(batch);
+        using var feed = ToOrt(batch);
         using var run = new RunOptions();
         IDisposableReadOnlyCollection<OrtValue> outputs;
-        try { outputs = _session.Run(run, [_input], [value], [_output]); }
+        try { outputs = _session.Run(run, feed.Names, feed.Values, [_output]); }
         catch (OnnxRuntimeException e)
         {
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: ONNX Runtime cannot run it on this data: {e.Message.Split('\n')[0].Trim()}");
@@ -63,23 +78,39 @@ internal sealed class OrtModelRunner : IDisposable
     }
 
     /// <summary>Converts a batch once, so timed runs measure only ORT.</summary>
-    public OrtValue ToOrt(Tensor batch)
+    public OrtFeed ToOrt(Tensor batch)
     {
         var shape = InputShape(batch);
         using var x = batch.cpu().contiguous();
         if (!TakesTokens && !x.is_floating_point())
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' takes float32 values; the data are token ids");
-        if (TakesTokens) return OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Int64).data<long>().ToArray(), shape);
+        if (TakesTokens)
+        {
+            long[] ids = x.to_type(ScalarType.Int64).data<long>().ToArray();
+            var names = new List<string> { _input };
+            var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape) };
+            if (_mask is not null)
+            {
+                names.Add(_mask);
+                values.Add(OrtValue.CreateTensorValueFromMemory(ids.Select(t => t != 0 ? 1L : 0L).ToArray(), shape));
+            }
+            if (_tokenTypes is not null)
+            {
+                names.Add(_tokenTypes);
+                values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
+            }
+            return new OrtFeed(names.ToArray(), values.ToArray());
+        }
         if (_inputMeta.ElementDataType != TensorElementType.Float)
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' is {_inputMeta.ElementDataType}; evaluation feeds float32 or int64");
-        return OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Float32).data<float>().ToArray(), shape);
+        return new OrtFeed([_input], [OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Float32).data<float>().ToArray(), shape)]);
     }
 
     /// <summary>Runs an already converted input (for timing).</summary>
-    public void RunRaw(OrtValue value)
+    public void RunRaw(OrtFeed feed)
     {
         using var run = new RunOptions();
-        using var outputs = _session.Run(run, [_input], [value], [_output]);
+        using var outputs = _session.Run(run, feed.Names, feed.Values, [_output]);
     }
 
     private long[] InputShape(Tensor batch)
@@ -96,4 +127,17 @@ internal sealed class OrtModelRunner : IDisposable
     }
 
     public void Dispose() => _session.Dispose();
+}
+
+/// <summary>The named ORT inputs of one batch (owned: disposing the feed disposes the values).</summary>
+internal sealed class OrtFeed(string[] names, OrtValue[] values) : IDisposable
+{
+    public string[] Names { get; } = names;
+
+    public OrtValue[] Values { get; } = values;
+
+    public void Dispose()
+    {
+        foreach (var v in Values) v.Dispose();
+    }
 }

@@ -1,0 +1,179 @@
+using System.Net;
+using System.Text;
+using Compressor.Host.Reports;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Evaluation;
+using Newtonsoft.Json.Linq;
+using ScottPlot;
+
+namespace Compressor.Host.Demo;
+
+/// <summary>The demo's report.html: one self-contained page (inline CSS, PNG plots as base64 <c>data:</c> URIs, no
+/// script) comparing the steps — the table of <see cref="DemoTable"/>, bar charts of the primary metric, bits per
+/// weight, ONNX bytes and ORT latency (FP32 first), and each series the plugins logged (e.g. oscillation counts),
+/// one line per step — with links to each step's own report.html.</summary>
+public static class DemoReportHtml
+{
+    private const int Width = 720, Height = 340;
+    private static readonly Color Fp32Color = Color.FromHex("#aaaaaa");
+    private static readonly Color[] Palette = new[] { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf" }
+        .Select(Color.FromHex).ToArray();
+
+    private const string Style = """
+        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
+        h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+        table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;font-size:.92em}
+        th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
+        .note{color:#555;font-size:.9em;max-width:900px}.plots{display:flex;flex-wrap:wrap;gap:1em}
+        figure{margin:.5em 0}figcaption{color:#555;font-size:.85em;max-width:720px}img{max-width:100%;border:1px solid #eee}
+        """;
+
+    /// <summary>The HTML of the demo report <paramref name="report"/>.</summary>
+    public static string Render(JObject report, IPluginLogger? log = null)
+    {
+        var sb = new StringBuilder();
+        sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>compress demo</title>\n<style>").Append(Style).Append("</style></head><body>\n");
+        sb.Append($"<h1>compress demo: {E((string?)report["model"] ?? "")}</h1>\n");
+        sb.Append($"<p>{E((string?)report["description"] ?? "")}. Data <code>{E((string?)report["data"] ?? "")}</code>, seed {E(report["seed"]?.ToString() ?? "")}" +
+                  $"{((bool?)report["quick"] == true ? ", <b>quick</b> run (fewer epochs and steps: not representative)" : "")}; " +
+                  $"{E(report["seconds"]?.ToString() ?? "")} s in all.</p>\n");
+        if (report["base"] is JObject b)
+            sb.Append($"<p class=\"note\">Base model: {E((string?)b["kind"] ?? "")} {E(b["architecture"]?["name"]?.ToString() ?? (string?)b["name"] ?? "")}" +
+                      $"{(b["parameters"] is { } p ? $", {p} parameters" : "")}{(b["epochs"] is { } ep ? $", {ep} epochs" : "")}{(b["source"] is { } src ? $", {E(src.ToString())}" : "")}" +
+                      $"{(b["trainedBy"] is { } tb ? $". {E(tb.ToString())}" : "")}.</p>\n");
+        sb.Append("<h2>Comparison</h2>\n<p class=\"note\">Every compressed model was exported to ONNX, passed the verification gate and was evaluated " +
+                  "on ONNX Runtime (CPU, ORT_ENABLE_ALL) against the FP32 model in the same run. Bits/W: storage bits per compressed weight. " +
+                  "Skipped steps need a plugin that is not installed.</p>\n<table><tr>");
+        sb.Append(string.Concat(DemoTable.Headers(report).Select(h => $"<th>{E(h)}</th>"))).Append("</tr>\n");
+        var steps = (report["steps"] as JArray ?? []).OfType<JObject>().ToList();
+        foreach (var row in DemoTable.Rows(report))
+        {
+            sb.Append("<tr>");
+            for (int c = 0; c < row.Length; c++)
+            {
+                string cell = E(row[c]);
+                var step = c == 0 ? steps.FirstOrDefault(s => (string?)s["name"] == row[0] && s["outputDirectory"] is not null) : null;
+                if (step is not null) cell = $"<a href=\"{E(((string)step["outputDirectory"]!).Replace('\\', '/'))}/report.html\">{cell}</a>";
+                sb.Append(c >= 2 && row[c].Length > 0 && char.IsAsciiDigit(row[c].TrimStart('+', '-')[0]) ? $"<td class=\"n\">{cell}</td>" : $"<td>{cell}</td>");
+            }
+            sb.Append("</tr>\n");
+        }
+        sb.Append("</table>\n");
+        var plots = Plots(report, log);
+        if (plots.Count > 0)
+        {
+            sb.Append("<h2>Plots</h2>\n<div class=\"plots\">\n");
+            foreach (var p in plots)
+                sb.Append($"<figure id=\"{E(p.Id)}\"><img alt=\"{E(p.Caption)}\" src=\"{p.DataUri}\"><figcaption>{E(p.Caption)}</figcaption></figure>\n");
+            sb.Append("</div>\n");
+        }
+        if (!FontSupport.HasFonts) sb.Append("<p class=\"note\">No font was found on this machine, so the plots have no text; the captions name what they show.</p>\n");
+        sb.Append("<h2>Recipes</h2>\n<table><tr><th>step</th><th>title</th><th>recipe</th></tr>\n");
+        foreach (var s in steps)
+            sb.Append($"<tr><td>{E((string)s["name"]!)}</td><td>{E((string?)s["title"] ?? "")}</td><td><code>{E((s["steps"] ?? s["plugins"])!.ToString(Newtonsoft.Json.Formatting.None))}</code></td></tr>\n");
+        sb.Append("</table>\n</body></html>\n");
+        return sb.ToString();
+    }
+
+    /// <summary>The comparison plots (left out one by one, with a warning, if one fails to render).</summary>
+    public static List<ReportPlot> Plots(JObject report, IPluginLogger? log = null)
+    {
+        var plots = new List<ReportPlot>();
+        void Try(string id, string caption, Func<byte[]?> render)
+        {
+            try
+            {
+                if (render() is { } png) plots.Add(new ReportPlot(id, caption, png));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                log?.Warn($"demo plot '{caption}' left out: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
+            }
+        }
+        var ok = (report["steps"] as JArray ?? []).OfType<JObject>().Where(s => (string?)s["status"] == "ok").ToList();
+        var fp32 = report["fp32"] as JObject;
+        string primary = (string?)report["primaryMetric"] ?? EvaluationMetricNames.Accuracy;
+        List<(string Name, double? Value)> Column(Func<JObject, double?> fromStep, double? fp32Value) =>
+            [("fp32", fp32Value), .. ok.Select(s => ((string)s["name"]!, fromStep(s)))];
+        Try("demo-primary", $"{primary} of each model on the evaluation split (FP32 in grey)", () =>
+            Bars(Column(s => DemoTable.Number(s["metrics"]?[primary]), DemoTable.Number(fp32?["metrics"]?[primary])), primary));
+        Try("demo-bits", "Storage bits per compressed weight", () => Bars(Column(s => DemoTable.Number(s["bitsPerWeight"]), 32), "bits/weight"));
+        Try("demo-bytes", "ONNX model size in bytes", () => Bars(Column(s => DemoTable.Number(s["onnxBytes"]), DemoTable.Number(fp32?["onnxBytes"])), "bytes"));
+        Try("demo-latency", "ONNX Runtime median latency of one batch (ms; as measured in each step's run, so FP32 is the first step's measurement)", () =>
+            Bars(Column(s => DemoTable.Number(s["metrics"]?[EvaluationMetricNames.LatencyMedianMs]), DemoTable.Number(fp32?["metrics"]?[EvaluationMetricNames.LatencyMedianMs])), "ms"));
+        var seriesNames = ok.SelectMany(s => (s["series"] as JArray ?? []).OfType<JObject>().Select(x => (string?)x["name"] ?? "series")).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var name in seriesNames)
+        {
+            var lines = ok.SelectMany(s => (s["series"] as JArray ?? []).OfType<JObject>().Where(x => ((string?)x["name"] ?? "series") == name).Select(x => ((string)s["name"]!, x))).ToList();
+            var first = lines[0].Item2;
+            Try($"demo-series-{ReportPlots.Slug(name)}", $"{name} ({(string?)first["yLabel"] ?? "value"} per {(string?)first["xLabel"] ?? "step"}), one line per step", () => Lines(name, lines));
+        }
+        return plots;
+    }
+
+    private static byte[]? Bars(List<(string Name, double? Value)> column, string yLabel)
+    {
+        var rows = column.Where(c => c.Value is not null).ToList();
+        if (rows.Count == 0) return null;
+        var plot = NewPlot();
+        plot.Add.Bars(rows.Select((r, i) => new Bar
+        {
+            Position = i, Value = r.Value!.Value, FillColor = r.Name == "fp32" ? Fp32Color : Palette[(i - 1 + Palette.Length) % Palette.Length],
+            Label = FontSupport.HasFonts ? r.Value.Value.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "",
+        }).ToList());
+        if (FontSupport.HasFonts)
+        {
+            plot.Axes.Bottom.SetTicks(rows.Select((_, i) => (double)i).ToArray(), rows.Select(r => r.Name).ToArray());
+            plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
+            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+            plot.Axes.Bottom.MinimumSize = rows.Max(r => r.Name.Length) * 5f + 16;
+            plot.YLabel(yLabel);
+        }
+        plot.Axes.Margins(bottom: 0, top: 0.15);
+        return plot.GetImageBytes(Width, Height + 60, ImageFormat.Png);
+    }
+
+    private static byte[]? Lines(string name, List<(string Step, JObject Series)> lines)
+    {
+        var plot = NewPlot();
+        int drawn = 0;
+        foreach (var (step, s) in lines)
+        {
+            var points = (s["x"] as JArray ?? []).Zip(s["y"] as JArray ?? [])
+                .Select(p => (X: DemoTable.Number(p.First), Y: DemoTable.Number(p.Second))).Where(p => p.X is not null && p.Y is not null).ToList();
+            if (points.Count == 0) continue;
+            var line = plot.Add.ScatterLine(points.Select(p => p.X!.Value).ToArray(), points.Select(p => p.Y!.Value).ToArray(), Palette[drawn % Palette.Length]);
+            line.LineWidth = 2;
+            line.MarkerSize = 0;
+            if (FontSupport.HasFonts) line.LegendText = step;
+            drawn++;
+        }
+        if (drawn == 0) return null;
+        if (FontSupport.HasFonts)
+        {
+            plot.Title(name);
+            plot.XLabel((string?)lines[0].Series["xLabel"] ?? "step");
+            plot.YLabel((string?)lines[0].Series["yLabel"] ?? "");
+            plot.ShowLegend(Edge.Right);
+        }
+        return plot.GetImageBytes(Width, Height, ImageFormat.Png);
+    }
+
+    private static Plot NewPlot()
+    {
+        var plot = new Plot();
+        if (FontSupport.AvailableFamily is { } family) plot.Font.Set(family);
+        else
+        {
+            foreach (var axis in plot.Axes.GetAxes())
+            {
+                axis.TickLabelStyle.IsVisible = false;
+                axis.Label.IsVisible = false;
+            }
+            plot.Axes.Title.IsVisible = false;
+        }
+        return plot;
+    }
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+}
