@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Compressor.Samples.RoundToNearest;
 using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Onnx.Export;
 using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Plugins;
@@ -58,17 +59,18 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     [InlineData(8, QuantScheme.Symmetric, false, 0.99)]
     [InlineData(4, QuantScheme.Symmetric, false, 0.95)]
     [InlineData(2, QuantScheme.Symmetric, false, 0.05)]
-    public void RtnExportsAtTheoryFusesAndKeepsEmbeddings(int bits, QuantScheme scheme, bool clipSearch, double minimumCosine)
+    [InlineData(4, QuantScheme.Symmetric, false, 0.90, true)]
+    public void RtnExportsAtTheoryFusesAndKeepsEmbeddings(int bits, QuantScheme scheme, bool clipSearch, double minimumCosine, bool embeddings = false)
     {
         using var model = ModelIO.Load(fixture.Files.ModelPath);
         var watch = Stopwatch.StartNew();
         new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = new ReportBuilder() },
-            new RtnOptions { WeightBits = bits, GroupSize = 32, Scheme = scheme, ClipSearch = clipSearch });
+            new RtnOptions { WeightBits = bits, GroupSize = 32, Scheme = scheme, ClipSearch = clipSearch, Embeddings = embeddings });
         double quantizeSeconds = watch.Elapsed.TotalSeconds;
         watch.Restart();
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{embeddings}.onnx"));
         double exportSeconds = watch.Elapsed.TotalSeconds;
-        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}-again.onnx"));
+        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{embeddings}-again.onnx"));
         Assert.Equal(export.Sha256, again.Sha256);
         Assert.Equal(bits == 2 ? 25 : 21, export.Opset);
 
@@ -81,7 +83,14 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
         Assert.True(verification.Passed, string.Join("; ", verification.Failures));
         Assert.True(verification.SqnrDb > 100, $"BASIC parity against TorchSharp {verification.SqnrDb:F1} dB");
         Assert.Contains("com.microsoft.MatMulNBits", verification.FusedKernels);
-        Assert.Equal(export.CompressedLayers.Count, verification.FusedKernelCounts["com.microsoft.MatMulNBits"]);
+        int linears = export.CompressedLayers.Count(l => l.Kind == QuantizedLinear.KindId);
+        Assert.Equal(37, linears);
+        Assert.Equal(linears, verification.FusedKernelCounts["com.microsoft.MatMulNBits"]);
+        // With --embeddings the three Gather tables (word, position, token type) are packed codes too, and nothing
+        // large is left in FP32: the file is the compressed tensors' theory plus LayerNorm/bias vectors and the graph.
+        Assert.Equal(embeddings ? 3 : 0, export.CompressedLayers.Count(l => l.Kind == QuantizedEmbedding.KindId));
+        long uncompressed = export.InitializerBytes.Where(kv => !export.CompressedLayers.Any(l => l.Initializers.Contains(kv.Key))).Sum(kv => kv.Value);
+        if (embeddings) Assert.True(uncompressed < 1_000_000, $"{uncompressed} bytes of uncompressed initializers remain");
 
         string tokens = MiniLmReexportFixture.FirstOutput(export.ModelPath);
         double[] cosines, basicCosines;
@@ -92,7 +101,7 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
         using (var embeddings = fixture.Embeddings(ours.Values[tokens]))
             basicCosines = fixture.Cosines(embeddings);
         output.WriteLine($"rtn {bits}-bit group 32 {scheme}{(clipSearch ? " clip search" : "")}: opset {export.Opset}, file {export.BytesOnDisk} bytes, compressed tensors {export.CompressedTensorBytes} / theory {export.CompressedTheoreticalBytes} ({ratio:F4}×), " +
-                         $"{export.CompressedLayers.Count} layers, sha256 {export.Sha256[..16]}…");
+                         $"{export.CompressedLayers.Count} layers, other initializers {uncompressed} bytes, sha256 {export.Sha256[..16]}…");
         output.WriteLine($"gate: BASIC max abs {verification.MaxAbsError:E2} ({verification.SqnrDb:F1} dB), ALL max abs {verification.OptimizedMaxAbsError:E2} ({verification.OptimizedSqnrDb:F1} dB), " +
                          $"fused [{string.Join(", ", verification.FusedKernelCounts.Select(kv => $"{kv.Key} ({kv.Value})"))}]");
         output.WriteLine($"embedding cosine vs FP32 (ORT_ENABLE_ALL): min {cosines.Min():F5}, mean {cosines.Average():F5}; (BASIC): min {basicCosines.Min():F5}, mean {basicCosines.Average():F5}");

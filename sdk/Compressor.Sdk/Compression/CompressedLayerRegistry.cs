@@ -14,6 +14,7 @@ public static class CompressedLayerRegistry
     {
         Register(new QuantizedLinear.Factory());
         Register(new QuantizedConv2d.Factory());
+        Register(new QuantizedEmbedding.Factory());
     }
 
     /// <summary>Registered kind ids.</summary>
