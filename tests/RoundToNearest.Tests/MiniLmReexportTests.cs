@@ -60,17 +60,17 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     [InlineData(4, QuantScheme.Symmetric, false, 0.95)]
     [InlineData(2, QuantScheme.Symmetric, false, 0.05)]
     [InlineData(4, QuantScheme.Symmetric, false, 0.90, true)]
-    public void RtnExportsAtTheoryFusesAndKeepsEmbeddings(int bits, QuantScheme scheme, bool clipSearch, double minimumCosine, bool embeddings = false)
+    public void RtnExportsAtTheoryFusesAndKeepsEmbeddings(int bits, QuantScheme scheme, bool clipSearch, double minimumCosine, bool quantizeEmbeddings = false)
     {
         using var model = ModelIO.Load(fixture.Files.ModelPath);
         var watch = Stopwatch.StartNew();
         new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = new ReportBuilder() },
-            new RtnOptions { WeightBits = bits, GroupSize = 32, Scheme = scheme, ClipSearch = clipSearch, Embeddings = embeddings });
+            new RtnOptions { WeightBits = bits, GroupSize = 32, Scheme = scheme, ClipSearch = clipSearch, Embeddings = quantizeEmbeddings });
         double quantizeSeconds = watch.Elapsed.TotalSeconds;
         watch.Restart();
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{embeddings}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}.onnx"));
         double exportSeconds = watch.Elapsed.TotalSeconds;
-        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{embeddings}-again.onnx"));
+        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}-again.onnx"));
         Assert.Equal(export.Sha256, again.Sha256);
         Assert.Equal(bits == 2 ? 25 : 21, export.Opset);
 
@@ -88,9 +88,9 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
         Assert.Equal(linears, verification.FusedKernelCounts["com.microsoft.MatMulNBits"]);
         // With --embeddings the three Gather tables (word, position, token type) are packed codes too, and nothing
         // large is left in FP32: the file is the compressed tensors' theory plus LayerNorm/bias vectors and the graph.
-        Assert.Equal(embeddings ? 3 : 0, export.CompressedLayers.Count(l => l.Kind == QuantizedEmbedding.KindId));
+        Assert.Equal(quantizeEmbeddings ? 3 : 0, export.CompressedLayers.Count(l => l.Kind == QuantizedEmbedding.KindId));
         long uncompressed = export.InitializerBytes.Where(kv => !export.CompressedLayers.Any(l => l.Initializers.Contains(kv.Key))).Sum(kv => kv.Value);
-        if (embeddings) Assert.True(uncompressed < 1_000_000, $"{uncompressed} bytes of uncompressed initializers remain");
+        if (quantizeEmbeddings) Assert.True(uncompressed < 1_000_000, $"{uncompressed} bytes of uncompressed initializers remain");
 
         string tokens = MiniLmReexportFixture.FirstOutput(export.ModelPath);
         double[] cosines, basicCosines;
