@@ -51,7 +51,6 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
         Assert.True(verification.Passed, string.Join("; ", verification.Failures));
     }
 
-    [Theory]
     // Floors are the measured cosines of plain symmetric RTN (group 32, full signed grid) on these sentences (min over
     // ORT_ENABLE_ALL and BASIC), less a margin of ≥ 0.005 because ENABLE_ALL runs ORT's int8-compute MatMulNBits, whose
     // rounding depends on the CPU's instruction set: 8-bit 0.99964 → 0.999, 4-bit 0.96035 → 0.955 (0.954 with the older
@@ -129,7 +128,9 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     /// on all 37 layers (best measured: asymmetric + clip search, 0.971): each layer sits at the ≈ 21 dB weight SQNR of a
     /// 16-level grid and the loss is spread over all of them. It is reached by mixed precision: asymmetric 4-bit group 32
     /// with the 12 most sensitive layers at 8 bits per channel (6.59 bits per linear weight instead of 5.125) and the
-    /// embedding tables at 8 bits per row. Measured on the bench's 20 sentences: 0.9912; floor here 0.99 (the goal).</summary>
+    /// embedding tables at 8 bits per row. Measured: 0.9912 on the bench's 20 sentences (tables FP32); here, through ORT,
+    /// 0.99163 (ENABLE_ALL) / 0.99166 (BASIC) on the fixture's 6, a 21,154,148-byte file (FP32: 90.9 MB) at 7.38 bits per
+    /// quantized weight, tables included. Floor: the goal, 0.99.</summary>
     [Fact]
     public void MixedPrecisionRtnReachesTheCosineGoal()
     {
