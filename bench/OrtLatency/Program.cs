@@ -1,6 +1,8 @@
 // ONNX Runtime CPU latency of FP32 vs round-to-nearest exports (issue 4's benchmark). Usage:
 //   dotnet run --project bench/OrtLatency -c Release -- ffn [--width 384] [--hidden 1536] [--tokens 4096,32] [--runs 30]
 //   dotnet run --project bench/OrtLatency -c Release -- minilm [--batch 8] [--seq 128] [--runs 20]
+// Both take [--accuracy-level N]: ORT's session option session.qdq_matmulnbits_accuracy_level, the accuracy_level of the
+// MatMulNBits that DequantizeLinear → MatMul is fused into (0 = unset: ORT 1.31's default, 4 = int8 compute; 1 = fp32).
 // Prints a markdown table: median and p90 latency per variant, speed-up vs FP32, file size, and the kernels ORT
 // fused at ORT_ENABLE_ALL (how the model is deployed).
 using System.Diagnostics;
@@ -22,9 +24,11 @@ using static TorchSharp.torch;
 string mode = args.Length > 0 ? args[0] : "ffn";
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
 int runs = int.Parse(Arg("--runs", "30"));
+string accuracyLevel = Arg("--accuracy-level", "0");
 var variants = new (string Label, int Bits, int Group)[] { ("fp32", 0, 0), ("int8 per-channel", 8, 0), ("int4 group 32", 4, 32), ("int4 group 128", 4, 128), ("int2 group 32", 2, 32) };
 string dir = Directory.CreateTempSubdirectory("ort-latency-").FullName;
-Console.WriteLine($"ONNX Runtime {OnnxVerifier.OrtVersion}, {Environment.ProcessorCount} cores, intra-op threads {Environment.ProcessorCount}, ORT_ENABLE_ALL, {runs} timed runs after 5 warm-up runs");
+Console.WriteLine($"ONNX Runtime {OnnxVerifier.OrtVersion}, {Environment.ProcessorCount} cores, intra-op threads {Environment.ProcessorCount}, ORT_ENABLE_ALL, {runs} timed runs after 5 warm-up runs, " +
+                  $"MatMulNBits accuracy level {(accuracyLevel == "0" ? "ORT default" : accuracyLevel)}");
 Console.WriteLine();
 
 if (mode == "ffn")
@@ -44,7 +48,7 @@ if (mode == "ffn")
             var spec = ArchitectureRegistry.Spec("mlp", new JObject { ["inputs"] = width, ["hidden"] = new JArray(hidden), ["outputs"] = width, ["activation"] = "gelu" });
             using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
             if (bits > 0) Quantize(model, bits, group);
-            var r = Measure(model, $"{dir}/ffn-{bits}-{group}.onnx", new() { ["input"] = randn(t, width) }, runs);
+            var r = Measure(model, $"{dir}/ffn-{bits}-{group}.onnx", new() { ["input"] = randn(t, width) }, runs, accuracyLevel);
             if (bits == 0) fp = r.Median;
             Console.WriteLine($"| {label} | {t} | {r.Median:F3} | {r.P90:F3} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
         }
@@ -65,7 +69,7 @@ else if (mode == "minilm")
     {
         using var model = ModelIO.Load(path);
         if (bits > 0) Quantize(model, bits, group);
-        var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", feeds, runs);
+        var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", feeds, runs, accuracyLevel);
         if (bits == 0) fp = r.Median;
         Console.WriteLine($"| {label} | {r.Median:F2} | {r.P90:F2} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
     }
@@ -82,11 +86,12 @@ static void Quantize(CompressibleModel model, int bits, int group)
     }
 }
 
-static (double Median, double P90, long Bytes, string Fused) Measure(CompressibleModel model, string path, Dictionary<string, Tensor> feeds, int runs)
+static (double Median, double P90, long Bytes, string Fused) Measure(CompressibleModel model, string path, Dictionary<string, Tensor> feeds, int runs, string accuracyLevel)
 {
     var export = OnnxExporter.Export(model, path);
     string optimized = path + ".opt.onnx";
     using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = Environment.ProcessorCount, OptimizedModelFilePath = optimized, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+    if (accuracyLevel != "0") options.AddSessionConfigEntry("session.qdq_matmulnbits_accuracy_level", accuracyLevel);
     using var session = new InferenceSession(path, options);
     var inputs = feeds.Select(kv => kv.Value.dtype == ScalarType.Int64
         ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensorL(kv.Value.data<long>().ToArray(), kv.Value.shape.Select(d => (int)d).ToArray()))

@@ -7,7 +7,9 @@ namespace Compressor.Samples.RoundToNearest;
 /// optionally shrunk by the clipping factor that minimises the squared error; then q = clamp(round(w/s) + z).</summary>
 public static class RoundToNearestQuantizer
 {
-    /// <summary>Candidate clipping factors searched with <see cref="RtnOptions.ClipSearch"/>: 1.00, 0.975, …, 0.50.</summary>
+    /// <summary>Candidate clipping factors searched with <see cref="RtnOptions.ClipSearch"/>: 1.00, 0.975, …, 0.50 (21; the
+    /// squared error of a group is not unimodal in the factor, so the whole grid is tried). A grid of step 0.01 gained
+    /// nothing material on MiniLM at 4 bits (cosine 0.9596, vs 0.9588 with this grid) at 2.5× the time; see bench/README.md.</summary>
     public static readonly double[] ClipFactors = Enumerable.Range(0, 21).Select(i => 1.0 - 0.025 * i).ToArray();
 
     /// <summary>The quantized form of a weight matrix [rows, cols].</summary>
@@ -32,14 +34,19 @@ public static class RoundToNearestQuantizer
         Tensor bestScale = null!, bestZero = null!, bestErr = null!;
         foreach (double factor in clipSearch ? ClipFactors : [1.0])
         {
+            using var candidate = NewDisposeScope();
             var (s, z) = Grid(wg, factor, signed, qmin, qmax);
-            if (!clipSearch) { bestScale = s; bestZero = z; break; }
+            if (!clipSearch) { bestScale = s.MoveToOuterDisposeScope(); bestZero = z.MoveToOuterDisposeScope(); break; }
             var err = GroupError(wg, s, z, qmin, qmax);
-            if (bestErr is null) { bestScale = s; bestZero = z; bestErr = err; continue; }
+            if (bestErr is null)
+            {
+                bestScale = s.MoveToOuterDisposeScope(); bestZero = z.MoveToOuterDisposeScope(); bestErr = err.MoveToOuterDisposeScope();
+                continue;
+            }
             var better = err.lt(bestErr);
-            bestScale = where(better, s, bestScale);
-            bestZero = where(better, z, bestZero);
-            bestErr = where(better, err, bestErr);
+            bestScale.copy_(where(better, s, bestScale));
+            bestZero.copy_(where(better, z, bestZero));
+            bestErr.copy_(where(better, err, bestErr));
         }
         var zeroPoints = signed ? null : bestZero.to_type(ScalarType.Int32);
         var codes = GroupQuantization.Quantize(w, bestScale, zeroPoints, bits, signed, groupSize);
@@ -52,8 +59,12 @@ public static class RoundToNearestQuantizer
     {
         if (signed)
         {
-            var amax = wg.abs().amax([-1L]).mul(factor);
-            var s = amax.div(qmax);
+            // The full signed range: the most negative weight may use code qmin = −2^(b−1), the most positive qmax =
+            // 2^(b−1) − 1, so s = max(max(w)/qmax, min(w)/qmin): nothing is clipped and the step is never larger than
+            // max|w|/qmax (the ±qmax grid that leaves qmin unused).
+            var positive = wg.amax([-1L]).clamp_min(0).div(qmax);
+            var negative = wg.amin([-1L]).clamp_max(0).div(qmin);
+            var s = maximum(positive, negative).mul(factor);
             s = where(s.eq(0), ones_like(s), s);
             return (s, zeros_like(s));
         }

@@ -5,7 +5,8 @@ namespace Compressor.Samples.RoundToNearest;
 /// <summary>How the integer grid is placed.</summary>
 public enum QuantScheme
 {
-    /// <summary>Signed codes, zero at code 0, scale = max|w| / (2^(b−1) − 1).</summary>
+    /// <summary>Signed codes in [−2^(b−1), 2^(b−1) − 1], zero at code 0, scale = max(max(w) / (2^(b−1) − 1), min(w) / −2^(b−1))
+    /// (the full signed range, nothing clipped).</summary>
     Symmetric,
     /// <summary>Unsigned codes with a zero point; the range [min(w, 0), max(w, 0)] maps onto 0..2^b − 1.</summary>
     Asymmetric,
@@ -29,4 +30,18 @@ public sealed record RtnOptions : PluginOptions
     /// <summary>Search, per group, the range shrink factor that minimises the squared weight error.</summary>
     [Option("Search per group a clipping factor in [0.5, 1] of the range that minimises the squared weight error (MSE-optimal scale) instead of using the full range.")]
     public bool ClipSearch { get; init; }
+
+    /// <summary>Also quantize embedding tables (e.g. a transformer's word embeddings) into
+    /// <see cref="Compressor.Sdk.Layers.QuantizedEmbedding"/>, per row group, with the same bits, group size and scheme.</summary>
+    [Option("Also quantize embedding tables (Gather tables of imported ONNX models, token/position embeddings) with the same bits, group size and scheme; exported as a Gather of packed code rows.")]
+    public bool Embeddings { get; init; }
+
+    /// <summary>Layers (name globs) kept at <see cref="HighPrecisionBits"/> per output channel instead of
+    /// <see cref="WeightBits"/> per group: mixed precision for the layers a sensitivity measurement singles out.</summary>
+    [Option("Layers (name globs) quantized at --high-precision-bits per output channel instead of --weight-bits per group (mixed precision for sensitive layers; the report's quantizedBitsPerWeight counts them).")]
+    public string[] HighPrecisionLayers { get; init; } = [];
+
+    /// <summary>Bits per code of the <see cref="HighPrecisionLayers"/>.</summary>
+    [Option("Bits per weight code of the --high-precision-layers.", Choices = ["2", "4", "8"])]
+    public int HighPrecisionBits { get; init; } = 8;
 }

@@ -9,18 +9,26 @@ using static TorchSharp.torch;
 
 namespace Compressor.Samples.RoundToNearest;
 
-/// <summary>The <c>rtn</c> plugin: replaces every selected linear and conv layer by a <see cref="QuantizedLinear"/> /
-/// <see cref="QuantizedConv2d"/> holding round-to-nearest integer codes. Data-free; works on weights-only models.</summary>
+/// <summary>The <c>rtn</c> plugin: replaces every selected linear and conv layer (and, with <c>--embeddings</c>, embedding
+/// table) by a <see cref="QuantizedLinear"/> / <see cref="QuantizedConv2d"/> / <see cref="QuantizedEmbedding"/> holding
+/// round-to-nearest integer codes. Data-free; works on weights-only models.</summary>
 public sealed class RtnPlugin : CompressionPlugin<RtnOptions>
 {
     /// <inheritdoc/>
     protected override PluginResult Run(PluginContext context, RtnOptions options)
     {
         var model = context.Model;
-        var layers = model.Select(LayerKind.Linear | LayerKind.Conv2d, new LayerSelector(options.Include, options.Exclude));
+        var kinds = LayerKind.Linear | LayerKind.Conv2d | (options.Embeddings ? LayerKind.Embedding : LayerKind.None);
+        var layers = model.Select(kinds, new LayerSelector(options.Include, options.Exclude));
         if (layers.Count == 0)
-            throw new CompressException(ErrorKind.InvalidOptions, "rtn: no linear or conv layer matches --include/--exclude");
-        context.Log.Info($"rtn: {layers.Count} layer(s), {options.WeightBits}-bit {options.Scheme.ToString().ToLowerInvariant()}, group size {options.GroupSize}");
+            throw new CompressException(ErrorKind.InvalidOptions, $"rtn: no linear{(options.Embeddings ? ", conv or embedding" : " or conv")} layer matches --include/--exclude");
+        var highPrecisionSelector = new LayerSelector(options.HighPrecisionLayers, []);
+        bool IsHighPrecision(string name) => options.HighPrecisionLayers.Length > 0 && highPrecisionSelector.Matches(name);
+        int kept = layers.Count(l => IsHighPrecision(l.Name));
+        if (options.HighPrecisionLayers.Length > 0 && kept == 0)
+            throw new CompressException(ErrorKind.InvalidOptions, "rtn: no selected layer matches --high-precision-layers");
+        context.Log.Info($"rtn: {layers.Count} layer(s), {options.WeightBits}-bit {options.Scheme.ToString().ToLowerInvariant()}, group size {options.GroupSize}" +
+                         (kept > 0 ? $"; {kept} at {options.HighPrecisionBits}-bit per channel" : ""));
         using var progress = context.Progress.Start("rtn: quantize layers", layers.Count);
         long weights = 0, bits = 0;
         foreach (var layer in layers)
@@ -29,20 +37,29 @@ public sealed class RtnPlugin : CompressionPlugin<RtnOptions>
             using var scope = NewDisposeScope();
             nn.Module replacement;
             Tensor original;
+            bool high = IsHighPrecision(layer.Name);
+            int layerBits = high ? options.HighPrecisionBits : options.WeightBits, groupSize = high ? 0 : options.GroupSize;
             switch (layer.Module)
             {
                 case TorchSharp.Modules.Linear linear:
                 {
                     original = linear.weight!.detach();
-                    var q = RoundToNearestQuantizer.Quantize(original, options.WeightBits, options.GroupSize, options.Scheme, options.ClipSearch);
-                    replacement = QuantizedLinear.FromCodes(q.Codes, q.Scales, q.ZeroPoints, options.WeightBits, options.GroupSize, linear.bias?.detach());
+                    var q = RoundToNearestQuantizer.Quantize(original, layerBits, groupSize, options.Scheme, options.ClipSearch);
+                    replacement = QuantizedLinear.FromCodes(q.Codes, q.Scales, q.ZeroPoints, layerBits, groupSize, linear.bias?.detach());
                     break;
                 }
                 case TorchSharp.Modules.Conv2d conv:
                 {
                     original = conv.weight!.detach();
-                    var q = RoundToNearestQuantizer.Quantize(original.flatten(1), options.WeightBits, options.GroupSize, options.Scheme, options.ClipSearch);
-                    replacement = QuantizedConv2d.FromCodes(conv, q.Codes, q.Scales, q.ZeroPoints, options.WeightBits, options.GroupSize, conv.bias?.detach());
+                    var q = RoundToNearestQuantizer.Quantize(original.flatten(1), layerBits, groupSize, options.Scheme, options.ClipSearch);
+                    replacement = QuantizedConv2d.FromCodes(conv, q.Codes, q.Scales, q.ZeroPoints, layerBits, groupSize, conv.bias?.detach());
+                    break;
+                }
+                case TorchSharp.Modules.Embedding embedding:
+                {
+                    original = embedding.weight!.detach();
+                    var q = RoundToNearestQuantizer.Quantize(original, layerBits, groupSize, options.Scheme, options.ClipSearch);
+                    replacement = QuantizedEmbedding.FromCodes(q.Codes, q.Scales, q.ZeroPoints, layerBits, groupSize);
                     break;
                 }
                 default:

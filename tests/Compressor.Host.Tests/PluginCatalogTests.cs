@@ -65,6 +65,6 @@ public sealed class PluginCatalogTests(HostFixture fx) : IClassFixture<HostFixtu
         var o = JObject.Parse(json);
         Assert.Equal("4", (string?)o["options"]!.First(x => (string?)x["flag"] == "--weight-bits")["default"]);
         Assert.Equal("integer", (string?)o["recipeSchema"]!["properties"]!["weightBits"]!["type"]);
-        Assert.Equal(new JArray("linear", "conv2d"), o["targets"]);
+        Assert.Equal(new JArray("linear", "conv2d", "embedding"), o["targets"]);
     }
 }

@@ -108,8 +108,11 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
     {
         if (ids.shape[^1] > Context)
             throw new CompressException(ErrorKind.InvalidInput, $"gpt: sequence of {ids.shape[^1]} tokens exceeds the context of {Context}");
+        // The head is tied to wte: a compressed table (e.g. rtn --embeddings) has no weight to tie to.
+        if (((Trunk)GetChild("transformer")).GetChild("wte") is not TorchSharp.Modules.Embedding table)
+            throw new CompressException(ErrorKind.InvalidInput, "gpt: the output head is tied to transformer.wte, which must stay an uncompressed embedding (exclude it: --exclude transformer.wte)");
         using var h = Hidden(ids);
-        var wte = ((TorchSharp.Modules.Embedding)((Trunk)GetChild("transformer")).GetChild("wte")).weight!;
+        var wte = table.weight!;
         return h.matmul(wte.t());
     }
 

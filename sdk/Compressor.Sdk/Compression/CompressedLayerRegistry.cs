@@ -16,6 +16,7 @@ public static class CompressedLayerRegistry
         Register(new QuantizedConv2d.Factory());
         Register(new CodebookLinear.Factory());
         Register(new CodebookConv2d.Factory());
+        Register(new QuantizedEmbedding.Factory());
     }
 
     /// <summary>Registered kind ids.</summary>

@@ -142,4 +142,57 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         AssertPackedCodes(export, bits, symmetric, w.numel());
         CheckAgainstOrt(model, export, $"QuantizedConv2d {bits}-bit group {groupSize} {(symmetric ? "sym" : "asym")}");
     }
+
+    private static QuantizedEmbedding RandomEmbedding(int vocabulary, int dim, int bits, int groupSize, bool symmetric, int seed)
+    {
+        using var scope = NewDisposeScope();
+        var g = new Generator((ulong)seed);
+        var (min, max) = IntPacking.Range(bits, symmetric);
+        long groups = GroupQuantization.GroupCount(dim, groupSize);
+        var codes = randint(min, max + 1, [vocabulary, dim], generator: g, dtype: ScalarType.Int32);
+        var scales = rand([vocabulary, groups], generator: g).mul(0.04).add(0.01);
+        var zeros = symmetric ? null : randint(0, max + 1, [vocabulary, groups], generator: g, dtype: ScalarType.Int32);
+        return QuantizedEmbedding.FromCodes(codes, scales, zeros, bits, groupSize);
+    }
+
+    [Theory]
+    [InlineData(8, 0, true)]      // int8 per row
+    [InlineData(8, 32, false)]    // uint8 per group, zero points
+    [InlineData(4, 32, true)]     // int4, group 32 (MiniLM's word embeddings with rtn defaults)
+    [InlineData(4, 32, false)]    // uint4 + packed zero points
+    [InlineData(4, 0, false)]     // uint4 per row
+    [InlineData(2, 16, true)]     // int2
+    [InlineData(2, 32, false)]    // uint2 + zero points
+    [InlineData(4, 32, true, 72)] // partial last group (72 = 2·32 + 8)
+    [InlineData(2, 0, true, 30)]  // rows of 30 2-bit codes: not a whole number of bytes
+    public void QuantizedEmbeddingMatchesTorchSharpInOrt(int bits, int groupSize, bool symmetric, int dim = 64)
+    {
+        const int vocabulary = 50;
+        using var layer = RandomEmbedding(vocabulary, dim, bits, groupSize, symmetric, seed: bits * 100 + groupSize + dim);
+        // The looked-up rows equal the dequantized table's rows.
+        using (var ids = tensor(new long[] { 0, 49, 7, 7, 23, 1 }).reshape(2, 3))
+        using (var dense = layer.DenseWeight())
+        using (var rows = layer.forward(ids))
+        using (var expected = dense.index_select(0, ids.flatten()).reshape(2, 3, dim))
+            Tolerances.AssertIdentical(expected, rows, "looked-up rows");
+
+        var model = SingleLayerModel.Wrap(layer, [4, 9], [4, 9, dim], OnnxDataType.Int64, valueLimit: vocabulary);
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"embedding-{bits}-{groupSize}-{symmetric}-{dim}.onnx"));
+        var size = Assert.Single(export.CompressedLayers);
+        long bytes = size.Initializers.Sum(n => export.InitializerBytes.Single(kv => kv.Key == n).Value);
+        Assert.True(bytes <= 1.02 * size.TheoreticalBytes, $"{bytes} bytes in the file for a theoretical {size.TheoreticalBytes}");
+        // No float tensor as large as the table: only packed codes (uint8 rows), scales and zero points.
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        Assert.DoesNotContain(proto.Graph.Initializer, t => t.DataType == OnnxDataType.Float && t.Dims.Aggregate(1L, (a, b) => a * b) >= vocabulary * dim);
+        CheckAgainstOrt(model, export, $"QuantizedEmbedding {bits}-bit group {groupSize} {(symmetric ? "sym" : "asym")} dim {dim}");
+        model.Dispose();
+    }
+
+    [Fact]
+    public void QuantizedEmbeddingRejectsIndicesOutsideTheTable()
+    {
+        using var layer = RandomEmbedding(10, 32, 4, 32, true, seed: 1);
+        var e = Assert.Throws<CompressException>(() => layer.forward(tensor(new long[] { 3, 10 })));
+        Assert.Contains("index outside [0, 10)", e.Message);
+    }
 }

@@ -3,7 +3,8 @@ using System.Collections.Concurrent;
 namespace Compressor.Sdk.Onnx.Lowerings;
 
 /// <summary>The <see cref="IOnnxLowering"/>s the exporter knows, by compressed layer kind: the SDK's own
-/// (<see cref="QuantizedLinearLowering"/>, <see cref="QuantizedConv2dLowering"/>) and those plugins register for
+/// (<see cref="QuantizedLinearLowering"/>, <see cref="QuantizedConv2dLowering"/>,
+/// <see cref="QuantizedEmbeddingLowering"/>) and those plugins register for
 /// their layer kinds (typically in their plugin class's static constructor, next to
 /// <see cref="Compression.CompressedLayerRegistry.Register"/>).</summary>
 public static class OnnxLoweringRegistry
@@ -16,6 +17,7 @@ public static class OnnxLoweringRegistry
         Register(new QuantizedConv2dLowering());
         Register(new CodebookLinearLowering());
         Register(new CodebookConv2dLowering());
+        Register(new QuantizedEmbeddingLowering());
     }
 
     /// <summary>Registered kinds, sorted.</summary>

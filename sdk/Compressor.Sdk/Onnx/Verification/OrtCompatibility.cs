@@ -59,6 +59,8 @@ public static class OrtCompatibility
         [("", "BatchNormalization")] = new(13, Float), [("", "MaxPool")] = new(13, Float), [("", "AveragePool")] = new(13, Float),
         [("", "GlobalAveragePool")] = new(13, Float), [("", "GlobalMaxPool")] = new(13, Float), [("", "ArgMax")] = new(13, Numeric),
         [("", "CastLike")] = new(15), [("", "Size")] = new(13), [("", "Einsum")] = new(13, Float),
+        // Integer unpacking of packed embedding rows (QuantizedEmbeddingLowering): int64 Div/Mod/Add/Sub.
+        [("", "Mod")] = new(13, Numeric),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
     };
 
