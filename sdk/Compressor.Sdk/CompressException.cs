@@ -19,6 +19,10 @@ public enum ErrorKind
     Cancelled,
     /// <summary>A plugin ran past its time limit.</summary>
     TimedOut,
+    /// <summary>A plugin changed or replaced layers outside the include/exclude selection it was given.</summary>
+    SelectionViolated,
+    /// <summary>The work would not fit the memory limit (<c>--max-memory</c>); raised before allocating it.</summary>
+    MemoryLimit,
 }
 
 /// <summary>An error meant for the user: its message is one line that names the problem. Everything the SDK and
