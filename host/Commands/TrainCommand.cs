@@ -99,7 +99,7 @@ public static class TrainCommand
         };
         // The checkpoint's metadata leaves out timings, so that the same command (or a resumed one) gives the same bytes.
         var final = (JObject)summary["final"]!.DeepClone();
-        final.Remove("seconds");
+        foreach (var timing in final.Properties().Where(p => p.Name.Equals("seconds", StringComparison.OrdinalIgnoreCase)).ToList()) timing.Remove();
         ModelIO.Save(model, staging.PathOf("model.safetensors"), new Dictionary<string, string> { ["compress.training"] = final.ToString(Newtonsoft.Json.Formatting.None) });
         AtomicFile.WriteAllText(staging.PathOf("train.json"), summary.ToString() + "\n");
         var files = staging.Commit();

@@ -24,7 +24,7 @@ public sealed class MaxMemoryTests(HostFixture fx) : IClassFixture<HostFixture>
         var (code, err, dir) = Run("1KB");
         Assert.Equal((int)ExitCode.MemoryLimitExceeded, code);
         Assert.Equal($"error: {fx.ModelPath}: the checkpoint ({MemoryBudget.Format(ModelBytes)}) exceeds --max-memory 1000 B", err);
-        Assert.Empty(Directory.GetFileSystemEntries(dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public sealed class MaxMemoryTests(HostFixture fx) : IClassFixture<HostFixture>
         var (code, err, dir) = Run("100kB");
         Assert.Equal((int)ExitCode.MemoryLimitExceeded, code);
         Assert.Equal($"error: rtn: layer 'layers.0' needs 96.0 KiB of working memory on top of {MemoryBudget.Format(ModelBytes)} resident, over --max-memory 97.7 KiB", err);
-        Assert.Empty(Directory.GetFileSystemEntries(dir));
+        Assert.Empty(Directory.GetFiles(dir));
     }
 
     [Fact]

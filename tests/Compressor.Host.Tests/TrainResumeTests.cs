@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Testing;
 using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Tests;
@@ -9,7 +11,7 @@ namespace Compressor.Host.Tests;
 /// runs are separate processes on this machine with the same thread count (docs/resume.md).</summary>
 public sealed class TrainResumeTests(HostFixture fx) : IClassFixture<HostFixture>
 {
-    private static readonly string[] Train = ["train", "vit", "--data", "digits,limit=500", "--epochs", "3", "--seed", "5", "-v", "q"];
+    private static readonly string[] Train = ["train", "vit", "--data", "digits,limit=300", "--epochs", "2", "--seed", "5", "-v", "q"];
 
     private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 
@@ -19,7 +21,7 @@ public sealed class TrainResumeTests(HostFixture fx) : IClassFixture<HostFixture
         var history = (JArray)JObject.Parse(File.ReadAllText(Path.Combine(dir, "train.json")))["history"]!;
         foreach (var epoch in history.Cast<JObject>())
             foreach (var timing in epoch.Properties().Where(p => p.Name.Equals("seconds", StringComparison.OrdinalIgnoreCase)).ToList()) timing.Remove();
-        Assert.Equal(3, history.Count);
+        Assert.Equal(2, history.Count);
         return history;
     }
 
@@ -33,7 +35,8 @@ public sealed class TrainResumeTests(HostFixture fx) : IClassFixture<HostFixture
         string killed = fx.NewDir("train-killed");
         string state = Path.Combine(killed, ".work", "train", "train-state.json");
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { HostFixture.HostDll, .. Train, "--out", killed }) psi.ArgumentList.Add(a);
+        string[] args = [HostFixture.HostDll, .. Train, "--out", killed];
+        foreach (var a in args) psi.ArgumentList.Add(a);
         using (var p = Process.Start(psi)!)
         {
             p.OutputDataReceived += (_, _) => { };
@@ -53,8 +56,15 @@ public sealed class TrainResumeTests(HostFixture fx) : IClassFixture<HostFixture
 
         (code, _, err) = HostFixture.Process([.. Train, "--out", killed, "--resume"]);
         Assert.True(code == 0, err);
-        Assert.Equal(Sha256(Path.Combine(straight, "model.safetensors")), Sha256(Path.Combine(killed, "model.safetensors")));
         Assert.Equal(LossesOf(straight).ToString(), LossesOf(killed).ToString());
+        using (var a = ModelIO.Load(Path.Combine(straight, "model.safetensors")))
+        using (var b = ModelIO.Load(Path.Combine(killed, "model.safetensors")))
+        {
+            var ta = a.NamedTensors();
+            var tb = b.NamedTensors();
+            for (int i = 0; i < ta.Count; i++) Tolerances.AssertIdentical(ta[i].Tensor, tb[i].Tensor, ta[i].Name);
+        }
+        Assert.Equal(Sha256(Path.Combine(straight, "model.safetensors")), Sha256(Path.Combine(killed, "model.safetensors")));
         Assert.False(Directory.Exists(Path.Combine(killed, ".work")), "the work folder is removed once the run completes");
     }
 }
