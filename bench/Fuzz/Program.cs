@@ -40,7 +40,12 @@ try
             {
                 count++;
                 try { Console.WriteLine($"{FuzzHarness.Execute(target, File.ReadAllBytes(file), path, limit),-8} {file}"); }
-                catch (FuzzInvariantException e) { failures++; Console.WriteLine($"FAIL     {file}: {e.Message}"); }
+                catch (FuzzInvariantException e)
+                {
+                    failures++;
+                    Console.WriteLine($"FAIL     {file}: {e.Message}");
+                    if (e.InnerException is { } inner) Console.WriteLine(inner.StackTrace);
+                }
             }
             Console.WriteLine($"{target.Name}: {count} input(s), {failures} violation(s)");
             return failures == 0 ? 0 : 1;
