@@ -23,6 +23,10 @@ public enum ExitCode
     VerificationFailed = 7,
     /// <summary>A plugin ran past <c>--timeout</c> and was stopped.</summary>
     PluginTimedOut = 8,
+    /// <summary>A plugin changed or replaced layers outside its include/exclude selection and was stopped.</summary>
+    PluginExceededSelection = 9,
+    /// <summary>The model, data or a layer's working set would exceed <c>--max-memory</c>; stopped before allocating it.</summary>
+    MemoryLimitExceeded = 10,
     /// <summary>Cancelled (Ctrl+C).</summary>
     Cancelled = 130,
 }
@@ -41,6 +45,8 @@ public static class ExitCodes
         ErrorKind.VerificationFailed => ExitCode.VerificationFailed,
         ErrorKind.Cancelled => ExitCode.Cancelled,
         ErrorKind.TimedOut => ExitCode.PluginTimedOut,
+        ErrorKind.SelectionViolated => ExitCode.PluginExceededSelection,
+        ErrorKind.MemoryLimit => ExitCode.MemoryLimitExceeded,
         _ => ExitCode.InternalError,
     };
 }

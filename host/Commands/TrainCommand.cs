@@ -97,7 +97,10 @@ public static class TrainCommand
             ["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
             ["trainedBy"] = "compress train (this model was trained by this project, not a published checkpoint)",
         };
-        ModelIO.Save(model, staging.PathOf("model.safetensors"), new Dictionary<string, string> { ["compress.training"] = summary["final"]!.ToString(Newtonsoft.Json.Formatting.None) });
+        // The checkpoint's metadata leaves out timings, so that the same command (or a resumed one) gives the same bytes.
+        var final = (JObject)summary["final"]!.DeepClone();
+        foreach (var timing in final.Properties().Where(p => p.Name.Equals("seconds", StringComparison.OrdinalIgnoreCase)).ToList()) timing.Remove();
+        ModelIO.Save(model, staging.PathOf("model.safetensors"), new Dictionary<string, string> { ["compress.training"] = final.ToString(Newtonsoft.Json.Formatting.None) });
         AtomicFile.WriteAllText(staging.PathOf("train.json"), summary.ToString() + "\n");
         var files = staging.Commit();
         try { Directory.Delete(Path.Combine(staging.OutputDirectory, ".work"), recursive: true); } catch (IOException) { }

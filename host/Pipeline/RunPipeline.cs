@@ -42,6 +42,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var clock = Stopwatch.StartNew();
         if (request.TimeoutSeconds is { } t && !(t > 0 && t <= 7 * 24 * 3600))
             throw new CompressException(ErrorKind.InvalidOptions, $"--timeout {t} is out of range (0..604800 seconds)");
+        long? memoryLimit = request.MaxMemory is null ? null : MemoryBudget.Parse(request.MaxMemory);
         var (steps, recipeSeed) = ResolveSteps(request);
         int seed = request.Seed ?? recipeSeed ?? 0;
         var device = DeviceSelector.Resolve(request.Device);
@@ -57,11 +58,14 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
 
         using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
+        long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
+        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, dataBytes, limit);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
         using var model = ModelIO.Load(request.ModelPath, arch);
         model.Module.to(device);
         long inputParameters = model.ParameterCount();
+        var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
         var report = new ReportBuilder();
         var timings = new JObject { ["load"] = Math.Round(clock.Elapsed.TotalSeconds, 3) };
         var applied = new List<AppliedStep>();
@@ -77,8 +81,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var context = new PluginContext
             {
                 Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
-                Cancellation = stepCancellation.Token, WorkDirectory = work, Report = report,
+                Cancellation = stepCancellation.Token, WorkDirectory = work, Report = report, Memory = memory,
             };
+            var guard = SelectionGuard.Capture(entry.Id, model, new LayerSelector(options.Include, options.Exclude));
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
             PluginResult result;
@@ -90,7 +95,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             {
                 throw new CompressException(ErrorKind.Cancelled, "cancelled");
             }
-            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut)
+            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut or ErrorKind.MemoryLimit)
             {
                 throw;
             }
@@ -100,6 +105,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             }
             if (!ReferenceEquals(result.Model, model))
                 throw new CompressException(ErrorKind.PluginFailed, $"plugin '{entry.Id}' returned a different model object; plugins rewrite the context's model in place");
+            guard.Verify(model);
             timings[$"step{i + 1}:{entry.Id}"] = Math.Round(stepClock.Elapsed.TotalSeconds, 3);
             var step = new AppliedStep(entry.Id, entry.Manifest.Version, OptionsSchema.For(entry.Instance.OptionsType).ToJson(options));
             applied.Add(step);

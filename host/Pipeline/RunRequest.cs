@@ -12,6 +12,8 @@ namespace Compressor.Host.Pipeline;
 /// <param name="WorkDirectory">Resumable state folder (null: OUT/.work).</param>
 /// <param name="Opset">The ai.onnx opset of model.onnx (null: 21, or 25 where 2-bit weights need it).</param>
 /// <param name="TimeoutSeconds">Longest time one plugin step may run (null: no limit).</param>
+/// <param name="MaxMemory">The memory limit as written on the command line (e.g. <c>2GB</c>; null: no limit), see
+/// <see cref="Compressor.Sdk.Plugins.MemoryBudget"/>.</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -23,4 +25,5 @@ public sealed record RunRequest(
     IReadOnlyList<string> PluginArguments,
     string? WorkDirectory,
     int? Opset = null,
-    double? TimeoutSeconds = null);
+    double? TimeoutSeconds = null,
+    string? MaxMemory = null);

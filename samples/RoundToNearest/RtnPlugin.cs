@@ -34,6 +34,8 @@ public sealed class RtnPlugin : CompressionPlugin<RtnOptions>
         foreach (var layer in layers)
         {
             context.Cancellation.ThrowIfCancellationRequested();
+            // Working set: a float32 copy of the weight for the search, int32 codes, and the packed result (≤ the copy).
+            context.Memory.EnsureFits($"rtn: layer '{layer.Name}'", 3 * 4 * layer.WeightCount);
             using var scope = NewDisposeScope();
             nn.Module replacement;
             Tensor original;

@@ -19,15 +19,48 @@ public enum ErrorKind
     Cancelled,
     /// <summary>A plugin ran past its time limit.</summary>
     TimedOut,
+    /// <summary>A plugin changed or replaced layers outside the include/exclude selection it was given.</summary>
+    SelectionViolated,
+    /// <summary>The work would not fit the memory limit (<c>--max-memory</c>); raised before allocating it.</summary>
+    MemoryLimit,
 }
 
 /// <summary>An error meant for the user: its message is one line that names the problem. Everything the SDK and
 /// the host raise on bad input derives from it, so the host can print the message and pick the exit code.</summary>
+/// <remarks>Messages often quote text from the input (tensor names, JSON keys, pickle strings), which a hostile file
+/// can fill with line breaks or terminal escapes: the constructor writes control characters as escapes (<c>\n</c>,
+/// <c>\u001b</c>) and cuts the message at <see cref="MaxMessageLength"/> characters, so the message is always one
+/// printable line.</remarks>
 public class CompressException : Exception
 {
+    /// <summary>The longest message kept (longer ones end with an ellipsis).</summary>
+    public const int MaxMessageLength = 2000;
+
     /// <summary>Creates the error.</summary>
-    public CompressException(ErrorKind kind, string message, Exception? inner = null) : base(message, inner) => Kind = kind;
+    public CompressException(ErrorKind kind, string message, Exception? inner = null) : base(OneLine(message), inner) => Kind = kind;
 
     /// <summary>The category, which decides the exit code.</summary>
     public ErrorKind Kind { get; }
+
+    /// <summary><paramref name="text"/> as one printable line: control characters escaped, cut at
+    /// <see cref="MaxMessageLength"/>.</summary>
+    public static string OneLine(string text)
+    {
+        var sb = new System.Text.StringBuilder(Math.Min(text.Length, MaxMessageLength) + 8);
+        foreach (char c in text)
+        {
+            if (sb.Length >= MaxMessageLength) return sb.Append('…').ToString();
+            switch (c)
+            {
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u0085') sb.Append($"\\u{(int)c:x4}");
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
 }

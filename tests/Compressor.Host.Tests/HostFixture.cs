@@ -24,6 +24,8 @@ public sealed class HostFixture : IDisposable
         AddPlugin(fixtureOutput, "hangs", "1.0.0", "FaultyPlugins.HangingPlugin");
         AddPlugin(fixtureOutput, "slow-cooperative", "1.0.0", "FaultyPlugins.CooperativeSlowPlugin");
         AddPlugin(fixtureOutput, "fake-quant", "1.0.0", "FaultyPlugins.FakeQuantPlugin");
+        AddPlugin(fixtureOutput, "ignores-selection", "1.0.0", "FaultyPlugins.IgnoresSelectionPlugin");
+        AddPlugin(fixtureOutput, "edits-outside-selection", "1.0.0", "FaultyPlugins.EditsOutsideSelectionPlugin");
         // A corrupt assembly: a manifest naming a file that is not a .NET assembly.
         string corrupt = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "corrupt")).FullName;
         File.WriteAllBytes(Path.Combine(corrupt, "Corrupt.dll"), [0x4D, 0x5A, 0x90, 0x00, 0xDE, 0xAD, 0xBE, 0xEF]);

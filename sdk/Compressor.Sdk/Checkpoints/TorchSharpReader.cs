@@ -151,8 +151,10 @@ public sealed class TorchSharpReader : ICheckpointReader
     /// <summary>The element type of a TorchSharp <c>ScalarType</c> code, when this tool can hold it.</summary>
     internal static bool TryScalarType(long code, out ScalarType type)
     {
+        type = default;
+        if (code is < 0 or > 64) return false;  // before the cast: ScalarType is one byte wide
         type = (ScalarType)code;
-        if (code is < 0 or > 64 || !Enum.IsDefined(type)) return false;
+        if (!Enum.IsDefined(type)) return false;
         try { TensorDType.SizeOf(type); return true; }
         catch (NotSupportedException) { return false; }
     }

@@ -35,6 +35,10 @@ public sealed class PluginContext
     /// <summary>A folder of this step's own for resumable state; it survives an interrupted run.</summary>
     public required string WorkDirectory { get; init; }
 
+    /// <summary>The memory limit of the run (<c>--max-memory</c>): layer-wise methods call
+    /// <see cref="MemoryBudget.EnsureFits"/> with a layer's working set before allocating it.</summary>
+    public MemoryBudget Memory { get; init; } = MemoryBudget.Unlimited;
+
     /// <summary>Per-layer rows, metrics and series for the report.</summary>
     public ReportBuilder Report { get; init; } = new();
 }

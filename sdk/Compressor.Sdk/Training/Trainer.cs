@@ -19,8 +19,8 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
     IProgressReporter progress, IPluginLogger log, string workDirectory)
 {
     private string StatePath => Path.Combine(workDirectory, "train-state.json");
-    private string WeightsPath => Path.Combine(workDirectory, "train-weights.safetensors");
-    private string OptimizerPath => Path.Combine(workDirectory, "train-optimizer.bin");
+    private string WeightsPath(int epochsDone) => Path.Combine(workDirectory, $"train-weights-{epochsDone}.safetensors");
+    private string OptimizerPath(int epochsDone) => Path.Combine(workDirectory, $"train-optimizer-{epochsDone}.bin");
 
     /// <summary>Trains; with <paramref name="resume"/>, continues from the last completed epoch in the work folder.</summary>
     public IReadOnlyList<EpochRecord> Run(bool resume, CancellationToken cancellation)
@@ -38,8 +38,8 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
             startEpoch = (int)state["epochsDone"]!;
             step = (long)state["step"]!;
             history.AddRange(state["history"]!.ToObject<List<EpochRecord>>()!);
-            using (var reader = CheckpointFormats.Open(WeightsPath)) ModelIO.LoadTensors(model.Module, reader, strict: true);
-            optimizer.load_state_dict(OptimizerPath);
+            using (var reader = CheckpointFormats.Open(WeightsPath(startEpoch))) ModelIO.LoadTensors(model.Module, reader, strict: true);
+            optimizer.load_state_dict(OptimizerPath(startEpoch));
             log.Info($"train: resuming after epoch {startEpoch} of {settings.Epochs}");
         }
         for (int epoch = startEpoch; epoch < settings.Epochs; epoch++)
@@ -48,9 +48,13 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
             model.Module.train();
             double lossSum = 0;
             long batches = 0;
+            // Everything random in an epoch derives from (seed, epoch) alone, so that a run resumed in a new process
+            // replays it exactly (HashCode.Combine would not do: it is salted per process).
+            int epochSeed = EpochSeed(settings.Seed, epoch);
+            manual_seed(epochSeed);
             using (var task = progress.Start($"train: epoch {epoch + 1}/{settings.Epochs}", stepsPerEpoch))
             {
-                foreach (var batch in data.Train.Batches(settings.BatchSize, shuffle: true, seed: HashCode.Combine(settings.Seed, epoch) & int.MaxValue))
+                foreach (var batch in data.Train.Batches(settings.BatchSize, shuffle: true, seed: epochSeed))
                 {
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
@@ -81,13 +85,22 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
         return history;
     }
 
+    /// <summary>The seed of epoch <paramref name="epoch"/> (data order and torch's generator): a fixed mix of the run's
+    /// seed and the epoch, the same in every process.</summary>
+    internal static int EpochSeed(int seed, int epoch) => (int)(unchecked((uint)seed * 2654435761u + (uint)epoch * 40503u + 1u) & int.MaxValue);
+
+    /// <summary>Writes the epoch's weights and optimizer state under names of their own, then the state file that
+    /// points at them (the commit: a kill before it leaves the previous epoch's state whole, with its own files), then
+    /// removes the previous epoch's files.</summary>
     private void SaveState(TorchSharp.Modules.OptimizerHelper optimizer, int epochsDone, long step, List<EpochRecord> history)
     {
-        SafetensorsWriter.Write(WeightsPath, model.NamedTensors().Select(t => (t.Name, t.Tensor.detach())));
-        string tmp = OptimizerPath + ".tmp";
+        SafetensorsWriter.Write(WeightsPath(epochsDone), model.NamedTensors().Select(t => (t.Name, t.Tensor.detach())));
+        string tmp = OptimizerPath(epochsDone) + ".tmp";
         optimizer.save_state_dict(tmp);
-        File.Move(tmp, OptimizerPath, overwrite: true);
+        File.Move(tmp, OptimizerPath(epochsDone), overwrite: true);
         var state = new JObject { ["epochsDone"] = epochsDone, ["step"] = step, ["history"] = JArray.FromObject(history) };
         AtomicFile.WriteAllText(StatePath, state.ToString());
+        File.Delete(WeightsPath(epochsDone - 1));
+        File.Delete(OptimizerPath(epochsDone - 1));
     }
 }

@@ -153,3 +153,37 @@ public sealed class CooperativeSlowPlugin : CompressionPlugin<FaultOptions>
         return PluginResult.Of(context.Model);
     }
 }
+
+/// <summary>Ignores its <c>--include</c>/<c>--exclude</c>: replaces every linear layer by an 8-bit
+/// <see cref="QuantizedLinear"/>. The host must notice the layers outside the selection and stop the run.</summary>
+public sealed class IgnoresSelectionPlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override PluginResult Run(PluginContext context, FaultOptions options)
+    {
+        foreach (var layer in context.Model.Select(LayerKind.Linear, LayerSelector.All))
+        {
+            var lin = (TorchSharp.Modules.Linear)layer.Module;
+            var w = lin.weight!.detach();
+            var scales = w.abs().amax([1], keepdim: true).div(127).clamp_min(1e-8f);
+            var codes = w.div(scales).round().clamp(-128, 127).to_type(ScalarType.Int32);
+            context.Model.ReplaceLayer(layer.Name, QuantizedLinear.FromCodes(codes, scales, null, 8, 0, lin.bias?.detach()));
+        }
+        return PluginResult.Of(context.Model);
+    }
+}
+
+/// <summary>Honours its selection for the layers it replaces, but also halves, in place, the weights of every linear
+/// layer outside it (no module is replaced: only the values change).</summary>
+public sealed class EditsOutsideSelectionPlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override PluginResult Run(PluginContext context, FaultOptions options)
+    {
+        var selector = new LayerSelector(options.Include, options.Exclude);
+        foreach (var layer in context.Model.Select(LayerKind.Linear, LayerSelector.All))
+            if (!selector.Matches(layer.Name))
+                using (no_grad()) ((TorchSharp.Modules.Linear)layer.Module).weight!.mul_(0.5);
+        return PluginResult.Of(context.Model);
+    }
+}

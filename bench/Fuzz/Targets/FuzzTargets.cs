@@ -1,0 +1,71 @@
+using System.Text;
+using Compressor.Host.Pipeline;
+using Compressor.Sdk;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Checkpoints.PyTorch;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Onnx.Import;
+using Compressor.Sdk.Plugins;
+using static TorchSharp.torch;
+
+namespace Compressor.Fuzz;
+
+/// <summary>The fuzz targets: one per parser of untrusted bytes, each calling the same entry point the tool uses.</summary>
+public static class FuzzTargets
+{
+    /// <summary>Every target.</summary>
+    public static IReadOnlyList<FuzzTarget> All { get; } =
+    [
+        new("safetensors", ".safetensors", (path, _) => ReadAll(SafetensorsReader.Open(path))),
+        new("pytorch-zip", ".pt", (path, _) => ReadAll(PyTorchZipReader.Open(path))),
+        new("pickle", ".pkl", (_, bytes) => Unpickle(bytes)),
+        new("onnx", ".onnx", (_, bytes) => ImportOnnx(bytes)),
+        new("idx", ".idx", (path, _) => { using var t = IdxReader.ReadBytes(path); return t.NumberOfElements; }),
+        new("recipe", ".json", (path, _) => { Recipe.Load(path); return 0; }),
+        new("manifest", ".json", (_, bytes) => { PluginManifest.Parse(Encoding.UTF8.GetString(bytes)); return 0; }),
+        new("torchsharp", ".dat", (path, _) => ReadAll(TorchSharpReader.Open(path))),
+    ];
+
+    /// <summary>The target named <paramref name="name"/>.</summary>
+    public static FuzzTarget Get(string name) => All.FirstOrDefault(t => t.Name == name)
+        ?? throw new ArgumentException($"unknown fuzz target '{name}' (known: {string.Join(", ", All.Select(t => t.Name))})");
+
+    private static long ReadAll(ICheckpointReader reader)
+    {
+        using (reader)
+        {
+            long bytes = 0;
+            foreach (var entry in reader.Tensors)
+            {
+                using var t = reader.Read(entry.Name);
+                bytes += t.NumberOfElements * t.ElementSize;
+            }
+            return bytes;
+        }
+    }
+
+    /// <summary>The pickle of a <c>torch.save</c> archive alone, with storages resolved as the zip reader does: a
+    /// storage must be one of two records of 64 elements each.</summary>
+    private static long Unpickle(byte[] bytes)
+    {
+        StorageRef Resolve(string type, string key, string location, long n)
+        {
+            if (key is not ("0" or "1" or "2" or "3") || n > 64) throw new CompressException(ErrorKind.InvalidInput, $"fuzz: no storage '{key}' of {n} elements");
+            if (!RestrictedUnpickler.StorageTypes.TryGetValue(type, out var st)) throw new CompressException(ErrorKind.InvalidInput, $"fuzz: storage type '{type}'");
+            return new StorageRef(type, st.Type, st.Size, key, location, n);
+        }
+        var root = new RestrictedUnpickler(bytes, "fuzz", Resolve).Load();
+        var (tensors, _) = StateDictFlattener.Flatten(root, "fuzz");
+        _ = tensors;  // references to storages: no tensor data is produced
+        return 0;
+    }
+
+    private static long ImportOnnx(byte[] bytes)
+    {
+        var proto = OnnxImporter.ParseModel(bytes, "fuzz");
+        using var model = OnnxImporter.ToCompressibleModel(proto, baseDirectory: null, "fuzz");
+        long total = 0;
+        foreach (var (_, t) in model.NamedTensors()) total += t.NumberOfElements * t.ElementSize;
+        return total;
+    }
+}

@@ -1,0 +1,35 @@
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Layers;
+
+namespace Compressor.Host.Tests;
+
+/// <summary>A plugin that touches layers outside its <c>--include</c>/<c>--exclude</c> selection is stopped (exit 9,
+/// nothing written); one that keeps to it is not.</summary>
+public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFixture>
+{
+    [Theory]
+    [InlineData("ignores-selection", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLinear) (and 1 more layer(s)) outside its selection (--include layers.0)")]
+    [InlineData("ignores-selection", "--exclude", "layers.4", "replaced layer 'layers.4' (Linear by QuantizedLinear) outside its selection (--exclude layers.4)")]
+    [InlineData("edits-outside-selection", "--include", "layers.2", "changed the weights of layer 'layers.0' (and 1 more layer(s)) outside its selection (--include layers.2)")]
+    public void APluginOutsideItsSelectionIsStoppedWithExitCodeNineAndNoOutput(string plugin, string flag, string glob, string what)
+    {
+        string outDir = fx.NewDir("selection");
+        File.WriteAllText(Path.Combine(outDir, "keep.txt"), "previous contents");
+        var (code, _, stderr) = HostFixture.Cli("run", plugin, "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, flag, glob, "-v", "q");
+        Assert.Equal((int)ExitCode.PluginExceededSelection, code);
+        Assert.Equal($"error: plugin '{plugin}' {what} and was stopped", stderr.TrimEnd());
+        Assert.Equal(["keep.txt"], Directory.GetFiles(outDir).Select(Path.GetFileName));  // (and the hidden .work folder of a failed run)
+        Assert.Equal("previous contents", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+    }
+
+    [Fact]
+    public void APluginThatKeepsToItsSelectionPasses()
+    {
+        string outDir = fx.NewDir("selection-ok");
+        var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--include", "layers.0", "--exclude", "layers.4", "-v", "q");
+        Assert.True(code == 0, stderr);
+        using var model = ModelIO.Load(Path.Combine(outDir, "compressed.safetensors"));
+        Assert.IsType<QuantizedLinear>(model.GetLayer("layers.0"));
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("layers.2"));
+    }
+}
