@@ -14,6 +14,10 @@ public static class OnnxLoweringRegistry
     {
         Register(new QuantizedLinearLowering());
         Register(new QuantizedConv2dLowering());
+        Register(new LowRankLinearLowering());
+        Register(new BlockShuffleLinearLowering());
+        Register(new BlockDenseLinearLowering());
+        Register(new TopKMaskedLinearLowering());
     }
 
     /// <summary>Registered kinds, sorted.</summary>
