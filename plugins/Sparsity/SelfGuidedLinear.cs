@@ -20,8 +20,9 @@ public sealed class SelfGuidedLinear : nn.Module<Tensor, Tensor>
         if (!guide.shape.SequenceEqual(structured.DenseWeightShape))
             throw new ArgumentException($"guide shape [{string.Join(", ", guide.shape)}] differs from the layer's [{string.Join(", ", structured.DenseWeightShape)}]");
         Structured = structured;
-        Guide = nn.Parameter(guide.detach().clone().to(structured.parameters().First().device));
-        StepCounter = zeros(1, ScalarType.Int64);
+        Guide = nn.Parameter(guide.detach().clone().to(structured.parameters().First().device).DetachFromDisposeScope());
+        Guide.DetachFromDisposeScope();
+        StepCounter = zeros(1, ScalarType.Int64).DetachFromDisposeScope();
         GuidedSteps = guidedSteps;
         ReduceFlop = reduceFlop;
         _seed = seed;

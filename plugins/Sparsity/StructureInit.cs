@@ -51,6 +51,12 @@ public static class StructureInit
         return matmul(u, vh).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The from-scratch SGT guide: the dense product of the factors (lr2·lr1, lr·BD(W1), the exact
+    /// BlockShuffle matrix), or for BlockShuffle with <paramref name="blockShuffleQuirk"/> the reference code's
+    /// unshuffled BD(W2)·BD(W1).</summary>
+    public static Tensor InitialGuide(StructuredLinear layer, bool blockShuffleQuirk) =>
+        blockShuffleQuirk && layer is BlockShuffleLinear bs ? BlockShuffleQuirkGuide(bs) : layer.DenseWeight();
+
     /// <summary>The reference code's BlockShuffle guide init: BD(W2)·BD(W1) without the shuffles, i.e. the
     /// block-diagonal [M, N] matrix of blocks W2[c]·W1[c].</summary>
     public static Tensor BlockShuffleQuirkGuide(BlockShuffleLinear layer)

@@ -52,7 +52,7 @@ public static class StructuredFfn
                 {
                     using var generator = new Generator((ulong)(context.Seed * 1000 + i + 1));
                     layer = StructureInit.FromScratch(sizes, n, m, linear.bias is not null, generator);
-                    guide = options.SgtBlockShuffleQuirk && layer is BlockShuffleLinear bs ? StructureInit.BlockShuffleQuirkGuide(bs) : layer.DenseWeight();
+                    guide = StructureInit.InitialGuide(layer, options.SgtBlockShuffleQuirk);
                 }
                 else
                 {

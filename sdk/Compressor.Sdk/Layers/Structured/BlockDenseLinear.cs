@@ -19,8 +19,8 @@ public sealed class BlockDenseLinear : StructuredLinear
             throw new CompressException(ErrorKind.InvalidOptions, $"block-dense: {blocks} blocks must divide N = {inFeatures} and the rank {rank}");
         Rank = rank;
         Blocks = blocks;
-        W1 = nn.Parameter(zeros(blocks, rank / blocks, inFeatures / blocks));
-        Lr = nn.Parameter(zeros(outFeatures, rank));
+        W1 = NewParameter(blocks, rank / blocks, inFeatures / blocks);
+        Lr = NewParameter(outFeatures, rank);
         register_parameter("w1", W1);
         register_parameter("lr", Lr);
     }

@@ -22,8 +22,8 @@ public sealed class BlockShuffleLinear : StructuredLinear
             throw new CompressException(ErrorKind.InvalidOptions, $"block-shuffle: {blocks} blocks must divide both N = {inFeatures} and M = {outFeatures}");
         Blocks = blocks;
         Inner = Math.Min(inFeatures, outFeatures) / blocks;
-        W1 = nn.Parameter(zeros(blocks, Inner, inFeatures / blocks));
-        W2 = nn.Parameter(zeros(blocks, outFeatures / blocks, Inner));
+        W1 = NewParameter(blocks, Inner, inFeatures / blocks);
+        W2 = NewParameter(blocks, outFeatures / blocks, Inner);
         register_parameter("w1", W1);
         register_parameter("w2", W2);
     }

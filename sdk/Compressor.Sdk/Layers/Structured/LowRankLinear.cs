@@ -17,8 +17,8 @@ public sealed class LowRankLinear : StructuredLinear
         if (rank < 1 || rank > Math.Min(inFeatures, outFeatures))
             throw new CompressException(ErrorKind.InvalidOptions, $"low-rank: rank {rank} must lie in 1..min(N, M) = {Math.Min(inFeatures, outFeatures)}");
         Rank = rank;
-        Lr1 = nn.Parameter(zeros(rank, inFeatures));
-        Lr2 = nn.Parameter(zeros(outFeatures, rank));
+        Lr1 = NewParameter(rank, inFeatures);
+        Lr2 = NewParameter(outFeatures, rank);
         register_parameter("lr1", Lr1);
         register_parameter("lr2", Lr2);
     }

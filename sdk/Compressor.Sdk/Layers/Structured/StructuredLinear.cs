@@ -20,9 +20,18 @@ public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedL
         OutFeatures = outFeatures;
         if (hasBias)
         {
-            Bias = nn.Parameter(zeros(outFeatures));
+            Bias = NewParameter(outFeatures);
             register_parameter("bias", Bias);
         }
+    }
+
+    /// <summary>A zero parameter of <paramref name="shape"/> that outlives any dispose scope the layer is built in
+    /// (the module owns it).</summary>
+    internal static TorchSharp.Modules.Parameter NewParameter(params long[] shape)
+    {
+        var p = nn.Parameter(zeros(shape).DetachFromDisposeScope());
+        p.DetachFromDisposeScope();
+        return p;
     }
 
     /// <summary>Input features N.</summary>

@@ -23,16 +23,16 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Keep = keep;
-        Weight = nn.Parameter(zeros(outFeatures, inFeatures));
+        Weight = StructuredLinear.NewParameter(outFeatures, inFeatures);
         register_parameter("weight", Weight);
         if (hasBias)
         {
-            Bias = nn.Parameter(zeros(outFeatures));
+            Bias = StructuredLinear.NewParameter(outFeatures);
             register_parameter("bias", Bias);
         }
         if (weighted)
         {
-            ColumnScale = zeros(inFeatures);
+            ColumnScale = zeros(inFeatures).DetachFromDisposeScope();
             register_buffer("column_scale", ColumnScale);
         }
     }
@@ -45,7 +45,7 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
         using var noGrad = no_grad();
         layer.Weight.copy_(weight);
         if (bias is not null) layer.Bias!.copy_(bias);
-        if (weighted) layer.ColumnScale!.copy_(weight.detach().square().sum(0).sqrt());
+        if (weighted) layer.ColumnScale!.copy_(weight.detach().square().sum([0L]).sqrt());
         return layer;
     }
 
