@@ -3,6 +3,9 @@
 //   dotnet run --project bench/OrtLatency -c Release -- minilm [--batch 8] [--seq 128] [--runs 20]
 // Both take [--accuracy-level N]: ORT's session option session.qdq_matmulnbits_accuracy_level, the accuracy_level of the
 // MatMulNBits that DequantizeLinear → MatMul is fused into (0 = unset: ORT 1.31's default, 4 = int8 compute; 1 = fp32).
+//   dotnet run --project bench/OrtLatency -c Release -- structured [--width 384] [--tokens 4096,32] [--runs 30]
+//     (issue 7: the FFN pair d → 4d → d dense vs LowRank / BlockShuffle / BlockDense at ~32% of the FFN weights and
+//     the pre-merged form)
 // Prints a markdown table: median and p90 latency per variant, speed-up vs FP32, file size, and the kernels ORT
 // fused at ORT_ENABLE_ALL (how the model is deployed).
 using System.Diagnostics;
@@ -10,6 +13,7 @@ using Compressor.Samples.RoundToNearest;
 using Compressor.Sdk.Architectures;
 using Compressor.Sdk.Checkpoints;
 using Compressor.Sdk.Layers;
+using Compressor.Sdk.Layers.Structured;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Models.Pretrained;
 using Compressor.Sdk.Onnx.Export;
@@ -72,6 +76,49 @@ else if (mode == "minilm")
         var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", feeds, runs, accuracyLevel);
         if (bits == 0) fp = r.Median;
         Console.WriteLine($"| {label} | {r.Median:F2} | {r.P90:F2} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
+    }
+}
+else if (mode == "structured")
+{
+    int d = int.Parse(Arg("--width", "384"));
+    var tokens = Arg("--tokens", "4096,32").Split(',').Select(int.Parse).ToArray();
+    Console.WriteLine($"FFN pair {d} → {4 * d} → {d} (GELU), random weights; structures at ~32% of the FFN weights (LowRank r = d/4, BlockShuffle B = 4, BlockDense B = 4, r = 3d/8)");
+    Console.WriteLine();
+    Console.WriteLine("| variant | tokens | FFN weights | median ms | p90 ms | speed-up vs dense | bytes |");
+    Console.WriteLine("|---|---|---|---|---|---|---|");
+    var structures = new (string Label, Func<long, long, StructuredLinear>? Make, bool Merge)[]
+    {
+        ("dense", null, false),
+        ("lowrank r=d/4", (n, m) => new LowRankLinear(n, m, d / 4, true), false),
+        ("blockshuffle B=4", (n, m) => new BlockShuffleLinear(n, m, 4, true), false),
+        ("blockdense B=4 r=3d/8", (n, m) => new BlockDenseLinear(n, m, 3 * d / 8, 4, true), false),
+        ("lowrank r=d/4 pre-merged", (n, m) => new LowRankLinear(n, m, d / 4, true), true),
+    };
+    foreach (int t in tokens)
+    {
+        double dense = 0;
+        foreach (var (label, make, merge) in structures)
+        {
+            manual_seed(0);
+            var spec = ArchitectureRegistry.Spec("mlp", new JObject { ["inputs"] = d, ["hidden"] = new JArray(4 * d), ["outputs"] = d, ["activation"] = "gelu" });
+            using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+            long weights = 8L * d * d;
+            if (make is not null)
+            {
+                weights = 0;
+                foreach (var layer in model.Select(LayerKind.Linear, LayerSelector.All))
+                {
+                    var s = make(layer.WeightShape[1], layer.WeightShape[0]);
+                    using (no_grad()) foreach (var p in s.parameters()) p.normal_(0, 0.05);
+                    s.PreMerged = merge;
+                    weights += s.StructuredParameterCount;
+                    model.ReplaceLayer(layer.Name, s);
+                }
+            }
+            var r = Measure(model, $"{dir}/structured-{t}.onnx", new() { ["input"] = randn(t, d) }, runs);
+            if (make is null) dense = r.Median;
+            Console.WriteLine($"| {label} | {t} | {weights:N0} ({(double)weights / (8L * d * d):P1}) | {r.Median:F3} | {r.P90:F3} | {dense / r.Median:F2}× | {r.Bytes:N0} |");
+        }
     }
 }
 Directory.Delete(dir, recursive: true);

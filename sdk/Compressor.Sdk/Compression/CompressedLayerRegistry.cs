@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Compressor.Sdk.Layers;
+using Compressor.Sdk.Layers.Structured;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 
@@ -17,6 +18,10 @@ public static class CompressedLayerRegistry
         Register(new CodebookLinear.Factory());
         Register(new CodebookConv2d.Factory());
         Register(new QuantizedEmbedding.Factory());
+        Register(new LowRankLinear.Factory());
+        Register(new BlockShuffleLinear.Factory());
+        Register(new BlockDenseLinear.Factory());
+        Register(new TopKMaskedLinear.Factory());
     }
 
     /// <summary>Registered kind ids.</summary>

@@ -18,6 +18,10 @@ public static class OnnxLoweringRegistry
         Register(new CodebookLinearLowering());
         Register(new CodebookConv2dLowering());
         Register(new QuantizedEmbeddingLowering());
+        Register(new LowRankLinearLowering());
+        Register(new BlockShuffleLinearLowering());
+        Register(new BlockDenseLinearLowering());
+        Register(new TopKMaskedLinearLowering());
     }
 
     /// <summary>Registered kinds, sorted.</summary>

@@ -1,0 +1,55 @@
+using System.Text.RegularExpressions;
+using Compressor.Sdk;
+using Compressor.Sdk.Models;
+
+namespace Compressor.Plugins.Sparsity;
+
+/// <summary>Which linears the plugin rewrites. Without --include: the feed-forward linears of transformers by their
+/// usual names — GPT-2 <c>mlp.c_fc</c>/<c>mlp.c_proj</c>, timm ViT <c>mlp.fc1</c>/<c>mlp.fc2</c>, BERT/MiniLM
+/// <c>intermediate.dense</c>/<c>output.dense</c> (not <c>attention.output.dense</c>). With --include: every
+/// matching linear. --exclude applies after both. The first transformer layer (the lowest first number in the
+/// names) is then dropped when asked.</summary>
+public static partial class FfnSelection
+{
+    /// <summary>The default FFN name globs.</summary>
+    public static readonly string[] FfnGlobs = ["*mlp.c_fc", "*mlp.c_proj", "*mlp.fc1", "*mlp.fc2", "*intermediate.dense", "*output.dense"];
+
+    [GeneratedRegex(@"(^|\.)(\d+)(\.|$)", RegexOptions.CultureInvariant)]
+    private static partial Regex LayerNumber();
+
+    /// <summary>The selected linears, in model order.</summary>
+    /// <exception cref="CompressException">Nothing matches.</exception>
+    public static IReadOnlyList<LayerInfo> Select(CompressibleModel model, string[] include, string[] exclude, bool firstLayerDense, out IReadOnlyList<string> keptDense)
+    {
+        var globs = include.Length > 0 ? include : FfnGlobs;
+        var layers = model.Select(LayerKind.Linear, new LayerSelector(globs, exclude))
+            .Where(l => include.Length > 0 || !l.Name.Contains("attention.output.dense", StringComparison.Ordinal))
+            .ToList();
+        if (layers.Count == 0)
+            throw new CompressException(ErrorKind.InvalidOptions, include.Length > 0
+                ? "sparsity: no linear layer matches --include/--exclude"
+                : "sparsity: no feed-forward linear found by name (mlp.c_fc/c_proj, mlp.fc1/fc2, intermediate.dense/output.dense): pass --include");
+        var kept = new List<string>();
+        if (firstLayerDense)
+        {
+            var numbers = layers.Select(l => Number(l.Name)).Where(n => n is not null).Select(n => n!.Value).ToList();
+            if (numbers.Count > 0)
+            {
+                int first = numbers.Min();
+                kept = layers.Where(l => Number(l.Name) == first).Select(l => l.Name).ToList();
+                layers = layers.Where(l => Number(l.Name) != first).ToList();
+            }
+            if (layers.Count == 0)
+                throw new CompressException(ErrorKind.InvalidOptions, "sparsity: every selected linear belongs to the first layer, which --first-layer-dense keeps dense");
+        }
+        keptDense = kept;
+        return layers;
+    }
+
+    /// <summary>The first integer component of a dotted name (the block index), or null.</summary>
+    public static int? Number(string name)
+    {
+        var m = LayerNumber().Match(name);
+        return m.Success ? int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+}

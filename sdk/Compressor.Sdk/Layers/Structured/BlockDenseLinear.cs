@@ -1,0 +1,85 @@
+using Compressor.Sdk.Compression;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Layers.Structured;
+
+/// <summary>BlockDense(r, B): y = lr · BD(W1) · x + b with W1 ∈ ℝ^{B×(r/B)×(N/B)} block-diagonal (blocks
+/// concatenated in natural order, no shuffle) and a dense lr ∈ ℝ^{M×r}; weights r(N/B + M). Needs B to divide N and r.</summary>
+public sealed class BlockDenseLinear : StructuredLinear
+{
+    /// <summary>The layer kind id.</summary>
+    public const string KindId = "blockdense_linear";
+
+    /// <summary>Creates a layer with zero factors.</summary>
+    public BlockDenseLinear(long inFeatures, long outFeatures, long rank, long blocks, bool hasBias) : base(nameof(BlockDenseLinear), inFeatures, outFeatures, hasBias)
+    {
+        if (blocks < 1 || inFeatures % blocks != 0 || rank < blocks || rank % blocks != 0)
+            throw new CompressException(ErrorKind.InvalidOptions, $"block-dense: {blocks} blocks must divide N = {inFeatures} and the rank {rank}");
+        Rank = rank;
+        Blocks = blocks;
+        W1 = NewParameter(blocks, rank / blocks, inFeatures / blocks);
+        Lr = NewParameter(outFeatures, rank);
+        register_parameter("w1", W1);
+        register_parameter("lr", Lr);
+    }
+
+    /// <summary>Builds the layer from W1 [B, r/B, N/B], lr [M, r] and an optional bias [M].</summary>
+    public static BlockDenseLinear FromFactors(Tensor w1, Tensor lr, Tensor? bias)
+    {
+        long b = w1.shape[0];
+        var layer = new BlockDenseLinear(b * w1.shape[2], lr.shape[0], lr.shape[1], b, bias is not null);
+        Assign(layer.W1, w1, "block-dense w1");
+        Assign(layer.Lr, lr, "block-dense lr");
+        layer.SetBias(bias);
+        return layer;
+    }
+
+    /// <summary>The inner width r.</summary>
+    public long Rank { get; }
+
+    /// <summary>The number of diagonal blocks B.</summary>
+    public long Blocks { get; }
+
+    /// <summary>The block-diagonal stage [B, r/B, N/B].</summary>
+    public TorchSharp.Modules.Parameter W1 { get; }
+
+    /// <summary>The dense stage [M, r].</summary>
+    public TorchSharp.Modules.Parameter Lr { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => KindId;
+
+    /// <inheritdoc/>
+    public override long StructuredParameterCount => Rank * (InFeatures / Blocks + OutFeatures);
+
+    /// <inheritdoc/>
+    protected override void AddConfig(JObject config)
+    {
+        config["rank"] = Rank;
+        config["blocks"] = Blocks;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor ForwardStructured(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (flat, leading) = Flatten(x, InFeatures);
+        long t = flat.shape[0], b = Blocks;
+        var xs = flat.reshape(t, b, InFeatures / b).transpose(0, 1);   // [B, T, N/B]
+        var z = bmm(xs, W1.transpose(1, 2)).transpose(0, 1).reshape(t, Rank);   // block c → entries c·r/B + a
+        var y = nn.functional.linear(z, Lr).reshape([.. leading, OutFeatures]);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Rebuilds <see cref="BlockDenseLinear"/> layers from manifest configs.</summary>
+    public sealed class Factory : ICompressedLayerFactory
+    {
+        /// <inheritdoc/>
+        public string Kind => KindId;
+
+        /// <inheritdoc/>
+        public nn.Module Create(JObject c) => WithPreMerge(new BlockDenseLinear(Read(c, "inFeatures"), Read(c, "outFeatures"), Read(c, "rank"), Read(c, "blocks"), ReadBool(c, "bias")), c);
+    }
+}

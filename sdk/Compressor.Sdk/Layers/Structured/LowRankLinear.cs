@@ -1,0 +1,70 @@
+using Compressor.Sdk.Compression;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Sdk.Layers.Structured;
+
+/// <summary>LowRank(r): y = lr2 (lr1 x) + b with lr1 ∈ ℝ^{r×N}, lr2 ∈ ℝ^{M×r}; r(N + M) weights.</summary>
+public sealed class LowRankLinear : StructuredLinear
+{
+    /// <summary>The layer kind id.</summary>
+    public const string KindId = "lowrank_linear";
+
+    /// <summary>Creates a layer with zero factors.</summary>
+    public LowRankLinear(long inFeatures, long outFeatures, long rank, bool hasBias) : base(nameof(LowRankLinear), inFeatures, outFeatures, hasBias)
+    {
+        if (rank < 1 || rank > Math.Min(inFeatures, outFeatures))
+            throw new CompressException(ErrorKind.InvalidOptions, $"low-rank: rank {rank} must lie in 1..min(N, M) = {Math.Min(inFeatures, outFeatures)}");
+        Rank = rank;
+        Lr1 = NewParameter(rank, inFeatures);
+        Lr2 = NewParameter(outFeatures, rank);
+        register_parameter("lr1", Lr1);
+        register_parameter("lr2", Lr2);
+    }
+
+    /// <summary>Builds the layer from its factors lr1 [r, N], lr2 [M, r] and an optional bias [M].</summary>
+    public static LowRankLinear FromFactors(Tensor lr1, Tensor lr2, Tensor? bias)
+    {
+        var layer = new LowRankLinear(lr1.shape[1], lr2.shape[0], lr1.shape[0], bias is not null);
+        Assign(layer.Lr1, lr1, "low-rank lr1");
+        Assign(layer.Lr2, lr2, "low-rank lr2");
+        layer.SetBias(bias);
+        return layer;
+    }
+
+    /// <summary>The rank r.</summary>
+    public long Rank { get; }
+
+    /// <summary>The first factor [r, N].</summary>
+    public TorchSharp.Modules.Parameter Lr1 { get; }
+
+    /// <summary>The second factor [M, r].</summary>
+    public TorchSharp.Modules.Parameter Lr2 { get; }
+
+    /// <inheritdoc/>
+    public override string Kind => KindId;
+
+    /// <inheritdoc/>
+    public override long StructuredParameterCount => Rank * (InFeatures + OutFeatures);
+
+    /// <inheritdoc/>
+    protected override void AddConfig(JObject config) => config["rank"] = Rank;
+
+    /// <inheritdoc/>
+    public override Tensor ForwardStructured(Tensor x)
+    {
+        using var h = nn.functional.linear(x, Lr1);
+        return nn.functional.linear(h, Lr2);
+    }
+
+    /// <summary>Rebuilds <see cref="LowRankLinear"/> layers from manifest configs.</summary>
+    public sealed class Factory : ICompressedLayerFactory
+    {
+        /// <inheritdoc/>
+        public string Kind => KindId;
+
+        /// <inheritdoc/>
+        public nn.Module Create(JObject c) => WithPreMerge(new LowRankLinear(Read(c, "inFeatures"), Read(c, "outFeatures"), Read(c, "rank"), ReadBool(c, "bias")), c);
+    }
+}

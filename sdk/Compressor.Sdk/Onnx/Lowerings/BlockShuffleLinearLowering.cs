@@ -1,0 +1,36 @@
+using Compressor.Sdk.Layers.Structured;
+using TorchSharp;
+
+namespace Compressor.Sdk.Onnx.Lowerings;
+
+/// <summary>Lowers <see cref="BlockShuffleLinear"/> to Reshape [T, B, N/B] → Transpose → batched MatMul with
+/// W1ᵀ [B, N/B, q] → the stride permutation (Transpose → Reshape [T, q, B] → Transpose [B, T, q]) → batched MatMul
+/// with W2ᵀ [B, q, M/B] → the interleaved output order (Transpose [T, M/B, B] → Reshape [..., M]) (+ bias); or to
+/// one dense MatMul when the layer is <see cref="StructuredLinear.PreMerged"/>.</summary>
+public sealed class BlockShuffleLinearLowering : IOnnxLowering
+{
+    /// <inheritdoc/>
+    public string LayerKind => BlockShuffleLinear.KindId;
+
+    /// <inheritdoc/>
+    public void Lower(ILoweringContext context, torch.nn.Module layer, string input, string output)
+    {
+        var l = layer as BlockShuffleLinear ?? throw new ArgumentException($"{context.LayerName}: expected a {nameof(BlockShuffleLinear)}, got {layer.GetType().Name}");
+        if (l.PreMerged)
+        {
+            StructuredLowering.PreMerged(context, l, input, output);
+            return;
+        }
+        long b = l.Blocks, n = l.InFeatures, q = l.Inner;
+        string xs = StructuredLowering.Node(context, "Reshape", "blocks_in", [input, StructuredLowering.Int64(context, "blocks_in_shape", -1, b, n / b)]);
+        xs = StructuredLowering.Transpose(context, xs, "blocks_first", 1, 0, 2);
+        string z = StructuredLowering.Node(context, "MatMul", "stage1", [xs, StructuredLowering.Float(context, "w1_t", l.W1.transpose(1, 2))]);
+        z = StructuredLowering.Transpose(context, z, "stage1_tokens_first", 1, 0, 2);
+        z = StructuredLowering.Node(context, "Reshape", "stride_view", [z, StructuredLowering.Int64(context, "stride_shape", -1, q, b)]);
+        z = StructuredLowering.Transpose(context, z, "shuffled", 2, 0, 1);
+        string o = StructuredLowering.Node(context, "MatMul", "stage2", [z, StructuredLowering.Float(context, "w2_t", l.W2.transpose(1, 2))]);
+        o = StructuredLowering.Transpose(context, o, "interleaved", 1, 2, 0);
+        string y = StructuredLowering.Node(context, "Reshape", "blocks_out", [o, StructuredLowering.LeadingShapeWith(context, input, l.OutFeatures)]);
+        StructuredLowering.FinishWithBias(context, l.Bias, y, output);
+    }
+}

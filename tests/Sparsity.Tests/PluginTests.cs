@@ -1,0 +1,167 @@
+using Compressor.Plugins.Sparsity;
+using Compressor.Sdk;
+using Compressor.Sdk.Architectures;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Layers.Structured;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Onnx.Verification;
+using Compressor.Sdk.Plugins;
+using Compressor.Sdk.Reports;
+using Compressor.Sdk.Testing;
+using Newtonsoft.Json.Linq;
+using static TorchSharp.torch;
+
+namespace Sparsity.Tests;
+
+/// <summary>The plugin on a tiny GPT (HF gpt2 names, 3 layers, d = 32): FFN selection with the first layer dense,
+/// export of every structure through ORT with the expected parameter count, activation sparsity export, recovery
+/// that lowers the distillation loss and resumes exactly from the work folder, and one-line errors.</summary>
+public sealed class PluginTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sparsity-plugin-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static CompressibleModel TinyGpt(int seed = 3)
+    {
+        manual_seed(seed);
+        var spec = ArchitectureRegistry.Spec("gpt", new JObject { ["vocabSize"] = 64, ["context"] = 16, ["dim"] = 32, ["layers"] = 3, ["heads"] = 2, ["mlpRatio"] = 4 });
+        return new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+    }
+
+    private static TensorDataSet Tokens(int count = 48, int seed = 1)
+    {
+        var g = new Generator((ulong)seed);
+        var ids = randint(0, 64, [count, 17], generator: g, dtype: ScalarType.Int64);
+        return new TensorDataSet("random-tokens", ids.narrow(1, 0, 16).contiguous(), ids.narrow(1, 1, 16).contiguous());
+    }
+
+    private PluginContext Context(CompressibleModel model, IDataSet? data, string work, ReportBuilder? report = null, IProgressReporter? progress = null, CancellationToken cancellation = default) => new()
+    {
+        Model = model, Data = new PluginData(data, data, data), WorkDirectory = Path.Combine(_dir, work), Seed = 0, Report = report ?? new ReportBuilder(),
+        Progress = progress ?? NullProgressReporter.Instance, Cancellation = cancellation,
+    };
+
+    /// <summary>ORT (ENABLE_BASIC) logits on sample tokens equal TorchSharp's within 1e-4 (float32 summation order
+    /// through 3 blocks of unit-scale activations). The full verifier is left to the SDK tests: it costs minutes here.</summary>
+    private static void AssertOrtReproduces(CompressibleModel model, OnnxExportResult export)
+    {
+        using var scope = NewDisposeScope();
+        var x = OnnxVerifier.SampleInput(export.Inputs[0], seed: 4);
+        model.Module.eval();
+        var expected = model.Forward(x);
+        var actual = OrtRunner.Run(export.ModelPath, new Dictionary<string, Tensor> { [export.Inputs[0].Name] = x },
+            Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC)[export.Outputs[0].Name];
+        Tolerances.AssertClose(expected, actual, rtol: 1e-4, atol: 1e-4, "ORT vs TorchSharp logits");
+    }
+
+    [Theory]
+    [InlineData(Structure.LowRank)]
+    [InlineData(Structure.BlockShuffle)]
+    [InlineData(Structure.BlockDense)]
+    public void FfnsOfLaterLayersBecomeStructuredAndExportWithTheirParameterCount(Structure structure)
+    {
+        using var model = TinyGpt();
+        var report = new ReportBuilder();
+        new SparsityPlugin().Run(Context(model, null, "fit-" + structure, report), new SparsityOptions { Structure = structure, Fraction = 0.32 });
+        var structured = model.Layers().Where(l => l.Module is StructuredLinear).ToList();
+        Assert.Equal(["transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj", "transformer.h.2.mlp.c_fc", "transformer.h.2.mlp.c_proj"], structured.Select(l => l.Name));
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("transformer.h.0.mlp.c_fc"));   // first layer dense
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("transformer.h.1.attn.c_attn"));
+        long expected = structured.Sum(l => ((StructuredLinear)l.Module).StructuredParameterCount);
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"gpt-{structure}.onnx"));
+        AssertOrtReproduces(model, export);
+        var proto = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        long floats = proto.Graph.Initializer.Where(t => export.CompressedLayers.Any(c => c.Initializers.Contains(t.Name)) && t.DataType == 1 && !t.Name.Contains("bias"))
+            .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
+        Assert.Equal(expected, floats);
+        Assert.InRange(report.Metrics.Single(m => m.Name == "structuredWeightFraction").Value, 0.2, 0.4);
+    }
+
+    [Fact]
+    public void ActivationSparsityExportsATopKMaskThatOrtReproduces()
+    {
+        using var model = TinyGpt();
+        using var data = Tokens();
+        var report = new ReportBuilder();
+        new SparsityPlugin().Run(Context(model, data, "wina", report),
+            new SparsityOptions { Structure = Structure.None, ActivationSparsity = ActivationScore.Wina, Sparsity = 0.5, CalibrationTokens = 256 });
+        var masked = model.Layers().Select(l => l.Module).OfType<TopKMaskedLinear>().ToList();
+        Assert.Equal(4, masked.Count);
+        double average = masked.Sum(l => l.Sparsity * l.InFeatures * l.OutFeatures) / masked.Sum(l => (double)l.InFeatures * l.OutFeatures);
+        Assert.InRange(average, 0.45, 0.55);   // rounding k to integers per layer
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "gpt-wina.onnx"));
+        AssertOrtReproduces(model, export);
+    }
+
+    /// <summary>Cancels the run after a given number of recovery steps.</summary>
+    private sealed class StopAfter(int steps, CancellationTokenSource source) : IProgressReporter, IProgressTask
+    {
+        private long _done;
+        public IProgressTask Start(string description, long total) => description.Contains("recovery") ? this : NullProgressReporter.Instance;
+        public void Advance(long units = 1, string? status = null)
+        {
+            if (status == "resumed") return;
+            _done += units;
+            if (_done >= steps) source.Cancel();
+        }
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void RecoveryLowersTheDistillationLossAndResumesExactly()
+    {
+        var options = new SparsityOptions { Structure = Structure.LowRank, Fraction = 0.32, RecoverySteps = 6, CheckpointEvery = 2, Sgt = true, BatchSize = 8, LearningRate = 3e-3 };
+        using var data = Tokens();
+        using var full = TinyGpt();
+        var report = new ReportBuilder();
+        new SparsityPlugin().Run(Context(full, data, "full", report), options);
+        var losses = report.Series.Single(s => s.Name == "recoveryLoss").Y;
+        Assert.Equal(6, losses.Count);
+        // From dense, the SGT guide is the original weight and α = 1 at step 0: the student starts exactly at the teacher.
+        Assert.True(losses[0] < 1e-10, $"first distillation loss {losses[0]}");
+        Assert.True(losses.Skip(1).All(l => l > 0 && double.IsFinite(l)), "later losses measure the structured share");
+        Assert.DoesNotContain(full.Layers(), l => l.Module is SelfGuidedLinear);   // guides removed
+
+        using var interrupted = TinyGpt();
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            new SparsityPlugin().Run(Context(interrupted, data, "resumed", null, new StopAfter(3, cts), cts.Token), options));
+        Assert.True(File.Exists(Path.Combine(_dir, "resumed", "recovery-state.json")));
+        using var resumed = TinyGpt();
+        new SparsityPlugin().Run(Context(resumed, data, "resumed"), options);
+        var a = full.NamedTensors();
+        var b = resumed.NamedTensors();
+        Assert.Equal(a.Select(t => t.Name), b.Select(t => t.Name));
+        // Same data order, same Bernoulli draws, same AdamW state: equal up to float32 reduction order.
+        for (int i = 0; i < a.Count; i++) Tolerances.AssertClose(a[i].Tensor, b[i].Tensor, rtol: 1e-5, atol: 1e-6, a[i].Name);
+    }
+
+    [Fact]
+    public void FromScratchTrainsOnNextTokensWithSgt()
+    {
+        using var model = TinyGpt();
+        using var data = Tokens(64);
+        var report = new ReportBuilder();
+        new SparsityPlugin().Run(Context(model, data, "scratch", report),
+            new SparsityOptions { Structure = Structure.BlockShuffle, Fraction = 0.32, FromScratch = true, TrainSteps = 8, Sgt = true, BatchSize = 8, LearningRate = 3e-3 });
+        var losses = report.Series.Single(s => s.Name == "trainLoss").Y;
+        Assert.Equal(8, losses.Count);
+        Assert.True(losses[^1] < losses[0], $"train loss {losses[0]} → {losses[^1]}");
+        Assert.All(model.Layers().Where(l => l.Name.Contains("mlp") && !l.Name.Contains("h.0")), l => Assert.IsType<BlockShuffleLinear>(l.Module));
+    }
+
+    [Fact]
+    public void BadInputsGiveOneLineErrors()
+    {
+        using var model = TinyGpt();
+        var e = Assert.Throws<CompressException>(() => new SparsityPlugin().Run(Context(model, null, "bad1"), new SparsityOptions { Structure = Structure.BlockShuffle, Blocks = 5 }));
+        Assert.Contains("--blocks", e.Message);
+        e = Assert.Throws<CompressException>(() => new SparsityPlugin().Run(Context(model, null, "bad2"), new SparsityOptions { RecoverySteps = 3 }));
+        Assert.Contains("--data", e.Message);
+        e = Assert.Throws<CompressException>(() => new SparsityPlugin().Run(Context(model, null, "bad3"), new SparsityOptions { Include = ["nothing.*"] }));
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
