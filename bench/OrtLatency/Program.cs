@@ -115,7 +115,7 @@ else if (mode == "structured")
                     model.ReplaceLayer(layer.Name, s);
                 }
             }
-            var r = Measure(model, $"{dir}/structured-{t}.onnx", new() { ["input"] = randn(t, d) }, runs);
+            var r = Measure(model, $"{dir}/structured-{t}.onnx", new() { ["input"] = randn(t, d) }, runs, accuracyLevel);
             if (make is null) dense = r.Median;
             Console.WriteLine($"| {label} | {t} | {weights:N0} ({(double)weights / (8L * d * d):P1}) | {r.Median:F3} | {r.P90:F3} | {dense / r.Median:F2}× | {r.Bytes:N0} |");
         }
