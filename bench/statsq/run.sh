@@ -9,7 +9,8 @@
 #
 # Full mode (sized for about an hour on 2 free cores): MNIST (bash bench/fetch-data.sh mnist), 10k training images,
 # ViT 28x28 / patch 7 / dim 64 / depth 4 / 4 heads, FP 5 epochs, QAT 3 epochs + 1 CGA epoch, 3 seeds.
-# --quick: digits, the default 8x8 ViT, FP 20 epochs, QAT 1 epoch + 1 CGA epoch, seed 0, W4A4 and W2A2 (minutes).
+# --quick: digits, an 8x8 ViT of dim 32 / depth 2 / 2 heads, FP 15 epochs, QAT 1 epoch + 1 CGA epoch, seed 0,
+# W4A4 and W2A2 (minutes on a free machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -21,7 +22,7 @@ fp_epochs=5; epochs=3; cga_epochs=1; batch=64; lr=5e-4; fp_lr=1e-3
 out="$root/bench/statsq/out"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) data="digits"; config='{}'; seeds="0"; bits="4 2"; fp_epochs=20; epochs=1; cga_epochs=1; fp_lr=3e-3; shift ;;
+    --quick) data="digits"; config='{"dim":32,"depth":2,"heads":2}'; seeds="0"; bits="4 2"; fp_epochs=15; epochs=1; cga_epochs=1; fp_lr=3e-3; shift ;;
     --data) data="$2"; shift 2 ;;
     --config) config="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
