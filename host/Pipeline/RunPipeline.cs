@@ -83,7 +83,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
                 Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
                 Cancellation = stepCancellation.Token, WorkDirectory = work, Report = report, Memory = memory,
             };
-            var guard = SelectionGuard.Capture(entry.Id, model, new LayerSelector(options.Include, options.Exclude));
+            var guard = SelectionGuard.Capture(entry.Id, model, new LayerSelector(options.Include, options.Exclude), entry.Manifest.Updates);
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
             PluginResult result;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Compressor.Sdk;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Plugins;
 using static TorchSharp.torch;
 
 namespace Compressor.Host.Pipeline;
@@ -17,9 +18,11 @@ public sealed class SelectionGuard
     private readonly string _plugin;
     private readonly LayerSelector _selector;
     private readonly List<Snapshot> _unselected;
+    private readonly WeightUpdateScope _updates;
 
-    private SelectionGuard(string plugin, LayerSelector selector, List<Snapshot> unselected)
+    private SelectionGuard(string plugin, LayerSelector selector, List<Snapshot> unselected, WeightUpdateScope updates)
     {
+        _updates = updates;
         _plugin = plugin;
         _selector = selector;
         _unselected = unselected;
@@ -29,15 +32,16 @@ public sealed class SelectionGuard
     public int WatchedLayers => _unselected.Count;
 
     /// <summary>Records the layers of <paramref name="model"/> outside <paramref name="selector"/> before
-    /// <paramref name="plugin"/> runs.</summary>
-    public static SelectionGuard Capture(string plugin, CompressibleModel model, LayerSelector selector)
+    /// <paramref name="plugin"/> runs. With <paramref name="updates"/> = <see cref="WeightUpdateScope.Model"/> (a plugin
+    /// that trains the whole model, declared in its manifest) only removal and replacement are checked, not weights.</summary>
+    public static SelectionGuard Capture(string plugin, CompressibleModel model, LayerSelector selector, WeightUpdateScope updates = WeightUpdateScope.Selection)
     {
         var list = new List<Snapshot>();
         if (selector.Include.Count > 0 || selector.Exclude.Count > 0)
             foreach (var layer in model.Layers())
                 if (!selector.Matches(layer.Name) && !list.Any(s => layer.Name.StartsWith(s.Name + ".", StringComparison.Ordinal)))
-                    list.Add(new Snapshot(layer.Name, layer.Module, layer.Module.GetType().Name, Hash(layer.Module)));
-        return new SelectionGuard(plugin, selector, list);
+                    list.Add(new Snapshot(layer.Name, layer.Module, layer.Module.GetType().Name, updates == WeightUpdateScope.Model ? [] : Hash(layer.Module)));
+        return new SelectionGuard(plugin, selector, list, updates);
     }
 
     /// <summary>Checks the watched layers after the step.</summary>
@@ -53,7 +57,7 @@ public sealed class SelectionGuard
         {
             if (!modules.TryGetValue(s.Name, out var now)) problems.Add($"removed layer '{s.Name}'");
             else if (!ReferenceEquals(now, s.Module)) problems.Add($"replaced layer '{s.Name}' ({s.Type} by {now.GetType().Name})");
-            else if (!Hash(now).AsSpan().SequenceEqual(s.Hash)) problems.Add($"changed the weights of layer '{s.Name}'");
+            else if (_updates == WeightUpdateScope.Selection && !Hash(now).AsSpan().SequenceEqual(s.Hash)) problems.Add($"changed the weights of layer '{s.Name}'");
         }
         if (problems.Count == 0) return;
         string more = problems.Count > 1 ? $" (and {problems.Count - 1} more layer(s))" : "";

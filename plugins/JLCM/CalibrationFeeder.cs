@@ -8,7 +8,7 @@ namespace Compressor.Plugins.JLCM;
 /// <summary>Runs a model on unlabelled calibration batches. A one-input model takes the batch as is; a model with
 /// named inputs (an imported encoder such as MiniLM) gets token ids [N, T] as its first input, trimmed to the longest
 /// unpadded sequence of the batch, with <c>attention_mask</c> = ids ≠ 0 and <c>token_type_ids</c> = 0.</summary>
-public sealed class CalibrationFeeder
+public sealed class CalibrationFeeder : IDisposable
 {
     private readonly List<Tensor> _batches;
 
@@ -29,6 +29,13 @@ public sealed class CalibrationFeeder
         }
         if (_batches.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"jlcm: the calibration data {data.Name} is empty");
         Samples = taken;
+    }
+
+    /// <summary>Frees the held batches.</summary>
+    public void Dispose()
+    {
+        foreach (var b in _batches) b.Dispose();
+        _batches.Clear();
     }
 
     /// <summary>Where the model runs.</summary>

@@ -37,7 +37,7 @@ public static class JlcmCompressor
         if (targets.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "jlcm: no linear or conv layer matches --include/--exclude");
 
         var clock = Stopwatch.StartNew();
-        var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
+        using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
         string fingerprint = OptionsSchema.For(typeof(JlcmOptions)).ToJson(options).ToString(Newtonsoft.Json.Formatting.None)
                              + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed + "|samples " + feeder.Samples;
         var store = new ResumeStore(Path.Combine(context.WorkDirectory, "layers"), fingerprint);

@@ -26,6 +26,10 @@ public sealed class HostFixture : IDisposable
         AddPlugin(fixtureOutput, "fake-quant", "1.0.0", "FaultyPlugins.FakeQuantPlugin");
         AddPlugin(fixtureOutput, "ignores-selection", "1.0.0", "FaultyPlugins.IgnoresSelectionPlugin");
         AddPlugin(fixtureOutput, "edits-outside-selection", "1.0.0", "FaultyPlugins.EditsOutsideSelectionPlugin");
+        // The same two, declaring "updates": "model" (a plugin that trains the whole model may change any weight, but
+        // may still only replace the layers it selected).
+        AddPlugin(fixtureOutput, "trains-model-edits", "1.0.0", "FaultyPlugins.EditsOutsideSelectionPlugin", updates: "model");
+        AddPlugin(fixtureOutput, "trains-model-replaces", "1.0.0", "FaultyPlugins.IgnoresSelectionPlugin", updates: "model");
         // A corrupt assembly: a manifest naming a file that is not a .NET assembly.
         string corrupt = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "corrupt")).FullName;
         File.WriteAllBytes(Path.Combine(corrupt, "Corrupt.dll"), [0x4D, 0x5A, 0x90, 0x00, 0xDE, 0xAD, 0xBE, 0xEF]);
@@ -42,11 +46,13 @@ public sealed class HostFixture : IDisposable
     /// <summary>The host assembly beside the tests.</summary>
     public static string HostDll => Path.Combine(AppContext.BaseDirectory, "compress.dll");
 
-    private void AddPlugin(string from, string id, string sdk, string entryType)
+    private void AddPlugin(string from, string id, string sdk, string entryType, string? updates = null)
     {
         string dir = Directory.CreateDirectory(Path.Combine(FaultyPlugins, id)).FullName;
         foreach (var f in Directory.GetFiles(from)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
-        File.WriteAllText(Path.Combine(dir, "plugin.json"), Manifest(id, sdk, "FaultyPlugins.dll", entryType));
+        var manifest = JObject.Parse(Manifest(id, sdk, "FaultyPlugins.dll", entryType));
+        if (updates is not null) manifest["updates"] = updates;
+        File.WriteAllText(Path.Combine(dir, "plugin.json"), manifest.ToString());
     }
 
     private static string Manifest(string id, string sdk, string assembly, string entry) => new JObject

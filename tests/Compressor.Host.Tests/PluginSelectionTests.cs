@@ -11,6 +11,7 @@ public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFix
     [InlineData("ignores-selection", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLinear) (and 1 more layer(s)) outside its selection (--include layers.0)")]
     [InlineData("ignores-selection", "--exclude", "layers.4", "replaced layer 'layers.4' (Linear by QuantizedLinear) outside its selection (--exclude layers.4)")]
     [InlineData("edits-outside-selection", "--include", "layers.2", "changed the weights of layer 'layers.0' (and 1 more layer(s)) outside its selection (--include layers.2)")]
+    [InlineData("trains-model-replaces", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLinear) (and 1 more layer(s)) outside its selection (--include layers.0)")]
     public void APluginOutsideItsSelectionIsStoppedWithExitCodeNineAndNoOutput(string plugin, string flag, string glob, string what)
     {
         string outDir = fx.NewDir("selection");
@@ -20,6 +21,19 @@ public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFix
         Assert.Equal($"error: plugin '{plugin}' {what} and was stopped", stderr.TrimEnd());
         Assert.Equal(["keep.txt"], Directory.GetFiles(outDir).Select(Path.GetFileName));  // (and the hidden .work folder of a failed run)
         Assert.Equal("previous contents", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+    }
+
+    [Fact]
+    public void APluginDeclaringThatItTrainsTheModelMayChangeUnselectedWeights()
+    {
+        string outDir = fx.NewDir("selection-model");
+        var (code, _, stderr) = HostFixture.Cli("run", "trains-model-edits", "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, "--include", "layers.2", "-v", "q");
+        Assert.True(code == 0, stderr);
+        using var before = ModelIO.Load(fx.ModelPath);
+        using var after = ModelIO.Load(Path.Combine(outDir, "compressed.safetensors"));
+        var w0 = ((TorchSharp.Modules.Linear)before.GetLayer("layers.0")).weight!;
+        var w1 = ((TorchSharp.Modules.Linear)after.GetLayer("layers.0")).weight!;
+        Assert.True(w1.allclose(w0.mul(0.5)), "the plugin's in-place edit of an unselected layer should have been kept");
     }
 
     [Fact]

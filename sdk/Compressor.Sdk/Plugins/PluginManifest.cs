@@ -33,6 +33,9 @@ public sealed record PluginManifest
     /// <summary>The layer kinds it rewrites.</summary>
     public LayerKind Targets { get; init; } = LayerKind.Linear;
 
+    /// <summary>Which weights it may change (<c>"updates": "selection" | "model"</c>; default selection).</summary>
+    public WeightUpdateScope Updates { get; init; } = WeightUpdateScope.Selection;
+
     /// <summary>The assembly file (relative to the manifest).</summary>
     public required string Assembly { get; init; }
 
@@ -100,6 +103,7 @@ public sealed record PluginManifest
         {
             Id = id, Version = version, SdkVersion = sdk, Description = Str("description", required: false),
             Kind = Enum("kind", PluginKind.Transform), Needs = Enum("needs", DataRequirement.None), Targets = Enum("targets", LayerKind.Linear),
+            Updates = Enum("updates", WeightUpdateScope.Selection),
             Assembly = assembly, EntryType = Str("entryType"),
         };
     }
