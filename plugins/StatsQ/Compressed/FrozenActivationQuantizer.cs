@@ -66,6 +66,7 @@ public sealed class FrozenActivationQuantizer : nn.Module<Tensor, Tensor>
         if (!q.IsInitialized) throw new InvalidOperationException("the activation quantizer never saw data (its scale does not exist)");
         var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, 0);
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         f.Scale.copy_(q.Scale!.detach().clamp_min(1e-5));
         return f;
     }
@@ -77,6 +78,7 @@ public sealed class FrozenActivationQuantizer : nn.Module<Tensor, Tensor>
         if (!q.IsInitialized) throw new InvalidOperationException("the activation quantizer never saw data (its scale does not exist)");
         var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, a.Before.Bias.shape[0]);
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
         f.Scale.copy_(q.Scale!.detach().clamp_min(1e-5));
         f.ShiftBefore!.copy_(a.Before.Bias.detach());
         f.ShiftAfter!.copy_(a.After.Bias.detach());

@@ -59,7 +59,8 @@ public static class QatConversion
                 : (q.WeightLsq!.Codes(w), q.WeightLsq!.Scale!.detach().clamp_min(1e-5));
             coded.SetState(codes, step, lin.bias?.detach());
         }
-        return (coded, lin.weight!.detach().clone());
+        using var latent = lin.weight!.detach();
+        return (coded, latent.clone());
     }
 
     private static (nn.Module, Tensor) Convert(QatLinear q) =>
@@ -116,9 +117,10 @@ public static class QatConversion
         if (a.QueryBias is { } bq)
         {
             using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
             long d = c / a.Heads;
-            using var wk = a.get_parameter("k_weight")!.detach().reshape(a.Heads, d, c);
-            queryBiasKey = bq.reshape(a.Heads, 1, d).matmul(wk).squeeze(1).contiguous();
+            var wk = a.get_parameter("k_weight")!.detach().reshape(a.Heads, d, c);
+            queryBiasKey = bq.reshape(a.Heads, 1, d).matmul(wk).squeeze(1).contiguous().DetachFromDisposeScope();
         }
         return (new StatsQAttention(c, a.Heads, qkr: true, parts, queryBiasKey), Latent(latents));
     }
@@ -128,7 +130,7 @@ public static class QatConversion
         var conv = q.Conv;
         var wq = (LsqQuantizer)q.GetChild("wq");
         var act = FrozenActivationQuantizer.From((LsqQuantizer)q.GetChild("act"));
-        var w = conv.weight!.detach();
+        using var w = conv.weight!.detach();
         if (conv.groups != 1 || conv.dilation.Any(x => x != 1))
             throw new Compressor.Sdk.CompressException(Compressor.Sdk.ErrorKind.PluginFailed, "statsq: only ungrouped, undilated convolutions have a shipped form");
         var shipped = new StatsQConv2d(w.shape[1], w.shape[0], [w.shape[2], w.shape[3]], conv.stride, conv.padding ?? [0L, 0L], wq.Bits, conv.bias is not null, act);
@@ -140,7 +142,9 @@ public static class QatConversion
 
     private static Tensor Latent(List<Tensor> latents)
     {
-        var flat = cat(latents.Select(t => t.flatten()).ToList(), 0);
+        Tensor flat;
+        using (var scope = NewDisposeScope())
+            flat = cat(latents.Select(t => t.flatten()).ToList(), 0).DetachFromDisposeScope();
         foreach (var t in latents) t.Dispose();
         return flat;
     }

@@ -64,7 +64,8 @@ public sealed class QkrAttention : LayerContainer
         long c = wq.shape[1], d = c / _heads;
         using var q = wq.reshape(_heads, d, c);
         using var k = wk.reshape(_heads, d, c);
-        return q.transpose(1, 2).matmul(k);
+        using var qt = q.transpose(1, 2);
+        return qt.matmul(k);
     }
 
     /// <summary>The StatsQ codes of the stacked W_qk (for oscillation tracking).</summary>

@@ -60,9 +60,24 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         if (kind != DataKind.Images) throw new CompressException(ErrorKind.InvalidOptions, "statsq: QAT needs labelled image data (--data digits or idx:DIR)");
         // Create every lazily initialised LSQ scale from one batch, before the optimizer (the reference's setup_alpha).
         using (var first = train.Batches(options.BatchSize).First())
-        using (no_grad()) student.Forward(first.Input.to(device)).Dispose();
+        using (no_grad())
+        using (var scope = NewDisposeScope()) student.Forward(first.Input.to(device));
         var parameters = student.Module.parameters().Where(p => p.requires_grad).ToList();
-        var optimizer = optim.AdamW(parameters, options.Lr, 0.9, 0.999, 1e-8, options.WeightDecay);
+        using var optimizer = optim.AdamW(parameters, options.Lr, 0.9, 0.999, 1e-8, options.WeightDecay);
+        try
+        {
+            return Train(optimizer, cancellation);
+        }
+        finally
+        {
+            // The trackers and the scale histories own their tensors; the optimizer (its AdamW state) is disposed by its using.
+            foreach (var t in _trackers.Values) t.Dispose();
+            foreach (var q in _scaleHistory.Values) { foreach (var s in q) s.Dispose(); q.Clear(); }
+        }
+    }
+
+    private double Train(TorchSharp.Modules.AdamW optimizer, CancellationToken cancellation)
+    {
         long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
         var schedule = new TrainingSettings(options.Epochs, options.Lr, options.BatchSize, options.WeightDecay, WarmupFraction: 0.05,
             MinLearningRateRatio: options.MinLr / options.Lr, GradientClip: 0);
@@ -133,8 +148,6 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         report.AddSeries(new Series("qat/oscillationEvents", _steps.ToList(), _events.ToList(), "step", "code reversals per step"));
         report.AddSeries(new Series("qat/heldOutAccuracy", EpochAccuracy.Select((_, i) => (double)(i + 1)).ToList(), EpochAccuracy.ToList(), "epoch", "accuracy"));
         if (_timedSteps > 0) report.AddMetric(new Metric("qat.stepSeconds", MeanStepSeconds, "s"));
-        foreach (var t in _trackers.Values) t.Dispose();
-        foreach (var q in _scaleHistory.Values) foreach (var s in q) s.Dispose();
         return EpochAccuracy.Count > 0 ? EpochAccuracy[^1] : Evaluate();
     }
 
@@ -199,6 +212,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
 
     private List<Metric> OscillationMetrics(string phase)
     {
+        using var scope = NewDisposeScope();
         double weights = _trackers.Values.Sum(t => (double)t.Count);
         double Weighted(Func<OscillationTracker, double> f) => _trackers.Values.Sum(t => f(t) * t.Count) / Math.Max(1, weights);
         double m1a = Weighted(t => t.FractionAboveFrequency(0.005)), m1b = Weighted(t => t.FractionAboveFrequency(0.01));

@@ -33,7 +33,8 @@ public static class StepTiming
             loss.backward();
             if (i++ >= Warmup) times.Add(clock.Elapsed.TotalSeconds);
         }
-        foreach (var p in parameters) p.grad?.zero_();
+        using (var scope = NewDisposeScope())
+            foreach (var p in parameters) p.grad?.zero_();
         if (times.Count == 0) return 0;
         times.Sort();
         return times[times.Count / 2];
