@@ -8,7 +8,6 @@ namespace StatsQ.Tests;
 /// and gradients of OFQ's <c>StatsQuantizer</c> and <c>LsqQuantizerWeight</c> run on PyTorch 2.11 (see its README).</summary>
 public sealed class ReferenceGoldenTests
 {
-    private static readonly string GoldenPath = Path.Combine(AppContext.BaseDirectory, "Golden", "reference_golden.safetensors");
 
     /// <summary>Forward values may differ from the reference by float rounding only: OFQ returns Wq − W.detach() + W,
     /// which rounds twice, where ours returns Wq exactly; weights here are ~0.05, so 1e−7 is a few ulp.</summary>
@@ -26,10 +25,32 @@ public sealed class ReferenceGoldenTests
     /// <summary>2 ulp of a float32 of magnitude ≤ 4 (upstream gradients are N(0, 1)): 2·2^−23·4 ≈ 9.5e−7.</summary>
     private const double InputGradAtol = 1e-6;
 
-    private static Tensor Golden(string name)
+    private static Tensor Golden(string name, string file = "reference_golden.safetensors")
     {
-        using var reader = CheckpointFormats.Open(GoldenPath);
+        using var reader = CheckpointFormats.Open(Path.Combine(AppContext.BaseDirectory, "Golden", file));
         return reader.Read(name);
+    }
+
+    /// <summary>OFQ keeps the EMA in float32, we keep it in float64: after 300 steps of f ← 0.99·f + 0.01·o the float32
+    /// rounding accumulates to well below 1e−6.</summary>
+    private const double EmaAtol = 1e-6;
+
+    [Fact]
+    public void OscillationTrackerMatchesOfqOnTheSameCodeSequence()
+    {
+        using var scope = NewDisposeScope();
+        const string file = "oscillation_golden.safetensors";
+        var codes = Golden("osc.codes", file);
+        var stepSums = Golden("osc.step_sums", file).data<float>().ToArray();
+        using var tracker = new Compressor.Plugins.StatsQ.Training.OscillationTracker();
+        for (int t = 0; t < codes.shape[0]; t++)
+        {
+            tracker.Update(codes[t]);
+            // OFQ's first call only initialises (no event); ours too, with no LastStepEvents yet.
+            if (t > 0) Assert.True(tracker.LastStepEvents == (long)stepSums[t], $"step {t}: {tracker.LastStepEvents} events, OFQ {stepSums[t]}");
+        }
+        Assert.True(tracker.EventCounts.to_type(ScalarType.Float32).eq(Golden("osc.total", file)).all().item<bool>(), "cumulative counts differ from OFQ's");
+        Assert.True(tracker.Frequencies.to_type(ScalarType.Float32).allclose(Golden("osc.ema_frequency", file), rtol: 0, atol: EmaAtol), "EMA frequencies differ from OFQ's");
     }
 
     [Theory]
