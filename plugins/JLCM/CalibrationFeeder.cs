@@ -22,7 +22,8 @@ public sealed class CalibrationFeeder : IDisposable
             using (batch)
             {
                 long n = Math.Min(batch.Input.shape[0], samples - taken);
-                _batches.Add(batch.Input.narrow(0, 0, n).clone().DetachFromDisposeScope());
+                using var head = batch.Input.narrow(0, 0, n);
+                _batches.Add(head.clone().DetachFromDisposeScope());
                 taken += n;
             }
             if (taken >= samples) break;

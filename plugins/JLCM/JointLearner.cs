@@ -37,13 +37,27 @@ public static class JointLearner
         var moves = new IndexMoveStats();
         using var scope = NewDisposeScope();
         var w = weight.detach().to_type(ScalarType.Float32);
-        long rows = w.shape[0];
-                var optimisers = new List<optim.Optimizer>
+        var optimisers = new List<optim.Optimizer>
         {
             optim.Adam([cb.Codebooks], lr: codebookLr * Math.Max(1e-12, cb.Codebooks.detach().abs().mean().item<float>())),
         };
         if (cb.Scales is not null)
             optimisers.Add(optim.Adam([cb.Scales], lr: codebookLr * Math.Max(1e-12, cb.Scales.detach().abs().mean().item<float>())));
+        try
+        {
+            return Run(cb, w, h, iterations, indexLr, kind, optimisers, moves, cancellation);
+        }
+        finally
+        {
+            // The Adam moments live outside every dispose scope; the optimisers own them.
+            foreach (var o in optimisers) o.Dispose();
+        }
+    }
+
+    private static Result Run(GroupedCodebook cb, Tensor w, Tensor h, int iterations, double indexLr, MappingGradientKind kind,
+        List<optim.Optimizer> optimisers, IndexMoveStats moves, CancellationToken cancellation)
+    {
+        long rows = w.shape[0];
         var m = zeros_like(cb.Latent);
         double v = 0;
         const double beta1 = 0.9, beta2 = 0.999, eps = 1e-12;

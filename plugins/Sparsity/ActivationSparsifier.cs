@@ -20,7 +20,12 @@ public static class ActivationSparsifier
     public const double StepSize = 0.025;
 
     /// <summary>Scores of <paramref name="x"/> [T, N]: |x|·column norms of W (WINA) or |x| (TEAL).</summary>
-    public static Tensor? ColumnScale(Tensor weight, bool wina) => wina ? weight.detach().square().sum([0L]).sqrt() : null;
+    public static Tensor? ColumnScale(Tensor weight, bool wina)
+    {
+        if (!wina) return null;
+        using var scope = NewDisposeScope();
+        return weight.detach().square().sum([0L]).sqrt().MoveToOuterDisposeScope();
+    }
 
     /// <summary>Relative output error ‖(x − x_S) Wᵀ‖² / ‖x Wᵀ‖² of keeping <paramref name="keep"/> inputs per row.</summary>
     public static double RelativeError(Tensor x, Tensor weight, Tensor? scale, long keep)

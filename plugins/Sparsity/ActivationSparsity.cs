@@ -25,11 +25,12 @@ public static class ActivationSparsity
         bool wina = options.ActivationSparsity == ActivationScore.Wina;
         var names = layers.Select(l => l.Name).ToList();
         var inputs = ActivationSparsifier.RecordInputs(model, names, data, options.CalibrationTokens, options.BatchSize, context.Device, context.Cancellation);
+        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
             if (inputs.Values.Any(t => t.shape[0] == 0))
                 throw new CompressException(ErrorKind.InvalidInput, "sparsity: the calibration data reached no selected layer");
-            var weights = layers.ToDictionary(l => l.Name, l => ((TorchSharp.Modules.Linear)l.Module).weight!.detach().cpu(), StringComparer.Ordinal);
+            foreach (var l in layers) weights[l.Name] = DetachedCpu(((TorchSharp.Modules.Linear)l.Module).weight!);
             var sparsity = ActivationSparsifier.Allocate(inputs, weights, wina, options.Sparsity, options.Allocation == SparsityAllocation.Greedy);
             double errorSum = 0;
             foreach (var info in layers)
@@ -40,7 +41,8 @@ public static class ActivationSparsity
                 using var scale = ActivationSparsifier.ColumnScale(w, wina);
                 double error = ActivationSparsifier.RelativeError(inputs[info.Name], w, scale, keep);
                 errorSum += error;
-                var replacement = TopKMaskedLinear.FromDense(w, linear.bias?.detach().cpu(), keep, wina);
+                using var bias = linear.bias is null ? null : DetachedCpu(linear.bias);
+                var replacement = TopKMaskedLinear.FromDense(w, bias, keep, wina);
                 replacement.to(context.Device);
                 context.Report.AddLayer(info.Name, replacement, w);
                 context.Report.AddMetric(new Metric($"activationSparsity:{info.Name}", replacement.Sparsity, "ratio"));
@@ -54,6 +56,16 @@ public static class ActivationSparsity
         finally
         {
             foreach (var t in inputs.Values) t.Dispose();
+            foreach (var t in weights.Values) t.Dispose();
         }
+    }
+
+    /// <summary>A detached CPU tensor of <paramref name="t"/> (one new handle; the intermediate detached one is disposed).</summary>
+    private static Tensor DetachedCpu(Tensor t)
+    {
+        var d = t.detach();
+        var c = d.cpu();
+        if (!ReferenceEquals(c, d)) d.Dispose();
+        return c;
     }
 }

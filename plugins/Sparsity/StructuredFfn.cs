@@ -43,36 +43,47 @@ public static class StructuredFfn
                 context.Cancellation.ThrowIfCancellationRequested();
                 var info = layers[i];
                 var linear = (TorchSharp.Modules.Linear)info.Module;
-                var w = linear.weight!.detach().cpu();
-                long m = w.shape[0], n = w.shape[1];
-                var sizes = StructureSizes.Choose(options.Structure, n, m, options.Fraction, options.Rank, options.Blocks, info.Name);
-                StructuredLinear layer;
-                Tensor guide;
-                if (options.FromScratch)
+                var w = DetachedCpu(linear.weight!);
+                var bias = linear.bias is null ? null : DetachedCpu(linear.bias);
+                Tensor? guide = null;
+                try
                 {
-                    using var generator = new Generator((ulong)(context.Seed * 1000 + i + 1));
-                    layer = StructureInit.FromScratch(sizes, n, m, linear.bias is not null, generator);
-                    guide = StructureInit.InitialGuide(layer, options.SgtBlockShuffleQuirk);
+                    long m = w.shape[0], n = w.shape[1];
+                    var sizes = StructureSizes.Choose(options.Structure, n, m, options.Fraction, options.Rank, options.Blocks, info.Name);
+                    StructuredLinear layer;
+                    if (options.FromScratch)
+                    {
+                        using var generator = new Generator((ulong)(context.Seed * 1000 + i + 1));
+                        layer = StructureInit.FromScratch(sizes, n, m, linear.bias is not null, generator);
+                        guide = StructureInit.InitialGuide(layer, options.SgtBlockShuffleQuirk);
+                    }
+                    else
+                    {
+                        layer = DenseFit.Fit(sizes, w, bias);
+                        guide = w;
+                    }
+                    layer.to(context.Device);
+                    structured[info.Name] = layer;
+                    originals[info.Name] = (linear, w.clone());
+                    denseWeights += n * m;
+                    structuredWeights += layer.StructuredParameterCount;
+                    nn.Module replacement = layer;
+                    if (options.Sgt && trains && guidedSteps > 0)
+                    {
+                        var wrapper = new SelfGuidedLinear(layer, guide, guidedSteps, options.SgtReduceFlop, context.Seed * 7919 + i);
+                        wrappers[info.Name] = wrapper;
+                        replacement = wrapper;
+                    }
+                    model.ReplaceLayer(info.Name, replacement, disposeOld: false);
+                    progress.Advance(1, $"{info.Name}: {Describe(sizes)}");
                 }
-                else
+                finally
                 {
-                    layer = DenseFit.Fit(sizes, w, linear.bias?.detach().cpu());
-                    guide = w;
+                    // The fitted layer and the SGT wrapper hold their own copies: the detached views and the guide go.
+                    if (guide is not null && !ReferenceEquals(guide, w)) guide.Dispose();
+                    w.Dispose();
+                    bias?.Dispose();
                 }
-                layer.to(context.Device);
-                structured[info.Name] = layer;
-                originals[info.Name] = (linear, w.clone());
-                denseWeights += n * m;
-                structuredWeights += layer.StructuredParameterCount;
-                nn.Module replacement = layer;
-                if (options.Sgt && trains && guidedSteps > 0)
-                {
-                    var wrapper = new SelfGuidedLinear(layer, guide, guidedSteps, options.SgtReduceFlop, context.Seed * 7919 + i);
-                    wrappers[info.Name] = wrapper;
-                    replacement = wrapper;
-                }
-                model.ReplaceLayer(info.Name, replacement, disposeOld: false);
-                progress.Advance(1, $"{info.Name}: {Describe(sizes)}");
             }
         }
         context.Log.Info($"sparsity: {layers.Count} linear(s) → {options.Structure.ToString().ToLowerInvariant()}, {structuredWeights:N0} of {denseWeights:N0} weights ({(double)structuredWeights / denseWeights:P1})"
@@ -88,6 +99,7 @@ public static class StructuredFfn
             {
                 model.ReplaceLayer(name, wrapper.Structured, disposeOld: false);
                 wrapper.Guide.Dispose();
+                wrapper.StepCounter.Dispose();
             }
         }
         var thresholds = new Dictionary<(string, long, long), int>();
@@ -111,6 +123,15 @@ public static class StructuredFfn
         context.Report.AddMetric(new Metric("structuredWeightFraction", (double)structuredWeights / denseWeights, "ratio"));
         context.Report.AddMetric(new Metric("structuredWeights", structuredWeights, "weights"));
         context.Report.AddMetric(new Metric("replacedDenseWeights", denseWeights, "weights"));
+    }
+
+    /// <summary>A detached CPU tensor of <paramref name="t"/> (one new handle; the intermediate detached one is disposed).</summary>
+    private static Tensor DetachedCpu(Tensor t)
+    {
+        var d = t.detach();
+        var c = d.cpu();
+        if (!ReferenceEquals(c, d)) d.Dispose();
+        return c;
     }
 
     private static string Describe(StructureSizes s) => s.Structure switch

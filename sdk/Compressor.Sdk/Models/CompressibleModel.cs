@@ -86,8 +86,12 @@ public sealed class CompressibleModel : IDisposable
                     list.Add(new LayerInfo(name, LayerKind.Conv2d, c2.weight!.shape, m));
                     break;
                 case TorchSharp.Modules.Embedding e:
-                    list.Add(new LayerInfo(name, LayerKind.Embedding, e.weight!.shape, m));
+                {
+                    // Embedding.weight wraps the native parameter in a new Tensor on every call: dispose the wrapper.
+                    using var weight = e.weight!;
+                    list.Add(new LayerInfo(name, LayerKind.Embedding, weight.shape, m));
                     break;
+                }
             }
         }
         return list;

@@ -45,7 +45,11 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
         using var noGrad = no_grad();
         layer.Weight.copy_(weight);
         if (bias is not null) layer.Bias!.copy_(bias);
-        if (weighted) layer.ColumnScale!.copy_(weight.detach().square().sum([0L]).sqrt());
+        if (weighted)
+        {
+            using var scope = NewDisposeScope();
+            layer.ColumnScale!.copy_(weight.detach().square().sum([0L]).sqrt());
+        }
         return layer;
     }
 
@@ -80,7 +84,11 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
     public long[] DenseWeightShape => [OutFeatures, InFeatures];
 
     /// <inheritdoc/>
-    public Tensor DenseWeight() => Weight.detach().clone();
+    public Tensor DenseWeight()
+    {
+        using var detached = Weight.detach();
+        return detached.clone();
+    }
 
     /// <summary>Float32 weight plus the column scale (WINA).</summary>
     public long WeightStorageBits => 32 * (InFeatures * OutFeatures + (ColumnScale is null ? 0 : InFeatures));
