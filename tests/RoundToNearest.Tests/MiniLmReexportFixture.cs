@@ -1,3 +1,4 @@
+using Compressor.Tests.Shared;
 using Compressor.Sdk.Models.Pretrained;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;

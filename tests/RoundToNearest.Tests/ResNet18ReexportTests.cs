@@ -1,3 +1,4 @@
+using Compressor.Tests.Shared;
 using System.Diagnostics;
 using Compressor.Samples.RoundToNearest;
 using Compressor.Sdk.Checkpoints;

@@ -1,3 +1,4 @@
+using Compressor.Tests.Shared;
 using Compressor.Plugins.Sparsity;
 using Compressor.Sdk;
 using Compressor.Sdk.Architectures;

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
-namespace Sparsity.Tests;
+namespace Compressor.Tests.Shared;
 
 /// <summary>Runs an ONNX file in ONNX Runtime (CPU, 2 threads) on named TorchSharp tensors; returns every float output.</summary>
 internal static class OrtRunner
