@@ -8,7 +8,7 @@
 #                            [--fp-epochs N] [--epochs N] [--cga-epochs N] [--out DIR] [--compress PATH]
 #
 # Full mode (sized for about an hour on 2 free cores): MNIST (bash bench/fetch-data.sh mnist), 10k training images,
-# ViT 28x28 / patch 7 / dim 64 / depth 4 / 4 heads, FP 5 epochs, QAT 3 epochs + 1 CGA epoch, 3 seeds.
+# ViT 28x28 / patch 7 / dim 64 / depth 4 / 4 heads, FP 5 epochs, QAT 3 epochs + 3 CGA epochs, 3 seeds.
 # --quick: digits, an 8x8 ViT of dim 32 / depth 2 / 2 heads, FP 15 epochs, QAT 1 epoch + 1 CGA epoch, seed 0,
 # W4A4 and W2A2 (minutes on a free machine).
 set -euo pipefail
@@ -18,7 +18,7 @@ compress="${COMPRESS:-$root/host/bin/Release/net10.0/linux-x64/compress}"
 data="idx:$root/bench/data/mnist,limit=10000"
 config='{"imageSize":28,"patchSize":7,"inChannels":1,"dim":64,"depth":4,"heads":4,"mlpRatio":2,"classes":10}'
 seeds="0 1 2"; bits="4 3 2"; variants="lsq statsq qkr cga"
-fp_epochs=5; epochs=3; cga_epochs=1; batch=64; lr=5e-4; fp_lr=1e-3
+fp_epochs=5; epochs=3; cga_epochs=3; batch=64; lr=5e-4; fp_lr=1e-3
 out="$root/bench/statsq/out"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,9 +55,18 @@ for b in $bits; do
       dir="$out/runs/w${b}a${b}-$v-seed$s"
       [ -f "$dir/report.json" ] && continue
       echo "== W${b}A${b} $v seed $s"
-      # shellcheck disable=SC2086
-      "$compress" run statsq --model "$out/fp/model.safetensors" --data "$data" --seed "$s" --out "$dir" \
-        --bits "$b" $flags --epochs "$epochs" --batch-size "$batch" --lr "$lr"
+      # A failed run is retried once with stack traces on (-v diag, kept in $dir.failed.log); the plugin resumes from
+      # its work folder, so the retry continues where the failure stopped and the result is the same.
+      for attempt in 1 2; do
+        verbosity=n; [ "$attempt" = 2 ] && verbosity=diag
+        # shellcheck disable=SC2086
+        if "$compress" run statsq --model "$out/fp/model.safetensors" --data "$data" --seed "$s" --out "$dir" \
+             --bits "$b" $flags --epochs "$epochs" --batch-size "$batch" --lr "$lr" -v "$verbosity" 2> >(tee -a "$dir.log" >&2); then
+          break
+        fi
+        [ "$attempt" = 2 ] && { echo "error: W${b}A${b} $v seed $s failed twice (see $dir.log)" >&2; exit 1; }
+        echo "== W${b}A${b} $v seed $s failed; retrying once (see $dir.log)"
+      done
     done
   done
 done
