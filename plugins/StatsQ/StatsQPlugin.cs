@@ -54,7 +54,7 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
                          $"{(vit && options.Qkr ? " + QKR" : "")}{(options.Cga && options.CgaEpochs > 0 ? $" + CGA (BR {options.CgaBoundary})" : "")}, " +
                          $"{options.Epochs} epoch(s) on {train.Name} ({train.Count} samples){(options.Kd ? ", distilled from the FP model" : "")}");
 
-        double fpStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
+        double fpStep = options.Kd ? 0 : StepTiming.Measure(model, train, options.BatchSize, context.Device);
         using var teacher = options.Kd ? Copy(model, context.WorkDirectory, context.Device) : null;
         double fpAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
         using var probe = vit && options.Qkr ? RewriteProbe.Capture(model, evaluation, Math.Max(64, options.BatchSize), context.Device) : null;
@@ -66,7 +66,11 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         var trainer = new QatTrainer(model, teacher, tensors, options, train, evaluation, DataKind.Images, context.Device, context.Progress, context.Log,
             context.Report, context.WorkDirectory, context.Seed);
         double qatAccuracy = trainer.Run(context.Cancellation);
-        double qatStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
+        // With a teacher (an FP copy of the input model) both steps are timed in alternation, robust to load changes;
+        // without one the FP step measured before the rewrite is used.
+        double qatStep;
+        if (teacher is not null) (fpStep, qatStep) = StepTiming.MeasurePair(teacher, model, train, options.BatchSize, context.Device);
+        else qatStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
 
         int layers = QatConversion.Apply(model, context.Report, context.Device);
         double shippedAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
