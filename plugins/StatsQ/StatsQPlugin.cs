@@ -54,17 +54,23 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
                          $"{(vit && options.Qkr ? " + QKR" : "")}{(options.Cga && options.CgaEpochs > 0 ? $" + CGA (BR {options.CgaBoundary})" : "")}, " +
                          $"{options.Epochs} epoch(s) on {train.Name} ({train.Count} samples){(options.Kd ? ", distilled from the FP model" : "")}");
 
-        double fpStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
+        double fpStep = options.Kd ? 0 : StepTiming.Measure(model, train, options.BatchSize, context.Device);
         using var teacher = options.Kd ? Copy(model, context.WorkDirectory, context.Device) : null;
         double fpAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
+        using var probe = vit && options.Qkr ? RewriteProbe.Capture(model, evaluation, Math.Max(64, options.BatchSize), context.Device) : null;
         var tensors = ModelQuantization.Apply(model, options);
         model.Module.to(context.Device);
+        if (probe is not null) ReportQkrConversion(context, options, probe.Compare(model));
         context.Log.Info($"statsq: {tensors.Count} quantized weight tensor(s), {tensors.Sum(t => t.Latent?.numel() ?? 0):N0} weights under CGA");
 
         var trainer = new QatTrainer(model, teacher, tensors, options, train, evaluation, DataKind.Images, context.Device, context.Progress, context.Log,
             context.Report, context.WorkDirectory, context.Seed);
         double qatAccuracy = trainer.Run(context.Cancellation);
-        double qatStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
+        // With a teacher (an FP copy of the input model) both steps are timed in alternation, robust to load changes;
+        // without one the FP step measured before the rewrite is used.
+        double qatStep;
+        if (teacher is not null) (fpStep, qatStep) = StepTiming.MeasurePair(teacher, model, train, options.BatchSize, context.Device);
+        else qatStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
 
         int layers = QatConversion.Apply(model, context.Report, context.Device);
         double shippedAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
@@ -81,6 +87,16 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         context.Log.Info($"statsq: {layers} compressed layer(s); accuracy FP {fpAccuracy:P2} → QAT {qatAccuracy:P2} → shipped {shippedAccuracy:P2}; " +
                          $"student step {qatStep * 1000:F1} ms vs FP {fpStep * 1000:F1} ms ({(fpStep > 0 ? qatStep / fpStep : 0):F2}×)");
         return new PluginResult(model, OnnxLowerings);
+    }
+
+    /// <summary>The logit error the QKR rewrite causes before any training (quantizers off): the cost of dropping the
+    /// query/key biases of a pretrained model, as the reference does (≈ 0 with <c>--keep-query-bias</c>).</summary>
+    private static void ReportQkrConversion(PluginContext context, StatsQOptions options, (double RelativeError, double Top1Agreement) e)
+    {
+        context.Report.AddMetric(new Metric("qkr.initialLogitRelativeError", e.RelativeError, "relative L2"));
+        context.Report.AddMetric(new Metric("qkr.initialTop1Agreement", e.Top1Agreement, "fraction"));
+        string what = options.KeepQueryBias ? "query bias kept" : "q/k biases dropped as in the reference; --keep-query-bias keeps the term that matters";
+        context.Log.Info($"statsq: QKR rewrite before training (quantizers off, {what}): logits {e.RelativeError:P3} relative L2 from the FP model, top-1 agreement {e.Top1Agreement:P1}");
     }
 
     private static void CheckLabelledImages(IDataSet train)

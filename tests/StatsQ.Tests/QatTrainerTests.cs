@@ -103,5 +103,9 @@ public sealed class QatTrainerTests(TrainedVitFixture fx)
         // negligible); CGA freezes weights as they drift out of the band, so over 180 steps the count falls.
         Assert.True(unfrozen[^1] < 0.9 * unfrozen[0], $"unfrozen {unfrozen[0]} → {unfrozen[^1]} of {managed}");
         Assert.Contains(report.Metrics, m => m.Name == "cga.oscillation.reversalsPer1000Steps");
+        // The managed tensors' share is reported apart, and a frozen weight cannot reverse: at most the weights still
+        // unfrozen at some point of the window could have, so the share is bounded by the first unfrozen count.
+        double reversedManaged = report.Metrics.Single(m => m.Name == "cga.managed.oscillation.reversedInWindow").Value;
+        Assert.InRange(reversedManaged, 0, unfrozen[0] / (double)managed);
     }
 }

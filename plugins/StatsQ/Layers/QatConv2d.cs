@@ -21,11 +21,16 @@ public sealed class QatConv2d : LayerContainer
     /// <summary>The latent convolution.</summary>
     public TorchSharp.Modules.Conv2d Conv => (TorchSharp.Modules.Conv2d)GetChild("conv");
 
+    /// <summary>When false the layer is the plain FP convolution (used to measure what the rewrite itself changes).</summary>
+    public bool QuantizationEnabled { get; set; } = true;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var conv = Conv;
+        if (!QuantizationEnabled)
+            return nn.functional.conv2d(x, conv.weight!, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups).MoveToOuterDisposeScope();
         var xq = Child("act").forward(x);
         var w = ((LsqQuantizer)GetChild("wq")).forward(conv.weight!);
         return nn.functional.conv2d(xq, w, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups).MoveToOuterDisposeScope();

@@ -224,14 +224,27 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         }).DefaultIfEmpty(0).Average();
         log.Info($"statsq: {phase} oscillations — EMA>0.005 {m1a:P2}, EMA>0.01 {m1b:P2}, reversed in last {options.OscillationWindow} steps {m2:P2}, " +
                  $"{m3:F2} reversals/weight/1000 steps, scale relative std {m4:G3}");
-        return
-        [
-            new Metric($"{phase}.oscillation.emaAbove0.005", m1a, "fraction"),
-            new Metric($"{phase}.oscillation.emaAbove0.01", m1b, "fraction"),
-            new Metric($"{phase}.oscillation.reversedInWindow", m2, "fraction"),
-            new Metric($"{phase}.oscillation.reversalsPer1000Steps", m3, "per weight"),
-            new Metric($"{phase}.scaleRelativeStd", m4, "relative"),
-        ];
+        var metrics = new List<Metric>
+        {
+            new($"{phase}.oscillation.emaAbove0.005", m1a, "fraction"),
+            new($"{phase}.oscillation.emaAbove0.01", m1b, "fraction"),
+            new($"{phase}.oscillation.reversedInWindow", m2, "fraction"),
+            new($"{phase}.oscillation.reversalsPer1000Steps", m3, "per weight"),
+            new($"{phase}.scaleRelativeStd", m4, "relative"),
+        };
+        // The tensors CGA freezes apart from those it leaves alone (W_qk under QKR, the 8-bit first/last layers): CGA's
+        // claim is about the former.
+        var managed = tensors.Where(t => t.Latent is not null).Select(t => _trackers[t.Name]).ToList();
+        if (phase == "cga" && managed.Count > 0)
+        {
+            double n = managed.Sum(t => (double)t.Count);
+            double mm2 = managed.Sum(t => t.FractionReversedWithin(options.OscillationWindow) * t.Count) / n;
+            double mm1 = managed.Sum(t => t.FractionAboveFrequency(0.005) * t.Count) / n;
+            log.Info($"statsq: cga-managed tensors — reversed in last {options.OscillationWindow} steps {mm2:P4}, EMA>0.005 {mm1:P4}");
+            metrics.Add(new Metric("cga.managed.oscillation.reversedInWindow", mm2, "fraction"));
+            metrics.Add(new Metric("cga.managed.oscillation.emaAbove0.005", mm1, "fraction"));
+        }
+        return metrics;
     }
 
     /// <summary>What must match for a saved state to be resumed: options, seed, data.</summary>
