@@ -92,14 +92,14 @@ public sealed class SelfAttention : LayerContainer, IOnnxExportable
         string scores = c.AddNode("Mul", c.AddNode("MatMul", q, TransformerOnnx.Transpose(c, k, 0, 1, 3, 2)), c.FloatConstant((float)(1.0 / Math.Sqrt(d))));
         if (_causal)
         {
-            // −∞ above the diagonal: slice a [context, context] additive mask to the current length T.
-            long context = 4096;
-            using var mask = torch.full(context, context, float.NegativeInfinity).triu(1);
-            string maskName = c.AddTensor("causal_mask", mask);
+            // −∞ above the diagonal, built in the graph for the current length T: Expand(−∞, [T, T]) → Trilu(k = 1,
+            // upper) keeps −∞ strictly above the diagonal and zeroes the rest. Nothing of size context² is stored.
+            c.RequireOpset("", 14);
             string t = TransformerOnnx.Dim(c, inputs[0], 1);
-            string zero = c.Int64Constant(0);
-            string rows = c.AddNode("Slice", maskName, zero, t, zero);
-            string square = c.AddNode("Slice", rows, zero, t, c.Int64Constant(1));
+            string shape = c.AddNode("Concat", [t, t], [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = 0L });
+            string full = c.AddNode("Expand", c.FloatConstant(float.NegativeInfinity), shape);
+            string diagonal = c.AddTensor("causal_diagonal", torch.tensor(1L));
+            string square = c.AddNode("Trilu", [full, diagonal], [c.UniqueName("Trilu")], new Dictionary<string, object> { ["upper"] = 1L });
             scores = c.AddNode("Add", scores, square);
         }
         string attn = c.AddNode("Softmax", [scores], [c.UniqueName("Softmax")], new Dictionary<string, object> { ["axis"] = -1L });
