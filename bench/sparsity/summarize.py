@@ -99,10 +99,10 @@ def act_table(stage, title, heldout):
         return
     print(f"### {title}\n")
     if heldout:
-        print("| sparsity | score | mean relative layer output error (calibration) | per-layer sparsity range | embedding cosine vs FP32 (held-out SOTU) | same on Moby val. |")
+        print("| sparsity | score | mean layer ‖Δy‖²/‖y‖² (calibration) | per-layer sparsity range | embedding cosine vs FP32 (held-out SOTU) | same on Moby val. |")
         print("|---|---|---|---|---|---|")
     else:
-        print("| sparsity | score | mean relative layer output error (calibration) | per-layer sparsity range | val. perplexity (ORT; dense in brackets) | KL vs dense (nats) | top-1 agreement |")
+        print("| sparsity | score | mean layer ‖Δy‖²/‖y‖² (calibration) | per-layer sparsity range | val. perplexity (ORT; dense in brackets) | KL vs dense (nats) | top-1 agreement |")
         print("|---|---|---|---|---|---|---|")
     for sp in ("0.25", "0.4", "0.5", "0.65"):
         for score in ("wina", "teal"):
