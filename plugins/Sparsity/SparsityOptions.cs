@@ -5,7 +5,8 @@ namespace Compressor.Plugins.Sparsity;
 /// <summary>Which structured parameterization replaces the selected linears.</summary>
 public enum Structure
 {
-    /// <summary>Keep the linears dense (use with <see cref="SparsityOptions.ActivationSparsity"/>).</summary>
+    /// <summary>Keep the linears dense: with <see cref="SparsityOptions.ActivationSparsity"/>, or with
+    /// <see cref="SparsityOptions.FromScratch"/> as the dense baseline of an equal-step comparison.</summary>
     None,
     /// <summary>LowRank(r): two factors.</summary>
     LowRank,
@@ -39,7 +40,7 @@ public enum SparsityAllocation
 public sealed record SparsityOptions : PluginOptions
 {
     /// <summary>The structured form of the selected linears.</summary>
-    [Option("Structured form of the selected linears: none, lowrank, blockshuffle or blockdense.")]
+    [Option("Structured form of the selected linears: none, lowrank, blockshuffle or blockdense (none: keep them dense, for --activation-sparsity or, with --from-scratch, the dense baseline trained by the same step trainer).")]
     public Structure Structure { get; init; } = Structure.LowRank;
 
     /// <summary>Target share of each linear's weights kept by the structure; chooses r / B unless set directly.</summary>
@@ -121,8 +122,12 @@ public sealed record SparsityOptions : PluginOptions
     /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
-        if (Structure == Structure.None && ActivationSparsity == ActivationScore.None)
-            yield return "--structure none needs --activation-sparsity wina|teal (otherwise nothing changes)";
+        if (Structure == Structure.None && ActivationSparsity == ActivationScore.None && !FromScratch)
+            yield return "--structure none needs --activation-sparsity wina|teal, or --from-scratch for the dense baseline (otherwise nothing changes)";
+        if (Structure == Structure.None && Sgt)
+            yield return "--sgt guides a structured layer: it needs --structure lowrank|blockshuffle|blockdense";
+        if (FromScratch && ActivationSparsity != ActivationScore.None)
+            yield return "--activation-sparsity is training-free: it does not combine with --from-scratch";
         if (Structure != Structure.None && ActivationSparsity != ActivationScore.None)
             yield return "--activation-sparsity applies to dense linears: use it with --structure none";
         if (FromScratch && RecoverySteps > 0)

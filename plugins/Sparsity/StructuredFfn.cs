@@ -20,6 +20,11 @@ public static class StructuredFfn
     /// <summary>Rewrites the model in <paramref name="context"/> with <paramref name="options"/>.</summary>
     public static void Apply(PluginContext context, SparsityOptions options)
     {
+        if (options.Structure == Structure.None)
+        {
+            TrainDenseBaseline(context, options);
+            return;
+        }
         var model = context.Model;
         var layers = FfnSelection.Select(model, options.Include, options.Exclude, options.FirstLayerDense, out var keptDense);
         bool trains = options.FromScratch || options.RecoverySteps > 0;
@@ -143,6 +148,20 @@ public static class StructuredFfn
 
     private static StepTrainer.Settings Settings(PluginContext context, SparsityOptions options, int steps, double weightDecay) =>
         new(steps, options.LearningRate, options.BatchSize, options.CheckpointEvery, weightDecay, context.Seed);
+
+    /// <summary>The dense baseline of an equal-step comparison (<c>--structure none --from-scratch</c>): the model is
+    /// left as it is and trained on the task by the same step trainer, schedule, seed and data order as the
+    /// structured runs.</summary>
+    private static void TrainDenseBaseline(PluginContext context, SparsityOptions options)
+    {
+        if (!context.Model.IsExecutable)
+            throw new CompressException(ErrorKind.InvalidInput, "sparsity: training needs an executable model (pass --arch)");
+        var trainData = context.Data.Train ?? context.Data.Calibration
+            ?? throw new CompressException(ErrorKind.InvalidOptions, "sparsity: --from-scratch needs data: pass --data");
+        context.Log.Info($"sparsity: dense baseline, {options.TrainSteps} training steps of the unchanged model");
+        TrainFromScratch(context, options, trainData);
+        context.Report.AddMetric(new Metric("structuredWeightFraction", 1.0, "ratio"));
+    }
 
     /// <summary>Task training of the whole model (next-token or class cross-entropy from the batch targets).</summary>
     private static void TrainFromScratch(PluginContext context, SparsityOptions options, IDataSet data)
