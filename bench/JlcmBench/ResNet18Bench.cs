@@ -19,7 +19,7 @@ using static TorchSharp.torch;
 /// the probe and calibration images are drawn from the digits training split (disjoint), test images from its held-out
 /// split.</para>
 /// Arguments: <c>model=resnet18 bits=2,3 groups=4 methods=rtn,kmeans,proximal samples=64 iterations=30 train=300
-/// test=200 [variant=scales] [lr=0.02] [header=1]</c>.</summary>
+/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [header=1]</c>.</summary>
 internal static class ResNet18Bench
 {
     /// <summary>Ridge penalty of the probe on standardised features (512 dims, a few hundred images): large enough to keep
@@ -41,6 +41,7 @@ internal static class ResNet18Bench
         var variant = Enum.Parse<Compressor.Sdk.Layers.CodebookVariant>(get("variant", "scales"), ignoreCase: true);
         double lr = double.Parse(get("lr", "0.02"), CultureInfo.InvariantCulture);
         bool header = get("header", "1") == "1";
+        var permutation = Enum.Parse<PermutationMode>(get("permutation", "fold"), ignoreCase: true);
 
         string modelPath = PretrainedModels.ResNet18();
         string prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(modelPath))!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
@@ -101,7 +102,7 @@ internal static class ResNet18Bench
                     if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | | |"); continue; }
                     var options = new JlcmOptions
                     {
-                        Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations,
+                        Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations, Permutation = permutation,
                         Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
                         Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
                     };
@@ -128,7 +129,7 @@ internal static class ResNet18Bench
                                       $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {accuracy:P2} | {100 * (fpAccuracy - accuracy):F2} | {bytes:N0} | {seconds:F1} | {mib:F0} | " +
                                       $"{(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
                     Console.WriteLine($"#   {method} {bits}-bit G={groups}: layer loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4}, " +
-                                      $"permutations folded {Metric("permutationsFolded")}, stored {Metric("permutationsStored")}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
+                                      $"permutation mode {permutation}, folded {Metric("permutationsFolded")}, stored {Metric("permutationsStored")}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
                 }
     }
 
