@@ -1,7 +1,9 @@
 // jlcm benchmark on the real all-MiniLM-L6-v2: sentence-embedding cosine vs FP32 on held-out State of the Union
 // sentences, for RTN / k-means-only / JLCM-default / JLCM-proximal at equal index bits.
 // Usage: dotnet run --project bench/JlcmBench -c Release -- [bits=2,3] [groups=4] [methods=rtn,kmeans,default,proximal]
-//        [samples=128] [iterations=100] [eval=256] [include=glob,glob]   (needs bash bench/fetch-data.sh text)
+//        [samples=128] [iterations=100] [eval=256] [include=glob,glob] [variant=scales|codebooks] [lr=0.02]
+//        [header=1|0]   (needs bash bench/fetch-data.sh text)
+//        model=resnet18 runs the ResNet18 featurizer benchmark instead (ResNet18Bench.cs).
 using System.Diagnostics;
 using System.Globalization;
 using Compressor.Plugins.JLCM;
@@ -17,6 +19,10 @@ using static TorchSharp.torch;
 
 var arg = args.Select(a => a.Split('=', 2)).ToDictionary(a => a[0], a => a.Length > 1 ? a[1] : "");
 string Get(string k, string d) => arg.TryGetValue(k, out var v) ? v : d;
+if (Get("model", "minilm") == "resnet18") { ResNet18Bench.Run(Get); return; }
+var variant = Enum.Parse<Compressor.Sdk.Layers.CodebookVariant>(Get("variant", "scales"), ignoreCase: true);
+double lr = double.Parse(Get("lr", "0.02"), CultureInfo.InvariantCulture);
+bool header = Get("header", "1") == "1";
 var bitsList = Get("bits", "2,3").Split(',').Select(int.Parse).ToArray();
 var groupsList = Get("groups", "4").Split(',').Select(int.Parse).ToArray();
 var methods = Get("methods", "rtn,kmeans,default,proximal").Split(',');
@@ -54,9 +60,9 @@ Tensor Embed(CompressibleModel model)
 
 Tensor reference;
 using (var fp = ModelIO.Load(modelPath)) reference = Embed(fp);
-Console.WriteLine($"MiniLM: {evalIds.shape[0]} held-out SOTU sentences, calibration {samples} Moby Dick sentences, {iterations} iterations per layer, layers [{string.Join(", ", include)}], torch threads {get_num_threads()}");
-Console.WriteLine("| method | bits b | G | variant | bits/weight (stored) | bits/weight (§2.2) | mean cosine | min cosine | ONNX bytes | compression s | peak MiB | ±1 moves |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+Console.WriteLine($"MiniLM: {evalIds.shape[0]} held-out SOTU sentences, calibration {samples} Moby Dick sentences, {iterations} iterations per layer, index lr {lr}, layers [{string.Join(", ", include)}], torch threads {get_num_threads()}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
+if (header) Console.WriteLine("| method | bits b | G | variant | bits/weight (stored) | bits/weight (§2.2) | mean cosine | min cosine | ONNX bytes | compression s | peak MiB | ±1 moves |");
+if (header) Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (int bits in bitsList)
     foreach (int groups in groupsList)
         foreach (var method in methods)
@@ -64,7 +70,7 @@ foreach (int bits in bitsList)
             if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | |"); continue; }
             var options = new JlcmOptions
             {
-                Bits = bits, Groups = groups, CalibrationSamples = samples, Iterations = iterations, Include = include,
+                Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations, Include = include,
                 Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
                 Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
             };
@@ -86,8 +92,11 @@ foreach (int bits in bitsList)
             File.Delete(onnx);
             if (File.Exists(onnx + ".data")) File.Delete(onnx + ".data");
             double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
-            Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : "scales")} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
+            Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
                               $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
+            double Sum(string n) => report.Series.FirstOrDefault(x => x.Name == n)?.Y.Sum() ?? 0;
+            Console.WriteLine($"#   {method} {bits}-bit G={groups} {variant}: index moves summed over layers and updates: |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
+                              $"layer loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         }
 
 static Tensor First(IDataSet data, int n)
