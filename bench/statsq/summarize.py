@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Summarizes bench/statsq/run.sh output: one row per (bits, variant), mean ± std over seeds."""
+"""Summarizes bench/statsq/run.sh output: one row per (bits, variant), mean ± std over seeds. Step times are in each
+report.json (fpStepSeconds, qatStudentStepSeconds, stepTimeRatio); they are not averaged here because a run under
+changing load is not comparable with another."""
 import json, os, statistics, sys
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "out")
@@ -56,15 +58,15 @@ def fmt(values, scale=1.0, digits=2):
 
 fp = [row["fp"] for rows in groups.values() for row in rows if row["fp"] is not None]
 print(f"FP32 held-out accuracy (TorchSharp): {fmt(fp[:1], 100)} %")
-print("| W/A | variant | seeds | accuracy % (TorchSharp) | ORT accuracy % | EMA>0.005 % | EMA>0.01 % | reversed in window % (QAT → CGA) | CGA-managed reversed in window % (end) | CGA unfrozen at end | step time / FP | ONNX bytes |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| W/A | variant | seeds | accuracy % (TorchSharp) | ORT accuracy % | EMA>0.005 % | EMA>0.01 % | reversed in window % (QAT → CGA) | CGA-managed reversed in window % (end) | CGA unfrozen at end | ONNX bytes |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for (wa, variant), rows in sorted(groups.items(), key=lambda kv: (-int(kv[0][0][1]), order.get(kv[0][1], 9))):
     m2 = fmt([r["m2"] for r in rows], 100)
     if any(r["cga_m2"] is not None for r in rows):
         m2 += " → " + fmt([r["cga_m2"] for r in rows], 100)
     print(f"| {wa.upper()} | {names.get(variant, variant)} | {len(rows)} | {fmt([r['acc'] for r in rows], 100)} | {fmt([r['ort'] for r in rows], 100)} | "
           f"{fmt([r['m1a'] for r in rows], 100)} | {fmt([r['m1b'] for r in rows], 100)} | {m2} | {fmt([r['cga_managed_m2'] for r in rows], 100, 4)} | {fmt([r['unfrozen'] for r in rows], 1, 0)} | "
-          f"{fmt([r['ratio'] for r in rows])} | {fmt([r['onnx'] for r in rows], 1, 0)} |")
+          f"{fmt([r['onnx'] for r in rows], 1, 0)} |")
 
 qkr = [row["qkr_error"] for rows in groups.values() for row in rows if row["qkr_error"] is not None]
 if qkr:
