@@ -4,7 +4,6 @@
 //        [samples=128] [iterations=100] [eval=256] [include=glob,glob] [variant=scales|codebooks] [lr=0.02]
 //        [header=1|0]   (needs bash bench/fetch-data.sh text)
 //        model=resnet18 runs the ResNet18 featurizer benchmark instead (ResNet18Bench.cs).
-using System.Diagnostics;
 using System.Globalization;
 using Compressor.Plugins.JLCM;
 using Compressor.Sdk.Checkpoints;
@@ -12,9 +11,7 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Evaluation;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Onnx.Export;
 using Compressor.Sdk.Plugins;
-using Compressor.Sdk.Reports;
 using static TorchSharp.torch;
 
 var arg = args.Select(a => a.Split('=', 2)).ToDictionary(a => a[0], a => a.Length > 1 ? a[1] : "");
@@ -68,29 +65,12 @@ foreach (int bits in bitsList)
         foreach (var method in methods)
         {
             if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | |"); continue; }
-            var options = new JlcmOptions
-            {
-                Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations, Include = include,
-                Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
-                Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
-            };
-            using var model = ModelIO.Load(modelPath);
-            var report = new ReportBuilder();
-            string work = Directory.CreateTempSubdirectory("jlcm-bench-").FullName;
-            var clock = Stopwatch.StartNew();
-            var (mib, how) = PeakMemory.Measure(() => new JLCMPlugin().Run(new PluginContext
-            {
-                Model = model, Data = new PluginData(calibration.Train, calibration.Calibration, null), WorkDirectory = work, Report = report, Seed = 0,
-            }, options));
-            double seconds = clock.Elapsed.TotalSeconds;
-            Directory.Delete(work, recursive: true);
+            var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Include = include };
+            var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibration.Train, calibration.Calibration, null));
+            using var _ = model;
             using var emb = Embed(model);
             var cos = emb.mul(reference).sum(1);
-            string onnx = Path.Combine(Path.GetTempPath(), $"jlcm-bench-{Guid.NewGuid():N}.onnx");
-            var export = OnnxExporter.Export(model, onnx);
-            long bytes = export.BytesOnDisk;
-            File.Delete(onnx);
-            if (File.Exists(onnx + ".data")) File.Delete(onnx + ".data");
+            long bytes = BenchRun.OnnxBytes(model);
             double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
             Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
                               $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");

@@ -6,9 +6,7 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Evaluation;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Onnx.Export;
 using Compressor.Sdk.Plugins;
-using Compressor.Sdk.Reports;
 using static TorchSharp.torch;
 
 /// <summary>jlcm on the real ImageNet-trained ResNet18 featurizer (all 22 convs): 512-d feature cosine vs FP32 and the
@@ -100,30 +98,13 @@ internal static class ResNet18Bench
                 foreach (var method in methods)
                 {
                     if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | | |"); continue; }
-                    var options = new JlcmOptions
-                    {
-                        Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations, Permutation = permutation,
-                        Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
-                        Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
-                    };
-                    using var model = ModelIO.Load(modelPath);
-                    var report = new ReportBuilder();
-                    string work = Directory.CreateTempSubdirectory("jlcm-bench-").FullName;
-                    var watch = Stopwatch.StartNew();
-                    var (mib, _) = PeakMemory.Measure(() => new JLCMPlugin().Run(new PluginContext
-                    {
-                        Model = model, Data = new PluginData(calibrationSet, calibrationSet, null), WorkDirectory = work, Report = report, Seed = 0,
-                    }, options));
-                    double seconds = watch.Elapsed.TotalSeconds;
-                    Directory.Delete(work, recursive: true);
+                    var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Permutation = permutation };
+                    var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibrationSet, calibrationSet, null));
+                    using var _ = model;
                     using var q = Features(model, testX);
                     using var cos = nn.functional.cosine_similarity(q, fpTest, 1);
                     double accuracy = Accuracy(q, testY, w, mu, sd);
-                    string onnx = Path.Combine(Path.GetTempPath(), $"jlcm-bench-{Guid.NewGuid():N}.onnx");
-                    var export = OnnxExporter.Export(model, onnx);
-                    long bytes = export.BytesOnDisk;
-                    File.Delete(onnx);
-                    if (File.Exists(onnx + ".data")) File.Delete(onnx + ".data");
+                    long bytes = BenchRun.OnnxBytes(model);
                     double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
                     Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
                                       $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {accuracy:P2} | {100 * (fpAccuracy - accuracy):F2} | {bytes:N0} | {seconds:F1} | {mib:F0} | " +

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using Compressor.Plugins.JLCM;
+using Compressor.Sdk.Checkpoints;
+using Compressor.Sdk.Evaluation;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Plugins;
+using Compressor.Sdk.Reports;
+
+/// <summary>One benchmark row's compression, the same for the MiniLM and the ResNet18 benchmark: the options a
+/// method name stands for, a fresh copy of the model compressed by the jlcm plugin (wall time and peak memory
+/// measured), and the exported ONNX size.</summary>
+internal static class BenchRun
+{
+    /// <summary>The plugin options of a row: <paramref name="method"/> is rtn, kmeans, default or proximal.</summary>
+    public static JlcmOptions Options(string method, int bits, int groups, CodebookVariant variant, double lr, int samples, int iterations) => new()
+    {
+        Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations,
+        Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
+        Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
+    };
+
+    /// <summary>Loads <paramref name="modelPath"/> afresh and compresses it; the caller disposes the model.</summary>
+    public static (CompressibleModel Model, ReportBuilder Report, double Seconds, double PeakMib) Compress(string modelPath, JlcmOptions options, PluginData data)
+    {
+        var model = ModelIO.Load(modelPath);
+        var report = new ReportBuilder();
+        string work = Directory.CreateTempSubdirectory("jlcm-bench-").FullName;
+        var clock = Stopwatch.StartNew();
+        var (mib, _) = PeakMemory.Measure(() => new JLCMPlugin().Run(new PluginContext
+        {
+            Model = model, Data = data, WorkDirectory = work, Report = report, Seed = 0,
+        }, options));
+        double seconds = clock.Elapsed.TotalSeconds;
+        Directory.Delete(work, recursive: true);
+        return (model, report, seconds, mib);
+    }
+
+    /// <summary>Bytes on disk of <paramref name="model"/> exported to ONNX (the file is deleted again).</summary>
+    public static long OnnxBytes(CompressibleModel model)
+    {
+        string onnx = Path.Combine(Path.GetTempPath(), $"jlcm-bench-{Guid.NewGuid():N}.onnx");
+        long bytes = OnnxExporter.Export(model, onnx).BytesOnDisk;
+        File.Delete(onnx);
+        if (File.Exists(onnx + ".data")) File.Delete(onnx + ".data");
+        return bytes;
+    }
+}
