@@ -78,23 +78,14 @@ public static class StepTiming
     public static double Measure(CompressibleModel model, IDataSet data, int batchSize, Device device)
     {
         var times = new List<double>();
-        var parameters = model.Module.parameters().Where(p => p.requires_grad).ToList();
         int i = 0;
         foreach (var batch in data.Batches(batchSize).Take(Steps + Warmup))
         {
             using var b = batch;
-            using var scope = NewDisposeScope();
-            var x = b.Input.to(device);
-            var y = b.Target!.to(device);
-            var clock = Stopwatch.StartNew();
-            var loss = nn.functional.cross_entropy(model.Forward(x), y);
-            loss.backward();
-            if (i++ >= Warmup) times.Add(clock.Elapsed.TotalSeconds);
+            double t = TimeOne(model, b, device);
+            if (i++ >= Warmup) times.Add(t);
         }
-        using (var scope = NewDisposeScope())
-            foreach (var p in parameters) p.grad?.zero_();
-        if (times.Count == 0) return 0;
-        times.Sort();
-        return times[times.Count / 2];
+        ClearGradients(model);
+        return Median(times);
     }
 }
