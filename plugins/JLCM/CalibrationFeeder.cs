@@ -66,6 +66,15 @@ public sealed class CalibrationFeeder : IDisposable
         using var noGrad = no_grad();
         var x = _batches[index].to(Device);
         if (model.InputNames.Count == 1 && model.Module is not INamedTensorModule) return model.Forward(x).flatten();
+        var outputs = model.Run(Inputs(model, index));
+        return cat(model.OutputNames.Where(outputs.ContainsKey).Select(n => outputs[n].to_type(ScalarType.Float32).flatten()).ToList(), 0);
+    }
+
+    /// <summary>The named model inputs of batch <paramref name="index"/> (caller's dispose scope): the batch itself for a
+    /// one-input model; token ids (trimmed), attention mask and token types for an encoder.</summary>
+    public Dictionary<string, Tensor> Inputs(CompressibleModel model, int index)
+    {
+        var x = _batches[index].to(Device);
         var names = model.InputNames;
         var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (x.dtype != ScalarType.Int64 || x.dim() != 2)
@@ -86,7 +95,6 @@ public sealed class CalibrationFeeder : IDisposable
                     _ => throw new CompressException(ErrorKind.InvalidInput, $"jlcm: cannot build the model input '{name}' from token ids (known: attention_mask, token_type_ids)"),
                 };
         }
-        var outputs = model.Run(inputs);
-        return cat(model.OutputNames.Where(outputs.ContainsKey).Select(n => outputs[n].to_type(ScalarType.Float32).flatten()).ToList(), 0);
+        return inputs;
     }
 }

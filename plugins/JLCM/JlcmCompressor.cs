@@ -4,6 +4,7 @@ using Compressor.Sdk.Compression;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Onnx.Import;
 using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
@@ -13,12 +14,14 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.JLCM;
 
-/// <summary>The end-to-end procedure ([RECON] ALGORITHMS.md §2.7), streaming layer by layer in module order: collect
-/// the layer's input statistics from the model with every earlier layer already compressed; group its rows and fold
-/// the re-ordering into its consumer where that provably keeps the outputs (else store it); k-means-initialise the
-/// grouped codebook; learn it jointly (method jlcm); replace the layer; save it to the work folder (resumable). The
-/// baselines (kmeans, rtn) share the same loop. The reconstruction unit is one layer's output, not a multi-layer
-/// block (see the README).</summary>
+/// <summary>The end-to-end procedure ([RECON] ALGORITHMS.md §2.7). Block objective (imported ONNX graphs): blocks are
+/// cut from the graph (<see cref="OnnxBlocks"/>) and streamed in execution order: capture the block's inputs from the
+/// model with every earlier block already compressed; for each of its layers group the rows, fold the re-ordering
+/// into the consumer where that provably keeps the outputs (else store it) and k-means-initialise the grouped
+/// codebook; compute the block's FP outputs on those inputs; learn all its layers jointly on the block output
+/// (<see cref="BlockLearner"/>); replace them; save them to the work folder (resumable per block). Layer objective:
+/// the same per layer in module order, on the layer's input statistics (<see cref="JointLearner"/>). The baselines
+/// (kmeans, rtn) share both loops.</summary>
 public static class JlcmCompressor
 {
     /// <summary>Compresses the selected layers of <paramref name="context"/>'s model.</summary>
@@ -28,6 +31,14 @@ public static class JlcmCompressor
         if (!model.IsExecutable) throw new CompressException(ErrorKind.InvalidInput, "jlcm: needs an executable model (calibration forwards); pass --arch");
         var data = context.Data.Calibration ?? context.Data.Train
             ?? throw new CompressException(ErrorKind.InvalidInput, "jlcm: needs calibration data: pass --data");
+        var graph = model.Module as OnnxModule;
+        bool byBlock = options.Objective switch
+        {
+            ReconstructionObjective.Block => graph is not null ? true
+                : throw new CompressException(ErrorKind.InvalidOptions, "jlcm: --objective block needs an imported ONNX model (blocks are cut from its graph); use --objective layer"),
+            ReconstructionObjective.Layer => false,
+            _ => graph is not null,
+        };
         var selector = new LayerSelector(options.Include, options.Exclude);
         var all = model.Layers();
         var targets = all.Where(l => (l.Kind == LayerKind.Linear || (l.Kind == LayerKind.Conv2d && l.Module is TorchSharp.Modules.Conv2d { groups: 1 }))
@@ -39,104 +50,99 @@ public static class JlcmCompressor
         var clock = Stopwatch.StartNew();
         using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
         string fingerprint = OptionsSchema.For(typeof(JlcmOptions)).ToJson(options).ToString(Newtonsoft.Json.Formatting.None)
-                             + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed + "|samples " + feeder.Samples;
+                             + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed + "|samples " + feeder.Samples
+                             + "|objective " + (byBlock ? "block" : "layer");
         var store = new ResumeStore(Path.Combine(context.WorkDirectory, "layers"), fingerprint);
-        context.Log.Info($"jlcm: {targets.Count} layer(s), method {Naming.ToKebab(options.Method.ToString())}, {options.Bits}-bit, G = {options.Groups}, " +
-                         $"variant {Naming.ToKebab(options.Variant.ToString())}, gradient {Naming.ToKebab(options.Gradient.ToString())}, {feeder.Samples} calibration samples");
+        IReadOnlyList<OnnxBlock>? blocks = null;
+        if (byBlock)
+        {
+            using var scope = NewDisposeScope();
+            blocks = OnnxBlocks.Find(graph!, targets.Select(t => t.Name).ToList(), feeder.Inputs(model, 0));
+        }
+        context.Log.Info($"jlcm: {targets.Count} layer(s){(blocks is null ? "" : $" in {blocks.Count} block(s)")}, method {Naming.ToKebab(options.Method.ToString())}, {options.Bits}-bit, G = {options.Groups}, " +
+                         $"variant {Naming.ToKebab(options.Variant.ToString())}, gradient {Naming.ToKebab(options.Gradient.ToString())}, objective {(byBlock ? "block" : "layer")}, {feeder.Samples} calibration samples");
 
-        var moves = new IndexMoveStats();
-        long weights = 0, storageBits = 0, accountedBits = 0, folded = 0, explicitPerms = 0, resumed = 0;
-        double lossInit = 0, lossFinal = 0;
+        var tally = new Tally(context, targets.Count);
         using var progress = context.Progress.Start("jlcm: compress layers", targets.Count);
         bool training = model.Module.training;
         model.Module.eval();
         try
         {
-            for (int i = 0; i < targets.Count; i++)
+            if (blocks is null)
             {
-                context.Cancellation.ThrowIfCancellationRequested();
-                var info = targets[i];
-                var current = model.Layers();   // the live list (earlier layers are compressed now)
-                var live = current.First(l => l.Name == info.Name);
-                using var scope = NewDisposeScope();
-                ResumeStore.Entry entry;
-                nn.Module replacement;
-                Tensor original;
-                if (store.Find(i, info.Name) is { } saved)
+                for (int i = 0; i < targets.Count; i++)
                 {
-                    if (saved.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(saved.Consumer), tensor(saved.Order!));
-                    if (saved.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(saved.Order));
-                    original = WeightOf(live.Module).clone();
-                    replacement = store.Load(i, saved);
-                    entry = saved;
-                    resumed++;
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    if (!Replay(model, store, targets, i, tally))
+                    {
+                        var current = model.Layers();   // the live list (earlier layers are compressed now)
+                        var (entry, replacement, original) = CompressLayer(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i);
+                        store.Save(i, entry, replacement);
+                        Commit(context, model, targets[i], entry, replacement, original, tally);
+                    }
+                    progress.Advance(1, targets[i].Name);
                 }
-                else
+            }
+            else
+            {
+                foreach (var block in blocks)
                 {
-                    (entry, replacement, original) = CompressLayer(context, options, model, feeder, current, current.ToList().IndexOf(live), i);
-                    store.Save(i, entry, replacement);
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    var ordinals = block.Layers.Select(n => targets.FindIndex(t => t.Name == n)).ToList();
+                    using var scope = NewDisposeScope();
+                    if (ordinals.All(i => store.Find(i, targets[i].Name) is not null))
+                        foreach (int i in ordinals) Replay(model, store, targets, i, tally);
+                    else
+                        CompressBlock(context, options, model, graph!, feeder, block, targets, ordinals, store, tally);
+                    progress.Advance(ordinals.Count, block.Layers[^1]);
                 }
-                var compressed = (ICompressedLayer)replacement;
-                context.Report.AddLayer(info.Name, compressed, original);
-                weights += info.WeightCount;
-                storageBits += compressed.WeightStorageBits;
-                accountedBits += compressed is CodebookLayer cl ? cl.AccountedBits : compressed.WeightStorageBits;
-                if (entry.Consumer is not null) folded++;
-                if (compressed is CodebookLayer { Permuted: true }) explicitPerms++;
-                lossInit += (double?)entry.Stats["initialLoss"] ?? 0;
-                lossFinal += (double?)entry.Stats["finalLoss"] ?? 0;
-                if (entry.Stats["moves"] is JObject mv) moves.Accumulate(FromJson(mv), 1.0 / targets.Count);
-                replacement.to(context.Device);
-                model.ReplaceLayer(info.Name, replacement);
-                progress.Advance(1, info.Name);
             }
         }
         finally
         {
             model.Module.train(training);
         }
-
-        var r = context.Report;
-        r.AddMetric(new Metric("bitsPerWeight", (double)storageBits / weights, "bits"));
-        r.AddMetric(new Metric("accountedBitsPerWeight", (double)accountedBits / weights, "bits"));
-        r.AddMetric(new Metric("compressedWeights", weights, "weights"));
-        r.AddMetric(new Metric("permutationsFolded", folded, "layers"));
-        r.AddMetric(new Metric("permutationsStored", explicitPerms, "layers"));
-        r.AddMetric(new Metric("reconstructionLossInit", lossInit, "sum over layers"));
-        r.AddMetric(new Metric("reconstructionLoss", lossFinal, "sum over layers"));
-        r.AddMetric(new Metric("calibrationSamples", feeder.Samples, "samples"));
-        r.AddMetric(new Metric("resumedLayers", resumed, "layers"));
-        r.AddMetric(new Metric("compressionSeconds", clock.Elapsed.TotalSeconds, "s"));
-        if (moves.MovesOne.Count > 0)
-        {
-            var x = Enumerable.Range(1, moves.MovesOne.Count).Select(v => (double)v).ToList();
-            r.AddSeries(new Series("indexMoves1", x, moves.MovesOne.Select(v => (double)v).ToList(), "update", "indices moved by 1 (all layers)"));
-            r.AddSeries(new Series("indexMoves2", x, moves.MovesTwo.Select(v => (double)v).ToList(), "update", "indices moved by 2 (all layers)"));
-            r.AddSeries(new Series("indexMoves3Plus", x, moves.MovesThreeOrMore.Select(v => (double)v).ToList(), "update", "indices moved by 3 or more (all layers)"));
-            r.AddSeries(new Series("extremeCodewordShare", x, moves.ExtremeShare.ToList(), "update", "share of weights on codeword 0 or K-1 (mean over layers)"));
-            r.AddMetric(new Metric("unitMoveShare", moves.ShareOfUnitMoves, "fraction"));
-        }
-        context.Log.Info($"jlcm: {(double)storageBits / weights:F4} bits/weight stored ({(double)accountedBits / weights:F4} by §2.2), " +
-                         $"{folded} permutation(s) folded, {explicitPerms} stored, loss {lossInit:G4} → {lossFinal:G4}, {clock.Elapsed.TotalSeconds:F1} s");
+        tally.Report(feeder.Samples, clock.Elapsed.TotalSeconds, byBlock);
     }
 
-    /// <summary>Compresses one layer (the live module at <paramref name="index"/> of <paramref name="layers"/>).</summary>
-    private static (ResumeStore.Entry Entry, nn.Module Replacement, Tensor Original) CompressLayer(PluginContext context, JlcmOptions options,
-        CompressibleModel model, CalibrationFeeder feeder, IReadOnlyList<LayerInfo> layers, int index, int ordinal)
+    private static int IndexOf(IReadOnlyList<LayerInfo> layers, string name) => layers.ToList().FindIndex(l => l.Name == name);
+
+    /// <summary>Replays layer <paramref name="i"/> from the work folder when it is there.</summary>
+    private static bool Replay(CompressibleModel model, ResumeStore store, IReadOnlyList<LayerInfo> targets, int i, Tally tally)
+    {
+        var info = targets[i];
+        if (store.Find(i, info.Name) is not { } saved) return false;
+        var live = model.Layers().First(l => l.Name == info.Name);
+        if (saved.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(saved.Consumer), tensor(saved.Order!));
+        if (saved.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(saved.Order));
+        var original = WeightOf(live.Module).clone();
+        var replacement = store.Load(i, saved);
+        tally.Resumed++;
+        Commit(tally.Context, model, info, saved, replacement, original, tally);
+        return true;
+    }
+
+    /// <summary>Reports a finished layer and puts it into the model.</summary>
+    private static void Commit(PluginContext context, CompressibleModel model, LayerInfo info, ResumeStore.Entry entry, nn.Module replacement, Tensor original, Tally tally)
+    {
+        tally.Add(info, entry, (ICompressedLayer)replacement, original);
+        replacement.to(context.Device);
+        model.ReplaceLayer(info.Name, replacement);
+    }
+
+    /// <summary>A layer after grouping, folding and k-means initialisation (or RTN), before learning.</summary>
+    private sealed record Prepared(LayerInfo Info, GroupedCodebook? Codebook, nn.Module? Rtn, Tensor Weight, Tensor? RowOrder, string? Consumer, long[]? Order, Tensor? Bias);
+
+    /// <summary>Groups the rows of the live layer at <paramref name="index"/>, folds or stores the re-ordering and
+    /// k-means-initialises its codebook (method rtn: quantizes it).</summary>
+    private static Prepared Prepare(PluginContext context, JlcmOptions options, CompressibleModel model, CalibrationFeeder feeder,
+        IReadOnlyList<LayerInfo> layers, int index, int ordinal)
     {
         var info = layers[index];
         var module = info.Module;
-        var stats = new JObject();
         if (options.Method == JlcmMethod.Rtn)
-        {
-            var q = RtnBaseline.Quantize(module, options.Bits);
-            var w0 = WeightOf(module).clone();
-            using var hq = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
-            stats["initialLoss"] = stats["finalLoss"] = JointLearner.Loss(((ICompressedLayer)q).DenseWeight().flatten(1), w0.flatten(1), hq);
-            return (new ResumeStore.Entry(info.Name, ((ICompressedLayer)q).Kind, ((ICompressedLayer)q).Config, null, null, stats), q, w0);
-        }
-
-        using var h = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
+            return new Prepared(info, null, RtnBaseline.Quantize(module, options.Bits), WeightOf(module).flatten(1).cpu(), null, null, null, null);
         var w = WeightOf(module).flatten(1).cpu();
         long rows = w.shape[0];
         int groups = (int)Math.Min(options.Groups, rows);
@@ -158,34 +164,100 @@ public static class JlcmCompressor
             }
         }
         var bias = BiasOf(module)?.cpu();   // original order unless folded (then permuted along with the rows)
+        var cb = GroupedCodebook.Initialise(w, options.Bits, groups, options.Variant, options.Init, options.KmeansIterations, seed);
+        return new Prepared(info, cb, null, w, rowOrder, consumer, order, bias);
+    }
 
-        using var cb = GroupedCodebook.Initialise(w, options.Bits, groups, options.Variant, options.Init, options.KmeansIterations, seed);
+    /// <summary>The finished layer of a prepared one and its resume entry.</summary>
+    private static (ResumeStore.Entry Entry, nn.Module Layer) Finish(Prepared p, JObject stats)
+    {
+        var layer = p.Rtn ?? p.Codebook!.ToLayer(p.Info.Module, p.RowOrder, p.Bias);
+        var c = (ICompressedLayer)layer;
+        return (new ResumeStore.Entry(p.Info.Name, c.Kind, c.Config, p.Consumer, p.Order, stats), layer);
+    }
+
+    /// <summary>Compresses one layer (the live module at <paramref name="index"/> of <paramref name="layers"/>) on its own output.</summary>
+    private static (ResumeStore.Entry Entry, nn.Module Replacement, Tensor Original) CompressLayer(PluginContext context, JlcmOptions options,
+        CompressibleModel model, CalibrationFeeder feeder, IReadOnlyList<LayerInfo> layers, int index, int ordinal)
+    {
+        var info = layers[index];
+        using var h = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
+        var p = Prepare(context, options, model, feeder, layers, index, ordinal);
         var moves = new IndexMoveStats();
-        double initial, final;
-        if (options.Method == JlcmMethod.Jlcm)
+        double initial = double.NaN;
+        if (p.Codebook is { } cb)
         {
-            var result = JointLearner.Learn(cb, w, h, options.Iterations, options.Lr, options.CodebookLr, options.Gradient, context.Cancellation);
-            (initial, final, moves) = (result.InitialLoss, result.FinalLoss, result.Moves);
+            if (options.Method == JlcmMethod.Jlcm)
+            {
+                var result = JointLearner.Learn(cb, p.Weight, h, options.Iterations, options.Lr, options.CodebookLr, options.Gradient, context.Cancellation);
+                (initial, moves) = (result.InitialLoss, result.Moves);
+            }
+            else
+            {
+                using var approx = cb.Weight();
+                initial = JointLearner.Loss(approx, p.Weight, h);
+            }
         }
-        else
-        {
-            using var approx = cb.Weight();
-            initial = final = JointLearner.Loss(approx, w, h);
-        }
-        var layer = cb.ToLayer(module, rowOrder, bias);
+        var (entry, layer) = Finish(p, new JObject());
         // The exact loss of what is stored (codebooks and scales rounded to fp16).
+        double final;
         using (var dense = ((ICompressedLayer)layer).DenseWeight())
         {
-            var storedOrder = rowOrder is null ? dense.flatten(1) : dense.flatten(1).index_select(0, rowOrder.argsort());
-            final = JointLearner.Loss(storedOrder, w, h);
+            var storedOrder = p.RowOrder is null ? dense.flatten(1) : dense.flatten(1).index_select(0, p.RowOrder.argsort());
+            final = JointLearner.Loss(storedOrder, p.Weight, h);
         }
-        stats["initialLoss"] = initial;
-        stats["finalLoss"] = final;
-        stats["moves"] = ToJson(moves);
-        context.Log.Debug($"jlcm: {info.Name} [{rows}x{w.shape[1]}] loss {initial:G4} → {final:G4}, permutation {(consumer is not null ? "folded into " + consumer : rowOrder is not null ? "stored" : "none")}, " +
-                          $"±1 moves {moves.ShareOfUnitMoves:P1}");
-        var c = (ICompressedLayer)layer;
-        return (new ResumeStore.Entry(info.Name, c.Kind, c.Config, consumer, order, stats), layer, WeightOf(module).clone());
+        entry.Stats["initialLoss"] = double.IsNaN(initial) ? final : initial;
+        entry.Stats["finalLoss"] = final;
+        entry.Stats["moves"] = ToJson(moves);
+        p.Codebook?.Dispose();
+        context.Log.Debug($"jlcm: {info.Name} [{p.Weight.shape[0]}x{p.Weight.shape[1]}] loss {entry.Stats["initialLoss"]:G4} → {final:G4}, permutation " +
+                          $"{(p.Consumer is not null ? "folded into " + p.Consumer : p.RowOrder is not null ? "stored" : "none")}, ±1 moves {moves.ShareOfUnitMoves:P1}");
+        return (entry, layer, WeightOf(info.Module).clone());
+    }
+
+    /// <summary>Compresses the layers of one block on the block's output and commits them.</summary>
+    private static void CompressBlock(PluginContext context, JlcmOptions options, CompressibleModel model, OnnxModule graph, CalibrationFeeder feeder,
+        OnnxBlock block, IReadOnlyList<LayerInfo> targets, IReadOnlyList<int> ordinals, ResumeStore store, Tally tally)
+    {
+        // The block's inputs, computed by the model with every earlier block compressed.
+        var inputs = new List<Dictionary<string, Tensor>>();
+        using (no_grad())
+            for (int b = 0; b < feeder.BatchCount; b++)
+                inputs.Add(graph.RunValues(feeder.Inputs(model, b), block.Inputs).ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+        var prepared = new List<Prepared>();
+        foreach (int i in ordinals)
+        {
+            var current = model.Layers();
+            prepared.Add(Prepare(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i));
+        }
+        var targetsOut = BlockLearner.Targets(graph, block, inputs);
+        var originals = prepared.Select(p => WeightOf(p.Info.Module).clone()).ToList();
+        double initial = double.NaN;
+        IReadOnlyList<IndexMoveStats> moves = prepared.Select(_ => new IndexMoveStats()).ToList();
+        if (options.Method != JlcmMethod.Rtn)
+        {
+            var layers = prepared.Select(p => new BlockLearner.Layer(p.Info.Name, p.Codebook!, (nn.Module<Tensor, Tensor>)model.GetLayer(p.Info.Name), p.RowOrder)).ToList();
+            var result = BlockLearner.Learn(model, block, inputs, targetsOut, layers, options.Method == JlcmMethod.Jlcm ? options.Iterations : 0,
+                options.Lr, options.CodebookLr, options.Gradient, context.Device, context.Cancellation);
+            (initial, moves) = (result.InitialLoss, result.Moves);
+        }
+        var finished = prepared.Select((p, j) => Finish(p, new JObject { ["moves"] = ToJson(moves[j]) })).ToList();
+        // Put the finished layers in (keeping the FP ones) for the exact loss of what is stored.
+        for (int j = 0; j < prepared.Count; j++) model.ReplaceLayer(prepared[j].Info.Name, finished[j].Layer.to(context.Device), disposeOld: false);
+        double final = BlockLearner.Loss(graph, block, inputs, targetsOut);
+        for (int j = 0; j < prepared.Count; j++)
+        {
+            var (entry, layer) = finished[j];
+            entry.Stats["initialLoss"] = j == 0 ? (double.IsNaN(initial) ? final : initial) : 0.0;
+            entry.Stats["finalLoss"] = j == 0 ? final : 0.0;
+            store.Save(ordinals[j], entry, layer);
+            tally.Add(targets[ordinals[j]], entry, (ICompressedLayer)layer, originals[j]);
+            prepared[j].Codebook?.Dispose();
+        }
+        // The FP modules were kept while the block learned; the compressed ones stay in the model now.
+        foreach (var p in prepared) p.Info.Module.Dispose();
+        foreach (var t in targetsOut) foreach (var v in t.Values) v.Dispose();
+        context.Log.Debug($"jlcm: block [{string.Join(", ", block.Layers)}] loss {initial:G4} → {final:G4}, ±1 moves {string.Join(", ", moves.Select(m => m.ShareOfUnitMoves.ToString("P1")))}");
     }
 
     /// <summary>H = XᵀX/N of the layer's inputs, from a calibration pass through the current model, plus damping·mean(diag H)·I.</summary>
@@ -220,6 +292,55 @@ public static class JlcmCompressor
         TorchSharp.Modules.Conv2d c => c.bias?.detach(),
         _ => null,
     };
+
+    /// <summary>The run's totals for the report.</summary>
+    private sealed class Tally(PluginContext context, int layers)
+    {
+        public PluginContext Context => context;
+        public IndexMoveStats Moves { get; } = new();
+        public long Weights, StorageBits, AccountedBits, Folded, ExplicitPermutations, Resumed;
+        public double LossInit, LossFinal;
+
+        public void Add(LayerInfo info, ResumeStore.Entry entry, ICompressedLayer compressed, Tensor original)
+        {
+            context.Report.AddLayer(info.Name, compressed, original);
+            Weights += info.WeightCount;
+            StorageBits += compressed.WeightStorageBits;
+            AccountedBits += compressed is CodebookLayer cl ? cl.AccountedBits : compressed.WeightStorageBits;
+            if (entry.Consumer is not null) Folded++;
+            if (compressed is CodebookLayer { Permuted: true }) ExplicitPermutations++;
+            LossInit += (double?)entry.Stats["initialLoss"] ?? 0;
+            LossFinal += (double?)entry.Stats["finalLoss"] ?? 0;
+            if (entry.Stats["moves"] is JObject mv) Moves.Accumulate(FromJson(mv), 1.0 / layers);
+        }
+
+        public void Report(long samples, double seconds, bool byBlock)
+        {
+            var r = context.Report;
+            string unit = byBlock ? "sum over blocks" : "sum over layers";
+            r.AddMetric(new Metric("bitsPerWeight", (double)StorageBits / Weights, "bits"));
+            r.AddMetric(new Metric("accountedBitsPerWeight", (double)AccountedBits / Weights, "bits"));
+            r.AddMetric(new Metric("compressedWeights", Weights, "weights"));
+            r.AddMetric(new Metric("permutationsFolded", Folded, "layers"));
+            r.AddMetric(new Metric("permutationsStored", ExplicitPermutations, "layers"));
+            r.AddMetric(new Metric("reconstructionLossInit", LossInit, unit));
+            r.AddMetric(new Metric("reconstructionLoss", LossFinal, unit));
+            r.AddMetric(new Metric("calibrationSamples", samples, "samples"));
+            r.AddMetric(new Metric("resumedLayers", Resumed, "layers"));
+            r.AddMetric(new Metric("compressionSeconds", seconds, "s"));
+            if (Moves.MovesOne.Count > 0)
+            {
+                var x = Enumerable.Range(1, Moves.MovesOne.Count).Select(v => (double)v).ToList();
+                r.AddSeries(new Series("indexMoves1", x, Moves.MovesOne.Select(v => (double)v).ToList(), "update", "indices moved by 1 (all layers)"));
+                r.AddSeries(new Series("indexMoves2", x, Moves.MovesTwo.Select(v => (double)v).ToList(), "update", "indices moved by 2 (all layers)"));
+                r.AddSeries(new Series("indexMoves3Plus", x, Moves.MovesThreeOrMore.Select(v => (double)v).ToList(), "update", "indices moved by 3 or more (all layers)"));
+                r.AddSeries(new Series("extremeCodewordShare", x, Moves.ExtremeShare.ToList(), "update", "share of weights on codeword 0 or K-1 (mean over layers)"));
+                r.AddMetric(new Metric("unitMoveShare", Moves.ShareOfUnitMoves, "fraction"));
+            }
+            context.Log.Info($"jlcm: {(double)StorageBits / Weights:F4} bits/weight stored ({(double)AccountedBits / Weights:F4} by §2.2), " +
+                             $"{Folded} permutation(s) folded, {ExplicitPermutations} stored, loss {LossInit:G4} → {LossFinal:G4} ({unit}), {seconds:F1} s");
+        }
+    }
 
     private static JObject ToJson(IndexMoveStats s) => new()
     {

@@ -62,6 +62,17 @@ public enum MappingGradientKind
     Default,
 }
 
+/// <summary>What output the joint learning reconstructs ([RECON] ALGORITHMS.md §2.5: "per block (or per layer)").</summary>
+public enum ReconstructionObjective
+{
+    /// <summary>Block on an imported ONNX graph (where blocks can be cut from the graph), layer otherwise.</summary>
+    Auto,
+    /// <summary>Each block's output (a residual block, a transformer sub-block), all its layers learned together.</summary>
+    Block,
+    /// <summary>Each layer's output on its own, through its input statistics H = XᵀX/N.</summary>
+    Layer,
+}
+
 /// <summary>Options of the <c>jlcm</c> plugin. Defaults marked [RECON] are not from the paper (none is published);
 /// see the README.</summary>
 public sealed record JlcmOptions : PluginOptions
@@ -107,7 +118,7 @@ public sealed record JlcmOptions : PluginOptions
     public int KmeansIterations { get; init; } = 30;
 
     /// <summary>Joint-learning iterations per layer.</summary>
-    [Option("Adam iterations of joint learning per layer ([RECON] default).", Min = 0, Max = 100000)]
+    [Option("Adam iterations of joint learning per layer (layer objective) or per block (block objective; each runs the block on every calibration batch) ([RECON] default).", Min = 0, Max = 100000)]
     public int Iterations { get; init; } = 200;
 
     /// <summary>Calibration samples.</summary>
@@ -121,6 +132,10 @@ public sealed record JlcmOptions : PluginOptions
     /// <summary>Learning rate of codebooks and scales, relative to their mean magnitude.</summary>
     [Option("Adam learning rate of codebook values and group scales, relative to their mean magnitude ([RECON] default).", Min = 0, Max = 1)]
     public double CodebookLr { get; init; } = 1e-3;
+
+    /// <summary>Reconstruction objective.</summary>
+    [Option("What joint learning reconstructs: block (each block's output, cut from an imported ONNX graph at its residual/normalisation boundaries; errors through activations, normalisations and residuals count), layer (each layer's output alone, from its input statistics) or auto (block where the model is an imported graph, else layer) ([RECON] default).")]
+    public ReconstructionObjective Objective { get; init; } = ReconstructionObjective.Auto;
 
     /// <summary>Damping of the input statistics.</summary>
     [Option("Damping added to the diagonal of the input statistics H = XᵀX/N, relative to its mean diagonal: regularises the reconstruction loss toward plain weight MSE where the calibration inputs span few directions ([RECON], as GPTQ's 1%).", Min = 0, Max = 10)]

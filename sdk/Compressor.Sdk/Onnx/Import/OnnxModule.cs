@@ -143,6 +143,127 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
         }
     }
 
+    /// <summary>Whether <paramref name="name"/> is a value the module stores (a constant or an initializer buffer)
+    /// rather than one computed from the inputs.</summary>
+    internal bool IsStored(string name) => _constants.ContainsKey(name) || _bufferOfInitializer.ContainsKey(name);
+
+    /// <summary>The execution plan, in order (for graph analysis such as <see cref="OnnxBlocks"/>).</summary>
+    internal IReadOnlyList<OnnxNode> Plan => _plan;
+
+    /// <summary>Computes the values named in <paramref name="wanted"/> (graph outputs or any intermediate value) from
+    /// the values in <paramref name="given"/> (graph inputs or any intermediate values), running only the nodes that
+    /// lie between them, with autograd as in <see cref="Run"/>. A wanted value that is given is returned as an alias.
+    /// This runs a piece of the graph (for example one block of a network from its captured input) or captures
+    /// intermediate values (given = the graph inputs).</summary>
+    /// <param name="given">Values known before the run, by name.</param>
+    /// <param name="wanted">Values to compute.</param>
+    /// <param name="observe">Called with each value a node produces, right after the node runs (the tensor is only
+    /// valid during the call).</param>
+    /// <exception cref="CompressException">A wanted value needs a graph input or value that is not given.</exception>
+    public IReadOnlyDictionary<string, Tensor> RunValues(IReadOnlyDictionary<string, Tensor> given, IReadOnlyCollection<string> wanted,
+        Action<string, Tensor>? observe = null)
+    {
+        var buffers = named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
+        bool Known(string name) => given.ContainsKey(name) || _constants.ContainsKey(name) || _bufferOfInitializer.ContainsKey(name);
+        // The nodes between: walk the plan backwards from the wanted values, stopping at known values.
+        var needed = new HashSet<string>(wanted.Where(n => !Known(n)), StringComparer.Ordinal);
+        var slice = new List<OnnxNode>();
+        for (int p = _plan.Count - 1; p >= 0 && needed.Count > 0; p--)
+        {
+            var node = _plan[p];
+            if (!node.Outputs.Any(needed.Contains)) continue;
+            slice.Add(node);
+            foreach (var o in node.Outputs) needed.Remove(o);
+            foreach (var i in node.Inputs)
+                if (i.Length > 0 && !Known(i)) needed.Add(i);
+        }
+        if (needed.Count > 0)
+            throw new CompressException(ErrorKind.InvalidInput,
+                $"cannot compute {string.Join(", ", wanted.Take(3))} from the given values: '{needed.First()}' is neither given nor computed by the graph");
+        slice.Reverse();
+        var keep = new HashSet<string>(wanted, StringComparer.Ordinal);
+        var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int p = 0; p < slice.Count; p++)
+            foreach (var name in slice[p].Inputs)
+                if (name.Length > 0) lastUse[name] = p;
+
+        var device = given.Count > 0 ? given.Values.First().device : CPU;
+        var context = new OnnxRunContext(this, device);
+        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (name, t) in given) env[name] = t;
+            foreach (var (init, path) in _bufferOfInitializer) env[init] = buffers[path];
+            foreach (var (name, value) in _constants)
+            {
+                if (value.device == device) env[name] = value;
+                else
+                {
+                    env[name] = value.to(device);
+                    owned.Add(name);
+                }
+            }
+            for (int p = 0; p < slice.Count; p++)
+            {
+                var node = slice[p];
+                var ins = new Tensor?[node.Inputs.Count];
+                for (int i = 0; i < ins.Length; i++)
+                    if (node.Inputs[i].Length > 0) ins[i] = env[node.Inputs[i]];
+                Tensor[] outs;
+                using (var scope = NewDisposeScope())
+                {
+                    outs = node.Kernel(node, ins, context);
+                    for (int k = 0; k < outs.Length; k++)
+                    {
+                        if (Array.Exists(ins, x => ReferenceEquals(x, outs[k]))) outs[k] = outs[k].alias();
+                        scope.MoveToOuter(outs[k]);
+                    }
+                }
+                for (int k = 0; k < outs.Length; k++)
+                {
+                    if (k < node.Outputs.Count && node.Outputs[k].Length > 0)
+                    {
+                        string name = node.Outputs[k];
+                        if (owned.Contains(name)) env[name].Dispose();
+                        env[name] = outs[k];
+                        owned.Add(name);
+                        observe?.Invoke(name, outs[k]);
+                    }
+                    else outs[k].Dispose();
+                }
+                foreach (var name in node.Inputs)
+                    if (name.Length > 0 && lastUse.TryGetValue(name, out int last) && last == p && !keep.Contains(name) && owned.Remove(name))
+                    {
+                        env[name].Dispose();
+                        env.Remove(name);
+                    }
+                foreach (var name in node.Outputs)
+                    if (name.Length > 0 && !lastUse.ContainsKey(name) && !keep.Contains(name) && owned.Remove(name))
+                    {
+                        env[name].Dispose();
+                        env.Remove(name);
+                    }
+            }
+            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var name in wanted)
+            {
+                if (result.ContainsKey(name)) continue;
+                if (owned.Remove(name)) result[name] = env[name];
+                else
+                {
+                    using var scope = NewDisposeScope();
+                    result[name] = scope.MoveToOuter(env[name].alias());
+                }
+            }
+            return result;
+        }
+        finally
+        {
+            foreach (var name in owned) env[name].Dispose();
+        }
+    }
+
     private static void Step(OnnxNode node, Dictionary<string, Tensor> env, HashSet<string> owned, OnnxRunContext context)
     {
         var ins = new Tensor?[node.Inputs.Count];
