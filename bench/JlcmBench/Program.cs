@@ -29,7 +29,8 @@ int evalCount = int.Parse(Get("eval", "256"), CultureInfo.InvariantCulture);
 string root = Get("root", ".");
 var include = Get("include", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var objective = Enum.Parse<ReconstructionObjective>(Get("objective", "auto"), ignoreCase: true);
-string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64";
+// The sentence source's calibration split holds 64 sentences unless told otherwise: ask for as many as the rows use.
+string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64,calibration={samples}";
 string evalSpec = $"sentences:{Path.Combine(root, "bench/data/text/sotu.txt")},context=64";
 
 using var calibration = DataSources.Open(calibrationSpec, seed: 0);

@@ -49,6 +49,9 @@ public static class JlcmCompressor
 
         var clock = Stopwatch.StartNew();
         using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
+        if (feeder.Samples < options.CalibrationSamples)
+            context.Report.Warn($"jlcm: the calibration data {data.Name} holds {feeder.Samples} samples, fewer than --calibration-samples {options.CalibrationSamples}; " +
+                                "using all of them (a --data source takes ,calibration=N for a larger calibration split)");
         string fingerprint = OptionsSchema.For(typeof(JlcmOptions)).ToJson(options).ToString(Newtonsoft.Json.Formatting.None)
                              + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed + "|samples " + feeder.Samples
                              + "|objective " + (byBlock ? "block" : "layer");

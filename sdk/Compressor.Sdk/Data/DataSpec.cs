@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Compressor.Sdk.Data;
 
 /// <summary>A parsed <c>--data</c> spec: <c>KIND[:PATH][,key=value]*</c>, e.g. <c>digits</c>, <c>idx:data/mnist</c>,
-/// <c>text:moby.txt,tokenizer=gpt2,context=128</c>. Keys: <c>calibration=N</c> (calibration samples, default 256),
+/// <c>text:moby.txt,tokenizer=gpt2,context=128</c>. Keys: <c>calibration=N</c> (calibration samples; default 256 for images, 64 for text and sentences),
 /// <c>limit=N</c> (use at most N training samples), <c>tokenizer=char|gpt2</c>, <c>context=T</c> (text),
 /// <c>validation=F</c> (held-out fraction where the source has no test split), <c>vocab=PATH</c> (sentences), and for
 /// images <c>size=S</c>, <c>channels=C</c>, <c>scale=F</c> (see <see cref="ImageTransform"/>).</summary>
