@@ -60,21 +60,29 @@ public sealed class CalibrationFeeder : IDisposable
     }
 
     /// <summary>The model's outputs on batch <paramref name="index"/> (caller's dispose scope), flattened and
-    /// concatenated over the named outputs.</summary>
-    public Tensor Run(CompressibleModel model, int index)
+    /// concatenated over the named outputs; on its first <paramref name="limit"/> samples when given.</summary>
+    public Tensor Run(CompressibleModel model, int index, int? limit = null)
     {
         using var noGrad = no_grad();
-        var x = _batches[index].to(Device);
+        var x = Batch(index, limit);
         if (model.InputNames.Count == 1 && model.Module is not INamedTensorModule) return model.Forward(x).flatten();
-        var outputs = model.Run(Inputs(model, index));
+        var outputs = model.Run(Inputs(model, index, limit));
         return cat(model.OutputNames.Where(outputs.ContainsKey).Select(n => outputs[n].to_type(ScalarType.Float32).flatten()).ToList(), 0);
     }
 
-    /// <summary>The named model inputs of batch <paramref name="index"/> (caller's dispose scope): the batch itself for a
-    /// one-input model; token ids (trimmed), attention mask and token types for an encoder.</summary>
-    public Dictionary<string, Tensor> Inputs(CompressibleModel model, int index)
+    private Tensor Batch(int index, int? limit)
     {
-        var x = _batches[index].to(Device);
+        var x = _batches[index];
+        if (limit is { } n && n < x.shape[0]) x = x.narrow(0, 0, n);
+        return x.to(Device);
+    }
+
+    /// <summary>The named model inputs of batch <paramref name="index"/> (its first <paramref name="limit"/> samples when
+    /// given; caller's dispose scope): the batch itself for a
+    /// one-input model; token ids (trimmed), attention mask and token types for an encoder.</summary>
+    public Dictionary<string, Tensor> Inputs(CompressibleModel model, int index, int? limit = null)
+    {
+        var x = Batch(index, limit);
         var names = model.InputNames;
         var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         if (x.dtype != ScalarType.Int64 || x.dim() != 2)
