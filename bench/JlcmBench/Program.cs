@@ -109,7 +109,7 @@ foreach (int bits in bitsList)
                               $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} | {PairDeviation(model):F4} |");
             double Sum(string n) => report.Series.FirstOrDefault(x => x.Name == n)?.Y.Sum() ?? 0;
             Console.WriteLine($"#   {method} {bits}-bit G={groups} {variant}: index moves summed over layers and updates: |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
-                              $"objective {objective}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+                              $"objective {objective}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); load average {File.ReadAllText("/proc/loadavg").Trim()}");
         }
 
 static Tensor First(IDataSet data, int n)

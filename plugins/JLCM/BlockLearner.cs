@@ -38,6 +38,14 @@ public static class BlockLearner
         return sum / inputs.Count;
     }
 
+    /// <summary>The loss of an all-zero output: mean over batches of Σ_outputs mean(target²), the scale that makes a block
+    /// loss a relative error.</summary>
+    public static double TargetPower(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> targets)
+    {
+        using var scope = NewDisposeScope();
+        return targets.Average(t => t.Values.Sum(v => v.to_type(ScalarType.Float32).square().mean().item<float>()));
+    }
+
     /// <summary>The block's FP outputs on each batch of captured inputs (no grad; caller disposes).</summary>
     public static List<IReadOnlyDictionary<string, Tensor>> Targets(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs)
     {

@@ -215,6 +215,7 @@ public static class JlcmCompressor
         }
         entry.Stats["initialLoss"] = double.IsNaN(initial) ? final : initial;
         entry.Stats["finalLoss"] = final;
+        using (var zero = zeros_like(p.Weight)) entry.Stats["relativeLoss"] = final / Math.Max(1e-30, JointLearner.Loss(zero, p.Weight, h));
         entry.Stats["moves"] = ToJson(moves);
         p.Codebook?.Dispose();
         context.Log.Debug($"jlcm: {info.Name} [{p.Weight.shape[0]}x{p.Weight.shape[1]}] loss {entry.Stats["initialLoss"]:G4} → {final:G4}, permutation " +
@@ -251,12 +252,13 @@ public static class JlcmCompressor
         var finished = prepared.Select((p, j) => Finish(p, new JObject { ["moves"] = ToJson(moves[j]) })).ToList();
         // Put the finished layers in (keeping the FP ones) for the exact loss of what is stored.
         for (int j = 0; j < prepared.Count; j++) model.ReplaceLayer(prepared[j].Info.Name, finished[j].Layer.to(context.Device), disposeOld: false);
-        double final = BlockLearner.Loss(graph, block, inputs, targetsOut);
+        double final = BlockLearner.Loss(graph, block, inputs, targetsOut), power = BlockLearner.TargetPower(targetsOut);
         for (int j = 0; j < prepared.Count; j++)
         {
             var (entry, layer) = finished[j];
             entry.Stats["initialLoss"] = j == 0 ? (double.IsNaN(initial) ? final : initial) : 0.0;
             entry.Stats["finalLoss"] = j == 0 ? final : 0.0;
+            if (j == 0) entry.Stats["relativeLoss"] = final / Math.Max(1e-30, power);
             store.Save(ordinals[j], entry, layer);
             tally.Add(targets[ordinals[j]], entry, (ICompressedLayer)layer, originals[j]);
             prepared[j].Codebook?.Dispose();
@@ -264,7 +266,7 @@ public static class JlcmCompressor
         // The FP modules were kept while the block learned; the compressed ones stay in the model now.
         foreach (var p in prepared) p.Info.Module.Dispose();
         foreach (var t in targetsOut) foreach (var v in t.Values) v.Dispose();
-        context.Log.Debug($"jlcm: block [{string.Join(", ", block.Layers)}] loss {initial:G4} → {final:G4}, ±1 moves {string.Join(", ", moves.Select(m => m.ShareOfUnitMoves.ToString("P1")))}");
+        context.Log.Debug($"jlcm: block [{string.Join(", ", block.Layers)}] loss {initial:G4} → {final:G4} ({final / Math.Max(1e-30, power):P2} of the output power), ±1 moves {string.Join(", ", moves.Select(m => m.ShareOfUnitMoves.ToString("P1")))}");
     }
 
     /// <summary>H = XᵀX/N of the layer's inputs, from a calibration pass through the current model, plus damping·mean(diag H)·I.</summary>
@@ -307,6 +309,7 @@ public static class JlcmCompressor
         public IndexMoveStats Moves { get; } = new();
         public long Weights, StorageBits, AccountedBits, Folded, ExplicitPermutations, Resumed;
         public double LossInit, LossFinal;
+        public List<double> RelativeLosses { get; } = [];
 
         public void Add(LayerInfo info, ResumeStore.Entry entry, ICompressedLayer compressed, Tensor original)
         {
@@ -318,6 +321,7 @@ public static class JlcmCompressor
             if (compressed is CodebookLayer { Permuted: true }) ExplicitPermutations++;
             LossInit += (double?)entry.Stats["initialLoss"] ?? 0;
             LossFinal += (double?)entry.Stats["finalLoss"] ?? 0;
+            if ((double?)entry.Stats["relativeLoss"] is { } rel) RelativeLosses.Add(rel);
             if (entry.Stats["moves"] is JObject mv) Moves.Accumulate(FromJson(mv), 1.0 / layers);
         }
 
@@ -332,6 +336,9 @@ public static class JlcmCompressor
             r.AddMetric(new Metric("permutationsStored", ExplicitPermutations, "layers"));
             r.AddMetric(new Metric("reconstructionLossInit", LossInit, unit));
             r.AddMetric(new Metric("reconstructionLoss", LossFinal, unit));
+            if (RelativeLosses.Count > 0)
+                r.AddMetric(new Metric("reconstructionRelativeLoss", RelativeLosses.Average(),
+                    byBlock ? "mean over blocks of loss / mean square of the FP block output" : "mean over layers of loss / mean square of the FP layer output"));
             r.AddMetric(new Metric("calibrationSamples", samples, "samples"));
             r.AddMetric(new Metric("resumedLayers", Resumed, "layers"));
             r.AddMetric(new Metric("compressionSeconds", seconds, "s"));

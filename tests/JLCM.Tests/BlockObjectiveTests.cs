@@ -54,6 +54,8 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         double init = Metric(report, "reconstructionLossInit"), final = Metric(report, "reconstructionLoss");
         output.WriteLine($"block loss Σ {init:G5} → {final:G5}; folded {Metric(report, "permutationsFolded")}");
         Assert.True(final < init, $"learning did not lower the block loss: {init} → {final}");
+        // Relative to the block outputs' mean square: a 2-bit model is neither exact nor worse than outputting zeros.
+        Assert.InRange(Metric(report, "reconstructionRelativeLoss"), 1e-6, 1.0);
         Assert.Contains(report.Series, s => s.Name == "indexMoves1" && s.Y.Count == 15);
         var export = OnnxExporter.Export(first, Path.Combine(_dir, "compressed.onnx"));
         var verified = OnnxVerifier.Verify(first, export);
