@@ -21,8 +21,9 @@ internal static class BenchRun
         Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
     };
 
-    /// <summary>Loads <paramref name="modelPath"/> afresh and compresses it; the caller disposes the model.</summary>
-    public static (CompressibleModel Model, ReportBuilder Report, double Seconds, double PeakMib) Compress(string modelPath, JlcmOptions options, PluginData data)
+    /// <summary>Loads <paramref name="modelPath"/> afresh and compresses it with the plugin seed <paramref name="seed"/> (k-means
+    /// initialisation); the caller disposes the model.</summary>
+    public static (CompressibleModel Model, ReportBuilder Report, double Seconds, double PeakMib) Compress(string modelPath, JlcmOptions options, PluginData data, int seed = 0)
     {
         var model = ModelIO.Load(modelPath);
         var report = new ReportBuilder();
@@ -30,7 +31,7 @@ internal static class BenchRun
         var clock = Stopwatch.StartNew();
         var (mib, _) = PeakMemory.Measure(() => new JLCMPlugin().Run(new PluginContext
         {
-            Model = model, Data = data, WorkDirectory = work, Report = report, Seed = 0,
+            Model = model, Data = data, WorkDirectory = work, Report = report, Seed = seed,
         }, options));
         double seconds = clock.Elapsed.TotalSeconds;
         Directory.Delete(work, recursive: true);
