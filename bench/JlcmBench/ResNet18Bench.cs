@@ -88,6 +88,14 @@ internal static class ResNet18Bench
             w = FitRidge(fpTrain.sub(mu).div(sd), probeY, 10);
             fpAccuracy = Accuracy(fpTest, testY, w, mu, sd);
         }
+        // The features are non-negative (ReLU, then average pooling), so even unrelated images have a high cosine: the
+        // mean cosine between the FP32 features of different test images is the floor a compressed model's cosine
+        // must be read against.
+        double unrelated;
+        using (var n = nn.functional.normalize(fpTest, p: 2, dim: 1))
+        using (var g = n.matmul(n.t()))
+            unrelated = (g.sum().item<float>() - g.diagonal().sum().item<float>()) / (g.shape[0] * (g.shape[0] - 1));
+        Console.WriteLine($"FP32 features of two different test images: mean cosine {unrelated:F4}");
         Console.WriteLine($"ResNet18 featurizer (real, ImageNet-trained): digits upsampled to 224, ridge probe (λ = {RidgeLambda} on standardised features) fitted on {trainCount} FP32 train features, " +
                           $"{testCount} held-out test images; FP32 probe accuracy {fpAccuracy:P2}; calibration {samples} images, {iterations} iterations per layer, index lr {lr}; " +
                           $"setup {clock.Elapsed.TotalSeconds:F0} s; torch threads {get_num_threads()}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
