@@ -119,7 +119,7 @@ public sealed record JlcmOptions : PluginOptions
 
     /// <summary>Joint-learning iterations per layer.</summary>
     [Option("Adam iterations of joint learning per layer (layer objective) or per block (block objective; each runs the block on every calibration batch) ([RECON] default).", Min = 0, Max = 100000)]
-    public int Iterations { get; init; } = 200;
+    public int Iterations { get; init; } = 100;
 
     /// <summary>Calibration samples.</summary>
     [Option("Calibration samples (unlabelled) drawn from the calibration data.", Min = 1, Max = 100000)]
