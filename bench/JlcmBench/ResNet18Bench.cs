@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 /// the probe and calibration images are drawn from the digits training split (disjoint), test images from its held-out
 /// split.</para>
 /// Arguments: <c>model=resnet18 bits=2,3 groups=4 methods=rtn,kmeans,proximal samples=64 iterations=30 train=300
-/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [header=1]; check=blocks prints BlockSensitivity for the first of bits= instead</c>.</summary>
+/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [biascorrection=1|0] [header=1]; check=blocks prints BlockSensitivity for the first of bits= instead</c>.</summary>
 internal static class ResNet18Bench
 {
     /// <summary>Ridge penalty of the probe on standardised features (512 dims, a few hundred images): large enough to keep
@@ -43,6 +43,7 @@ internal static class ResNet18Bench
         var objective = Enum.Parse<ReconstructionObjective>(get("objective", "auto"), ignoreCase: true);
         var exclude = get("exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         int seed = int.Parse(get("seed", "0"), CultureInfo.InvariantCulture);
+        bool biasCorrection = get("biascorrection", "1") == "1";
 
         string modelPath = PretrainedModels.ResNet18();
         string prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(modelPath))!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
@@ -115,7 +116,7 @@ internal static class ResNet18Bench
                 foreach (var method in methods)
                 {
                     if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | | |"); continue; }
-                    var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Permutation = permutation, Objective = objective, Exclude = exclude };
+                    var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Permutation = permutation, Objective = objective, Exclude = exclude, BiasCorrection = biasCorrection };
                     var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibrationSet, calibrationSet, null), seed);
                     using var _ = model;
                     using var q = Features(model, testX);
@@ -126,7 +127,7 @@ internal static class ResNet18Bench
                     Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
                                       $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {accuracy:P2} | {100 * (fpAccuracy - accuracy):F2} | {bytes:N0} | {seconds:F1} | {mib:F0} | " +
                                       $"{(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
-                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: seed {seed}, objective {objective}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
+                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: seed {seed}, objective {objective}, bias correction {biasCorrection}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
                                       $"permutation mode {permutation}, folded {Metric("permutationsFolded")}, stored {Metric("permutationsStored")}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
                 }
     }

@@ -21,8 +21,9 @@ public static class BlockLearner
     /// <param name="RowOrder">The stored permutation (original row j = stored row RowOrder[j]), or null.</param>
     public sealed record Layer(string Name, GroupedCodebook Codebook, nn.Module<Tensor, Tensor> Original, Tensor? RowOrder);
 
-    /// <summary>The outcome: block loss of the initialisation and of the kept iterate, and each layer's index moves.</summary>
-    public sealed record Result(double InitialLoss, double FinalLoss, IReadOnlyList<IndexMoveStats> Moves);
+    /// <summary>The outcome: block loss of the initialisation and of the kept iterate, each layer's index moves, and
+    /// each layer's bias correction [O] (original row order; null when not asked for).</summary>
+    public sealed record Result(double InitialLoss, double FinalLoss, IReadOnlyList<IndexMoveStats> Moves, IReadOnlyList<Tensor?> BiasCorrections);
 
     /// <summary>The block loss with the model as it is (no grad).</summary>
     public static double Loss(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
@@ -61,7 +62,7 @@ public static class BlockLearner
     /// updates (0: only the initial loss).</summary>
     public static Result Learn(CompressibleModel model, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> targets, IReadOnlyList<Layer> layers, int iterations, double indexLr, double codebookLr,
-        MappingGradientKind kind, Device device, CancellationToken cancellation)
+        MappingGradientKind kind, Device device, CancellationToken cancellation, bool correctBiases = false)
     {
         var graph = (OnnxModule)model.Module;
         var wrappers = layers.Select(l => new CodebookTrainingLayer(l.Original, l.RowOrder?.to(device))).ToList();
@@ -119,23 +120,57 @@ public static class BlockLearner
                     updaters[i].Step(g.cpu());
                 }
             }
+            for (int i = 0; i < layers.Count; i++)
+            {
+                layers[i].Codebook.Restore(best[i]);
+                JointLearner.DisposeState(best[i]);
+            }
+            var corrections = correctBiases ? CorrectBiases(graph, block, inputs, layers, wrappers, device, cancellation) : layers.Select(_ => (Tensor?)null).ToList();
+            return new Result(initial, bestLoss, updaters.Select(u => u.Moves).ToList(), corrections);
         }
         finally
         {
             for (int i = 0; i < layers.Count; i++)
             {
                 model.ReplaceLayer(layers[i].Name, layers[i].Original, disposeOld: false);
+                wrappers[i].BiasCorrection?.Dispose();
                 wrappers[i].Dispose();
+                updaters[i].Dispose();
             }
         }
+    }
+
+    /// <summary>Bias correction ([RECON], not in the paper; the bias correction of data-free quantization, Nagel et al.
+    /// 2019, measured on the calibration data): layer by layer in block order, with the kept codebooks in place, the
+    /// mean over calibration inputs, tokens and positions of (FP layer output − compressed layer output) on the same
+    /// input is added to the layer's bias. A quantized filter whose weights no longer sum like the FP ones responds to
+    /// the mean of its input (large after a ReLU, or for an image with a big offset) with an error that is the same
+    /// for every input: this removes it.</summary>
+    private static List<Tensor?> CorrectBiases(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
+        IReadOnlyList<Layer> layers, IReadOnlyList<CodebookTrainingLayer> wrappers, Device device, CancellationToken cancellation)
+    {
+        using var noGrad = no_grad();
+        using var scope0 = NewDisposeScope();
+        for (int i = 0; i < layers.Count; i++) wrappers[i].Weight = layers[i].Codebook.Weight().to(device).detach();
+        var corrections = new List<Tensor?>();
         for (int i = 0; i < layers.Count; i++)
         {
-            layers[i].Codebook.Restore(best[i]);
-            JointLearner.DisposeState(best[i]);
+            cancellation.ThrowIfCancellationRequested();
+            wrappers[i].DifferenceSum = zeros(layers[i].Codebook.Rows, device: device).DetachFromDisposeScope();
+            wrappers[i].DifferenceCount = 0;
+            foreach (var x in inputs)
+            {
+                using var scope = NewDisposeScope();
+                graph.RunValues(x, block.Outputs);
+            }
+            var correction = wrappers[i].DifferenceSum!.div(Math.Max(1, wrappers[i].DifferenceCount)).DetachFromDisposeScope();
+            wrappers[i].DifferenceSum!.Dispose();
+            wrappers[i].DifferenceSum = null;
+            wrappers[i].BiasCorrection = correction;
+            corrections.Add(correction.cpu().clone().DetachFromDisposeScope());
         }
-        var moves = updaters.Select(u => u.Moves).ToList();
-        foreach (var u in updaters) u.Dispose();
-        return new Result(initial, bestLoss, moves);
+        foreach (var w in wrappers) w.Weight = null;
+        return corrections;
     }
 
     private static Tensor BatchLoss(OnnxModule graph, OnnxBlock block, Dictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> targets)

@@ -246,8 +246,11 @@ public static class JlcmCompressor
         {
             var layers = prepared.Select(p => new BlockLearner.Layer(p.Info.Name, p.Codebook!, (nn.Module<Tensor, Tensor>)model.GetLayer(p.Info.Name), p.RowOrder)).ToList();
             var result = BlockLearner.Learn(model, block, inputs, targetsOut, layers, options.Method == JlcmMethod.Jlcm ? options.Iterations : 0,
-                options.Lr, options.CodebookLr, options.Gradient, context.Device, context.Cancellation);
+                options.Lr, options.CodebookLr, options.Gradient, context.Device, context.Cancellation, correctBiases: options.BiasCorrection);
             (initial, moves) = (result.InitialLoss, result.Moves);
+            for (int j = 0; j < prepared.Count; j++)
+                if (result.BiasCorrections[j] is { } correction)
+                    prepared[j] = prepared[j] with { Bias = prepared[j].Bias is { } b ? b.add(correction) : correction };
         }
         var finished = prepared.Select((p, j) => Finish(p, new JObject { ["moves"] = ToJson(moves[j]) })).ToList();
         // Put the finished layers in (keeping the FP ones) for the exact loss of what is stored.

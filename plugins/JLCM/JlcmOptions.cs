@@ -137,6 +137,10 @@ public sealed record JlcmOptions : PluginOptions
     [Option("What joint learning reconstructs: block (each block's output, cut from an imported ONNX graph at its residual/normalisation boundaries; errors through activations, normalisations and residuals count), layer (each layer's output alone, from its input statistics) or auto (block where the model is an imported graph, else layer) ([RECON] default).")]
     public ReconstructionObjective Objective { get; init; } = ReconstructionObjective.Auto;
 
+    /// <summary>Bias correction after learning (block objective).</summary>
+    [Option("Block objective: after learning, add to each compressed layer's bias (creating one where the layer has none) the mean difference between its FP and compressed outputs on the calibration inputs, which removes the constant error a quantized filter makes on inputs with a large mean ([RECON], not in the paper: the bias correction of data-free quantization, Nagel et al. 2019). Not applied to --method rtn.")]
+    public bool BiasCorrection { get; init; } = true;
+
     /// <summary>Damping of the input statistics.</summary>
     [Option("Damping added to the diagonal of the input statistics H = XᵀX/N, relative to its mean diagonal: regularises the reconstruction loss toward plain weight MSE where the calibration inputs span few directions ([RECON], as GPTQ's 1%).", Min = 0, Max = 10)]
     public double Damping { get; init; } = 0.01;
