@@ -1,7 +1,7 @@
 // jlcm benchmark on the real all-MiniLM-L6-v2: sentence-embedding cosine vs FP32 on held-out State of the Union
 // sentences, for RTN / k-means-only / JLCM-default / JLCM-proximal at equal index bits.
 // Usage: dotnet run --project bench/JlcmBench -c Release -- [bits=2,3] [groups=4] [methods=rtn,kmeans,default,proximal]
-//        [samples=128] [iterations=100] [eval=256] [include=glob,glob] [variant=scales|codebooks] [lr=0.02] [objective=auto|block|layer] [biascorrection=1|0]
+//        [samples=128] [iterations=100] [eval=256] [include=glob,glob] [variant=scales|codebooks] [lr=0.02] [objective=auto|block|layer] [biascorrection=0|1]
 //        [header=1|0]   (needs bash bench/fetch-data.sh text)
 //        model=resnet18 runs the ResNet18 featurizer benchmark instead (ResNet18Bench.cs).
 using System.Globalization;
@@ -98,7 +98,7 @@ foreach (int bits in bitsList)
         foreach (var method in methods)
         {
             if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | |"); continue; }
-            var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Include = include, Objective = objective, BiasCorrection = Get("biascorrection", "1") == "1" };
+            var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Include = include, Objective = objective, BiasCorrection = Get("biascorrection", "0") == "1" };
             var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibration.Train, calibration.Calibration, null));
             using var _ = model;
             using var emb = Embed(model);
@@ -109,7 +109,7 @@ foreach (int bits in bitsList)
                               $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} | {PairDeviation(model):F4} |");
             double Sum(string n) => report.Series.FirstOrDefault(x => x.Name == n)?.Y.Sum() ?? 0;
             Console.WriteLine($"#   {method} {bits}-bit G={groups} {variant}: index moves summed over layers and updates: |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
-                              $"objective {objective}, bias correction {Get("biascorrection", "1")}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); load average {File.ReadAllText("/proc/loadavg").Trim()}");
+                              $"objective {objective}, bias correction {Get("biascorrection", "0")}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); load average {File.ReadAllText("/proc/loadavg").Trim()}");
         }
 
 static Tensor First(IDataSet data, int n)

@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 /// the probe and calibration images are drawn from the digits training split (disjoint), test images from its held-out
 /// split.</para>
 /// Arguments: <c>model=resnet18 bits=2,3 groups=4 methods=rtn,kmeans,proximal samples=64 iterations=30 train=300
-/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [biascorrection=1|0] [header=1]; check=blocks prints BlockSensitivity for the first of bits= instead</c>.</summary>
+/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [biascorrection=0|1] [header=1]; check=blocks prints BlockSensitivity for the first of bits= instead</c>.</summary>
 internal static class ResNet18Bench
 {
     /// <summary>Ridge penalty of the probe on standardised features (512 dims, a few hundred images): large enough to keep
@@ -43,7 +43,7 @@ internal static class ResNet18Bench
         var objective = Enum.Parse<ReconstructionObjective>(get("objective", "auto"), ignoreCase: true);
         var exclude = get("exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         int seed = int.Parse(get("seed", "0"), CultureInfo.InvariantCulture);
-        bool biasCorrection = get("biascorrection", "1") == "1";
+        bool biasCorrection = get("biascorrection", "0") == "1";
 
         string modelPath = PretrainedModels.ResNet18();
         string prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(modelPath))!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");

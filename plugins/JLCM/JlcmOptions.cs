@@ -138,8 +138,8 @@ public sealed record JlcmOptions : PluginOptions
     public ReconstructionObjective Objective { get; init; } = ReconstructionObjective.Auto;
 
     /// <summary>Bias correction after learning (block objective).</summary>
-    [Option("Block objective: after learning, add to each compressed layer's bias (creating one where the layer has none) the mean difference between its FP and compressed outputs on the calibration inputs, which removes the constant error a quantized filter makes on inputs with a large mean ([RECON], not in the paper: the bias correction of data-free quantization, Nagel et al. 2019). Not applied to --method rtn.")]
-    public bool BiasCorrection { get; init; } = true;
+    [Option("Block objective: after learning, add to each compressed layer's bias (creating one where the layer has none) the mean difference between its FP and compressed outputs on the calibration inputs, which removes the constant error a quantized filter makes on inputs with a large mean ([RECON], not in the paper: the bias correction of data-free quantization, Nagel et al. 2019). Off by default: it helps on inputs with a large offset but made all-MiniLM-L6-v2 worse in the benchmark (see the README). Not applied to --method rtn.")]
+    public bool BiasCorrection { get; init; }
 
     /// <summary>Damping of the input statistics.</summary>
     [Option("Damping added to the diagonal of the input statistics H = XᵀX/N, relative to its mean diagonal: regularises the reconstruction loss toward plain weight MSE where the calibration inputs span few directions ([RECON], as GPTQ's 1%).", Min = 0, Max = 10)]
