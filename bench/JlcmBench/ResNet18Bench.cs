@@ -17,7 +17,7 @@ using static TorchSharp.torch;
 /// the probe and calibration images are drawn from the digits training split (disjoint), test images from its held-out
 /// split.</para>
 /// Arguments: <c>model=resnet18 bits=2,3 groups=4 methods=rtn,kmeans,proximal samples=64 iterations=30 train=300
-/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [biascorrection=0|1] [header=1]; check=blocks prints BlockSensitivity for the first of bits= instead</c>.</summary>
+/// test=200 [variant=scales] [lr=0.02] [permutation=fold|explicit|none] [objective=auto|block|layer] [exclude=glob,glob] [seed=0] [biascorrection=0|1] [header=1]; check=blocks prints BlockSensitivity, check=weights WeightError, for the first of bits= instead</c>.</summary>
 internal static class ResNet18Bench
 {
     /// <summary>Ridge penalty of the probe on standardised features (512 dims, a few hundred images): large enough to keep
@@ -65,6 +65,12 @@ internal static class ResNet18Bench
             return y.MoveToOuterDisposeScope();
         }
         using var calibrationSet = new TensorDataSet("digits-224/calibration", Prepare(trainX.narrow(0, trainCount, samples)), null);
+        if (get("check", "") == "weights")
+        {
+            using var fpModel = ModelIO.Load(modelPath);
+            WeightError.Run(fpModel, bitsList[0]);
+            return;
+        }
         if (get("check", "") == "blocks")
         {
             using var fpModel = ModelIO.Load(modelPath);
