@@ -73,8 +73,10 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < a.Count; i++) Tolerances.AssertIdentical(a[i].Tensor, b[i].Tensor, a[i].Name);
     }
 
-    [Fact]
-    public void BiasCorrectionRemovesTheErrorOnInputsWithALargeMean()
+    [Theory]
+    [InlineData(PermutationMode.Fold)]
+    [InlineData(PermutationMode.Explicit)]
+    public void BiasCorrectionRemovesTheErrorOnInputsWithALargeMean(PermutationMode permutation)
     {
         // Inputs with a large common offset (as after a ReLU, or an image minus a mean image): a 2-bit codebook whose
         // rows no longer sum like the FP rows turns the offset into a constant output error, which the correction removes.
@@ -83,11 +85,11 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         double Relative(bool correct)
         {
             using var model = ImportedMlp();
-            var report = Run(model, data, new JlcmOptions { Bits = 2, Groups = 4, Method = JlcmMethod.Kmeans, CalibrationSamples = 64, BiasCorrection = correct }, Directory.CreateTempSubdirectory("jlcm-work-").FullName);
+            var report = Run(model, data, new JlcmOptions { Bits = 2, Groups = 4, Method = JlcmMethod.Kmeans, CalibrationSamples = 64, BiasCorrection = correct, Permutation = permutation }, Directory.CreateTempSubdirectory("jlcm-work-").FullName);
             return Metric(report, "reconstructionRelativeLoss");
         }
         double without = Relative(false), with = Relative(true);
-        output.WriteLine($"relative block loss, 2-bit k-means on offset inputs: without bias correction {without:P2}, with {with:P2}");
+        output.WriteLine($"relative block loss, 2-bit k-means on offset inputs, permutation {permutation}: without bias correction {without:P2}, with {with:P2}");
         // A real reduction, not noise: at least a fifth of the error was the constant part.
         Assert.True(with < 0.8 * without, $"bias correction {with} vs none {without}");
     }
