@@ -86,21 +86,13 @@ public static class BlockLearner
                     leaves.Add(w);
                     wrappers[i].Weight = w;
                 }
-                double loss = 0;
-                for (int b = 0; b < inputs.Count; b++)
+                double loss = learn ? 0 : Loss(graph, block, inputs, targets);
+                for (int b = 0; learn && b < inputs.Count; b++)
                 {
                     using var scope = NewDisposeScope();
-                    if (learn)
-                    {
-                        var l = BatchLoss(graph, block, inputs[b], targets[b]).div(inputs.Count);
-                        l.backward();
-                        loss += l.item<float>();
-                    }
-                    else
-                    {
-                        using var noGrad = no_grad();
-                        loss += BatchLoss(graph, block, inputs[b], targets[b]).item<float>() / inputs.Count;
-                    }
+                    var l = BatchLoss(graph, block, inputs[b], targets[b]).div(inputs.Count);
+                    l.backward();
+                    loss += l.item<float>();
                 }
                 if (t == 0) initial = loss;
                 if (loss < bestLoss)

@@ -10,7 +10,6 @@ using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
-using Microsoft.ML.Tokenizers;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -23,12 +22,8 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static ReportBuilder Run(CompressibleModel model, PluginData data, JlcmOptions options, string work)
-    {
-        var report = new ReportBuilder();
-        new JLCMPlugin().Run(new PluginContext { Model = model, Data = data, WorkDirectory = work, Report = report, Seed = 3 }, options);
-        return report;
-    }
+    private static ReportBuilder Run(CompressibleModel model, PluginData data, JlcmOptions options, string work) =>
+        PluginTests.Compress(model, data, options, work);
 
     private static double Metric(ReportBuilder r, string name) => r.Metrics.Single(m => m.Name == name).Value;
 
@@ -108,29 +103,11 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
     {
         // all-MiniLM-L6-v2's first feed-forward block (384 → 1536 → 384 with GELU, residual and LayerNorm), real
         // sentences; the loss is the block output's MSE against the FP block on the same inputs.
-        string[] sentences =
-        [
-            "The quick brown fox jumps over the lazy dog.",
-            "Compression makes neural networks smaller and faster to run on a laptop.",
-            "A man is playing a guitar on the street while people walk by.",
-            "Stock markets fell sharply after the central bank raised interest rates again.",
-            "How do I reset my password if I no longer have access to my email?",
-            "Call me Ishmael, some years ago, never mind how long precisely.",
-            "The committee will vote on the new budget proposal next Tuesday.",
-            "Whales were hunted for their oil across every ocean of the world.",
-        ];
         var files = PretrainedModels.MiniLm();
-        using var vocab = File.OpenRead(files.VocabPath);
-        var tokenizer = BertTokenizer.Create(vocab, new BertOptions { LowerCaseBeforeTokenization = true });
-        var ids = sentences.Select(s => tokenizer.EncodeToIds(s)).ToList();
-        int length = ids.Max(x => x.Count);
-        var flat = new long[ids.Count * length];
-        for (int b = 0; b < ids.Count; b++)
-            for (int i = 0; i < ids[b].Count; i++) flat[b * length + i] = ids[b][i];
-        var data = new PluginData(null, new TensorDataSet("sentences", tensor(flat, [ids.Count, length]), null), null);
+        var data = new PluginData(null, MiniLmSentences.TokenIds(), null);
         var options = new JlcmOptions
         {
-            Bits = 2, Groups = 4, CalibrationSamples = sentences.Length, Objective = ReconstructionObjective.Block,
+            Bits = 2, Groups = 4, CalibrationSamples = MiniLmSentences.Sentences.Length, Objective = ReconstructionObjective.Block,
             Include = ["encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense"],
         };
         double Loss(JlcmOptions o)

@@ -23,12 +23,18 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     internal static PluginData Calibration(long samples = 64, int features = 64, int seed = 11) =>
         new(null, new TensorDataSet("calibration", TinyModels.Inputs([samples, features], seed), null), null);
 
+    /// <summary>Runs the plugin on <paramref name="model"/> (seed 3) and returns its report.</summary>
+    internal static ReportBuilder Compress(CompressibleModel model, PluginData data, JlcmOptions options, string work)
+    {
+        var report = new ReportBuilder();
+        new JLCMPlugin().Run(new PluginContext { Model = model, Data = data, WorkDirectory = work, Report = report, Seed = 3 }, options);
+        return report;
+    }
+
     private (CompressibleModel Model, ReportBuilder Report) Run(JlcmOptions options, string? work = null, CompressibleModel? model = null)
     {
         model ??= TinyModels.Mlp(seed: 7);
-        var report = new ReportBuilder();
-        new JLCMPlugin().Run(new PluginContext { Model = model, Data = Calibration(), WorkDirectory = work ?? Directory.CreateTempSubdirectory("jlcm-work-").FullName, Report = report, Seed = 3 }, options);
-        return (model, report);
+        return (model, Compress(model, Calibration(), options, work ?? Directory.CreateTempSubdirectory("jlcm-work-").FullName));
     }
 
     [Fact]

@@ -4,7 +4,6 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Models.Pretrained;
-using Microsoft.ML.Tokenizers;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -14,18 +13,6 @@ namespace JLCM.Tests;
 /// rows, with the input statistics H of real sentences through the real model.</summary>
 public sealed class RealWeightTests(ITestOutputHelper output)
 {
-    private static readonly string[] Sentences =
-    [
-        "The quick brown fox jumps over the lazy dog.",
-        "Compression makes neural networks smaller and faster to run on a laptop.",
-        "A man is playing a guitar on the street while people walk by.",
-        "Stock markets fell sharply after the central bank raised interest rates again.",
-        "How do I reset my password if I no longer have access to my email?",
-        "Call me Ishmael, some years ago, never mind how long precisely.",
-        "The committee will vote on the new budget proposal next Tuesday.",
-        "Whales were hunted for their oil across every ocean of the world.",
-    ];
-
     [Fact]
     public void OneLayerOfJointLearningBeatsKmeansOnly()
     {
@@ -33,15 +20,9 @@ public sealed class RealWeightTests(ITestOutputHelper output)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var files = PretrainedModels.MiniLm();
         using var model = ModelIO.Load(files.ModelPath);
-        using var vocab = File.OpenRead(files.VocabPath);
-        var tokenizer = BertTokenizer.Create(vocab, new BertOptions { LowerCaseBeforeTokenization = true });
-        var ids = Sentences.Select(s => tokenizer.EncodeToIds(s)).ToList();
-        int length = ids.Max(x => x.Count);
-        var flat = new long[ids.Count * length];
-        for (int b = 0; b < ids.Count; b++)
-            for (int i = 0; i < ids[b].Count; i++) flat[b * length + i] = ids[b][i];
-        var data = new TensorDataSet("sentences", tensor(flat, [ids.Count, length]), null);
-        var feeder = new CalibrationFeeder(data, ids.Count, ids.Count, seed: 0);
+        var data = MiniLmSentences.TokenIds();
+        int count = MiniLmSentences.Sentences.Length;
+        var feeder = new CalibrationFeeder(data, count, count, seed: 0);
 
         output.WriteLine($"load {clock.Elapsed.TotalSeconds:F1} s");
         var ffn = model.Layers().First(l => l.Module is TorchSharp.Modules.Linear { in_features: 384, out_features: 1536 });

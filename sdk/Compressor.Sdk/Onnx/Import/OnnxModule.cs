@@ -101,46 +101,11 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var device = inputs.Count > 0 ? inputs.Values.First().device : CPU;
-        var context = new OnnxRunContext(this, device);
-        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var owned = new HashSet<string>(StringComparer.Ordinal);
-        try
-        {
-            foreach (var name in InputNames)
-                env[name] = inputs.TryGetValue(name, out var t) ? t
-                    : throw new CompressException(ErrorKind.InvalidInput, $"missing model input '{name}' (inputs: {string.Join(", ", InputNames)})");
-            var buffers = named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
-            foreach (var (init, path) in _bufferOfInitializer) env[init] = buffers[path];
-            foreach (var (name, value) in _constants)
-            {
-                if (value.device == device) env[name] = value;
-                else
-                {
-                    env[name] = value.to(device);
-                    owned.Add(name);
-                }
-            }
-            foreach (var node in _plan) Step(node, env, owned, context);
-            var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var name in OutputNames)
-            {
-                if (result.ContainsKey(name)) continue;
-                if (!env.TryGetValue(name, out var t))
-                    throw new CompressException(ErrorKind.InvalidInput, $"ONNX graph output '{name}' is never computed");
-                if (owned.Remove(name)) result[name] = t;
-                else
-                {
-                    using var scope = NewDisposeScope();
-                    result[name] = scope.MoveToOuter(t.alias());
-                }
-            }
-            return result;
-        }
-        finally
-        {
-            foreach (var name in owned) env[name].Dispose();
-        }
+        foreach (var name in InputNames)
+            if (!inputs.ContainsKey(name))
+                throw new CompressException(ErrorKind.InvalidInput, $"missing model input '{name}' (inputs: {string.Join(", ", InputNames)})");
+        return Execute(InputNames.ToDictionary(n => n, n => inputs[n], StringComparer.Ordinal), _plan.Select(n => (n, (IEnumerable<string>)n.DeadAfter)), OutputNames, null,
+            name => new CompressException(ErrorKind.InvalidInput, $"ONNX graph output '{name}' is never computed"));
     }
 
     /// <summary>Whether <paramref name="name"/> is a value the module stores (a constant or an initializer buffer)
@@ -163,8 +128,7 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
     public IReadOnlyDictionary<string, Tensor> RunValues(IReadOnlyDictionary<string, Tensor> given, IReadOnlyCollection<string> wanted,
         Action<string, Tensor>? observe = null)
     {
-        var buffers = named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
-        bool Known(string name) => given.ContainsKey(name) || _constants.ContainsKey(name) || _bufferOfInitializer.ContainsKey(name);
+        bool Known(string name) => given.ContainsKey(name) || IsStored(name);
         // The nodes between: walk the plan backwards from the wanted values, stopping at known values.
         var needed = new HashSet<string>(wanted.Where(n => !Known(n)), StringComparer.Ordinal);
         var slice = new List<OnnxNode>();
@@ -181,12 +145,23 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
             throw new CompressException(ErrorKind.InvalidInput,
                 $"cannot compute {string.Join(", ", wanted.Take(3))} from the given values: '{needed.First()}' is neither given nor computed by the graph");
         slice.Reverse();
+        // Each value is freed after its last reader in the slice (or at once when nothing reads it), unless wanted.
         var keep = new HashSet<string>(wanted, StringComparer.Ordinal);
         var lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int p = 0; p < slice.Count; p++)
             foreach (var name in slice[p].Inputs)
                 if (name.Length > 0) lastUse[name] = p;
+        var steps = slice.Select((node, p) => (node, node.Inputs.Where(n => n.Length > 0 && lastUse[n] == p)
+            .Concat(node.Outputs.Where(n => n.Length > 0 && !lastUse.ContainsKey(n))).Where(n => !keep.Contains(n))));
+        return Execute(given, steps, wanted, observe, name => new CompressException(ErrorKind.InvalidInput, $"value '{name}' is never computed"));
+    }
 
+    /// <summary>Runs <paramref name="steps"/> (plan nodes, each with the values to free after it) with the given values,
+    /// the buffers and the constants in scope, and returns <paramref name="wanted"/> (new tensors, or aliases of given or
+    /// stored ones); every other value computed is freed.</summary>
+    private Dictionary<string, Tensor> Execute(IReadOnlyDictionary<string, Tensor> given, IEnumerable<(OnnxNode Node, IEnumerable<string> Dead)> steps,
+        IEnumerable<string> wanted, Action<string, Tensor>? observe, Func<string, CompressException> missing)
+    {
         var device = given.Count > 0 ? given.Values.First().device : CPU;
         var context = new OnnxRunContext(this, device);
         var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -194,6 +169,7 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
         try
         {
             foreach (var (name, t) in given) env[name] = t;
+            var buffers = named_buffers().ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
             foreach (var (init, path) in _bufferOfInitializer) env[init] = buffers[path];
             foreach (var (name, value) in _constants)
             {
@@ -204,56 +180,17 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
                     owned.Add(name);
                 }
             }
-            for (int p = 0; p < slice.Count; p++)
-            {
-                var node = slice[p];
-                var ins = new Tensor?[node.Inputs.Count];
-                for (int i = 0; i < ins.Length; i++)
-                    if (node.Inputs[i].Length > 0) ins[i] = env[node.Inputs[i]];
-                Tensor[] outs;
-                using (var scope = NewDisposeScope())
-                {
-                    outs = node.Kernel(node, ins, context);
-                    for (int k = 0; k < outs.Length; k++)
-                    {
-                        if (Array.Exists(ins, x => ReferenceEquals(x, outs[k]))) outs[k] = outs[k].alias();
-                        scope.MoveToOuter(outs[k]);
-                    }
-                }
-                for (int k = 0; k < outs.Length; k++)
-                {
-                    if (k < node.Outputs.Count && node.Outputs[k].Length > 0)
-                    {
-                        string name = node.Outputs[k];
-                        if (owned.Contains(name)) env[name].Dispose();
-                        env[name] = outs[k];
-                        owned.Add(name);
-                        observe?.Invoke(name, outs[k]);
-                    }
-                    else outs[k].Dispose();
-                }
-                foreach (var name in node.Inputs)
-                    if (name.Length > 0 && lastUse.TryGetValue(name, out int last) && last == p && !keep.Contains(name) && owned.Remove(name))
-                    {
-                        env[name].Dispose();
-                        env.Remove(name);
-                    }
-                foreach (var name in node.Outputs)
-                    if (name.Length > 0 && !lastUse.ContainsKey(name) && !keep.Contains(name) && owned.Remove(name))
-                    {
-                        env[name].Dispose();
-                        env.Remove(name);
-                    }
-            }
+            foreach (var (node, dead) in steps) Step(node, env, owned, context, dead, observe);
             var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var name in wanted)
             {
                 if (result.ContainsKey(name)) continue;
-                if (owned.Remove(name)) result[name] = env[name];
+                if (!env.TryGetValue(name, out var t)) throw missing(name);
+                if (owned.Remove(name)) result[name] = t;
                 else
                 {
                     using var scope = NewDisposeScope();
-                    result[name] = scope.MoveToOuter(env[name].alias());
+                    result[name] = scope.MoveToOuter(t.alias());
                 }
             }
             return result;
@@ -264,7 +201,8 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
         }
     }
 
-    private static void Step(OnnxNode node, Dictionary<string, Tensor> env, HashSet<string> owned, OnnxRunContext context)
+    private static void Step(OnnxNode node, Dictionary<string, Tensor> env, HashSet<string> owned, OnnxRunContext context,
+        IEnumerable<string> dead, Action<string, Tensor>? observe)
     {
         var ins = new Tensor?[node.Inputs.Count];
         for (int i = 0; i < ins.Length; i++)
@@ -291,14 +229,15 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
                 if (owned.Contains(name)) env[name].Dispose();
                 env[name] = outs[k];
                 owned.Add(name);
+                observe?.Invoke(name, outs[k]);
             }
             else outs[k].Dispose();
         }
-        foreach (var dead in node.DeadAfter)
-            if (owned.Remove(dead))
+        foreach (var name in dead)
+            if (owned.Remove(name))
             {
-                env[dead].Dispose();
-                env.Remove(dead);
+                env[name].Dispose();
+                env.Remove(name);
             }
     }
 
