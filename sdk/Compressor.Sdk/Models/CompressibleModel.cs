@@ -1,73 +1,101 @@
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Compression;
+using Compressor.Sdk.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Compressor.Sdk.Models;
 
 /// <summary>A TorchSharp module tree whose weight-bearing layers are addressable by fully qualified name and
-/// replaceable. Built from a built-in architecture (executable), or from a checkpoint of unknown architecture as a
-/// weights-only tree that data-free plugins can still rewrite.</summary>
-public sealed class CompressibleModel : IDisposable
+/// replaceable. The host builds it from a checkpoint (a built-in architecture, an imported ONNX graph, or a tree of
+/// weights alone that data-free plugins can still rewrite) and hands it to plugins, which rewrite it in place.
+/// Besides the layers, a model offers what it knows about itself: its named inputs and outputs, how to feed it a
+/// data batch, its transformer structure, a frozen copy, and (for graphs) blocks that can be run on their own. A
+/// plain instance wraps any module; the host's models override the members they support.</summary>
+public class CompressibleModel : IDisposable
 {
-    /// <summary>Wraps <paramref name="module"/>.</summary>
+    /// <summary>The input name of a model that takes one tensor.</summary>
+    public const string SingleInputName = "input";
+
+    /// <summary>The output name of a model that returns one tensor.</summary>
+    public const string SingleOutputName = "output";
+
+    /// <summary>Wraps <paramref name="module"/>: executable when it maps one tensor to one tensor.</summary>
     /// <param name="module">The root module; its containers must be <see cref="LayerContainer"/>s for layers to be replaceable.</param>
-    /// <param name="architecture">The architecture and its config, or null for a weights-only model.</param>
-    /// <param name="steps">The plugin steps already applied (from a compressed checkpoint).</param>
-    public CompressibleModel(nn.Module module, ArchitectureSpec? architecture, IEnumerable<AppliedStep>? steps = null)
+    /// <param name="architectureName">The architecture's name for messages, or null when unknown.</param>
+    public CompressibleModel(nn.Module module, string? architectureName = null)
     {
         Module = module;
-        Architecture = architecture;
-        Steps = (steps ?? []).ToList();
+        ArchitectureName = architectureName;
     }
 
     /// <summary>The root module.</summary>
     public nn.Module Module { get; }
 
-    /// <summary>The architecture, or null when the model is weights-only.</summary>
-    public ArchitectureSpec? Architecture { get; }
+    /// <summary>The architecture's name (e.g. <c>vit</c>, <c>onnx</c>), or null for a model of unknown architecture.</summary>
+    public string? ArchitectureName { get; }
 
-    /// <summary>Whether <see cref="Forward"/> can run (a built-in or imported architecture, not weights-only).</summary>
-    public bool IsExecutable => Module is nn.Module<Tensor, Tensor> && Module is not WeightsOnlyModule;
+    /// <summary>Whether the model can run (false for a tree of weights of unknown architecture).</summary>
+    public virtual bool IsExecutable => Module is nn.Module<Tensor, Tensor>;
 
-    /// <summary>Plugin steps applied to this model so far, oldest first.</summary>
-    public List<AppliedStep> Steps { get; }
+    /// <summary>The model's input names, in order (<see cref="SingleInputName"/> for a one-tensor model).</summary>
+    public virtual IReadOnlyList<string> InputNames => [SingleInputName];
 
-    /// <summary>Runs a model that takes one tensor (for several named inputs use <see cref="Run"/>).</summary>
-    /// <exception cref="CompressException">The model is weights-only, or takes several inputs.</exception>
-    public Tensor Forward(Tensor input) => IsExecutable
-        ? ((nn.Module<Tensor, Tensor>)Module).forward(input)
-        : throw new CompressException(ErrorKind.InvalidInput,
-            "this model is weights-only (unknown architecture): it can be rewritten by data-free plugins but not run; pass --arch to load it as a built-in architecture");
+    /// <summary>The model's output names, in order (<see cref="SingleOutputName"/> for a one-tensor model).</summary>
+    public virtual IReadOnlyList<string> OutputNames => [SingleOutputName];
 
-    /// <summary>The model's input names: those of an <see cref="INamedTensorModule"/>, else the single name
-    /// <c>input</c>.</summary>
-    public IReadOnlyList<string> InputNames => Module is INamedTensorModule g ? g.InputNames : [SingleInputName];
-
-    /// <summary>The model's output names: those of an <see cref="INamedTensorModule"/>, else the single name
-    /// <c>output</c>.</summary>
-    public IReadOnlyList<string> OutputNames => Module is INamedTensorModule g ? g.OutputNames : [SingleOutputName];
-
-    /// <summary>The input name of a model that takes one tensor and is not an <see cref="INamedTensorModule"/>.</summary>
-    public const string SingleInputName = "input";
-
-    /// <summary>The output name of a model that returns one tensor and is not an <see cref="INamedTensorModule"/>.</summary>
-    public const string SingleOutputName = "output";
-
-    /// <summary>Runs the model on named inputs and returns its named outputs (see <see cref="InputNames"/>,
-    /// <see cref="OutputNames"/>): the general form of <see cref="Forward"/> for models with several inputs or
-    /// outputs. A one-tensor model takes <c>input</c> and returns <c>output</c>.</summary>
-    /// <exception cref="CompressException">The model is weights-only, or an input is missing.</exception>
-    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    /// <summary>Runs a model that takes one tensor; a model with several inputs gets it as its first input (see
+    /// <see cref="Feed"/>) and returns its first output.</summary>
+    /// <exception cref="CompressException">The model cannot run (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
+    public virtual Tensor Forward(Tensor input)
     {
-        if (Module is INamedTensorModule g && IsExecutable) return g.Run(inputs);
-        if (!inputs.TryGetValue(SingleInputName, out var x))
-            throw new CompressException(ErrorKind.InvalidInput, $"the model takes one input named '{SingleInputName}'");
-        return new Dictionary<string, Tensor>(StringComparer.Ordinal) { [SingleOutputName] = Forward(x) };
+        if (!IsExecutable) throw NotExecutable();
+        if (Module is nn.Module<Tensor, Tensor> m && InputNames.Count == 1) return m.forward(input);
+        var outputs = Run(Feed(input));
+        foreach (var (name, t) in outputs)
+            if (name != OutputNames[0]) t.Dispose();
+        return outputs[OutputNames[0]];
     }
 
+    /// <summary>Runs the model on named inputs and returns its named outputs, new tensors owned by the caller.</summary>
+    /// <exception cref="CompressException">The model cannot run, or an input is missing.</exception>
+    public virtual IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        if (!IsExecutable) throw NotExecutable();
+        if (!inputs.TryGetValue(SingleInputName, out var x))
+            throw new CompressException(ErrorKind.InvalidInput, $"the model takes one input named '{SingleInputName}'");
+        return new Dictionary<string, Tensor>(StringComparer.Ordinal) { [SingleOutputName] = ((nn.Module<Tensor, Tensor>)Module).forward(x) };
+    }
+
+    /// <summary>The named inputs for a batch of data inputs (<see cref="Data.DataBatch.Input"/>): the batch itself for a
+    /// one-input model; for an encoder taking token ids, the ids with the side inputs it needs (for example
+    /// <c>attention_mask</c> = ids ≠ 0 and <c>token_type_ids</c> = 0). The returned tensors belong to the caller's dispose
+    /// scope; the batch is not disposed.</summary>
+    public virtual IReadOnlyDictionary<string, Tensor> Feed(Tensor batch) =>
+        new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputNames[0]] = batch.alias() };
+
+    /// <summary>The transformer structure, when the model knows it (built-in ViT/DeiT); null otherwise.</summary>
+    public virtual TransformerLayout? Transformer => null;
+
+    /// <summary>A copy of the model with the same layers and tensors, in evaluation mode with every parameter frozen
+    /// (a distillation teacher, a reference). The caller disposes it.</summary>
+    /// <exception cref="CompressException">This model cannot be copied (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
+    public virtual CompressibleModel FrozenCopy() =>
+        throw new CompressException(ErrorKind.InvalidInput, $"a model of architecture {ArchitectureName ?? "unknown"} cannot be copied");
+
+    /// <summary>Cuts the model into blocks around <paramref name="layers"/> (see <see cref="ModelBlock"/>), tracing
+    /// one run on <paramref name="example"/> inputs; null when the model cannot be cut (only graphs can).</summary>
+    public virtual IReadOnlyList<ModelBlock>? FindBlocks(IReadOnlyCollection<string> layers, IReadOnlyDictionary<string, Tensor> example) => null;
+
+    /// <summary>Computes the named values <paramref name="wanted"/> (outputs or any intermediate value) from the values
+    /// <paramref name="given"/> (inputs or any intermediate values), running only what lies between them, with autograd.
+    /// <paramref name="observe"/> sees each value as it is computed (valid only during the call).</summary>
+    /// <exception cref="CompressException">The model has no named values (only graphs do), or a wanted value needs a
+    /// value that is not given.</exception>
+    public virtual IReadOnlyDictionary<string, Tensor> RunValues(IReadOnlyDictionary<string, Tensor> given, IReadOnlyCollection<string> wanted,
+        Action<string, Tensor>? observe = null) =>
+        throw new CompressException(ErrorKind.InvalidInput, $"a model of architecture {ArchitectureName ?? "unknown"} has no named values to run");
+
     /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
-    /// compressed (whose own sub-layers, e.g. low-rank factors, are listed too).</summary>
+    /// compressed (whose own weight-bearing sub-layers, if any, are listed too).</summary>
     public IReadOnlyList<LayerInfo> Layers()
     {
         var list = new List<LayerInfo>();
@@ -77,19 +105,19 @@ public sealed class CompressibleModel : IDisposable
             switch (m)
             {
                 case ICompressedLayer c:
-                    list.Add(new LayerInfo(name, LayerKind.Compressed, c.DenseWeightShape, m));
+                    list.Add(new LayerInfo(name, LayerType.Compressed, c.DenseWeightShape, m));
                     break;
                 case TorchSharp.Modules.Linear l:
-                    list.Add(new LayerInfo(name, LayerKind.Linear, l.weight!.shape, m));
+                    list.Add(new LayerInfo(name, LayerType.Linear, l.weight!.shape, m));
                     break;
                 case TorchSharp.Modules.Conv2d c2:
-                    list.Add(new LayerInfo(name, LayerKind.Conv2d, c2.weight!.shape, m));
+                    list.Add(new LayerInfo(name, LayerType.Conv2d, c2.weight!.shape, m));
                     break;
                 case TorchSharp.Modules.Embedding e:
                 {
                     // Embedding.weight wraps the native parameter in a new Tensor on every call: dispose the wrapper.
                     using var weight = e.weight!;
-                    list.Add(new LayerInfo(name, LayerKind.Embedding, weight.shape, m));
+                    list.Add(new LayerInfo(name, LayerType.Embedding, weight.shape, m));
                     break;
                 }
             }
@@ -97,9 +125,9 @@ public sealed class CompressibleModel : IDisposable
         return list;
     }
 
-    /// <summary>The layers of the given kinds that <paramref name="selector"/> selects.</summary>
-    public IReadOnlyList<LayerInfo> Select(LayerKind kinds, LayerSelector selector) =>
-        Layers().Where(l => (l.Kind & kinds) != 0 && selector.Matches(l.Name)).ToList();
+    /// <summary>The layers of the given types that <paramref name="selector"/> selects.</summary>
+    public IReadOnlyList<LayerInfo> Select(LayerType types, LayerSelector selector) =>
+        Layers().Where(l => (l.Type & types) != 0 && selector.Matches(l.Name)).ToList();
 
     /// <summary>The module at <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No such module.</exception>
@@ -112,6 +140,7 @@ public sealed class CompressibleModel : IDisposable
 
     /// <summary>Replaces the layer at <paramref name="name"/> by <paramref name="replacement"/>, in place. The old
     /// layer is disposed unless <paramref name="disposeOld"/> is false.</summary>
+    /// <exception cref="InvalidOperationException">The layer's parent is not a <see cref="LayerContainer"/>.</exception>
     public void ReplaceLayer(string name, nn.Module replacement, bool disposeOld = true)
     {
         int dot = name.LastIndexOf('.');
@@ -136,8 +165,11 @@ public sealed class CompressibleModel : IDisposable
                 yield return x;
     }
 
-    /// <summary>The number of parameters (and buffers) by dense-equivalent count: a compressed layer counts as the
-    /// weights it stands for.</summary>
+    /// <summary>The compressed layers, with their names, in module order.</summary>
+    public IReadOnlyList<(string Name, ICompressedLayer Layer)> CompressedLayers() =>
+        NamedModules().Where(x => x.Name.Length > 0 && x.Module is ICompressedLayer).Select(x => (x.Name, (ICompressedLayer)x.Module)).ToList();
+
+    /// <summary>The number of parameters (the stored tensors' elements, so a compressed layer counts what it stores).</summary>
     public long ParameterCount() => Module.parameters().Sum(p => p.numel());
 
     /// <summary>The model's named tensors (parameters and buffers), in module order: for a compressed model these
@@ -161,6 +193,19 @@ public sealed class CompressibleModel : IDisposable
         return list;
     }
 
-    /// <inheritdoc/>
-    public void Dispose() => Module.Dispose();
+    /// <summary>Disposes the module tree.</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Disposes the module tree (and whatever a derived model holds).</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) Module.Dispose();
+    }
+
+    private CompressException NotExecutable() => new(ErrorKind.InvalidInput,
+        "this model is weights-only (unknown architecture): it can be rewritten by data-free plugins but not run; pass --arch to load it as a built-in architecture");
 }

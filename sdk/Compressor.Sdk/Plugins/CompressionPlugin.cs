@@ -1,10 +1,10 @@
-using Compressor.Sdk.Compression;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Options;
 
 namespace Compressor.Sdk.Plugins;
 
-/// <summary>The base class of plugins: typed options, a default empty set of layer factories. Keep the derived
-/// class thin — it wires options to the algorithm, which lives in its own files.</summary>
+/// <summary>The base class of plugins: typed options and no layer kinds of its own by default. Keep the derived class
+/// thin — it wires options to the algorithm, which lives in its own files.</summary>
 /// <typeparam name="TOptions">The plugin's options record.</typeparam>
 public abstract class CompressionPlugin<TOptions> : ICompressionPlugin where TOptions : PluginOptions, new()
 {
@@ -12,13 +12,16 @@ public abstract class CompressionPlugin<TOptions> : ICompressionPlugin where TOp
     public Type OptionsType => typeof(TOptions);
 
     /// <inheritdoc/>
-    public virtual IReadOnlyList<ICompressedLayerFactory> LayerFactories => [];
+    public virtual IReadOnlyList<ILayerKind> LayerKinds => [];
 
     /// <inheritdoc/>
-    public PluginResult Run(PluginContext context, PluginOptions options) => options is TOptions typed
-        ? Run(context, typed)
-        : throw new ArgumentException($"expected options of type {typeof(TOptions).Name}, got {options.GetType().Name}", nameof(options));
+    public void Run(PluginContext context, PluginOptions options)
+    {
+        if (options is not TOptions typed)
+            throw new ArgumentException($"expected options of type {typeof(TOptions).Name}, got {options.GetType().Name}", nameof(options));
+        Run(context, typed);
+    }
 
-    /// <summary>Rewrites the model with typed options.</summary>
-    protected abstract PluginResult Run(PluginContext context, TOptions options);
+    /// <summary>Rewrites the context's model with typed options.</summary>
+    protected abstract void Run(PluginContext context, TOptions options);
 }

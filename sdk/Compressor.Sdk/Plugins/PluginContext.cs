@@ -32,8 +32,8 @@ public sealed class PluginContext
     /// <summary>Cancellation (Ctrl+C, timeouts); check it between layers/steps.</summary>
     public CancellationToken Cancellation { get; init; }
 
-    /// <summary>A folder of this step's own for resumable state; it survives an interrupted run.</summary>
-    public required string WorkDirectory { get; init; }
+    /// <summary>This step's resumable state, which survives an interrupted run.</summary>
+    public required IResumeStore Resume { get; init; }
 
     /// <summary>The memory limit of the run (<c>--max-memory</c>): layer-wise methods call
     /// <see cref="MemoryBudget.EnsureFits"/> with a layer's working set before allocating it.</summary>

@@ -1,5 +1,4 @@
-using Compressor.Sdk.Compression;
-using Compressor.Sdk.Quantization;
+using Compressor.Sdk.Layers;
 using static TorchSharp.torch;
 
 namespace Compressor.Sdk.Reports;

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx;
+namespace Compressor.Sdk.Layers;
 
 /// <summary>What a lowering may do to the graph being built.</summary>
 public interface ILoweringContext

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Quantization;
+namespace Compressor.Sdk.Reports;
 
 /// <summary>Signal-to-quantization-noise ratio in dB: 20·log10(‖x‖ / ‖x − y‖). Each extra bit of a uniform
 /// quantizer adds about 6.02 dB.</summary>

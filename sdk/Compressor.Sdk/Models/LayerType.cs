@@ -1,8 +1,8 @@
 namespace Compressor.Sdk.Models;
 
-/// <summary>The weight-bearing layer kinds plugins target.</summary>
+/// <summary>The types of weight-bearing layers plugins target (a plugin's <c>"targets"</c> in <c>plugin.json</c>).</summary>
 [Flags]
-public enum LayerKind
+public enum LayerType
 {
     /// <summary>None.</summary>
     None = 0,
@@ -12,6 +12,6 @@ public enum LayerKind
     Conv2d = 2,
     /// <summary>An embedding table, W of shape [vocabulary, dim].</summary>
     Embedding = 4,
-    /// <summary>A layer already rewritten by a plugin (see <see cref="Compression.ICompressedLayer"/>).</summary>
+    /// <summary>A layer already rewritten by a plugin (see <see cref="Layers.ICompressedLayer"/>).</summary>
     Compressed = 8,
 }

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx;
+namespace Compressor.Sdk.Layers;
 
 /// <summary>The ONNX <c>TensorProto.DataType</c> numbers the exporter uses (OnnxSharp's enum stops at 23; the
 /// int field takes the opset-25 types too).</summary>

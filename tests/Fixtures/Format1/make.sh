@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Writes compressed checkpoints of every layer kind with the pre-redesign tool (format 1).
+set -euo pipefail
+c=/work/baseline/host/compress
+out=/work/fixtures/out; rm -rf $out work; mkdir -p $out work
+export OMP_NUM_THREADS=1
+$c train mlp --data digits --epochs 1 --out work/mlp --config '{"hidden":[24]}' -v q
+$c train cnn --data digits --epochs 1 --out work/cnn --config '{"channels":[4,8]}' -v q
+$c train vit --data digits --epochs 1 --out work/vit --config '{"dim":32,"depth":2,"heads":2}' -v q
+printf 'the quick brown fox jumps over the lazy dog. %.0s' $(seq 200) > work/text.txt
+$c train gpt-tiny --data text:work/text.txt,context=16 --epochs 1 --out work/gpt --config '{"dim":16,"layers":2,"heads":2}' -v q
+run() { name=$1; shift; $c run "$@" --out work/r-$name -v q --format json > work/r-$name.json; cp work/r-$name/compressed.safetensors $out/$name.safetensors; }
+run rtn-linear-g8-asym rtn --model work/mlp/model.safetensors --weight-bits 4 --group-size 8 --scheme asymmetric
+run rtn-linear-2bit rtn --model work/mlp/model.safetensors --weight-bits 2
+run rtn-conv rtn --model work/cnn/model.safetensors --weight-bits 8 --include '*'
+run rtn-conv-g4 rtn --model work/cnn/model.safetensors --weight-bits 4 --group-size 4 --include '*'
+run onnx-rtn-embedding rtn --model /work/fixtures/embed.onnx --weight-bits 4 --embeddings --group-size 8
+run onnx-rtn-embedding-2bit rtn --model /work/fixtures/embed.onnx --weight-bits 2 --embeddings --scheme asymmetric
+run jlcm-linear jlcm --model work/mlp/model.safetensors --data digits --bits 2
+run jlcm-conv jlcm --model work/cnn/model.safetensors --data digits --bits 3 --include '*'
+run statsq-vit statsq --model work/vit/model.safetensors --data digits --epochs 1 --cga-epochs 0 --weight-bits 2 --act-bits 4
+run sparsity-lowrank sparsity --model work/vit/model.safetensors --data digits --structure low-rank --fraction 0.5
+run sparsity-blockshuffle sparsity --model work/gpt/model.safetensors --data text:work/text.txt,context=16 --structure block-shuffle --blocks 2 --first-layer-dense false
+run sparsity-blockdense sparsity --model work/gpt/model.safetensors --data text:work/text.txt,context=16 --structure block-dense --rank 8 --first-layer-dense false --deploy-tokens 0
+run sparsity-wina sparsity --model work/vit/model.safetensors --data digits --structure none --activation-sparsity wina --sparsity 0.5 --first-layer-dense false
+run jlcm-codebooks-explicit jlcm --model work/mlp/model.safetensors --data digits --bits 4 --variant codebooks --groups 2 --permutation explicit --iterations 5
+run sparsity-lowrank-premerged sparsity --model work/vit/model.safetensors --data digits --structure low-rank --fraction 0.5 --deploy-tokens 1
+cat > work/recipe.json <<'R'
+{"seed": 3, "steps": [{"plugin": "sparsity", "options": {"structure": "lowrank", "fraction": 0.5}}, {"plugin": "jlcm", "options": {"bits": 3, "iterations": 5}}]}
+R
+run sparsity-then-jlcm work/recipe.json --model work/vit/model.safetensors --data digits
+$c export work/mlp/model.safetensors --out work/mlp.onnx -v q
+run onnx-rtn rtn --model work/mlp.onnx --weight-bits 8
+ls -la $out
