@@ -1,6 +1,6 @@
-namespace Compressor.Sdk.Quantization;
+namespace Compressor.Layers.Packing;
 
-/// <summary>The memory accounting of grouped codebook quantization (ALGORITHMS.md §2.2): a weight [O, I] with b-bit
+/// <summary>The memory accounting of grouped codebook quantization (the JLCM paper, §2.2: see plugins/JLCM/README.md): a weight [O, I] with b-bit
 /// indices (K = 2^b codewords, fp16), G contiguous row groups, either one codebook with one fp16 scale per group or one
 /// codebook per group; group boundaries cost nothing for the fixed contiguous split used here (row r belongs to group
 /// ⌊r·G/O⌋), and a row permutation that could not be folded into the neighbouring layers costs O·⌈log2 O⌉ bits.</summary>

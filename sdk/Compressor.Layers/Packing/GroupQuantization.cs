@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Quantization;
+namespace Compressor.Layers.Packing;
 
 /// <summary>Integer weights with one scale (and, when asymmetric, one zero point) per group of consecutive
 /// weights along each row: w ≈ (q − z)·s. A group size of 0 means one group per row (per channel). The dense

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Quantization;
+namespace Compressor.Layers.Packing;
 
 /// <summary>Packs integer codes of 2, 4 or 8 bits into bytes in ONNX's layout: elements in row-major order, the
 /// first element in the lowest bits (4-bit: low nibble first; 2-bit: <c>x0 | x1&lt;&lt;2 | x2&lt;&lt;4 | x3&lt;&lt;6</c>);

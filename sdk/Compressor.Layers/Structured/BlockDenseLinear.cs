@@ -1,17 +1,14 @@
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Layers.Geometry;
+using Compressor.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Layers.Structured;
+namespace Compressor.Layers.Structured;
 
 /// <summary>BlockDense(r, B): y = lr · BD(W1) · x + b with W1 ∈ ℝ^{B×(r/B)×(N/B)} block-diagonal (blocks
 /// concatenated in natural order, no shuffle) and a dense lr ∈ ℝ^{M×r}; weights r(N/B + M). Needs B to divide N and r.</summary>
 public sealed class BlockDenseLinear : StructuredLinear
 {
-    /// <summary>The layer kind id.</summary>
-    public const string KindId = "blockdense_linear";
-
     /// <summary>Creates a layer with zero factors.</summary>
     public BlockDenseLinear(long inFeatures, long outFeatures, long rank, long blocks, bool hasBias) : base(nameof(BlockDenseLinear), inFeatures, outFeatures, hasBias)
     {
@@ -49,17 +46,13 @@ public sealed class BlockDenseLinear : StructuredLinear
     public TorchSharp.Modules.Parameter Lr { get; }
 
     /// <inheritdoc/>
-    public override string Kind => KindId;
+    public override string Kind => BlockDenseKind.KindId;
 
     /// <inheritdoc/>
     public override long StructuredParameterCount => Rank * (InFeatures / Blocks + OutFeatures);
 
     /// <inheritdoc/>
-    protected override void AddConfig(JObject config)
-    {
-        config["rank"] = Rank;
-        config["blocks"] = Blocks;
-    }
+    public override object Config => new LayerConfig<BlockDenseFormat, LinearGeometry>(new(Rank, Blocks, PreMerged), Geometry);
 
     /// <inheritdoc/>
     public override Tensor ForwardStructured(Tensor x)
@@ -71,15 +64,5 @@ public sealed class BlockDenseLinear : StructuredLinear
         var z = bmm(xs, W1.transpose(1, 2)).transpose(0, 1).reshape(t, Rank);   // block c → entries c·r/B + a
         var y = nn.functional.linear(z, Lr).reshape([.. leading, OutFeatures]);
         return y.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Rebuilds <see cref="BlockDenseLinear"/> layers from manifest configs.</summary>
-    public sealed class Factory : ICompressedLayerFactory
-    {
-        /// <inheritdoc/>
-        public string Kind => KindId;
-
-        /// <inheritdoc/>
-        public nn.Module Create(JObject c) => WithPreMerge(new BlockDenseLinear(Read(c, "inFeatures"), Read(c, "outFeatures"), Read(c, "rank"), Read(c, "blocks"), ReadBool(c, "bias")), c);
     }
 }

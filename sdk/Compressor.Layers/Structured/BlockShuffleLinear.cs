@@ -1,9 +1,9 @@
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Layers.Geometry;
+using Compressor.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Layers.Structured;
+namespace Compressor.Layers.Structured;
 
 /// <summary>BlockShuffle(B), the Monarch-like form of StructuredFFN: y = P_out · BD(W2) · P_mid · BD(W1) · x + b.
 /// With q = min(N, M)/B: W1 ∈ ℝ^{B×q×(N/B)} (block c maps input entries c·N/B … to z entries c·q + a) and
@@ -12,9 +12,6 @@ namespace Compressor.Sdk.Layers.Structured;
 /// min(N, M)(N + M)/B. Needs B to divide N, M and min(N, M).</summary>
 public sealed class BlockShuffleLinear : StructuredLinear
 {
-    /// <summary>The layer kind id.</summary>
-    public const string KindId = "blockshuffle_linear";
-
     /// <summary>Creates a layer with zero blocks.</summary>
     public BlockShuffleLinear(long inFeatures, long outFeatures, long blocks, bool hasBias) : base(nameof(BlockShuffleLinear), inFeatures, outFeatures, hasBias)
     {
@@ -52,13 +49,13 @@ public sealed class BlockShuffleLinear : StructuredLinear
     public TorchSharp.Modules.Parameter W2 { get; }
 
     /// <inheritdoc/>
-    public override string Kind => KindId;
+    public override string Kind => BlockShuffleKind.KindId;
 
     /// <inheritdoc/>
     public override long StructuredParameterCount => Inner * (InFeatures + OutFeatures);
 
     /// <inheritdoc/>
-    protected override void AddConfig(JObject config) => config["blocks"] = Blocks;
+    public override object Config => new LayerConfig<BlockShuffleFormat, LinearGeometry>(new(Blocks, PreMerged), Geometry);
 
     /// <inheritdoc/>
     public override Tensor ForwardStructured(Tensor x)
@@ -72,15 +69,5 @@ public sealed class BlockShuffleLinear : StructuredLinear
         var o = bmm(shuffled, W2.transpose(1, 2));                                  // [B, T, M/B]
         var y = o.permute(1, 2, 0).reshape([.. leading, OutFeatures]);              // row t of block j → output t·B + j
         return y.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Rebuilds <see cref="BlockShuffleLinear"/> layers from manifest configs.</summary>
-    public sealed class Factory : ICompressedLayerFactory
-    {
-        /// <inheritdoc/>
-        public string Kind => KindId;
-
-        /// <inheritdoc/>
-        public nn.Module Create(JObject c) => WithPreMerge(new BlockShuffleLinear(Read(c, "inFeatures"), Read(c, "outFeatures"), Read(c, "blocks"), ReadBool(c, "bias")), c);
     }
 }

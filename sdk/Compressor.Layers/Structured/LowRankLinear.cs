@@ -1,16 +1,13 @@
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Layers.Geometry;
+using Compressor.Sdk;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Layers.Structured;
+namespace Compressor.Layers.Structured;
 
 /// <summary>LowRank(r): y = lr2 (lr1 x) + b with lr1 ∈ ℝ^{r×N}, lr2 ∈ ℝ^{M×r}; r(N + M) weights.</summary>
 public sealed class LowRankLinear : StructuredLinear
 {
-    /// <summary>The layer kind id.</summary>
-    public const string KindId = "lowrank_linear";
-
     /// <summary>Creates a layer with zero factors.</summary>
     public LowRankLinear(long inFeatures, long outFeatures, long rank, bool hasBias) : base(nameof(LowRankLinear), inFeatures, outFeatures, hasBias)
     {
@@ -43,28 +40,18 @@ public sealed class LowRankLinear : StructuredLinear
     public TorchSharp.Modules.Parameter Lr2 { get; }
 
     /// <inheritdoc/>
-    public override string Kind => KindId;
+    public override string Kind => LowRankKind.KindId;
 
     /// <inheritdoc/>
     public override long StructuredParameterCount => Rank * (InFeatures + OutFeatures);
 
     /// <inheritdoc/>
-    protected override void AddConfig(JObject config) => config["rank"] = Rank;
+    public override object Config => new LayerConfig<LowRankFormat, LinearGeometry>(new(Rank, PreMerged), Geometry);
 
     /// <inheritdoc/>
     public override Tensor ForwardStructured(Tensor x)
     {
         using var h = nn.functional.linear(x, Lr1);
         return nn.functional.linear(h, Lr2);
-    }
-
-    /// <summary>Rebuilds <see cref="LowRankLinear"/> layers from manifest configs.</summary>
-    public sealed class Factory : ICompressedLayerFactory
-    {
-        /// <inheritdoc/>
-        public string Kind => KindId;
-
-        /// <inheritdoc/>
-        public nn.Module Create(JObject c) => WithPreMerge(new LowRankLinear(Read(c, "inFeatures"), Read(c, "outFeatures"), Read(c, "rank"), ReadBool(c, "bias")), c);
     }
 }

@@ -1,9 +1,10 @@
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Layers.Geometry;
+using Compressor.Sdk;
+using Compressor.Sdk.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Layers.Structured;
+namespace Compressor.Layers.Structured;
 
 /// <summary>A linear layer N → M whose weight is a product of smaller factors (low-rank, block-diagonal with
 /// shuffles, …): y = S(x) + b with S linear and without nonlinearity, so the dense matrix it stands for can always be
@@ -60,19 +61,11 @@ public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedL
     /// when <see cref="PreMerged"/>.</summary>
     public long WeightStorageBits => 32 * (PreMerged ? InFeatures * OutFeatures : StructuredParameterCount);
 
-    /// <summary>The layer-specific part of <see cref="Config"/>.</summary>
-    protected abstract void AddConfig(JObject config);
-
     /// <inheritdoc/>
-    public JObject Config
-    {
-        get
-        {
-            var c = new JObject { ["inFeatures"] = InFeatures, ["outFeatures"] = OutFeatures, ["bias"] = Bias is not null, ["preMerged"] = PreMerged };
-            AddConfig(c);
-            return c;
-        }
-    }
+    public abstract object Config { get; }
+
+    /// <summary>The linear geometry this layer stands for.</summary>
+    public LinearGeometry Geometry => new(InFeatures, OutFeatures, Bias is not null);
 
     /// <summary>S(x) without the bias, for x of shape [..., N]; returns [..., M].</summary>
     public abstract Tensor ForwardStructured(Tensor x);
@@ -118,25 +111,5 @@ public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedL
         if (bias is null) return;
         if (Bias is null) throw new CompressException(ErrorKind.InvalidInput, "structured linear: the layer was built without a bias");
         Assign(Bias, bias, "bias");
-    }
-
-    /// <summary>Reads an integer config field, with a one-line error.</summary>
-    protected static long Read(JObject c, string key, long min = 1)
-    {
-        var t = c[key];
-        if (t is null || t.Type != JTokenType.Integer || (long)t < min)
-            throw new CompressException(ErrorKind.InvalidInput, $"compressed layer config: '{key}' missing or invalid");
-        return (long)t;
-    }
-
-    /// <summary>Reads a boolean config field, with a one-line error.</summary>
-    protected static bool ReadBool(JObject c, string key) => c[key]?.Type == JTokenType.Boolean
-        ? (bool)c[key]! : throw new CompressException(ErrorKind.InvalidInput, $"compressed layer config: '{key}' missing or invalid");
-
-    /// <summary>Applies the config's <c>preMerged</c> flag (absent: false) to a layer built by a factory.</summary>
-    protected static T WithPreMerge<T>(T layer, JObject c) where T : StructuredLinear
-    {
-        layer.PreMerged = c["preMerged"]?.Type == JTokenType.Boolean && (bool)c["preMerged"]!;
-        return layer;
     }
 }

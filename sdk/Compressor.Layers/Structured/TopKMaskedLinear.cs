@@ -1,9 +1,10 @@
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Layers.Geometry;
+using Compressor.Sdk;
+using Compressor.Sdk.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Layers.Structured;
+namespace Compressor.Layers.Structured;
 
 /// <summary>A dense linear with training-free input (activation) sparsity, as in WINA and TEAL: per token, score
 /// every input s_i = |x_i|·c_i, keep the <see cref="Keep"/> highest-scoring inputs (those whose score reaches the
@@ -12,9 +13,6 @@ namespace Compressor.Sdk.Layers.Structured;
 /// ONNX TopK → threshold lowering does.</summary>
 public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
-    /// <summary>The layer kind id.</summary>
-    public const string KindId = "topk_masked_linear";
-
     /// <summary>Creates a layer with zero weights; <paramref name="weighted"/> adds the column scale (WINA).</summary>
     public TopKMaskedLinear(long inFeatures, long outFeatures, long keep, bool weighted, bool hasBias) : base(nameof(TopKMaskedLinear))
     {
@@ -75,10 +73,10 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
     public double Sparsity => 1.0 - (double)Keep / InFeatures;
 
     /// <inheritdoc/>
-    public string Kind => KindId;
+    public string Kind => TopKMaskedKind.KindId;
 
     /// <inheritdoc/>
-    public JObject Config => new() { ["inFeatures"] = InFeatures, ["outFeatures"] = OutFeatures, ["keep"] = Keep, ["weighted"] = ColumnScale is not null, ["bias"] = Bias is not null };
+    public object Config => new LayerConfig<TopKMaskedFormat, LinearGeometry>(new(Keep, ColumnScale is not null), new(InFeatures, OutFeatures, Bias is not null));
 
     /// <inheritdoc/>
     public long[] DenseWeightShape => [OutFeatures, InFeatures];
@@ -112,22 +110,5 @@ public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLay
         using var mask = Mask(input);
         using var masked = input.mul(mask);
         return nn.functional.linear(masked, Weight, Bias);
-    }
-
-    /// <summary>Rebuilds <see cref="TopKMaskedLinear"/> layers from manifest configs.</summary>
-    public sealed class Factory : ICompressedLayerFactory
-    {
-        /// <inheritdoc/>
-        public string Kind => KindId;
-
-        /// <inheritdoc/>
-        public nn.Module Create(JObject c)
-        {
-            long Read(string key) => c[key]?.Type == JTokenType.Integer && (long)c[key]! >= 1 ? (long)c[key]!
-                : throw new CompressException(ErrorKind.InvalidInput, $"compressed layer config: '{key}' missing or invalid");
-            bool Flag(string key) => c[key]?.Type == JTokenType.Boolean ? (bool)c[key]!
-                : throw new CompressException(ErrorKind.InvalidInput, $"compressed layer config: '{key}' missing or invalid");
-            return new TopKMaskedLinear(Read("inFeatures"), Read("outFeatures"), Read("keep"), Flag("weighted"), Flag("bias"));
-        }
     }
 }

@@ -1,0 +1,23 @@
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Lowering;
+using Compressor.Sdk.Layers;
+
+namespace Compressor.Layers.Codebook;
+
+/// <summary>The grouped-codebook kinds, one per geometry: <c>codebook_linear</c> and <c>codebook_conv2d</c>
+/// (<see cref="CodebookLayer"/>, lowered by <see cref="CodebookLowering"/>).</summary>
+/// <typeparam name="TGeometry">The geometry.</typeparam>
+public sealed class CodebookKind<TGeometry> : LayerKind<CodebookLayer, LayerConfig<CodebookFormat, TGeometry>> where TGeometry : WeightGeometry
+{
+    internal CodebookKind(string geometryId) => Id = CodebookLayer.Representation + "_" + geometryId;
+
+    /// <inheritdoc/>
+    public override string Id { get; }
+
+    /// <inheritdoc/>
+    public override CodebookLayer Create(LayerConfig<CodebookFormat, TGeometry> config) => new(config.Format, config.Geometry);
+
+    /// <inheritdoc/>
+    public override void Lower(ILoweringContext context, CodebookLayer layer, string input, string output) =>
+        GeometryLowering.Lower(context, layer, CodebookLowering.Instance, input, output);
+}
