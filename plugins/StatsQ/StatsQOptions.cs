@@ -1,4 +1,4 @@
-using Compressor.Plugins.StatsQ.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 using Compressor.Sdk.Options;
 
 namespace Compressor.Plugins.StatsQ;

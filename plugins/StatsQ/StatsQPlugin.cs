@@ -1,15 +1,10 @@
-using Compressor.Plugins.StatsQ.Compressed;
-using Compressor.Plugins.StatsQ.Onnx;
-using Compressor.Plugins.StatsQ.Training;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
+using Compressor.Plugins.StatsQ.Layers;
 using Compressor.Sdk;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Compression;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Lowerings;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Training;
@@ -26,20 +21,11 @@ namespace Compressor.Plugins.StatsQ;
 /// Needs labelled image training data. Resumable from its work folder.</summary>
 public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
 {
-    private static readonly ICompressedLayerFactory[] Factories = [new StatsQLinear.Factory(), new StatsQConv2d.Factory(), new StatsQAttention.Factory()];
-    private static readonly IOnnxLowering[] OnnxLowerings = [new StatsQLinearLowering(), new StatsQConv2dLowering(), new StatsQAttentionLowering()];
-
-    static StatsQPlugin()
-    {
-        foreach (var f in Factories) CompressedLayerRegistry.Register(f);
-        foreach (var l in OnnxLowerings) OnnxLoweringRegistry.Register(l);
-    }
+    /// <inheritdoc/>
+    public override IReadOnlyList<ILayerKind> LayerKinds => StatsQKinds.All;
 
     /// <inheritdoc/>
-    public override IReadOnlyList<ICompressedLayerFactory> LayerFactories => Factories;
-
-    /// <inheritdoc/>
-    protected override PluginResult Run(PluginContext context, StatsQOptions options)
+    protected override void Run(PluginContext context, StatsQOptions options)
     {
         options = options.Resolved();
         var model = context.Model;
@@ -49,14 +35,14 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
                     ?? throw new CompressException(ErrorKind.InvalidOptions, "statsq: quantization-aware training needs labelled training data: pass --data (e.g. --data digits or --data idx:DIR)");
         var evaluation = context.Data.Evaluation ?? train;
         CheckLabelledImages(train);
-        bool vit = model.Module is VisionTransformer;
+        bool vit = model.Transformer is not null;
         context.Log.Info($"statsq: {(vit ? "ViT/DeiT" : "weight-only")} QAT, W{options.WeightBits}{(vit ? $"A{options.ActBits}" : "")} {options.Quantizer.ToString().ToLowerInvariant()}" +
                          $"{(vit && options.Qkr ? " + QKR" : "")}{(options.Cga && options.CgaEpochs > 0 ? $" + CGA (BR {options.CgaBoundary})" : "")}, " +
                          $"{options.Epochs} epoch(s) on {train.Name} ({train.Count} samples){(options.Kd ? ", distilled from the FP model" : "")}");
 
         double fpStep = options.Kd ? 0 : StepTiming.Measure(model, train, options.BatchSize, context.Device);
-        using var teacher = options.Kd ? Copy(model, context.WorkDirectory, context.Device) : null;
-        double fpAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
+        using var teacher = options.Kd ? model.FrozenCopy() : null;
+        double fpAccuracy = TaskLoss.Evaluate(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
         using var probe = vit && options.Qkr ? RewriteProbe.Capture(model, evaluation, Math.Max(64, options.BatchSize), context.Device) : null;
         var tensors = ModelQuantization.Apply(model, options);
         model.Module.to(context.Device);
@@ -64,7 +50,7 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         context.Log.Info($"statsq: {tensors.Count} quantized weight tensor(s), {tensors.Sum(t => t.Latent?.numel() ?? 0):N0} weights under CGA");
 
         var trainer = new QatTrainer(model, teacher, tensors, options, train, evaluation, DataKind.Images, context.Device, context.Progress, context.Log,
-            context.Report, context.WorkDirectory, context.Seed);
+            context.Report, context.Resume, context.Seed);
         double qatAccuracy = trainer.Run(context.Cancellation);
         // With a teacher (an FP copy of the input model) both steps are timed in alternation, robust to load changes;
         // without one the FP step measured before the rewrite is used.
@@ -73,10 +59,9 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         else qatStep = StepTiming.Measure(model, train, options.BatchSize, context.Device);
 
         int layers = QatConversion.Apply(model, context.Report, context.Device);
-        double shippedAccuracy = Evaluation.Run(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
-        long bits = 0, weights = 0;
-        foreach (var (_, m) in model.NamedModules())
-            if (m is ICompressedLayer c) { bits += c.WeightStorageBits; weights += c.DenseWeightShape.Aggregate(1L, (a, b) => a * b); }
+        double shippedAccuracy = TaskLoss.Evaluate(model, evaluation, DataKind.Images, Math.Max(64, options.BatchSize), context.Device).Accuracy ?? 0;
+        var compressed = model.CompressedLayers();
+        long bits = compressed.Sum(c => c.Layer.WeightStorageBits), weights = compressed.Sum(c => c.Layer.DenseWeightShape.Aggregate(1L, (a, b) => a * b));
         context.Report.AddMetric(new Metric("fpAccuracy", fpAccuracy, "fraction", evaluation.Name));
         context.Report.AddMetric(new Metric("qatAccuracy", qatAccuracy, "fraction", evaluation.Name, fpAccuracy));
         context.Report.AddMetric(new Metric("shippedAccuracy", shippedAccuracy, "fraction", evaluation.Name, fpAccuracy));
@@ -86,7 +71,6 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         context.Report.AddMetric(new Metric("quantizedBitsPerWeight", weights == 0 ? 0 : (double)bits / weights, "bits"));
         context.Log.Info($"statsq: {layers} compressed layer(s); accuracy FP {fpAccuracy:P2} → QAT {qatAccuracy:P2} → shipped {shippedAccuracy:P2}; " +
                          $"student step {qatStep * 1000:F1} ms vs FP {fpStep * 1000:F1} ms ({(fpStep > 0 ? qatStep / fpStep : 0):F2}×)");
-        return new PluginResult(model, OnnxLowerings);
     }
 
     /// <summary>The logit error the QKR rewrite causes before any training (quantizers off): the cost of dropping the
@@ -103,21 +87,7 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
     {
         using var batch = train.Batches(1).FirstOrDefault()
                           ?? throw new CompressException(ErrorKind.InvalidInput, $"statsq: the training set {train.Name} is empty");
-        if (batch.Target is null || !batch.Input.dtype.IsFloatingPoint() || batch.Target.dtype != ScalarType.Int64)
+        if (batch.Target is null || !batch.Input.is_floating_point() || batch.Target.dtype != ScalarType.Int64)
             throw new CompressException(ErrorKind.InvalidOptions, $"statsq: QAT needs labelled image classification data (--data digits or idx:DIR); {train.Name} is not");
-    }
-
-    /// <summary>A frozen copy of the FP model (the distillation teacher), through a checkpoint in the work folder.</summary>
-    private static CompressibleModel Copy(CompressibleModel model, string work, Device device)
-    {
-        Directory.CreateDirectory(work);
-        string path = Path.Combine(work, "teacher.safetensors");
-        ModelIO.Save(model, path);
-        var copy = ModelIO.Load(path);
-        File.Delete(path);
-        copy.Module.to(device);
-        copy.Module.eval();
-        foreach (var p in copy.Module.parameters()) p.requires_grad = false;
-        return copy;
     }
 }
