@@ -1,7 +1,7 @@
-using Compressor.Sdk.Layers;
+using Compressor.Layers.Codebook;
 using Compressor.Sdk.Options;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm;
 
 /// <summary>What replaces each layer: the full method or one of its baselines at the same index width.</summary>
 public enum JlcmMethod

@@ -50,5 +50,5 @@ public sealed record Conv2dGeometry(long InChannels, long OutChannels, long[] Ke
 
     /// <summary>The geometry of <paramref name="conv"/>.</summary>
     public static Conv2dGeometry Of(TorchSharp.Modules.Conv2d conv) => new(conv.in_channels, conv.out_channels, conv.kernel_size.ToArray(),
-        conv.stride.ToArray(), conv.padding.ToArray(), conv.dilation.ToArray(), conv.groups, conv.bias is not null);
+        conv.stride.ToArray(), conv.padding?.ToArray() ?? [0, 0], conv.dilation.ToArray(), conv.groups, conv.bias is not null);
 }

@@ -15,7 +15,7 @@ public abstract class LayerContainer : nn.Module<Tensor, Tensor>
     protected nn.Module<Tensor, Tensor> Child(string name) =>
         _internal_submodules.TryGetValue(name, out var m) && m is nn.Module<Tensor, Tensor> f
             ? f
-            : throw new InvalidOperationException($"{GetName()}: no child module '{name}' taking one tensor.");
+            : throw new InvalidOperationException($"{GetType().Name}: no child module '{name}' taking one tensor.");
 
     /// <summary>The child registered as <paramref name="name"/>.</summary>
     public nn.Module GetChild(string name) =>
@@ -27,7 +27,4 @@ public abstract class LayerContainer : nn.Module<Tensor, Tensor>
         if (!_internal_submodules.ContainsKey(name)) throw new KeyNotFoundException($"no child '{name}'");
         _internal_submodules[name] = replacement;
     }
-
-    /// <summary>The container's registered name.</summary>
-    protected string GetName() => GetType().Name;
 }

@@ -1,9 +1,10 @@
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Quantization;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>The learnable state of one layer's grouped codebook, in stored (grouped) row order: codebooks
 /// [1 or G, K] (sorted ascending), group scales [G] (variant scales), indices k [O, I] and the latent continuous
@@ -158,12 +159,7 @@ public sealed class GroupedCodebook : IDisposable
         using var scope = NewDisposeScope();
         var c = Codebooks.detach();
         var s = Scales?.detach();
-        return original switch
-        {
-            TorchSharp.Modules.Linear => CodebookLinear.FromIndices(Indices, Bits, Groups, Variant, c, s, rowOrder, bias),
-            TorchSharp.Modules.Conv2d conv => CodebookConv2d.FromIndices(conv, Indices, Bits, Groups, Variant, c, s, rowOrder, bias),
-            _ => throw new ArgumentException($"cannot build a codebook layer for {original.GetType().Name}"),
-        };
+        return CodebookLayer.FromIndices(WeightGeometry.Of(original), Bits, Groups, Variant, Indices, c, s, rowOrder, bias);
     }
 
     /// <summary>§2.2 bits of this layer.</summary>

@@ -1,14 +1,13 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Import;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>Joint learning on one block's output reconstruction ([RECON] ALGORITHMS.md §2.5, the "per block" form):
+/// <summary>Joint learning on one block's output reconstruction (README "Joint learning", the per-block form):
 /// L = mean over calibration batches of Σ_outputs mean((f_block(X; Ŵ) − f_block(X; W))²), where X are the block's
 /// inputs computed by the already-compressed prefix and the targets are the same block with its FP weights on the
 /// same X. Every layer of the block learns at once: each iteration runs the block (only its nodes,
-/// <see cref="OnnxModule.RunValues"/>) on every calibration batch with the layers' current Ŵ as gradient-collecting
+/// <see cref="CompressibleModel.RunValues"/>) on every calibration batch with the layers' current Ŵ as gradient-collecting
 /// leaves, then hands each layer its g = dL/dŴ (<see cref="CodebookUpdater.Step"/>). Errors that pass through
 /// normalisation, activation and residual paths inside the block are seen, which the layer objective misses. The
 /// iterate with the lowest loss (all layers together) is kept; iteration 0 is the initialisation.</summary>
@@ -26,7 +25,7 @@ public static class BlockLearner
     public sealed record Result(double InitialLoss, double FinalLoss, IReadOnlyList<IndexMoveStats> Moves, IReadOnlyList<Tensor?> BiasCorrections);
 
     /// <summary>The block loss with the model as it is (no grad).</summary>
-    public static double Loss(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
+    public static double Loss(CompressibleModel graph, ModelBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> targets)
     {
         using var noGrad = no_grad();
@@ -48,7 +47,7 @@ public static class BlockLearner
     }
 
     /// <summary>The block's FP outputs on each batch of captured inputs (no grad; caller disposes).</summary>
-    public static List<IReadOnlyDictionary<string, Tensor>> Targets(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs)
+    public static List<IReadOnlyDictionary<string, Tensor>> Targets(CompressibleModel graph, ModelBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs)
     {
         using var noGrad = no_grad();
         return inputs.Select(x =>
@@ -60,11 +59,11 @@ public static class BlockLearner
 
     /// <summary>Learns every layer's codebook in place (on the model's device), with <paramref name="iterations"/>
     /// updates (0: only the initial loss).</summary>
-    public static Result Learn(CompressibleModel model, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
+    public static Result Learn(CompressibleModel model, ModelBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> targets, IReadOnlyList<Layer> layers, int iterations, double indexLr, double codebookLr,
         MappingGradientKind kind, Device device, CancellationToken cancellation, bool correctBiases = false)
     {
-        var graph = (OnnxModule)model.Module;
+        var graph = model;
         var wrappers = layers.Select(l => new CodebookTrainingLayer(l.Original, l.RowOrder?.to(device))).ToList();
         var updaters = layers.Select(l => new CodebookUpdater(l.Codebook, indexLr, codebookLr, kind)).ToList();
         var best = layers.Select(l => l.Codebook.Snapshot()).ToList();
@@ -138,7 +137,7 @@ public static class BlockLearner
     /// input is added to the layer's bias. A quantized filter whose weights no longer sum like the FP ones responds to
     /// the mean of its input (large after a ReLU, or for an image with a big offset) with an error that is the same
     /// for every input: this removes it.</summary>
-    private static List<Tensor?> CorrectBiases(OnnxModule graph, OnnxBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
+    private static List<Tensor?> CorrectBiases(CompressibleModel graph, ModelBlock block, IReadOnlyList<Dictionary<string, Tensor>> inputs,
         IReadOnlyList<Layer> layers, IReadOnlyList<CodebookTrainingLayer> wrappers, Device device, CancellationToken cancellation)
     {
         using var noGrad = no_grad();
@@ -165,7 +164,7 @@ public static class BlockLearner
         return corrections;
     }
 
-    private static Tensor BatchLoss(OnnxModule graph, OnnxBlock block, Dictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> targets)
+    private static Tensor BatchLoss(CompressibleModel graph, ModelBlock block, Dictionary<string, Tensor> inputs, IReadOnlyDictionary<string, Tensor> targets)
     {
         var outs = graph.RunValues(inputs, block.Outputs);
         Tensor? sum = null;

@@ -1,7 +1,7 @@
-using Compressor.Sdk.Quantization;
+using Compressor.Layers.Packing;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Groups the rows (output neurons) of a weight [O, I] into G contiguous groups after a re-ordering
 /// ([RECON] ALGORITHMS.md §2.3). Returns the permutation as "stored row i is original row order[i]"; after it, row i

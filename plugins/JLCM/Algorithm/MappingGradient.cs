@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>The gradient of the loss with respect to the latent continuous indices u ([RECON] ALGORITHMS.md §2.6).
 /// With g = dL/dŴ and Δ the (weight-space) gap from the current codeword to its neighbour in the direction the

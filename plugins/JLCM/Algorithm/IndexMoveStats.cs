@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Per update of the latent indices: how many indices moved by |Δk| = 1, 2 and ≥ 3, and the share of
 /// weights on the two extreme codewords (0 and K−1) — the diagnostics of ALGORITHMS.md §2.6 / J2.</summary>

@@ -1,14 +1,15 @@
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Quantization;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Quantized;
+using Compressor.Layers.Packing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>The round-to-nearest baseline at the same index width: per output row, asymmetric uniform codes of b bits
 /// over [min(w, 0), max(w, 0)] shrunk by the clipping factor in {1.00, 0.975, …, 0.50} that minimises the row's squared
-/// error (an MSE-optimal scale, ALGORITHMS.md §5.2), stored as the SDK's <see cref="QuantizedLinear"/> /
-/// <see cref="QuantizedConv2d"/> (per-channel scales and zero points; SDK GroupQuantization helpers).</summary>
+/// error (an MSE-optimal scale; README "Baselines"), stored as the layers library's <see cref="QuantizedLayer"/> (per-channel
+/// scales and zero points).</summary>
 public static class RtnBaseline
 {
     /// <summary>The quantized replacement of <paramref name="layer"/> (Linear or Conv2d).</summary>
@@ -41,11 +42,6 @@ public static class RtnBaseline
         }
         var zeroPoints = bestZero!.to_type(ScalarType.Int32);
         var codes = GroupQuantization.Quantize(w, bestScale!, zeroPoints, bits, signed: false, groupSize: 0);
-        return layer switch
-        {
-            TorchSharp.Modules.Linear => QuantizedLinear.FromCodes(codes, bestScale!, zeroPoints, bits, 0, bias?.cpu()),
-            TorchSharp.Modules.Conv2d c => QuantizedConv2d.FromCodes(c, codes, bestScale!, zeroPoints, bits, 0, bias?.cpu()),
-            _ => throw new ArgumentException("unreachable"),
-        };
+        return QuantizedLayer.FromCodes(WeightGeometry.Of(layer), new QuantizedFormat(bits, 0, Symmetric: false), codes, bestScale!, zeroPoints, bias?.cpu());
     }
 }

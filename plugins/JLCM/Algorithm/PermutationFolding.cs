@@ -2,7 +2,7 @@ using Compressor.Sdk.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Folds a row permutation P of a producer layer into the model ([RECON] ALGORITHMS.md §2.3): P is applied
 /// to the producer's rows (output channels) and bias and to the input columns (input channels) of a consumer layer,

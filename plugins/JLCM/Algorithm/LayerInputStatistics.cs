@@ -1,7 +1,7 @@
 using Compressor.Sdk;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Stands in for a Linear or Conv2d layer during a calibration pass: forwards to it unchanged and
 /// accumulates H = XᵀX/N of its inputs (a linear's rows of the last dimension; a convolution's im2col patches in the

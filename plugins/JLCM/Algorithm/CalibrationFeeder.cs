@@ -3,11 +3,11 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Runs a model on unlabelled calibration batches. A one-input model takes the batch as is; a model with
-/// named inputs (an imported encoder such as MiniLM) gets token ids [N, T] as its first input, trimmed to the longest
-/// unpadded sequence of the batch, with <c>attention_mask</c> = ids ≠ 0 and <c>token_type_ids</c> = 0.</summary>
+/// named inputs (an imported encoder such as MiniLM) gets token ids [N, T], trimmed to the longest unpadded sequence
+/// of the batch, fed as the model feeds itself a batch (its attention mask and token types).</summary>
 public sealed class CalibrationFeeder : IDisposable
 {
     private readonly List<Tensor> _batches;
@@ -65,7 +65,7 @@ public sealed class CalibrationFeeder : IDisposable
     {
         using var noGrad = no_grad();
         var x = Batch(index, limit);
-        if (model.InputNames.Count == 1 && model.Module is not INamedTensorModule) return model.Forward(x).flatten();
+        if (model.InputNames.Count == 1 && model.OutputNames.Count == 1) return model.Forward(x).flatten();
         var outputs = model.Run(Inputs(model, index, limit));
         return cat(model.OutputNames.Where(outputs.ContainsKey).Select(n => outputs[n].to_type(ScalarType.Float32).flatten()).ToList(), 0);
     }
@@ -78,31 +78,21 @@ public sealed class CalibrationFeeder : IDisposable
     }
 
     /// <summary>The named model inputs of batch <paramref name="index"/> (its first <paramref name="limit"/> samples when
-    /// given; caller's dispose scope): the batch itself for a
-    /// one-input model; token ids (trimmed), attention mask and token types for an encoder.</summary>
+    /// given; caller's dispose scope), as the model feeds itself a data batch (<see cref="CompressibleModel.Feed"/>).
+    /// Token ids [N, T] are first trimmed to the longest unpadded sequence of the batch: trailing all-padding columns
+    /// change no output at the other positions and only cost time.</summary>
     public Dictionary<string, Tensor> Inputs(CompressibleModel model, int index, int? limit = null)
     {
         var x = Batch(index, limit);
-        var names = model.InputNames;
-        var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        if (x.dtype != ScalarType.Int64 || x.dim() != 2)
+        if (x.dtype == ScalarType.Int64 && x.dim() == 2)
         {
-            if (names.Count != 1) throw new CompressException(ErrorKind.InvalidInput, $"jlcm: the model takes {names.Count} inputs ({string.Join(", ", names)}); calibration data must be token ids [N, T]");
-            inputs[names[0]] = x;
+            long t = Math.Max(1, x.ne(0).to_type(ScalarType.Int64).mul(arange(1, x.shape[1] + 1, ScalarType.Int64, x.device)).max().item<long>());
+            x = x.narrow(1, 0, Math.Min(t, x.shape[1]));
         }
-        else
+        else if (model.InputNames.Count != 1)
         {
-            long t = Math.Max(1, x.ne(0).to_type(ScalarType.Int64).mul(arange(1, x.shape[1] + 1, ScalarType.Int64)).max().item<long>());
-            var ids = x.narrow(1, 0, Math.Min(t, x.shape[1]));
-            inputs[names[0]] = ids;
-            foreach (var name in names.Skip(1))
-                inputs[name] = name switch
-                {
-                    "attention_mask" => ids.ne(0).to_type(ScalarType.Int64),
-                    "token_type_ids" => zeros_like(ids),
-                    _ => throw new CompressException(ErrorKind.InvalidInput, $"jlcm: cannot build the model input '{name}' from token ids (known: attention_mask, token_type_ids)"),
-                };
+            throw new CompressException(ErrorKind.InvalidInput, $"jlcm: the model takes {model.InputNames.Count} inputs ({string.Join(", ", model.InputNames)}); calibration data must be token ids [N, T]");
         }
-        return inputs;
+        return new Dictionary<string, Tensor>(model.Feed(x), StringComparer.Ordinal);
     }
 }

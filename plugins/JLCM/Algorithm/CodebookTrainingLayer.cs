@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Stands in for a Linear or Conv2d layer while its block learns: computes the layer with the weight
 /// <see cref="Weight"/> (set before each forward: the codebook's current Ŵ as a leaf that collects g = dL/dŴ) and the

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Joint learning of codebooks, group scales and mappings on one layer's output reconstruction ([RECON]
 /// ALGORITHMS.md §2.5–2.6). The loss is the mean squared error of the layer's outputs over the calibration

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Seeded 1-D k-means (Lloyd) returning K sorted centres ([RECON] ALGORITHMS.md §2.4). Assignment uses the
 /// midpoints of the sorted centres (bucketize), so every value goes to its nearest centre in O(n log K); an empty

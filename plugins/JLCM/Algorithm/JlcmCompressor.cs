@@ -1,25 +1,26 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using Compressor.Sdk;
-using Compressor.Sdk.Compression;
-using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Layers;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Quantized;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Import;
-using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
-using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>The end-to-end procedure ([RECON] ALGORITHMS.md §2.7). Block objective (imported ONNX graphs): blocks are
-/// cut from the graph (<see cref="OnnxBlocks"/>) and streamed in execution order: capture the block's inputs from the
+/// <summary>The end-to-end procedure (README "The procedure"). Block objective (models that can be cut into blocks:
+/// imported ONNX graphs): blocks are cut from the model (<see cref="CompressibleModel.FindBlocks"/>) and streamed in execution order: capture the block's inputs from the
 /// model with every earlier block already compressed; for each of its layers group the rows, fold the re-ordering
 /// into the consumer where that provably keeps the outputs (else store it) and k-means-initialise the grouped
 /// codebook; compute the block's FP outputs on those inputs; learn all its layers jointly on the block output
-/// (<see cref="BlockLearner"/>); replace them; save them to the work folder (resumable per block). Layer objective:
+/// (<see cref="BlockLearner"/>); replace them; save them to the resume store (resumable per block). Layer objective:
 /// the same per layer in module order, on the layer's input statistics (<see cref="JointLearner"/>). The baselines
 /// (kmeans, rtn) share both loops.</summary>
 public static class JlcmCompressor
@@ -31,19 +32,11 @@ public static class JlcmCompressor
         if (!model.IsExecutable) throw new CompressException(ErrorKind.InvalidInput, "jlcm: needs an executable model (calibration forwards); pass --arch");
         var data = context.Data.Calibration ?? context.Data.Train
             ?? throw new CompressException(ErrorKind.InvalidInput, "jlcm: needs calibration data: pass --data");
-        var graph = model.Module as OnnxModule;
-        bool byBlock = options.Objective switch
-        {
-            ReconstructionObjective.Block => graph is not null ? true
-                : throw new CompressException(ErrorKind.InvalidOptions, "jlcm: --objective block needs an imported ONNX model (blocks are cut from its graph); use --objective layer"),
-            ReconstructionObjective.Layer => false,
-            _ => graph is not null,
-        };
         var selector = new LayerSelector(options.Include, options.Exclude);
         var all = model.Layers();
-        var targets = all.Where(l => (l.Kind == LayerKind.Linear || (l.Kind == LayerKind.Conv2d && l.Module is TorchSharp.Modules.Conv2d { groups: 1 }))
+        var targets = all.Where(l => (l.Type == LayerType.Linear || (l.Type == LayerType.Conv2d && l.Module is TorchSharp.Modules.Conv2d { groups: 1 }))
                                      && selector.Matches(l.Name)).ToList();
-        foreach (var skipped in all.Where(l => l.Kind == LayerKind.Conv2d && selector.Matches(l.Name) && !targets.Contains(l)))
+        foreach (var skipped in all.Where(l => l.Type == LayerType.Conv2d && selector.Matches(l.Name) && !targets.Contains(l)))
             context.Report.Warn($"jlcm: {skipped.Name} is a grouped convolution; left uncompressed");
         if (targets.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "jlcm: no linear or conv layer matches --include/--exclude");
 
@@ -52,18 +45,22 @@ public static class JlcmCompressor
         if (feeder.Samples < options.CalibrationSamples)
             context.Report.Warn($"jlcm: the calibration data {data.Name} holds {feeder.Samples} samples, fewer than --calibration-samples {options.CalibrationSamples}; " +
                                 "using all of them (a --data source takes ,calibration=N for a larger calibration split)");
-        string fingerprint = OptionsSchema.For(typeof(JlcmOptions)).ToJson(options).ToString(Newtonsoft.Json.Formatting.None)
-                             + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed + "|samples " + feeder.Samples
-                             + "|objective " + (byBlock ? "block" : "layer");
-        var store = new ResumeStore(Path.Combine(context.WorkDirectory, "layers"), fingerprint);
-        IReadOnlyList<OnnxBlock>? blocks = null;
-        if (byBlock)
+        // Auto: the block objective wherever the model can be cut into blocks (imported graphs), else the layer objective.
+        IReadOnlyList<ModelBlock>? blocks = null;
+        if (options.Objective != ReconstructionObjective.Layer)
         {
             using var scope = NewDisposeScope();
-            blocks = OnnxBlocks.Find(graph!, targets.Select(t => t.Name).ToList(), feeder.Inputs(model, 0));
+            blocks = model.FindBlocks(targets.Select(t => t.Name).ToList(), feeder.Inputs(model, 0));
+            if (blocks is null && options.Objective == ReconstructionObjective.Block)
+                throw new CompressException(ErrorKind.InvalidOptions,
+                    $"jlcm: --objective block needs a model that can be cut into blocks (an imported ONNX graph), not {model.ArchitectureName ?? "this model"}; use --objective layer");
         }
-        context.Log.Info($"jlcm: {targets.Count} layer(s){(blocks is null ? "" : $" in {blocks.Count} block(s)")}, method {Naming.ToKebab(options.Method.ToString())}, {options.Bits}-bit, G = {options.Groups}, " +
-                         $"variant {Naming.ToKebab(options.Variant.ToString())}, gradient {Naming.ToKebab(options.Gradient.ToString())}, objective {(byBlock ? "block" : "layer")}, {feeder.Samples} calibration samples");
+        bool byBlock = blocks is not null;
+        string fingerprint = JsonSerializer.Serialize(options) + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed
+                             + "|samples " + feeder.Samples + "|objective " + (byBlock ? "block" : "layer");
+        var store = new SavedLayers(context.Resume.Section("layers", fingerprint));
+        context.Log.Info($"jlcm: {targets.Count} layer(s){(blocks is null ? "" : $" in {blocks.Count} block(s)")}, method {Kebab(options.Method)}, {options.Bits}-bit, G = {options.Groups}, " +
+                         $"variant {Kebab(options.Variant)}, gradient {Kebab(options.Gradient)}, objective {(byBlock ? "block" : "layer")}, {feeder.Samples} calibration samples");
 
         var tally = new Tally(context, targets.Count);
         using var progress = context.Progress.Start("jlcm: compress layers", targets.Count);
@@ -94,10 +91,10 @@ public static class JlcmCompressor
                     context.Cancellation.ThrowIfCancellationRequested();
                     var ordinals = block.Layers.Select(n => targets.FindIndex(t => t.Name == n)).ToList();
                     using var scope = NewDisposeScope();
-                    if (ordinals.All(i => store.Find(i, targets[i].Name) is not null))
+                    if (ordinals.All(i => store.Contains(i, targets[i].Name)))
                         foreach (int i in ordinals) Replay(model, store, targets, i, tally);
                     else
-                        CompressBlock(context, options, model, graph!, feeder, block, targets, ordinals, store, tally);
+                        CompressBlock(context, options, model, feeder, block, targets, ordinals, store, tally);
                     progress.Advance(ordinals.Count, block.Layers[^1]);
                 }
             }
@@ -116,22 +113,22 @@ public static class JlcmCompressor
     private static int IndexOf(IReadOnlyList<LayerInfo> layers, string name) => layers.ToList().FindIndex(l => l.Name == name);
 
     /// <summary>Replays layer <paramref name="i"/> from the work folder when it is there.</summary>
-    private static bool Replay(CompressibleModel model, ResumeStore store, IReadOnlyList<LayerInfo> targets, int i, Tally tally)
+    private static bool Replay(CompressibleModel model, SavedLayers store, IReadOnlyList<LayerInfo> targets, int i, Tally tally)
     {
         var info = targets[i];
         if (store.Find(i, info.Name) is not { } saved) return false;
+        var (replacement, outcome) = saved;
         var live = model.Layers().First(l => l.Name == info.Name);
-        if (saved.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(saved.Consumer), tensor(saved.Order!));
-        if (saved.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(saved.Order));
+        if (outcome.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(outcome.Consumer), tensor(outcome.Order!));
+        if (outcome.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(outcome.Order));
         var original = WeightOf(live.Module).clone();
-        var replacement = store.Load(i, saved);
         tally.Resumed++;
-        Commit(tally.Context, model, info, saved, replacement, original, tally);
+        Commit(tally.Context, model, info, outcome, replacement, original, tally);
         return true;
     }
 
     /// <summary>Reports a finished layer and puts it into the model.</summary>
-    private static void Commit(PluginContext context, CompressibleModel model, LayerInfo info, ResumeStore.Entry entry, nn.Module replacement, Tensor original, Tally tally)
+    private static void Commit(PluginContext context, CompressibleModel model, LayerInfo info, LayerOutcome entry, nn.Module replacement, Tensor original, Tally tally)
     {
         tally.Add(info, entry, (ICompressedLayer)replacement, original);
         replacement.to(context.Device);
@@ -176,15 +173,14 @@ public static class JlcmCompressor
     }
 
     /// <summary>The finished layer of a prepared one and its resume entry.</summary>
-    private static (ResumeStore.Entry Entry, nn.Module Layer) Finish(Prepared p, JObject stats)
+    private static (LayerOutcome Entry, nn.Module Layer) Finish(Prepared p, IndexMoveStats? moves)
     {
         var layer = p.Rtn ?? p.Codebook!.ToLayer(p.Info.Module, p.RowOrder, p.Bias);
-        var c = (ICompressedLayer)layer;
-        return (new ResumeStore.Entry(p.Info.Name, c.Kind, c.Config, p.Consumer, p.Order, stats), layer);
+        return (new LayerOutcome { Name = p.Info.Name, Consumer = p.Consumer, Order = p.Order, Moves = moves is null ? null : MoveCounts.Of(moves) }, layer);
     }
 
     /// <summary>Compresses one layer (the live module at <paramref name="index"/> of <paramref name="layers"/>) on its own output.</summary>
-    private static (ResumeStore.Entry Entry, nn.Module Replacement, Tensor Original) CompressLayer(PluginContext context, JlcmOptions options,
+    private static (LayerOutcome Entry, nn.Module Replacement, Tensor Original) CompressLayer(PluginContext context, JlcmOptions options,
         CompressibleModel model, CalibrationFeeder feeder, IReadOnlyList<LayerInfo> layers, int index, int ordinal)
     {
         var info = layers[index];
@@ -205,7 +201,7 @@ public static class JlcmCompressor
                 initial = JointLearner.Loss(approx, p.Weight, h);
             }
         }
-        var (entry, layer) = Finish(p, new JObject());
+        var (entry, layer) = Finish(p, moves);
         // The exact loss of what is stored (codebooks and scales rounded to fp16).
         double final;
         using (var dense = ((ICompressedLayer)layer).DenseWeight())
@@ -213,32 +209,31 @@ public static class JlcmCompressor
             var storedOrder = p.RowOrder is null ? dense.flatten(1) : dense.flatten(1).index_select(0, p.RowOrder.argsort());
             final = JointLearner.Loss(storedOrder, p.Weight, h);
         }
-        entry.Stats["initialLoss"] = double.IsNaN(initial) ? final : initial;
-        entry.Stats["finalLoss"] = final;
-        using (var zero = zeros_like(p.Weight)) entry.Stats["relativeLoss"] = final / Math.Max(1e-30, JointLearner.Loss(zero, p.Weight, h));
-        entry.Stats["moves"] = ToJson(moves);
+        entry.InitialLoss = double.IsNaN(initial) ? final : initial;
+        entry.FinalLoss = final;
+        using (var zero = zeros_like(p.Weight)) entry.RelativeLoss = final / Math.Max(1e-30, JointLearner.Loss(zero, p.Weight, h));
         p.Codebook?.Dispose();
-        context.Log.Debug($"jlcm: {info.Name} [{p.Weight.shape[0]}x{p.Weight.shape[1]}] loss {entry.Stats["initialLoss"]:G4} → {final:G4}, permutation " +
+        context.Log.Debug($"jlcm: {info.Name} [{p.Weight.shape[0]}x{p.Weight.shape[1]}] loss {entry.InitialLoss:G4} → {final:G4}, permutation " +
                           $"{(p.Consumer is not null ? "folded into " + p.Consumer : p.RowOrder is not null ? "stored" : "none")}, ±1 moves {moves.ShareOfUnitMoves:P1}");
         return (entry, layer, WeightOf(info.Module).clone());
     }
 
     /// <summary>Compresses the layers of one block on the block's output and commits them.</summary>
-    private static void CompressBlock(PluginContext context, JlcmOptions options, CompressibleModel model, OnnxModule graph, CalibrationFeeder feeder,
-        OnnxBlock block, IReadOnlyList<LayerInfo> targets, IReadOnlyList<int> ordinals, ResumeStore store, Tally tally)
+    private static void CompressBlock(PluginContext context, JlcmOptions options, CompressibleModel model, CalibrationFeeder feeder,
+        ModelBlock block, IReadOnlyList<LayerInfo> targets, IReadOnlyList<int> ordinals, SavedLayers store, Tally tally)
     {
         // The block's inputs, computed by the model with every earlier block compressed.
         var inputs = new List<Dictionary<string, Tensor>>();
         using (no_grad())
             for (int b = 0; b < feeder.BatchCount; b++)
-                inputs.Add(graph.RunValues(feeder.Inputs(model, b), block.Inputs).ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+                inputs.Add(model.RunValues(feeder.Inputs(model, b), block.Inputs).ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
         var prepared = new List<Prepared>();
         foreach (int i in ordinals)
         {
             var current = model.Layers();
             prepared.Add(Prepare(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i));
         }
-        var targetsOut = BlockLearner.Targets(graph, block, inputs);
+        var targetsOut = BlockLearner.Targets(model, block, inputs);
         var originals = prepared.Select(p => WeightOf(p.Info.Module).clone()).ToList();
         double initial = double.NaN;
         IReadOnlyList<IndexMoveStats> moves = prepared.Select(_ => new IndexMoveStats()).ToList();
@@ -252,16 +247,16 @@ public static class JlcmCompressor
                 if (result.BiasCorrections[j] is { } correction)
                     prepared[j] = prepared[j] with { Bias = prepared[j].Bias is { } b ? b.add(correction) : correction };
         }
-        var finished = prepared.Select((p, j) => Finish(p, new JObject { ["moves"] = ToJson(moves[j]) })).ToList();
+        var finished = prepared.Select((p, j) => Finish(p, moves[j])).ToList();
         // Put the finished layers in (keeping the FP ones) for the exact loss of what is stored.
         for (int j = 0; j < prepared.Count; j++) model.ReplaceLayer(prepared[j].Info.Name, finished[j].Layer.to(context.Device), disposeOld: false);
-        double final = BlockLearner.Loss(graph, block, inputs, targetsOut), power = BlockLearner.TargetPower(targetsOut);
+        double final = BlockLearner.Loss(model, block, inputs, targetsOut), power = BlockLearner.TargetPower(targetsOut);
         for (int j = 0; j < prepared.Count; j++)
         {
             var (entry, layer) = finished[j];
-            entry.Stats["initialLoss"] = j == 0 ? (double.IsNaN(initial) ? final : initial) : 0.0;
-            entry.Stats["finalLoss"] = j == 0 ? final : 0.0;
-            if (j == 0) entry.Stats["relativeLoss"] = final / Math.Max(1e-30, power);
+            entry.InitialLoss = j == 0 ? (double.IsNaN(initial) ? final : initial) : 0.0;
+            entry.FinalLoss = j == 0 ? final : 0.0;
+            if (j == 0) entry.RelativeLoss = final / Math.Max(1e-30, power);
             store.Save(ordinals[j], entry, layer);
             tally.Add(targets[ordinals[j]], entry, (ICompressedLayer)layer, originals[j]);
             prepared[j].Codebook?.Dispose();
@@ -314,7 +309,7 @@ public static class JlcmCompressor
         public double LossInit, LossFinal;
         public List<double> RelativeLosses { get; } = [];
 
-        public void Add(LayerInfo info, ResumeStore.Entry entry, ICompressedLayer compressed, Tensor original)
+        public void Add(LayerInfo info, LayerOutcome entry, ICompressedLayer compressed, Tensor original)
         {
             context.Report.AddLayer(info.Name, compressed, original);
             Weights += info.WeightCount;
@@ -322,10 +317,10 @@ public static class JlcmCompressor
             AccountedBits += compressed is CodebookLayer cl ? cl.AccountedBits : compressed.WeightStorageBits;
             if (entry.Consumer is not null) Folded++;
             if (compressed is CodebookLayer { Permuted: true }) ExplicitPermutations++;
-            LossInit += (double?)entry.Stats["initialLoss"] ?? 0;
-            LossFinal += (double?)entry.Stats["finalLoss"] ?? 0;
-            if ((double?)entry.Stats["relativeLoss"] is { } rel) RelativeLosses.Add(rel);
-            if (entry.Stats["moves"] is JObject mv) Moves.Accumulate(FromJson(mv), 1.0 / layers);
+            LossInit += entry.InitialLoss;
+            LossFinal += entry.FinalLoss;
+            if (entry.RelativeLoss is { } rel) RelativeLosses.Add(rel);
+            if (entry.Moves is { } mv) Moves.Accumulate(mv.ToStats(), 1.0 / layers);
         }
 
         public void Report(long samples, double seconds, bool byBlock)
@@ -354,23 +349,11 @@ public static class JlcmCompressor
                 r.AddSeries(new Series("extremeCodewordShare", x, Moves.ExtremeShare.ToList(), "update", "share of weights on codeword 0 or K-1 (mean over layers)"));
                 r.AddMetric(new Metric("unitMoveShare", Moves.ShareOfUnitMoves, "fraction"));
             }
-            context.Log.Info($"jlcm: {(double)StorageBits / Weights:F4} bits/weight stored ({(double)AccountedBits / Weights:F4} by §2.2), " +
+            context.Log.Info($"jlcm: {(double)StorageBits / Weights:F4} bits/weight stored ({(double)AccountedBits / Weights:F4} by the paper's accounting), " +
                              $"{Folded} permutation(s) folded, {ExplicitPermutations} stored, loss {LossInit:G4} → {LossFinal:G4} ({unit}), {seconds:F1} s");
         }
     }
 
-    private static JObject ToJson(IndexMoveStats s) => new()
-    {
-        ["one"] = new JArray(s.MovesOne), ["two"] = new JArray(s.MovesTwo), ["more"] = new JArray(s.MovesThreeOrMore), ["extreme"] = new JArray(s.ExtremeShare),
-    };
-
-    private static IndexMoveStats FromJson(JObject o)
-    {
-        var s = new IndexMoveStats();
-        s.MovesOne.AddRange(o["one"]!.Select(x => (long)x));
-        s.MovesTwo.AddRange(o["two"]!.Select(x => (long)x));
-        s.MovesThreeOrMore.AddRange(o["more"]!.Select(x => (long)x));
-        s.ExtremeShare.AddRange(o["extreme"]!.Select(x => (double)x));
-        return s;
-    }
+    /// <summary>An option value as the command line spells it (KMeans → k-means).</summary>
+    private static string Kebab(Enum value) => Regex.Replace(value.ToString(), "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant();
 }

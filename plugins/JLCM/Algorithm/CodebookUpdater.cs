@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.JLCM;
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>One layer's optimiser state for joint learning ([RECON] ALGORITHMS.md §2.5–2.6), shared by the layer and
 /// the block objectives: given g = dL/dŴ for the layer's current Ŵ (stored row order), <see cref="Step"/> gives the
