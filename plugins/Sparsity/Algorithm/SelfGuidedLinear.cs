@@ -1,8 +1,8 @@
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>A structured linear under self-guided training: o = α·(W_g x) + (1 − α)·S(x) + b with a trainable dense
 /// guide W_g [M, N], α from <see cref="SgtSchedule"/> at the layer's own step counter (a buffer, so it is saved with

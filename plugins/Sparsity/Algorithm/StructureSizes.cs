@@ -1,6 +1,6 @@
 using Compressor.Sdk;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The size of one structured linear N → M: rank r and/or block count B, and the formulas of
 /// ALGORITHMS.md §3.1 for its weight count.</summary>

@@ -1,7 +1,7 @@
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The reference from-scratch initialisations of StructuredFFN (ALGORITHMS.md §3.2): LowRank from the SVD of
 /// a dense N(0, 0.02²) matrix, lr1 = √S_r V_rᵀ, lr2 = U_r √S_r; BlockShuffle and BlockDense with every block (and

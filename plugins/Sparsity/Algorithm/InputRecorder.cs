@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Stands in for a linear while calibration batches run and keeps up to <paramref name="limit"/> of its
 /// input rows (the last dimension is the feature axis; all leading positions are tokens). The wrapped layer is held,

@@ -1,7 +1,7 @@
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Structured layers fitted to a trained dense weight W [M, N] in the least-squares (Frobenius) sense:
 /// <list type="bullet">

@@ -1,4 +1,4 @@
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The self-guided-training weight α_t (ALGORITHMS.md §3.3): α = ½(1 + cos(π t / S_g)) for t ≤ S_g and 0
 /// afterwards, so α goes from 1 (all guide) to 0 (all structured) over the first S_g steps.</summary>

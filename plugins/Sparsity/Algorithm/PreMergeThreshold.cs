@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The pre-merge decision (ALGORITHMS.md §3.4): a structured product has no nonlinearity, so its dense
 /// matrix can be materialised; for few tokens per call one dense MatMul beats the two structured stages. The

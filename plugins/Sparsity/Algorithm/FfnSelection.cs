@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using Compressor.Sdk;
 using Compressor.Sdk.Models;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Which linears the plugin rewrites. Without --include: the feed-forward linears of transformers by their
 /// usual names — GPT-2 <c>mlp.c_fc</c>/<c>mlp.c_proj</c>, timm ViT <c>mlp.fc1</c>/<c>mlp.fc2</c>, BERT/MiniLM
@@ -22,7 +22,7 @@ public static partial class FfnSelection
     public static IReadOnlyList<LayerInfo> Select(CompressibleModel model, string[] include, string[] exclude, bool firstLayerDense, out IReadOnlyList<string> keptDense)
     {
         var globs = include.Length > 0 ? include : FfnGlobs;
-        var layers = model.Select(LayerKind.Linear, new LayerSelector(globs, exclude))
+        var layers = model.Select(LayerType.Linear, new LayerSelector(globs, exclude))
             .Where(l => include.Length > 0 || !l.Name.Contains("attention.output.dense", StringComparison.Ordinal))
             .ToList();
         if (layers.Count == 0)

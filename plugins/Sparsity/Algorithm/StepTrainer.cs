@@ -1,20 +1,19 @@
 using System.Globalization;
+using System.Text.Json;
 using Compressor.Sdk;
-using Compressor.Sdk.Checkpoints;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.IO;
 using Compressor.Sdk.Models;
+using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Training;
-using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>A fixed number of AdamW steps on a loss of one batch (task loss from scratch, distillation loss in
 /// recovery), 10% linear warm-up then cosine to 1% of the peak rate, gradient clip 1.0, with a checkpoint of the
-/// whole model state, the optimizer state and the loss history in the work folder every few steps: a killed run
+/// whole model state, the optimizer state and the loss history in the resume store every few steps: a killed run
 /// resumes at its last checkpoint and, with the same data and seed, ends with the same weights as an uninterrupted
 /// one (the data order of each pass depends only on (seed, pass), and SGT's Bernoulli draws only on (seed, step)).</summary>
 /// <param name="model">The model being trained.</param>
@@ -22,10 +21,10 @@ namespace Compressor.Plugins.Sparsity;
 /// <param name="loss">The scalar loss of one batch.</param>
 /// <param name="data">Training batches.</param>
 /// <param name="settings">Steps, rate, batch size, checkpoint interval, weight decay and seed.</param>
-/// <param name="workDirectory">Where the resumable state lives.</param>
-/// <param name="tag">File name prefix of the state (e.g. <c>recovery</c>).</param>
+/// <param name="resume">Where the resumable state lives (a section named <paramref name="tag"/>).</param>
+/// <param name="tag">The phase (e.g. <c>recovery</c>), which names its state.</param>
 public sealed class StepTrainer(CompressibleModel model, IReadOnlyList<TorchSharp.Modules.Parameter> parameters, Func<DataBatch, Tensor> loss,
-    IDataSet data, StepTrainer.Settings settings, string workDirectory, string tag)
+    IDataSet data, StepTrainer.Settings settings, IResumeStore resume, string tag)
 {
     /// <summary>Hyper-parameters of a <see cref="StepTrainer"/> run.</summary>
     /// <param name="Steps">Optimizer steps.</param>
@@ -36,9 +35,12 @@ public sealed class StepTrainer(CompressibleModel model, IReadOnlyList<TorchShar
     /// <param name="Seed">Data order seed.</param>
     public sealed record Settings(int Steps, double LearningRate, int BatchSize, int CheckpointEvery, double WeightDecay, int Seed);
 
-    private string StatePath => Path.Combine(workDirectory, tag + "-state.json");
-    private string WeightsPath => Path.Combine(workDirectory, tag + "-weights.safetensors");
-    private string OptimizerPath => Path.Combine(workDirectory, tag + "-optimizer.bin");
+    private const string StateKey = "last";
+
+    /// <summary>What a resumed run restores besides the model's tensors and the optimizer.</summary>
+    private sealed record SavedState(int Step, List<double> Losses);
+
+    private readonly IResumeStore _store = resume.Section(tag, $"{settings}|{parameters.Count} parameter tensors|{data.Name}:{data.Count}");
 
     /// <summary>The loss of every step done so far (resumed runs include the earlier steps).</summary>
     public List<double> Losses { get; } = [];
@@ -46,18 +48,19 @@ public sealed class StepTrainer(CompressibleModel model, IReadOnlyList<TorchShar
     /// <summary>Trains until <see cref="Settings.Steps"/> (or, for tests, until <paramref name="stopAfter"/> steps are done).</summary>
     public IReadOnlyList<double> Run(IProgressReporter progress, IPluginLogger log, CancellationToken cancellation, int? stopAfter = null)
     {
-        Directory.CreateDirectory(workDirectory);
         var optimizer = optim.AdamW(parameters, settings.LearningRate, 0.9, 0.999, 1e-8, settings.WeightDecay);
-        var schedule = new TrainingSettings(1, settings.LearningRate, settings.BatchSize, settings.WeightDecay, WarmupFraction: 0.1, MinLearningRateRatio: 0.01);
+        var schedule = new LearningRateSchedule(settings.LearningRate, WarmupFraction: 0.1, MinRateRatio: 0.01);
         int step = 0;
-        if (File.Exists(StatePath))
+        using (var saved = _store.Load(StateKey, optimizer))
         {
-            var state = JObject.Parse(File.ReadAllText(StatePath));
-            step = (int)state["step"]!;
-            Losses.AddRange(state["losses"]!.ToObject<List<double>>()!);
-            using (var reader = CheckpointFormats.Open(WeightsPath)) ModelIO.LoadTensors(model.Module, reader, strict: true);
-            optimizer.load_state_dict(OptimizerPath);
-            log.Info($"sparsity: {tag} resumes at step {step} of {settings.Steps}");
+            if (saved is not null && JsonSerializer.Deserialize<SavedState>(saved.State) is { } state)
+            {
+                step = state.Step;
+                Losses.AddRange(state.Losses);
+                using (no_grad())
+                    foreach (var (name, t) in model.NamedTensors()) t.copy_(saved.Tensors[name]);
+                log.Info($"sparsity: {tag} resumes at step {step} of {settings.Steps}");
+            }
         }
         long perPass = Math.Max(1, data.Count / settings.BatchSize);
         using var task = progress.Start($"sparsity: {tag}", settings.Steps);
@@ -76,7 +79,7 @@ public sealed class StepTrainer(CompressibleModel model, IReadOnlyList<TorchShar
                     if (b.Input.shape[0] < settings.BatchSize && data.Count >= settings.BatchSize) continue;
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = schedule.LearningRateAt(step, settings.Steps);
+                    foreach (var g in optimizer.ParamGroups) g.LearningRate = schedule.At(step, settings.Steps);
                     optimizer.zero_grad();
                     var l = loss(b);
                     l.backward();
@@ -101,11 +104,8 @@ public sealed class StepTrainer(CompressibleModel model, IReadOnlyList<TorchShar
 
     private void Save(TorchSharp.Modules.AdamW optimizer, int step)
     {
-        var tensors = model.Module.state_dict().Select(kv => (kv.Key, kv.Value)).ToList();
-        SafetensorsWriter.Write(WeightsPath, tensors);
-        optimizer.save_state_dict(OptimizerPath);
-        var state = new JObject { ["step"] = step, ["losses"] = new JArray(Losses.Select(x => Math.Round(x, 6))) };
-        AtomicFile.WriteAllText(StatePath, state.ToString());
+        var state = new SavedState(step, Losses.Select(x => Math.Round(x, 6)).ToList());
+        _store.Save(StateKey, JsonSerializer.Serialize(state), model.NamedTensors(), optimizer);
     }
 
     /// <summary>Loss spikes: steps whose loss exceeds 1.5× the median of the previous <paramref name="window"/> steps.</summary>

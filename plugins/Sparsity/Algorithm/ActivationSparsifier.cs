@@ -1,10 +1,10 @@
 using Compressor.Sdk;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Training-free activation sparsity (ALGORITHMS.md §4): each selected linear y = W x keeps, per token, the
 /// k inputs of highest score — WINA s_i = |x_i|·‖W[:, i]‖₂, TEAL s_i = |x_i| — and drops the rest. The per-layer

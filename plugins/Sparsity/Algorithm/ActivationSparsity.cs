@@ -1,12 +1,12 @@
 using Compressor.Sdk;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The activation-sparsity pipeline of one run: record calibration inputs of the selected linears, allocate
 /// the per-layer sparsities (<see cref="ActivationSparsifier"/>), and replace each linear by a

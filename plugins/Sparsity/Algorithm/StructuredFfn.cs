@@ -1,7 +1,7 @@
 using Compressor.Sdk;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
@@ -9,7 +9,7 @@ using Compressor.Sdk.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Sparsity;
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The structured-FFN pipeline of one run: size each selected linear, build its structured form (fitted to
 /// the dense weight, or the reference init with --from-scratch), optionally wrap it for self-guided training, train
@@ -172,9 +172,9 @@ public static class StructuredFfn
         {
             if (b.Target is null) throw new CompressException(ErrorKind.InvalidInput, "sparsity: --from-scratch needs labelled data (next tokens or classes)");
             var logits = ModelInputs.Forward(model, b.Input.to(context.Device));
-            return Evaluation.Loss(logits, b.Target.to(context.Device), b.Target.dim() >= 2 ? DataKind.Tokens : DataKind.Images);
+            return TaskLoss.Of(logits, b.Target.to(context.Device), b.Target.dim() >= 2 ? DataKind.Tokens : DataKind.Images);
         }
-        var trainer = new StepTrainer(model, parameters, Loss, data, Settings(context, options, options.TrainSteps, 0.1), context.WorkDirectory, "train");
+        var trainer = new StepTrainer(model, parameters, Loss, data, Settings(context, options, options.TrainSteps, 0.1), context.Resume, "train");
         var losses = trainer.Run(context.Progress, context.Log, context.Cancellation);
         Summarise(context, "train", losses);
     }
@@ -204,7 +204,7 @@ public static class StructuredFfn
             var y = ModelInputs.Forward(model, x);
             return nn.functional.mse_loss(y, target).div(target.square().mean().clamp_min(1e-12));
         }
-        var trainer = new StepTrainer(model, parameters, Loss, data, Settings(context, options, options.RecoverySteps, 0.0), context.WorkDirectory, "recovery");
+        var trainer = new StepTrainer(model, parameters, Loss, data, Settings(context, options, options.RecoverySteps, 0.0), context.Resume, "recovery");
         var losses = trainer.Run(context.Progress, context.Log, context.Cancellation);
         Summarise(context, "recovery", losses);
     }
