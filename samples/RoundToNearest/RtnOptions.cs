@@ -32,7 +32,7 @@ public sealed record RtnOptions : PluginOptions
     public bool ClipSearch { get; init; }
 
     /// <summary>Also quantize embedding tables (e.g. a transformer's word embeddings) into
-    /// <see cref="Compressor.Sdk.Layers.QuantizedEmbedding"/>, per row group, with the same bits, group size and scheme.</summary>
+    /// quantized embedding (<c>quantized_embedding</c>), per row group, with the same bits, group size and scheme.</summary>
     [Option("Also quantize embedding tables (Gather tables of imported ONNX models, token/position embeddings) with the same bits, group size and scheme; exported as a Gather of packed code rows.")]
     public bool Embeddings { get; init; }
 

@@ -1,7 +1,8 @@
-using Compressor.Sdk.Quantization;
+using Compressor.Samples.RoundToNearest;
+using Compressor.Layers.Packing;
 using static TorchSharp.torch;
 
-namespace Compressor.Samples.RoundToNearest;
+namespace Compressor.Samples.RoundToNearest.Algorithm;
 
 /// <summary>The round-to-nearest algorithm: per group of weights, a scale (and zero point) from the group's range,
 /// optionally shrunk by the clipping factor that minimises the squared error; then q = clamp(round(w/s) + z).</summary>
