@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>The child names of a transformer block in a given ecosystem, so that its state dicts load unrenamed.</summary>
 public sealed record BlockNames(string Norm1, string Attention, string Qkv, string Proj, string Norm2, string Mlp, string Fc1, string Fc2)

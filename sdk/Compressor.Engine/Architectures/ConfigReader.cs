@@ -1,6 +1,6 @@
 using Newtonsoft.Json.Linq;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>Typed, checked access to an architecture config, with one-line errors.</summary>
 internal static class ConfigReader

@@ -1,12 +1,12 @@
 using System.Text.RegularExpressions;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+using Compressor.Engine.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>A GPT-2-style decoder with Hugging Face <c>gpt2</c> names (<c>transformer.wte</c>, <c>transformer.wpe</c>,
 /// <c>transformer.h.N.ln_1</c>, <c>attn.c_attn</c>, <c>attn.c_proj</c>, <c>ln_2</c>, <c>mlp.c_fc</c>, <c>mlp.c_proj</c>,

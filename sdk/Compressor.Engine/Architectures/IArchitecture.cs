@@ -1,7 +1,7 @@
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>A built-in model architecture whose parameter names match its public ecosystem.</summary>
 public interface IArchitecture

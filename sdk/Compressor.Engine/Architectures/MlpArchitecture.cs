@@ -1,11 +1,11 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+using Compressor.Engine.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>A multi-layer perceptron with PyTorch <c>nn.Sequential</c> names (<c>layers.0</c>, <c>layers.2</c>, …,
 /// activations at the odd indices). Inputs of any shape are flattened after the batch dimension.</summary>

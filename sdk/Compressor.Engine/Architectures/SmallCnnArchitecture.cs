@@ -1,11 +1,11 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+using Compressor.Engine.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>A small convolutional classifier for tests and examples: 3×3 convolutions (<c>convs.0</c>, <c>convs.2</c>,
 /// …; ReLU between, stride 2 after the first), global average pooling, then a linear <c>head</c>.</summary>

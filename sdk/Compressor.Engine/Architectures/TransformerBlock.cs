@@ -1,9 +1,9 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Engine.Onnx.Export;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>A pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x)). Child names follow
 /// <see cref="BlockNames"/>; every linear is replaceable.</summary>

@@ -1,12 +1,12 @@
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Engine.Onnx.Export;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>ONNX node patterns shared by the built-in transformer architectures.</summary>
 internal static class TransformerOnnx
 {
     /// <summary>GELU: exact (erf form, which ORT fuses into its Gelu kernel) or the tanh approximation.</summary>
-    public static string Gelu(IOnnxExportContext c, string x, bool tanh) => Onnx.Export.Emitters.ActivationEmitter.Gelu(c, x, tanh);
+    public static string Gelu(IOnnxExportContext c, string x, bool tanh) => ActivationEmitter.Gelu(c, x, tanh);
 
     /// <summary>Transpose with a permutation.</summary>
     public static string Transpose(IOnnxExportContext c, string x, params long[] perm) =>

@@ -1,11 +1,11 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+using Compressor.Engine.Onnx.Export;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Architectures;
+namespace Compressor.Engine.Architectures;
 
 /// <summary>Vision transformer / DeiT with timm parameter names (<c>patch_embed.proj</c>, <c>cls_token</c>,
 /// <c>pos_embed</c>, <c>blocks.N.norm1</c>, <c>blocks.N.attn.qkv</c>, <c>blocks.N.attn.proj</c>, <c>blocks.N.norm2</c>,
@@ -60,7 +60,7 @@ public sealed class VitArchitecture : IArchitecture
 public sealed class VisionTransformer : LayerContainer, IOnnxExportableModel
 {
     private readonly bool _distilled;
-    private readonly int _prefixTokens, _dim;
+    private readonly int _prefixTokens, _dim, _depth, _heads;
 
     /// <summary>Builds the model with timm's initialisation (normal 0.02, truncated at ±2, for tokens, positions and linears).</summary>
     public VisionTransformer(int imageSize, int patchSize, int inChannels, int dim, int depth, int heads, int mlpRatio, int classes, bool distilled, bool qkvBias)
@@ -69,6 +69,8 @@ public sealed class VisionTransformer : LayerContainer, IOnnxExportableModel
         _distilled = distilled;
         _prefixTokens = distilled ? 2 : 1;
         _dim = dim;
+        _depth = depth;
+        _heads = heads;
         OnnxInputs = [new OnnxValueSpec("images", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(inChannels), OnnxDim.Fixed(imageSize), OnnxDim.Fixed(imageSize)])];
         OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 4), OnnxDim.Fixed(classes)])];
         int patches = (imageSize / patchSize) * (imageSize / patchSize);
@@ -94,6 +96,12 @@ public sealed class VisionTransformer : LayerContainer, IOnnxExportableModel
 
     /// <summary>Whether the model has the distillation token and head.</summary>
     public bool Distilled => _distilled;
+
+    /// <summary>The number of transformer blocks (<c>blocks.0</c> … <c>blocks.{Depth-1}</c>).</summary>
+    public int Depth => _depth;
+
+    /// <summary>The number of attention heads of every block.</summary>
+    public int AttentionHeads => _heads;
 
     /// <summary>The final normalised token features [B, N, D] (for heads, distillation and probes).</summary>
     public Tensor Features(Tensor images)

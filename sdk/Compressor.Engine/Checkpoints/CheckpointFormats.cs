@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
-using Compressor.Sdk.Checkpoints.PyTorch;
+using Compressor.Engine.Onnx.Import;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Storage.PyTorch;
 
-namespace Compressor.Sdk.Checkpoints;
+namespace Compressor.Engine.Checkpoints;
 
 /// <summary>The checkpoint formats this tool reads, tried in registration order on the first bytes of a file, then
 /// TorchSharp's format, which has no magic number and so is tried after every registered one.</summary>
@@ -14,7 +16,7 @@ public static class CheckpointFormats
     {
         Register(new SafetensorsFormat());
         Register(new PyTorchZipFormat());
-        Register(new ShardedCheckpointFormat());
+        Register(new ShardedCheckpointFormat(Open));
         Register(new OnnxFormat());
     }
 

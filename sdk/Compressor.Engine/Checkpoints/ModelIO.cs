@@ -1,47 +1,52 @@
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Compression;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Import;
+using Compressor.Engine.Storage;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Import;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Checkpoints;
+namespace Compressor.Engine.Checkpoints;
 
-/// <summary>Loads checkpoints into <see cref="CompressibleModel"/>s and saves models as safetensors with their
+/// <summary>Loads checkpoints into <see cref="EngineModel"/>s and saves models as safetensors with their
 /// architecture and compression manifest in the metadata, so that a file written by <c>compress</c> reloads into
-/// the same module tree with no other flag.</summary>
+/// the same module tree with no other flag. Compressed layers are rebuilt by the kinds handed in.</summary>
 public static class ModelIO
 {
     /// <summary>Loads <paramref name="path"/>, in a format chosen by content. An ONNX file is imported as an executable
-    /// model (<see cref="OnnxImporter"/>). For a safetensors file the architecture comes from
+    /// model (<see cref="ImportedModel"/>). For a safetensors file the architecture comes from
     /// <paramref name="architecture"/> when given, else from the file's metadata (a checkpoint of an imported ONNX model
-    /// carries its graph there, see <see cref="OnnxArchitecture"/>); without either, the model is weights-only.</summary>
-    /// <exception cref="CompressException">Unreadable, malformed or mismatching file, in one line.</exception>
-    public static CompressibleModel Load(string path, ArchitectureSpec? architecture = null)
+    /// carries its graph there, see <see cref="OnnxArchitecture"/>); without either, the model is weights-only
+    /// (<see cref="WeightsOnlyModel"/>).</summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="kinds">The compressed layer kinds that rebuild the file's compressed layers.</param>
+    /// <param name="architecture">The architecture to load it as (<c>--arch</c>), or null.</param>
+    /// <exception cref="CompressException">Unreadable, malformed or mismatching file, or a compressed layer of an
+    /// unknown kind, in one line.</exception>
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null)
     {
+        ArgumentNullException.ThrowIfNull(kinds);
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
         using var reader = CheckpointFormats.Open(path);
         if (reader is OnnxCheckpointReader onnx)
         {
             if (architecture is not null && !string.Equals(architecture.Name, OnnxArchitecture.ArchitectureName, StringComparison.OrdinalIgnoreCase))
                 throw new CompressException(ErrorKind.InvalidOptions, $"{path}: an ONNX model carries its own graph; --arch {architecture.Name} does not apply");
-            return OnnxImporter.ToCompressibleModel(onnx.Model, Path.GetDirectoryName(Path.GetFullPath(path)), path);
+            return OnnxImporter.ToModel(onnx.Model, Path.GetDirectoryName(Path.GetFullPath(path)), path, kinds);
         }
         CompressionManifest? manifest = reader.Metadata.TryGetValue(CompressionManifest.MetadataKey, out var mj) ? CompressionManifest.FromJson(mj) : null;
         var arch = architecture ?? manifest?.Architecture
                    ?? (reader.Metadata.TryGetValue(ArchitectureSpec.MetadataKey, out var aj) ? ArchitectureSpec.FromJson(aj) : null);
         var compressed = manifest?.Layers ?? new Dictionary<string, CompressedLayerEntry>();
-        nn.Module module;
         if (arch is not null)
         {
             arch = ArchitectureRegistry.Spec(arch.Name, arch.Config);
-            module = ArchitectureRegistry.Create(arch);
-            var model = new CompressibleModel(module, arch, manifest?.Steps);
+            var model = ArchitectureRegistry.CreateModel(arch, kinds, manifest?.Steps);
             try
             {
                 foreach (var (name, entry) in compressed.OrderByDescending(kv => kv.Key.Length))
                 {
-                    try { model.ReplaceLayer(name, CompressedLayerRegistry.Create(entry.Kind, entry.Config)); }
+                    try { model.ReplaceLayer(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name)); }
                     catch (KeyNotFoundException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: compressed layer '{name}' does not exist in architecture {arch.Name}"); }
                 }
                 // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
@@ -62,9 +67,9 @@ public static class ModelIO
         try
         {
             foreach (var (name, entry) in compressed.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                root.Insert(name, CompressedLayerRegistry.Create(entry.Kind, entry.Config));
+                root.Insert(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name));
             LoadTensors(root, reader, strict: true);
-            return new CompressibleModel(root, null, manifest?.Steps);
+            return new WeightsOnlyModel(root, kinds, manifest?.Steps);
         }
         catch
         {
@@ -73,12 +78,15 @@ public static class ModelIO
         }
     }
 
-    /// <summary>Saves <paramref name="model"/> (its compressed representation as is) to <paramref name="path"/>, atomically.</summary>
-    public static void Save(CompressibleModel model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    /// <summary>Saves <paramref name="model"/> (its compressed representation as is) to <paramref name="path"/>,
+    /// atomically, with its architecture spec and its compression manifest (each compressed layer's config written by
+    /// its kind in <see cref="EngineModel.Kinds"/>) in the metadata.</summary>
+    /// <exception cref="CompressException">A compressed layer of a kind the model's kinds do not know.</exception>
+    public static void Save(EngineModel model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["format"] = "pt" };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) metadata[k] = v;
-        if (model.Architecture is not null) metadata[ArchitectureSpec.MetadataKey] = model.Architecture.ToJson();
+        if (model.Spec is not null) metadata[ArchitectureSpec.MetadataKey] = model.Spec.ToJson();
         metadata[CompressionManifest.MetadataKey] = CompressionManifest.Of(model).ToJson();
         using var scope = NewDisposeScope();
         var tensors = model.NamedTensors().Select(t => (t.Name, t.Tensor.detach())).ToList();
@@ -86,37 +94,9 @@ public static class ModelIO
     }
 
     /// <summary>Copies every parameter and buffer of <paramref name="module"/> from the file, by name. With
-    /// <paramref name="strict"/>, a tensor the file lacks or a tensor the module lacks is an error.</summary>
+    /// <paramref name="strict"/>, a tensor the file lacks or a tensor the module lacks is an error (see
+    /// <see cref="ModuleTensors.Load"/>).</summary>
     public static void LoadTensors(nn.Module module, ICheckpointReader reader, bool strict,
-        Func<string, Tensor, Tensor>? convert = null, Func<string, bool>? redundant = null)
-    {
-        var state = module.state_dict();
-        if (strict)
-        {
-            var missing = state.Keys.Where(k => !reader.Contains(k)).ToList();
-            if (missing.Count > 0)
-                throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: missing {missing.Count} tensor(s) the model needs, e.g. '{missing[0]}'");
-            var extra = reader.Tensors.Select(e => e.Name).Where(n => !state.ContainsKey(n) && !(redundant?.Invoke(n) ?? false)).ToList();
-            if (extra.Count > 0)
-                throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: {extra.Count} tensor(s) the model does not have, e.g. '{extra[0]}'");
-        }
-        var entries = reader.Tensors.ToDictionary(e => e.Name);
-        using var noGrad = no_grad();
-        foreach (var (name, target) in state)
-        {
-            if (!reader.Contains(name)) continue;
-            var entry = entries[name];
-            if (convert is null && !entry.Shape.SequenceEqual(target.shape))
-                throw new CompressException(ErrorKind.InvalidInput,
-                    $"{reader.Path}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", target.shape)}]");
-            using var read = reader.Read(name);
-            using var t = convert is null ? read.alias() : convert(name, read);
-            if (!t.shape.SequenceEqual(target.shape))
-                throw new CompressException(ErrorKind.InvalidInput,
-                    $"{reader.Path}: tensor '{name}' has shape [{string.Join(", ", t.shape)}] (in this model's layout), the model expects [{string.Join(", ", target.shape)}]");
-            if (t.dtype != target.dtype && (t.dtype.IsFloatingPoint() != target.dtype.IsFloatingPoint()))
-                throw new CompressException(ErrorKind.InvalidInput, $"{reader.Path}: tensor '{name}' is {entry.DType}, the model expects {target.dtype}");
-            target.copy_(t);
-        }
-    }
+        Func<string, Tensor, Tensor>? convert = null, Func<string, bool>? redundant = null) =>
+        ModuleTensors.Load(module, reader, strict, convert, redundant);
 }

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Opens <c>--data</c> specs.</summary>
 public static class DataSources

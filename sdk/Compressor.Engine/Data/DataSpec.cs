@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>A parsed <c>--data</c> spec: <c>KIND[:PATH][,key=value]*</c>, e.g. <c>digits</c>, <c>idx:data/mnist</c>,
 /// <c>text:moby.txt,tokenizer=gpt2,context=128</c>. Keys: <c>calibration=N</c> (calibration samples; default 256 for images, 64 for text and sentences),

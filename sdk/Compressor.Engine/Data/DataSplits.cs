@@ -1,4 +1,6 @@
-namespace Compressor.Sdk.Data;
+using Compressor.Sdk.Data;
+
+namespace Compressor.Engine.Data;
 
 /// <summary>A data source split into train, calibration and evaluation sets (fixed by the seed).</summary>
 public sealed class DataSplits : IDisposable

@@ -1,10 +1,11 @@
+using Compressor.Sdk.Data;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
-/// <summary>The scikit-learn digits set (1,797 8×8 images, 10 classes), embedded in the SDK as the default data set
+/// <summary>The scikit-learn digits set (1,797 8×8 images, 10 classes), embedded in the engine as the default data set
 /// (see Data/Resources/DIGITS-LICENSE.md). Pixels 0..16 are scaled to [0, 1]; inputs are [N, 1, 8, 8].</summary>
 public static class DigitsDataSource
 {
@@ -17,8 +18,8 @@ public static class DigitsDataSource
     /// <summary>All samples: inputs [1797, 1, 8, 8] float32 in [0, 1], labels [1797] int64.</summary>
     public static (Tensor Inputs, Tensor Labels) LoadAll()
     {
-        using var stream = typeof(DigitsDataSource).Assembly.GetManifestResourceStream("Compressor.Sdk.Data.Resources.digits.csv.gz")
-                           ?? throw new InvalidOperationException("the digits resource is missing from Compressor.Sdk");
+        using var stream = typeof(DigitsDataSource).Assembly.GetManifestResourceStream("Compressor.Engine.Data.Resources.digits.csv.gz")
+                           ?? throw new InvalidOperationException("the digits resource is missing from Compressor.Engine");
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
         var bytes = buffer.ToArray();
@@ -41,7 +42,7 @@ public static class DigitsDataSource
     }
 
     /// <summary>Train / calibration / test splits: a seeded permutation, the last 20% held out; calibration is the
-    /// first <paramref name="calibration"/> training samples.</summary>
+    /// first <c>calibration</c> (a spec option, default 256) training samples.</summary>
     public static DataSplits Open(DataSpec spec, int seed)
     {
         var (x, y) = LoadAll();

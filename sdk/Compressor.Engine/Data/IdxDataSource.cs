@@ -1,6 +1,7 @@
+using Compressor.Sdk.Data;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>An MNIST-layout folder: <c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>,
 /// <c>t10k-images-idx3-ubyte</c>, <c>t10k-labels-idx1-ubyte</c> (each optionally <c>.gz</c>). Pixels are scaled

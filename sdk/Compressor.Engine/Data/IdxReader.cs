@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Reads IDX files (the MNIST format: magic 0x0000, a type byte, a rank byte, big-endian int32 dims, raw
 /// big-endian data), plain or gzipped. The dims are checked against the data actually present before anything

@@ -1,6 +1,7 @@
+using Compressor.Sdk.Data;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Splits labelled images into train / calibration / evaluation sets.</summary>
 internal static class ImageSplits

@@ -1,6 +1,7 @@
+using Compressor.Sdk.Data;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Optional per-batch image transforms of image specs: <c>size=S</c> (bilinear resize to S×S, e.g. 224 to
 /// feed an ImageNet model digits or MNIST), <c>channels=C</c> (repeat a grey channel C times) and <c>scale=F</c>

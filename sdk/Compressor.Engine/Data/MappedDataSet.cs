@@ -1,6 +1,7 @@
+using Compressor.Sdk.Data;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>A data set whose inputs are transformed batch by batch (e.g. resized images), so that nothing larger than
 /// one transformed batch is ever held.</summary>

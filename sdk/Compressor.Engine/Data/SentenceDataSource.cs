@@ -1,9 +1,10 @@
+using Compressor.Sdk.Data;
 using System.Text.RegularExpressions;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Models.Pretrained;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Sentences for encoders (<c>sentences:FILE</c>): the text is split into sentences (line breaks and
 /// sentence-ending punctuation; sentences of fewer than 3 words are dropped), tokenized with a lower-casing BERT

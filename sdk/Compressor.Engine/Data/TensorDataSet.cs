@@ -1,6 +1,7 @@
+using Compressor.Sdk.Data;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>An in-memory data set over an input tensor [N, …] and optional targets [N].</summary>
 public sealed class TensorDataSet : IDataSet, IDisposable

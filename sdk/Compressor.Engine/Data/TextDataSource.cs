@@ -1,7 +1,8 @@
+using Compressor.Sdk.Data;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Data;
+namespace Compressor.Engine.Data;
 
 /// <summary>Language-model data from a UTF-8 text file: the text is tokenized (<c>tokenizer=char</c>, the default:
 /// one token per UTF-16 character over the file's sorted character set; or <c>tokenizer=gpt2</c>: GPT-2 BPE, 50,257

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>The metric names of an evaluation on ONNX Runtime, as they appear in <c>compress eval</c> output and in
 /// report.json <c>metrics[]</c>.</summary>

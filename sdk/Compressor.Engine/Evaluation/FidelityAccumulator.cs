@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Accumulates how closely a model's outputs follow a reference's, row by row (a row is one sample's logits,
 /// or one token position's): mean cosine similarity, top-1 agreement, and mean KL(softmax(reference) ‖ softmax(model))

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Times one batch on an ORT session: <see cref="OrtEvaluationOptions.WarmupRuns"/> untimed runs, then
 /// <see cref="OrtEvaluationOptions.Runs"/> timed ones (the input is converted once, outside the timing).</summary>

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Wall time of repeated runs of one batch on ONNX Runtime.</summary>
 /// <param name="MedianMs">Median over the timed runs, in milliseconds.</param>

@@ -3,7 +3,7 @@ using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Evaluates an ONNX model on ONNX Runtime (CPU) over a data set, optionally against a reference ONNX model
 /// run on the same batches: the task metric (top-1 accuracy for labelled images, perplexity for tokens), fidelity to

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>How <see cref="OrtEvaluation"/> runs a model on ONNX Runtime (CPU execution provider).</summary>
 public sealed record OrtEvaluationOptions

@@ -1,6 +1,6 @@
 using Compressor.Sdk.Reports;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>What <see cref="OrtEvaluation.Run"/> measured.</summary>
 /// <param name="Metrics">Named values (<see cref="EvaluationMetricNames"/>), each with the reference model's value in

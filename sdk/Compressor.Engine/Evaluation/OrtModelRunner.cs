@@ -2,7 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>An ONNX Runtime session of one model file that takes a TorchSharp batch (reshaped to the model's declared
 /// input rank when the sample sizes agree) and returns its first output as float32 values. BERT-style encoders with

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Peak resident memory that a piece of work adds to this process.
 /// <para>On Linux the kernel's peak-RSS mark (VmHWM) is reset by writing 5 to <c>/proc/self/clear_refs</c>, so the

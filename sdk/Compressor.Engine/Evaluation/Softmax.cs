@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Numerically stable row operations on logits, in double precision.</summary>
 internal static class Softmax

@@ -1,6 +1,6 @@
 using Compressor.Sdk.Data;
 
-namespace Compressor.Sdk.Evaluation;
+namespace Compressor.Engine.Evaluation;
 
 /// <summary>Accumulates the task metric over batches: top-1 accuracy (images: logits [B, C] vs labels [B]) or
 /// perplexity (tokens: logits [B, T, V] vs next tokens [B, T], exp of the mean cross-entropy), in double precision.</summary>

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.IO;
+namespace Compressor.Engine.IO;
 
 /// <summary>Writes files so that they appear under their final name only when complete: the content goes to a
 /// temporary file in the same folder, is flushed to disk, then renamed over the target. An interruption leaves at

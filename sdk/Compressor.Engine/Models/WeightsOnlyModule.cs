@@ -1,9 +1,10 @@
 using System.Text.RegularExpressions;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
+using Compressor.Sdk.Models;
 
-namespace Compressor.Sdk.Models;
+namespace Compressor.Engine.Models;
 
 /// <summary>A module tree rebuilt from tensor names alone, for checkpoints of unknown architecture: <c>X.weight</c>
 /// of rank 2 becomes a linear layer (or an embedding when the name says so), of rank 4 a convolution, with

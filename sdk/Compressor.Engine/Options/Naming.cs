@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Compressor.Sdk.Options;
+namespace Compressor.Engine.Options;
 
 /// <summary>Name conversions shared by CLI flags and JSON keys.</summary>
 public static class Naming

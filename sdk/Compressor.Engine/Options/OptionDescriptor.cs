@@ -1,6 +1,7 @@
 using System.Reflection;
+using Compressor.Sdk.Options;
 
-namespace Compressor.Sdk.Options;
+namespace Compressor.Engine.Options;
 
 /// <summary>One option of an options record, as described by its property and <see cref="OptionAttribute"/>.</summary>
 public sealed class OptionDescriptor

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using Newtonsoft.Json.Linq;
+using Compressor.Sdk.Options;
 
-namespace Compressor.Sdk.Options;
+namespace Compressor.Engine.Options;
 
 /// <summary>The schema of one options record type, read once by reflection from its <see cref="OptionAttribute"/>s.
 /// It parses CLI tokens and recipe JSON into a validated record, writes records back to JSON, produces the

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Plugins;
+namespace Compressor.Engine.Plugins;
 
 /// <summary>Which data a plugin needs to run.</summary>
 public enum DataRequirement

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Plugins;
+namespace Compressor.Engine.Plugins;
 
 /// <summary>What a plugin does to a model, for catalogues and recipes.</summary>
 public enum PluginKind

@@ -2,10 +2,10 @@ using Compressor.Sdk.Models;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
-namespace Compressor.Sdk.Plugins;
+namespace Compressor.Engine.Plugins;
 
 /// <summary>What a plugin declares about itself in <c>plugin.json</c> beside its assembly, read before any code of
-/// the plugin loads: identity, the SDK version it targets, its kind, the data it needs, the layer kinds it targets,
+/// the plugin loads: identity, the SDK version it targets, its kind, the data it needs, the layer types it targets,
 /// and where its entry type lives.</summary>
 public sealed record PluginManifest
 {
@@ -30,8 +30,8 @@ public sealed record PluginManifest
     /// <summary>The data it needs.</summary>
     public DataRequirement Needs { get; init; } = DataRequirement.None;
 
-    /// <summary>The layer kinds it rewrites.</summary>
-    public LayerKind Targets { get; init; } = LayerKind.Linear;
+    /// <summary>The layer types it rewrites (<c>"targets"</c>: <c>"linear"</c>, <c>["linear", "conv2d"]</c>, …).</summary>
+    public LayerType Targets { get; init; } = LayerType.Linear;
 
     /// <summary>Which weights it may change (<c>"updates": "selection" | "model"</c>; default selection).</summary>
     public WeightUpdateScope Updates { get; init; } = WeightUpdateScope.Selection;
@@ -39,7 +39,7 @@ public sealed record PluginManifest
     /// <summary>The assembly file (relative to the manifest).</summary>
     public required string Assembly { get; init; }
 
-    /// <summary>The full name of the class implementing <see cref="ICompressionPlugin"/>.</summary>
+    /// <summary>The full name of the class implementing <see cref="Sdk.Plugins.ICompressionPlugin"/>.</summary>
     public required string EntryType { get; init; }
 
     /// <summary>Reads and checks a manifest.</summary>
@@ -102,7 +102,7 @@ public sealed record PluginManifest
         return new PluginManifest
         {
             Id = id, Version = version, SdkVersion = sdk, Description = Str("description", required: false),
-            Kind = Enum("kind", PluginKind.Transform), Needs = Enum("needs", DataRequirement.None), Targets = Enum("targets", LayerKind.Linear),
+            Kind = Enum("kind", PluginKind.Transform), Needs = Enum("needs", DataRequirement.None), Targets = Enum("targets", LayerType.Linear),
             Updates = Enum("updates", WeightUpdateScope.Selection),
             Assembly = assembly, EntryType = Str("entryType"),
         };

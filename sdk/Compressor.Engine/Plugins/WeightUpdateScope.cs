@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Plugins;
+namespace Compressor.Engine.Plugins;
 
 /// <summary>Which weights a plugin may change, declared as <c>"updates"</c> in <c>plugin.json</c>. The host holds the
 /// plugin to it: after the step, the layers outside the plugin's include/exclude selection are compared with what they

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Training;
+namespace Compressor.Engine.Training;
 
 /// <summary>One epoch of training: mean training loss, held-out loss, and held-out accuracy (images) or
 /// perplexity (tokens), with the wall time.</summary>

@@ -2,7 +2,7 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Training;
+namespace Compressor.Engine.Training;
 
 /// <summary>Loss and task metrics of a model on a data set, in TorchSharp (the ONNX Runtime evaluation is separate).</summary>
 public static class Evaluation

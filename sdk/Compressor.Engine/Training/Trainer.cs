@@ -1,14 +1,16 @@
 using System.Diagnostics;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.IO;
+using Compressor.Engine.IO;
 using Compressor.Sdk.Models;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
+using Compressor.Engine.Data;
+using Compressor.Engine.Checkpoints;
 
-namespace Compressor.Sdk.Training;
+namespace Compressor.Engine.Training;
 
 /// <summary>Supervised training of an executable model on image classes or next tokens: AdamW, warm-up + cosine
 /// schedule per step, gradient clipping, an evaluation after every epoch, and an epoch checkpoint (model, optimizer

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Training;
+namespace Compressor.Engine.Training;
 
 /// <summary>Hyper-parameters of <see cref="Trainer"/>: AdamW (β = 0.9, 0.999) with a linear warm-up then a cosine
 /// decay of the learning rate to <see cref="MinLearningRateRatio"/> × <see cref="LearningRate"/>, per step.</summary>

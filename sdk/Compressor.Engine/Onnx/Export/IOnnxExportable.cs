@@ -1,8 +1,10 @@
-namespace Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
 
-/// <summary>A module that emits its own ONNX graph: containers (<see cref="Models.LayerList"/>, an architecture's
+namespace Compressor.Engine.Onnx.Export;
+
+/// <summary>A module that emits its own ONNX graph: containers (<see cref="Architectures.LayerList"/>, an architecture's
 /// root, a transformer block) implement it; leaf layers (linear, conv, activations, …) are emitted by the
-/// exporter's built-in emitters and compressed layers by their registered <see cref="IOnnxLowering"/>.
+/// exporter's built-in emitters and compressed layers by their kind's lowering (<see cref="Sdk.Layers.ILayerKind.Lower"/>).
 /// <para>The contract: <see cref="ExportOnnx"/> receives the names of the ONNX values that carry this module's
 /// forward inputs, in the order <c>forward</c> takes them, adds nodes (through the context) that
 /// compute exactly what <c>forward</c> computes in evaluation mode, and returns the names of the values holding the

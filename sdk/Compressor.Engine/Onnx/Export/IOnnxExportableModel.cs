@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>A root module that can be exported as a whole ONNX model: besides emitting its graph
 /// (<see cref="IOnnxExportable"/>) it declares the graph's inputs and outputs. Built-in architectures implement it;

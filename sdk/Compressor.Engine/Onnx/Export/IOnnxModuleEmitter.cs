@@ -1,11 +1,11 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
-/// <summary>Emits ONNX nodes for leaf modules the SDK does not own (TorchSharp's <c>Linear</c>, <c>Conv2d</c>,
-/// activations, …), which cannot implement <see cref="IOnnxExportable"/> themselves. Registered in
+/// <summary>Emits ONNX nodes for leaf modules the engine does not own (TorchSharp's <c>Linear</c>, <c>Conv2d</c>,
+/// activations, …), which cannot implement <see cref="IOnnxExportable"/> themselves. Listed in
 /// <see cref="OnnxModuleEmitters"/>.</summary>
-public interface IOnnxModuleEmitter
+internal interface IOnnxModuleEmitter
 {
     /// <summary>Whether this emitter handles <paramref name="module"/>.</summary>
     bool CanEmit(nn.Module module);

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>One dimension of a graph input or output: a fixed size, or a named symbolic size (<c>batch</c>) with the
 /// example size that verification uses.</summary>

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>How <see cref="OnnxExporter"/> writes a model.</summary>
 public sealed record OnnxExportOptions

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>What <see cref="OnnxExporter.Export"/> wrote.</summary>
 /// <param name="ModelPath">The .onnx file.</param>

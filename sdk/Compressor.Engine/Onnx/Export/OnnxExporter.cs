@@ -1,16 +1,17 @@
 using System.Security.Cryptography;
-using Compressor.Sdk.IO;
+using Compressor.Engine.IO;
+using Compressor.Engine.Kinds;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Verification;
 using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>Writes a <see cref="CompressibleModel"/> as an ONNX model that ONNX Runtime runs: the root module
-/// (an <see cref="IOnnxExportableModel"/>) emits the graph, compressed layers are lowered by their registered
-/// <see cref="IOnnxLowering"/> (packed codes, never float weights), and every op/type/opset is checked against what
+/// (an <see cref="IOnnxExportableModel"/>) emits the graph, compressed layers are lowered by their kind
+/// (<see cref="ILayerKind.Lower"/>, from the <see cref="LayerKindSet"/> handed in: packed codes, never float weights), and every op/type/opset is checked against what
 /// ORT 1.31 CPU runs (<see cref="OrtCompatibility"/>) before anything is written. The bytes depend only on the model
 /// and the options: no timestamps, nodes and initializers in emission order, attributes sorted by name.</summary>
 public static class OnnxExporter
@@ -18,27 +19,32 @@ public static class OnnxExporter
     /// <summary>The producer name written into every model.</summary>
     public const string ProducerName = "compress";
 
+    /// <summary>The producer version written into every model: this engine's version, <c>major.minor.patch</c>.</summary>
+    public static string ProducerVersion { get; } = EngineVersion();
+
     /// <summary>The IR version that goes with an <c>ai.onnx</c> opset: 10 up to opset 22, 11 for 23, 12 for 24, 13 for 25.</summary>
     public static long IrVersionFor(int opset) => opset switch { <= 22 => 10, 23 => 11, 24 => 12, _ => 13 };
 
     /// <summary>Builds the model in memory (no file written), with the compressed layers it lowered.</summary>
     /// <exception cref="CompressException">The model cannot be exported, or uses something ORT 1.31 CPU does not run
     /// (kind <see cref="ErrorKind.VerificationFailed"/>); a weights-only model (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
-    public static (ModelProto Model, IReadOnlyList<ExportedCompressedLayer> CompressedLayers, IOnnxExportableModel Root) Build(CompressibleModel model, OnnxExportOptions? options = null)
+    public static (ModelProto Model, IReadOnlyList<ExportedCompressedLayer> CompressedLayers, IOnnxExportableModel Root) Build(CompressibleModel model, LayerKindSet kinds,
+        OnnxExportOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(kinds);
         options ??= new OnnxExportOptions();
         if (!model.IsExecutable)
             throw new CompressException(ErrorKind.InvalidInput, "a weights-only model (unknown architecture) cannot be exported to ONNX: load it with --arch");
         if (model.Module is not IOnnxExportableModel root)
-            throw new CompressException(ErrorKind.VerificationFailed, $"architecture {model.Architecture?.Name ?? model.Module.GetType().Name} does not implement ONNX export ({nameof(IOnnxExportableModel)})");
+            throw new CompressException(ErrorKind.VerificationFailed, $"architecture {model.ArchitectureName ?? model.Module.GetType().Name} does not implement ONNX export ({nameof(IOnnxExportableModel)})");
         if (options.Opset is { } asked && (asked < 13 || asked > OnnxExportOptions.MaximumOpset))
             throw new CompressException(ErrorKind.InvalidOptions, $"--opset {asked}: supported opsets are 13..{OnnxExportOptions.MaximumOpset}");
 
         // A graph written for an opset of its own (an imported model) keeps it, at least 13 (the table's floor);
         // lowerings raise it as far as they need.
         int minimum = options.Opset ?? (root.SourceOpset is { } source ? Math.Clamp(source, 13, OnnxExportOptions.MaximumOpset) : OnnxExportOptions.DefaultOpset);
-        var builder = new OnnxGraphBuilder(minimum);
-        var graph = new GraphProto { Name = options.GraphName ?? model.Architecture?.Name ?? "model" };
+        var builder = new OnnxGraphBuilder(minimum, kinds);
+        var graph = new GraphProto { Name = options.GraphName ?? model.ArchitectureName ?? "model" };
         foreach (var input in root.OnnxInputs)
         {
             if (builder.Unique(input.Name) != input.Name) throw new InvalidOperationException($"graph input name '{input.Name}' is used twice");
@@ -76,7 +82,7 @@ public static class OnnxExporter
         {
             IrVersion = IrVersionFor(opset),
             ProducerName = ProducerName,
-            ProducerVersion = SdkInfo.Version,
+            ProducerVersion = ProducerVersion,
             Graph = graph,
         };
         foreach (var (domain, version) in builder.Opsets) proto.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
@@ -91,10 +97,10 @@ public static class OnnxExporter
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (atomically; with a side file
     /// <c>path + ".data"</c> when the tensors exceed <see cref="OnnxExportOptions.ExternalDataThreshold"/>).</summary>
     /// <exception cref="CompressException">As <see cref="Build"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
-    public static OnnxExportResult Export(CompressibleModel model, string path, OnnxExportOptions? options = null)
+    public static OnnxExportResult Export(CompressibleModel model, string path, LayerKindSet kinds, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
-        var (proto, compressed, root) = Build(model, options);
+        var (proto, compressed, root) = Build(model, kinds, options);
         var sizes = proto.Graph.Initializer.Select(t => new KeyValuePair<string, long>(t.Name, t.RawData.Length)).ToList();
         long total = sizes.Sum(kv => kv.Value);
         string? dataPath = null;
@@ -127,6 +133,12 @@ public static class OnnxExporter
     {
         using var fs = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(fs));
+    }
+
+    private static string EngineVersion()
+    {
+        var v = typeof(OnnxExporter).Assembly.GetName().Version ?? new System.Version(0, 0, 0);
+        return $"{v.Major}.{v.Minor}.{Math.Max(0, v.Build)}";
     }
 
     private static ValueInfoProto ValueInfo(OnnxValueSpec spec)

@@ -1,17 +1,17 @@
 using System.Globalization;
-using Compressor.Sdk.Compression;
-using Compressor.Sdk.Onnx.Lowerings;
+using Compressor.Engine.Kinds;
+using Compressor.Sdk.Layers;
 using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>Accumulates one graph: nodes and initializers in the order they are added (so the same model always
 /// gives the same bytes), unique names, the opsets required, and which initializers each compressed layer added.
 /// Hands out <see cref="IOnnxExportContext"/> views positioned at each module and <see cref="ILoweringContext"/>
-/// views for compressed layers.</summary>
-internal sealed class OnnxGraphBuilder(int minimumOpset)
+/// views for compressed layers, which their kinds (from <paramref name="kinds"/>) lower.</summary>
+internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds)
 {
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
@@ -28,10 +28,10 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
     public IReadOnlyDictionary<string, int> Opsets => _opsets;
 
     /// <summary>Emits <paramref name="module"/> named <paramref name="name"/> on <paramref name="inputs"/>: through the
-    /// lowering registered for its compressed kind, its own <see cref="IOnnxExportable"/>, or a leaf emitter.</summary>
+    /// lowering of its compressed layer kind, its own <see cref="IOnnxExportable"/>, or a leaf emitter.</summary>
     public IReadOnlyList<string> Emit(string name, nn.Module module, IReadOnlyList<string> inputs)
     {
-        if (module is ICompressedLayer compressed && OnnxLoweringRegistry.Find(compressed.Kind) is { } lowering)
+        if (module is ICompressedLayer compressed && kinds.TryGet(compressed.Kind, out var lowering))
         {
             if (inputs.Count != 1) throw Fail(name, $"compressed layer takes one input, got {inputs.Count}");
             int first = Initializers.Count, firstNode = Nodes.Count;
@@ -46,9 +46,9 @@ internal sealed class OnnxGraphBuilder(int minimumOpset)
         var view = new ModuleView(this, name, module);
         if (module is IOnnxExportable exportable) return exportable.ExportOnnx(view, inputs);
         if (module is ICompressedLayer c)
-            throw Fail(name, $"no ONNX lowering is registered for compressed layer kind '{c.Kind}' (known: {string.Join(", ", OnnxLoweringRegistry.Kinds)})");
+            throw Fail(name, $"no ONNX lowering for compressed layer kind '{c.Kind}': unknown kind (is the plugin that produced it installed? known: {kinds.KnownText})");
         var emitter = OnnxModuleEmitters.Find(module)
-                      ?? throw Fail(name, $"module type {module.GetType().Name} cannot be exported to ONNX (implement {nameof(IOnnxExportable)} or register an {nameof(IOnnxModuleEmitter)})");
+                      ?? throw Fail(name, $"module type {module.GetType().Name} cannot be exported to ONNX (implement {nameof(IOnnxExportable)})");
         return emitter.Emit(view, inputs);
     }
 

@@ -1,30 +1,19 @@
-using System.Collections.Concurrent;
-using Compressor.Sdk.Onnx.Export.Emitters;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
-/// <summary>The leaf-module emitters the exporter knows: the SDK's own (linear, conv2d, embedding, ReLU, GELU, tanh,
-/// sigmoid, SiLU, layer norm, dropout, identity, flatten) and those plugins register. The last registered emitter
-/// that accepts a module wins, so a plugin can override a built-in one.</summary>
-public static class OnnxModuleEmitters
+/// <summary>The leaf-module emitters of the exporter, a fixed list of the engine's own: linear, conv2d, embedding,
+/// ReLU, GELU, tanh, sigmoid, SiLU, layer norm, dropout, identity, flatten. Modules of other types export through
+/// <see cref="IOnnxExportable"/> (containers) or their compressed layer kind's lowering.</summary>
+internal static class OnnxModuleEmitters
 {
-    private static readonly ConcurrentStack<IOnnxModuleEmitter> Emitters = new();
-
-    static OnnxModuleEmitters()
-    {
-        Register(new LinearEmitter());
-        Register(new Conv2dEmitter());
-        Register(new EmbeddingEmitter());
-        Register(new ActivationEmitter());
-        Register(new LayerNormEmitter());
-        Register(new IdentityEmitter());
-        Register(new FlattenEmitter());
-    }
-
-    /// <summary>Adds an emitter; it takes precedence over those registered before it.</summary>
-    public static void Register(IOnnxModuleEmitter emitter) => Emitters.Push(emitter);
+    // Tried in this order; no two accept the same module type.
+    private static readonly IOnnxModuleEmitter[] Emitters =
+    [
+        new FlattenEmitter(), new IdentityEmitter(), new LayerNormEmitter(), new ActivationEmitter(), new EmbeddingEmitter(),
+        new Conv2dEmitter(), new LinearEmitter(),
+    ];
 
     /// <summary>The emitter for <paramref name="module"/>, or null.</summary>
-    public static IOnnxModuleEmitter? Find(nn.Module module) => Emitters.FirstOrDefault(e => e.CanEmit(module));
+    public static IOnnxModuleEmitter? Find(nn.Module module) => Array.Find(Emitters, e => e.CanEmit(module));
 }

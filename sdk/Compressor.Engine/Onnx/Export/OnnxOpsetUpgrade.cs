@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace Compressor.Sdk.Onnx.Export;
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>Converts nodes written for an older <c>ai.onnx</c> opset (added with
 /// <see cref="IOnnxExportContext.AddSourceNode"/>) to the opset a model declares, where ONNX changed an operator's

@@ -1,4 +1,6 @@
-namespace Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+
+namespace Compressor.Engine.Onnx.Export;
 
 /// <summary>A graph input or output: its name, element type and shape.</summary>
 /// <param name="Name">The value name in the graph.</param>

@@ -1,8 +1,8 @@
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Element-wise ONNX operators: arithmetic, comparisons, logic, activations, casts.</summary>
 internal static class ElementwiseKernels

@@ -1,7 +1,7 @@
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>An inner node of an imported graph's module tree: it only groups replaceable layers and weight buffers
 /// under a dotted name (<c>encoder.layer.0.attention</c>) so that they are addressable and replaceable, and it is

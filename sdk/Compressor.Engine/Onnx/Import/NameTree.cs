@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Claims unique dotted names for layers and buffers, resolving clashes as <see cref="OnnxLayerNaming"/>
 /// documents.</summary>

@@ -1,8 +1,8 @@
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>ONNX operators of neural layers: MatMul/Gemm/Conv with non-constant (or shared) weights, normalisations,
 /// pooling, softmax, dropout, Einsum.</summary>

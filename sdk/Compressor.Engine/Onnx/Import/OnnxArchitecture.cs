@@ -1,14 +1,15 @@
-using Compressor.Sdk.Architectures;
+using Compressor.Engine.Architectures;
+using Compressor.Engine.Models;
 using Newtonsoft.Json.Linq;
 using TorchSharp;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>The architecture of an imported ONNX model, registered as <c>onnx</c>: its config holds the whole graph
 /// with the initializers' data stripped (names, shapes, types and Constant nodes kept), serialized as ONNX protobuf
 /// and base64-encoded under <c>graph</c>. A checkpoint saved from an imported model therefore carries its own
 /// structure in the safetensors metadata and all of its tensors (layers, possibly compressed, and buffers) in the
-/// file: <see cref="Checkpoints.ModelIO.Load"/> rebuilds the module from the graph and loads the tensors by name,
+/// file: <c>Compressor.Engine.Checkpoints.ModelIO.Load</c> rebuilds the module from the graph and loads the tensors by name,
 /// with no other flag and without the original ONNX file.</summary>
 public sealed class OnnxArchitecture : IArchitecture
 {

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Typed access to a node's attributes, with ONNX defaults and one-line errors.</summary>
 internal sealed class OnnxAttributes

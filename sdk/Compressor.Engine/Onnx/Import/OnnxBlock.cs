@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>One block of an imported graph: consecutive layers with no single-value cut between them, and the values
 /// that delimit them. <see cref="OnnxModule.RunValues"/> with the <see cref="Inputs"/> given computes the

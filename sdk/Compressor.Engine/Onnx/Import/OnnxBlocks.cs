@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Cuts an imported graph into blocks for block-wise reconstruction (BRECQ-style post-training methods).
 /// <para>An <em>activation</em> is a floating-point value that depends on some layer's output (so an attention mask

@@ -1,10 +1,10 @@
-using Compressor.Sdk.Compression;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Sdk.Layers;
+using Compressor.Engine.Onnx.Export;
 using Onnx;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>The ONNX export of an imported graph (<see cref="OnnxModule"/>): the original graph, re-emitted from the
 /// module's current tensors.

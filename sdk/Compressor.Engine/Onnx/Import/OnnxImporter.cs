@@ -1,3 +1,4 @@
+using Compressor.Engine.Kinds;
 using Compressor.Sdk.Models;
 using Google.Protobuf;
 using Onnx;
@@ -5,7 +6,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Imports ONNX models (default domain, opsets 7–21 for the operators listed by
 /// <see cref="SupportedOperators"/>) into executable, trainable <see cref="OnnxModule"/>s. An operator outside that
@@ -44,17 +45,20 @@ public static class OnnxImporter
         return model;
     }
 
-    /// <summary>Imports the ONNX file at <paramref name="path"/> as a compressible model whose architecture spec
+    /// <summary>Imports the ONNX file at <paramref name="path"/> as a model whose architecture spec
     /// (<see cref="OnnxArchitecture"/>) carries the graph, so that a checkpoint saved from it reloads alone.</summary>
+    /// <param name="path">The ONNX file.</param>
+    /// <param name="kinds">The compressed layer kinds of the run (those its layers may be replaced by).</param>
     /// <exception cref="CompressException">Unreadable file, unsupported operator, malformed graph, in one line.</exception>
-    public static CompressibleModel Load(string path) => ToCompressibleModel(ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), path);
+    public static ImportedModel Load(string path, LayerKindSet kinds) => ToModel(ReadModel(path), Path.GetDirectoryName(Path.GetFullPath(path)), path, kinds);
 
-    /// <summary>Wraps the import of <paramref name="model"/> as a compressible model (see <see cref="Load"/>).</summary>
-    public static CompressibleModel ToCompressibleModel(ModelProto model, string? baseDirectory, string what)
-    {
-        var module = Import(model, baseDirectory, what);
-        return new CompressibleModel(module, OnnxArchitecture.SpecOf(module));
-    }
+    /// <summary>Wraps the import of <paramref name="model"/> as a model (see <see cref="Load"/>).</summary>
+    /// <param name="model">The parsed model.</param>
+    /// <param name="baseDirectory">The folder of external tensor data files, if any.</param>
+    /// <param name="what">Names the model in errors (e.g. its path).</param>
+    /// <param name="kinds">The compressed layer kinds of the run.</param>
+    public static ImportedModel ToModel(ModelProto model, string? baseDirectory, string what, LayerKindSet kinds) =>
+        new(Import(model, baseDirectory, what), kinds);
 
     /// <summary>Imports <paramref name="model"/> with its weights.</summary>
     /// <param name="model">The parsed model.</param>

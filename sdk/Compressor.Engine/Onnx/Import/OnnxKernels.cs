@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>The table of ONNX operators (default domain) the importer runs, and helpers shared by the kernels.</summary>
 internal static class OnnxKernels

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>How an imported ONNX graph names its replaceable layers and weight buffers, so that they are addressable
 /// by dotted names like the parameters of a PyTorch module.

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>How one node of an imported graph calls a replaceable layer, kept so that the export can re-emit the
 /// node (see <see cref="OnnxModule"/>'s <c>ExportOnnx</c>).</summary>

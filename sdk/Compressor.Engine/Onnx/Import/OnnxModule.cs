@@ -1,10 +1,10 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
+using Compressor.Engine.Onnx.Export;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>An ONNX graph imported into an executable, trainable TorchSharp module (built by
 /// <see cref="OnnxImporter"/>). Constant weights of MatMul, Gemm and Conv nodes are replaceable
@@ -18,7 +18,7 @@ namespace Compressor.Sdk.Onnx.Import;
 /// <para>It exports as its own graph (<see cref="IOnnxExportableModel"/>): the original nodes in their order, with
 /// unchanged layers re-emitted as their original nodes and replaced (compressed) layers lowered by the exporter (see
 /// <see cref="OnnxGraphReemission"/>).</para></summary>
-public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExportableModel
+public sealed class OnnxModule : LayerContainer, IOnnxExportableModel
 {
     private readonly List<OnnxNode> _plan;
     private readonly Dictionary<string, Tensor> _constants;
@@ -44,10 +44,10 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
         _graphWithoutWeights = graphWithoutWeights;
     }
 
-    /// <inheritdoc/>
+    /// <summary>The graph input names (initializers excluded), in the graph's order.</summary>
     public IReadOnlyList<string> InputNames { get; }
 
-    /// <inheritdoc/>
+    /// <summary>The graph output names, in the graph's order.</summary>
     public IReadOnlyList<string> OutputNames { get; }
 
     /// <summary>For every initializer that became (part of) a replaceable layer, the layer's dotted name.</summary>
@@ -98,7 +98,9 @@ public sealed class OnnxModule : LayerContainer, INamedTensorModule, IOnnxExport
         return outputs[OutputNames[0]];
     }
 
-    /// <inheritdoc/>
+    /// <summary>Computes every output from the named inputs. The inputs are not disposed; the outputs are new tensors
+    /// owned by the caller (registered in the caller's dispose scope, if any).</summary>
+    /// <exception cref="CompressException">An input is missing or has a shape or type the graph cannot take.</exception>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
         foreach (var name in InputNames)

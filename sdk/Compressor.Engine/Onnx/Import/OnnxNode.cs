@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Computes a node's outputs from its inputs (null for an omitted optional input). Returns one fresh tensor
 /// per declared output (never one of its inputs: an unchanged value is returned as an alias).</summary>

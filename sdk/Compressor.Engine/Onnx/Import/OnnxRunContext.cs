@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>What kernels need during one run of an imported graph: the device of the inputs, and the module tree in
 /// which replaceable layers are looked up (at every run, so a replaced layer takes effect at once).</summary>

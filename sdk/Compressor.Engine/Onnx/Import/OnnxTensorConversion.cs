@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Onnx;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>Converts ONNX <c>TensorProto</c>s to TorchSharp tensors (raw data, typed fields or external data) and
 /// maps ONNX element types to TorchSharp's.</summary>

@@ -1,8 +1,8 @@
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>ONNX reductions (ReduceMean, ReduceSum, …), ArgMax/ArgMin and TopK.</summary>
 internal static class ReductionKernels

@@ -1,8 +1,8 @@
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Import;
+namespace Compressor.Engine.Onnx.Import;
 
 /// <summary>ONNX operators that compute or change shapes, select, and make constants. Shape values are int64
 /// tensors computed at every run, so graphs with dynamic batch or sequence sizes work.</summary>

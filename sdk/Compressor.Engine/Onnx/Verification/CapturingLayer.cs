@@ -1,10 +1,10 @@
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>Stands in for a layer during verification and keeps a float32 copy of its output. Containers look
 /// children up by name at every forward (and call <c>forward</c> directly, so TorchSharp's forward hooks would not
-/// fire): swapping this in with <see cref="Models.CompressibleModel.ReplaceLayer"/> sees every layer's output. The
+/// fire): swapping this in with <see cref="Sdk.Models.CompressibleModel.ReplaceLayer"/> sees every layer's output. The
 /// wrapped layer is held, not registered, so disposing the wrapper never disposes it.</summary>
 internal sealed class CapturingLayer(nn.Module<Tensor, Tensor> inner) : nn.Module<Tensor, Tensor>(nameof(CapturingLayer))
 {

@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>One compressed layer's output in ONNX Runtime (ORT_ENABLE_BASIC) against TorchSharp, on the sample inputs.</summary>
 /// <param name="Layer">The layer's fully qualified name.</param>

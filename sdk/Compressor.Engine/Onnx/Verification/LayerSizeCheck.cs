@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>One compressed layer's tensors in the exported file against theory.</summary>
 /// <param name="Layer">The layer's fully qualified name.</param>

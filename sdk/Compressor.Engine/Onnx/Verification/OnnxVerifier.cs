@@ -1,12 +1,13 @@
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Quantization;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
 using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
+using Compressor.Sdk.Layers;
 
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>The verification gate of an exported model: ONNX Runtime creates a session; its output on seeded sample
 /// inputs matches the TorchSharp model (max abs error, SQNR dB); each compressed layer's tensors in the file take at
@@ -190,8 +191,9 @@ public static class OnnxVerifier
         return inputs;
     }
 
-    /// <summary>TorchSharp's outputs on <paramref name="x"/>, named as the graph outputs: a one-input model without
-    /// named inputs runs <c>Forward</c> (its output is the first graph output), others run with named inputs.</summary>
+    /// <summary>TorchSharp's outputs on <paramref name="x"/>, named as the graph outputs: a model whose named inputs and
+    /// outputs are the graph's (an imported graph) runs with named inputs; another runs <c>Forward</c> on the one graph
+    /// input (its output is the first graph output).</summary>
     private static Dictionary<string, (float[] Values, long[] Shape)> TorchOutputs(CompressibleModel model, OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x)
     {
         var device = model.Module.parameters().Concat(model.Module.buffers()).FirstOrDefault()?.device ?? CPU;
@@ -201,7 +203,8 @@ public static class OnnxVerifier
             using var c = t.detach().cpu().to_type(ScalarType.Float32).contiguous();
             return (c.data<float>().ToArray(), c.shape);
         }
-        if (model.Module is not INamedTensorModule)
+        bool named = model.InputNames.SequenceEqual(export.Inputs.Select(i => i.Name)) && model.OutputNames.SequenceEqual(export.Outputs.Select(o => o.Name));
+        if (!named)
         {
             if (export.Inputs.Count != 1)
                 throw new CompressException(ErrorKind.VerificationFailed, $"the model runs one tensor; its graph declares {export.Inputs.Count} inputs");

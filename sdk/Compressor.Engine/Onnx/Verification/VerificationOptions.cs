@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>Thresholds and choices of the verification gate (<see cref="OnnxVerifier"/>).</summary>
 public sealed record VerificationOptions

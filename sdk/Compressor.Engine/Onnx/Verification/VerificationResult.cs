@@ -1,4 +1,4 @@
-namespace Compressor.Sdk.Onnx.Verification;
+namespace Compressor.Engine.Onnx.Verification;
 
 /// <summary>What the verification gate found for one exported model.</summary>
 /// <param name="OrtVersion">The ONNX Runtime that ran it.</param>

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Compressor.Engine.Architectures;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Import;
+using Newtonsoft.Json.Linq;
+using TorchSharp;
+
+namespace Compressor.Engine.Checkpoints;
+
+/// <summary>The architectures <c>compress</c> knows by name: the built-ins (mlp, cnn, vit, gpt) and imported ONNX
+/// graphs (<see cref="OnnxArchitecture"/>). The host may register more.</summary>
+public static class ArchitectureRegistry
+{
+    private static readonly ConcurrentDictionary<string, IArchitecture> Known = new(StringComparer.OrdinalIgnoreCase);
+
+    static ArchitectureRegistry()
+    {
+        Register(new MlpArchitecture());
+        Register(new SmallCnnArchitecture());
+        Register(new VitArchitecture());
+        Register(new Gpt2Architecture());
+        Register(new OnnxArchitecture());
+    }
+
+    /// <summary>Every registered architecture, by name.</summary>
+    public static IReadOnlyList<IArchitecture> All => Known.Values.OrderBy(a => a.Name, StringComparer.Ordinal).ToList();
+
+    /// <summary>Adds (or replaces) an architecture.</summary>
+    public static void Register(IArchitecture architecture) => Known[architecture.Name] = architecture;
+
+    /// <summary>The architecture called <paramref name="name"/>.</summary>
+    /// <exception cref="CompressException">Unknown name.</exception>
+    public static IArchitecture Get(string name) => Known.TryGetValue(name, out var a)
+        ? a
+        : throw new CompressException(ErrorKind.InvalidOptions, $"unknown architecture '{name}' (known: {string.Join(", ", All.Select(x => x.Name))})");
+
+    /// <summary>Builds the module of <paramref name="spec"/>.</summary>
+    public static torch.nn.Module Create(ArchitectureSpec spec) => Get(spec.Name).Create(Get(spec.Name).Complete(spec.Config));
+
+    /// <summary>Builds a freshly initialised model of <paramref name="spec"/>: an <see cref="ImportedModel"/> for an
+    /// imported graph (<c>onnx</c>), an <see cref="ArchitectureModel"/> otherwise.</summary>
+    /// <param name="spec">The architecture and its config (completed with the defaults).</param>
+    /// <param name="kinds">The compressed layer kinds of the run (none when null).</param>
+    /// <param name="steps">The plugin steps already applied (from a compressed checkpoint).</param>
+    /// <exception cref="CompressException">Unknown architecture or bad config.</exception>
+    public static EngineModel CreateModel(ArchitectureSpec spec, LayerKindSet? kinds = null, IEnumerable<AppliedStep>? steps = null)
+    {
+        var architecture = Get(spec.Name);
+        kinds ??= LayerKindSet.Empty;
+        if (architecture is OnnxArchitecture)
+        {
+            var module = (OnnxModule)architecture.Create(architecture.Complete(spec.Config));
+            return new ImportedModel(module, kinds, steps);
+        }
+        return new ArchitectureModel(architecture, spec, kinds, steps);
+    }
+
+    /// <summary>A preset name (e.g. <c>deit-small</c>, <c>vit-mnist</c>, <c>gpt2</c>) → its architecture and config, or null.</summary>
+    public static ArchitectureSpec? Preset(string name)
+    {
+        if (VitArchitecture.Presets.TryGetValue(name, out var v)) return Spec("vit", (JObject)v.DeepClone());
+        if (Gpt2Architecture.Presets.TryGetValue(name, out var g)) return Spec("gpt", (JObject)g.DeepClone());
+        return null;
+    }
+
+    /// <summary>A complete spec for <paramref name="name"/> with <paramref name="config"/> over the defaults.</summary>
+    public static ArchitectureSpec Spec(string name, JObject? config = null)
+    {
+        var a = Get(name);
+        return new ArchitectureSpec(a.Name, a.Complete(config));
+    }
+}
