@@ -1,8 +1,10 @@
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Compression;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Engine.Options;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
@@ -15,9 +17,10 @@ namespace Compressor.Sdk.Testing;
 /// <summary>Derive a test class from this to prove a plugin honours the contract: its options round-trip through
 /// JSON and reject bad values with a message naming the flag; it rewrites a tiny model into compressed layers
 /// whose outputs are finite; the compressed checkpoint reloads into an identical model; the ONNX export of the
-/// compressed model (through the plugin's lowerings) passes the verification gate on ONNX Runtime; every compressed
-/// layer meets the weight SQNR floor the author sets; and a run leaves no TorchSharp tensor alive once the model is
-/// disposed.</summary>
+/// compressed model (through the kinds' lowerings) passes the verification gate on ONNX Runtime; every compressed
+/// layer is of a kind the plugin or the layers library declares, and its config survives the file format; every
+/// compressed layer meets the weight SQNR floor the author sets; and a run leaves no TorchSharp tensor alive once the
+/// model is disposed.</summary>
 /// <typeparam name="TPlugin">The plugin class.</typeparam>
 /// <typeparam name="TOptions">Its options record.</typeparam>
 public abstract class PluginConformanceTests<TPlugin, TOptions>
@@ -33,8 +36,8 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
     /// <summary>The minimum weight SQNR in dB of every compressed layer under <see cref="SampleOptions"/>.</summary>
     protected abstract double MinimumWeightSqnrDb { get; }
 
-    /// <summary>The model the plugin runs on (default: <see cref="TinyModels.Mlp"/>).</summary>
-    protected virtual CompressibleModel CreateModel() => TinyModels.Mlp(seed: 7);
+    /// <summary>The model the plugin runs on (default: <see cref="TinyModels.Mlp"/> knowing the plugin's kinds).</summary>
+    protected virtual CompressibleModel CreateModel() => TinyModels.Mlp(seed: 7, kinds: new TPlugin().LayerKinds);
 
     /// <summary>A batch of inputs for <see cref="CreateModel"/>.</summary>
     protected virtual Tensor CreateInputs() => TinyModels.Inputs([5, 64], seed: 3);
@@ -46,6 +49,9 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
     /// weights need int2).</summary>
     protected virtual int? OnnxOpset => null;
 
+    /// <summary>The kinds a host would know when running the plugin: the layers library's and the plugin's own.</summary>
+    private static LayerKindSet Kinds => TinyModels.Kinds(new TPlugin().LayerKinds);
+
     /// <summary>Runs the plugin with <paramref name="options"/> on a fresh model.</summary>
     protected (CompressibleModel Model, ReportBuilder Report) RunPlugin(TOptions options)
     {
@@ -54,8 +60,7 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         var work = Directory.CreateTempSubdirectory("conformance-").FullName;
         try
         {
-            var result = new TPlugin().Run(new PluginContext { Model = model, WorkDirectory = work, Report = report, Data = CreateData(), Seed = 0 }, options);
-            Assert.Same(model, result.Model);
+            new TPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(work, Kinds), Report = report, Data = CreateData(), Seed = 0 }, options);
             return (model, report);
         }
         finally
@@ -104,7 +109,7 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         var (model, _) = RunPlugin(SampleOptions);
         using (model)
         {
-            Assert.NotEmpty(CompressionManifest.Of(model).Layers);
+            Assert.NotEmpty(model.CompressedLayers());
             using var x = CreateInputs();
             using var y = model.Forward(x);
             Assert.True(y.isfinite().all().item<bool>(), "outputs contain NaN or Inf");
@@ -121,8 +126,9 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         {
             using (model)
             {
-                ModelIO.Save(model, path);
-                using var reloaded = ModelIO.Load(path);
+                var saved = Assert.IsAssignableFrom<EngineModel>(model);   // CreateModel must return a model of TinyModels (or loaded by the engine)
+                ModelIO.Save(saved, path);
+                using var reloaded = ModelIO.Load(path, Kinds);
                 var a = model.NamedTensors();
                 var b = reloaded.NamedTensors();
                 Assert.Equal(a.Select(t => t.Name), b.Select(t => t.Name));
@@ -136,6 +142,28 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>Every compressed layer the plugin writes is of a kind the host knows from the plugin or the layers
+    /// library, reports a config of that kind's config type, and that config survives the file format (written as JSON
+    /// and read back, it rebuilds a layer with the same config).</summary>
+    [Fact]
+    public void CompressedLayersAreOfDeclaredKinds()
+    {
+        var (model, _) = RunPlugin(SampleOptions);
+        using (model)
+        {
+            var kinds = Kinds;
+            foreach (var (name, layer) in model.CompressedLayers())
+            {
+                Assert.True(kinds.Contains(layer.Kind), $"{name}: kind '{layer.Kind}' is declared neither by the plugin's LayerKinds nor by the layers library");
+                var kind = kinds.Get(layer.Kind);
+                Assert.IsType(kind.ConfigType, layer.Config);
+                using var rebuilt = LayerConfigJson.CreateLike(kinds, layer, name);
+                var written = LayerConfigJson.Write(layer).ToJsonString();
+                Assert.Equal(written, LayerConfigJson.Write((Compressor.Sdk.Layers.ICompressedLayer)rebuilt).ToJsonString());
+            }
         }
     }
 
@@ -164,7 +192,7 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         {
             using (model)
             {
-                var export = OnnxExporter.Export(model, Path.Combine(dir, "model.onnx"), new OnnxExportOptions { Opset = OnnxOpset });
+                var export = OnnxExporter.Export(model, Path.Combine(dir, "model.onnx"), Kinds, new OnnxExportOptions { Opset = OnnxOpset });
                 Assert.NotEmpty(export.CompressedLayers);
                 var verification = OnnxVerifier.Verify(model, export);
                 Assert.True(verification.Loads, "ONNX Runtime cannot load the exported model: " + string.Join("; ", verification.Failures));

@@ -1,4 +1,4 @@
-using Compressor.Sdk.Quantization;
+using Compressor.Sdk.Reports;
 using Xunit;
 using static TorchSharp.torch;
 
