@@ -1,17 +1,22 @@
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Layers.Quantized;
+using Compressor.Layers.Structured;
+using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Lowerings;
-using Compressor.Sdk.Onnx.Verification;
-using Compressor.Sdk.Quantization;
+using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Tests.Onnx;
+namespace Compressor.Layers.Tests;
 
 /// <summary>Every SDK lowering exported alone and run in ONNX Runtime 1.31.1 against the TorchSharp layer. Exact at
 /// ORT_DISABLE_ALL and ORT_ENABLE_BASIC (rtol 1e-5, atol 1e-5: float32 summation order only); ORT_ENABLE_ALL error
@@ -22,7 +27,7 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static QuantizedLinear RandomLinear(int inFeatures, int outFeatures, int bits, int groupSize, bool symmetric, bool bias, int seed)
+    private static QuantizedLayer RandomLinear(int inFeatures, int outFeatures, int bits, int groupSize, bool symmetric, bool bias, int seed)
     {
         using var scope = NewDisposeScope();
         var g = new Generator((ulong)seed);
@@ -32,13 +37,13 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         var scales = rand([outFeatures, groups], generator: g).mul(0.04).add(0.01);
         var zeros = symmetric ? null : randint(0, max + 1, [outFeatures, groups], generator: g, dtype: ScalarType.Int32);
         var b = bias ? randn([outFeatures], generator: g) : null;
-        return QuantizedLinear.FromCodes(codes, scales, zeros, bits, groupSize, b);
+        return QuantizedLayer.FromCodes(new LinearGeometry(inFeatures, outFeatures, bias), new QuantizedFormat(bits, groupSize, symmetric), codes, scales, zeros, b);
     }
 
     private (OnnxExportResult Export, CompressibleModel Model) ExportLayer(nn.Module layer, long[] inputShape, long[] outputShape, string name)
     {
         var model = SingleLayerModel.Wrap(layer, inputShape, outputShape);
-        return (OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx")), model);
+        return (OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"), Kinds.BuiltIn), model);
     }
 
     private (double Basic, double All, IReadOnlyList<string> Fused) CheckAgainstOrt(CompressibleModel model, OnnxExportResult export, string what)
@@ -105,7 +110,7 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
     public void TwoBitLayersWithUnalignedRowsStayCorrectAtEnableAll(int outFeatures, int groupSize, bool symmetric)
     {
         using var layer = RandomLinear(64, outFeatures, 2, groupSize, symmetric, bias: true, seed: outFeatures);
-        Assert.False(QuantizedLinearLowering.RowsAreByteAligned(layer));
+        Assert.False(QuantizedLowering.RowsAreByteAligned(layer));
         var (export, model) = ExportLayer(layer, [5, 64], [5, outFeatures], $"unaligned-{outFeatures}-{groupSize}");
         AssertPackedCodes(export, 2, symmetric, 64 * outFeatures);
         CheckAgainstOrt(model, export, $"QuantizedLinear 2-bit group {groupSize}, out = {outFeatures}");
@@ -137,13 +142,13 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         var scales = w.abs().amax([1L], keepdim: true).div(max).expand(w.shape[0], groups).contiguous();
         var zeros = symmetric ? null : full([w.shape[0], groups], (max + 1) / 2, dtype: ScalarType.Int32);
         var codes = GroupQuantization.Quantize(w, scales, zeros, bits, symmetric, groupSize);
-        using var layer = QuantizedConv2d.FromCodes(conv, codes, scales, zeros, bits, groupSize, conv.bias!.detach());
+        using var layer = QuantizedLayer.FromCodes(WeightGeometry.Of(conv), new QuantizedFormat(bits, groupSize, symmetric), codes, scales, zeros, conv.bias!.detach());
         var (export, model) = ExportLayer(layer, [2, 4, 9, 9], [2, 6, 5, 5], $"conv-{bits}-{groupSize}-{symmetric}");
         AssertPackedCodes(export, bits, symmetric, w.numel());
         CheckAgainstOrt(model, export, $"QuantizedConv2d {bits}-bit group {groupSize} {(symmetric ? "sym" : "asym")}");
     }
 
-    private static QuantizedEmbedding RandomEmbedding(int vocabulary, int dim, int bits, int groupSize, bool symmetric, int seed)
+    private static QuantizedLayer RandomEmbedding(int vocabulary, int dim, int bits, int groupSize, bool symmetric, int seed)
     {
         using var scope = NewDisposeScope();
         var g = new Generator((ulong)seed);
@@ -152,7 +157,7 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         var codes = randint(min, max + 1, [vocabulary, dim], generator: g, dtype: ScalarType.Int32);
         var scales = rand([vocabulary, groups], generator: g).mul(0.04).add(0.01);
         var zeros = symmetric ? null : randint(0, max + 1, [vocabulary, groups], generator: g, dtype: ScalarType.Int32);
-        return QuantizedEmbedding.FromCodes(codes, scales, zeros, bits, groupSize);
+        return QuantizedLayer.FromCodes(new EmbeddingGeometry(vocabulary, dim), new QuantizedFormat(bits, groupSize, symmetric), codes, scales, zeros, null);
     }
 
     [Theory]
@@ -177,7 +182,7 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
             Tolerances.AssertIdentical(expected, rows, "looked-up rows");
 
         var model = SingleLayerModel.Wrap(layer, [4, 9], [4, 9, dim], OnnxDataType.Int64, valueLimit: vocabulary);
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"embedding-{bits}-{groupSize}-{symmetric}-{dim}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"embedding-{bits}-{groupSize}-{symmetric}-{dim}.onnx"), Kinds.BuiltIn);
         var size = Assert.Single(export.CompressedLayers);
         long bytes = size.Initializers.Sum(n => export.InitializerBytes.Single(kv => kv.Key == n).Value);
         Assert.True(bytes <= 1.02 * size.TheoreticalBytes, $"{bytes} bytes in the file for a theoretical {size.TheoreticalBytes}");

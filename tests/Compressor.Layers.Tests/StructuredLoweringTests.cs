@@ -1,15 +1,22 @@
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Layers.Quantized;
+using Compressor.Layers.Structured;
+using Compressor.Sdk;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Tests.Onnx;
+namespace Compressor.Layers.Tests;
 
 /// <summary>The structured-linear lowerings (low-rank, block-shuffle, block-dense, pre-merged, TopK-masked) exported
 /// alone on 3-D inputs [batch, 7, N] and run in ONNX Runtime against the TorchSharp layer: rtol/atol 1e-5 (float32
@@ -33,7 +40,7 @@ public sealed class StructuredLoweringTests : IDisposable
     private long ExportAndCheck(nn.Module layer, long n, long m, string name)
     {
         using var model = SingleLayerModel.Wrap(layer, [3, 7, n], [3, 7, m]);
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"), Kinds.BuiltIn);
         using var scope = NewDisposeScope();
         var x = OnnxVerifier.SampleInput(export.Inputs[0], seed: 5);
         var expected = model.Forward(x);

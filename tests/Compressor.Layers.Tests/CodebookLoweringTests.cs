@@ -1,19 +1,24 @@
-using Compressor.Sdk.Compression;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Layers.Quantized;
+using Compressor.Layers.Structured;
+using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
-using Compressor.Sdk.Quantization;
+using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace Compressor.Sdk.Tests.Onnx;
+namespace Compressor.Layers.Tests;
 
-/// <summary>The codebook layers (<see cref="CodebookLinear"/>, <see cref="CodebookConv2d"/>) exported alone and run in
+/// <summary>The codebook layers (<see cref="CodebookLayer"/> on linear and conv2d geometries) exported alone and run in
 /// ONNX Runtime 1.31.1: the graph's dense weight is the TorchSharp layer's bit for bit (same fp16 → float32 gathers,
 /// one float32 multiply), so the outputs agree to float32 summation order (rtol 1e-5, atol 1e-5, as the other
 /// lowerings); the file's bytes stay within 1.02× the ALGORITHMS.md §2.2 accounting; the manifest config rebuilds
@@ -42,7 +47,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     {
         using var scope = NewDisposeScope();
         var model = SingleLayerModel.Wrap(layer, inputShape, outputShape);
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, name + ".onnx"), Kinds.BuiltIn);
         var x = OnnxVerifier.SampleInput(export.Inputs[0], seed: 3);
         var expected = model.Forward(x);
         foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_BASIC })
@@ -53,7 +58,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
         var result = OnnxVerifier.Verify(model, export);
         Assert.True(result.Passed, string.Join("; ", result.Failures));
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
-        Assert.DoesNotContain(proto.Graph.Initializer, t => t.DataType == OnnxDataType.Float && t.Dims.Aggregate(1L, (a, b) => a * b) >= ((CodebookLayer)layer).Rows * ((CodebookLayer)layer).Cols);
+        Assert.DoesNotContain(proto.Graph.Initializer, t => t.DataType == OnnxDataType.Float && t.Dims.Aggregate(1L, (a, b) => a * b) >= ((CodebookLayer)layer).Rows * ((CodebookLayer)layer).Columns);
         output.WriteLine($"{name}: opset {export.Opset}, BASIC max abs {result.MaxAbsError:G3}, bytes {result.Layers.Sum(l => l.Bytes)} / theory {result.Layers.Sum(l => l.TheoreticalBytes)}");
     }
 
@@ -66,7 +71,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     public void CodebookLinearMatchesTorchSharpInOrt(int bits, int groups, CodebookVariant variant, bool permuted, bool bias)
     {
         var (idx, cb, s, order, b) = RandomState(48, 40, bits, groups, variant, permuted, bias, seed: bits * 10 + groups);
-        using var layer = CodebookLinear.FromIndices(idx, bits, groups, variant, cb, s, order, b);
+        using var layer = CodebookLayer.FromIndices(new LinearGeometry(40, 48, bias), bits, groups, variant, idx, cb, s, order, b);
         // The stored state reproduces the inputs: indices round-trip the packing, codebooks are the fp16 values.
         Assert.True(layer.Indices().eq(idx).all().item<bool>());
         using var dense = layer.DenseWeight();
@@ -79,7 +84,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
         Tolerances.AssertIdentical(manual, dense, "dense weight");
         CheckAgainstOrt(layer, [5, 40], [5, 48], $"codebook-linear-{bits}-{groups}-{variant}-{permuted}");
 
-        var rebuilt = (CodebookLayer)CompressedLayerRegistry.Create(layer.Kind, layer.Config);
+        using var rebuilt = (CodebookLayer)LayerConfigJson.CreateLike(Kinds.BuiltIn, layer);
         Assert.Equal(layer.WeightStorageBits, rebuilt.WeightStorageBits);
         Assert.Equal(layer.PackedIndices.shape, rebuilt.PackedIndices.shape);
         Assert.Equal(layer.Codebooks.shape, rebuilt.Codebooks.shape);
@@ -92,7 +97,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     {
         using var conv = nn.Conv2d(4, 8, (3, 3), stride: (2, 2), padding: (1, 1));
         var (idx, cb, s, order, _) = RandomState(8, 36, bits, groups, variant, permuted, false, seed: bits + groups);
-        using var layer = CodebookConv2d.FromIndices(conv, idx, bits, groups, variant, cb, s, order, conv.bias!.detach());
+        using var layer = CodebookLayer.FromIndices(WeightGeometry.Of(conv), bits, groups, variant, idx, cb, s, order, conv.bias!.detach());
         CheckAgainstOrt(layer, [2, 4, 9, 9], [2, 8, 5, 5], $"codebook-conv-{bits}-{groups}-{variant}");
     }
 
@@ -104,12 +109,12 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     {
         // A MiniLM-sized FFN linear without bias: the whole .onnx file against §2.2 alone.
         var (idx, cb, s, _, _) = RandomState(1536, 384, bits, groups, variant, false, false, seed: 11);
-        using var layer = CodebookLinear.FromIndices(idx, bits, groups, variant, cb, s, null, null);
+        using var layer = CodebookLayer.FromIndices(new LinearGeometry(384, 1536, false), bits, groups, variant, idx, cb, s, null, null);
         long accounted = CodebookBits.LayerBits(1536, 384, bits, groups, variant == CodebookVariant.Codebooks, explicitPermutation: false);
         Assert.Equal(accounted, layer.AccountedBits);
         Assert.Equal(accounted, layer.WeightStorageBits);
         var model = SingleLayerModel.Wrap(layer, [2, 384], [2, 1536]);
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"size-{bits}-{groups}-{variant}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"size-{bits}-{groups}-{variant}.onnx"), Kinds.BuiltIn);
         long file = new FileInfo(export.ModelPath).Length;
         double ratio = file / (accounted / 8.0);
         output.WriteLine($"{bits}-bit G={groups} {variant}: file {file} bytes, §2.2 {accounted / 8} bytes, ratio {ratio:F4}");
@@ -119,11 +124,11 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void AccountingFollowsSection22()
     {
-        // ALGORITHMS.md §2.2's example: O = 11008, I = 4096, b = 2, G = 16, one codebook per group → 1024 bits overhead.
+        // The JLCM paper's accounting (plugins/JLCM/README.md), on its Llama-7B example: O = 11008, I = 4096, b = 2, G = 16, one codebook per group → 1024 bits overhead.
         Assert.Equal(2L * 11008 * 4096 + 1024, CodebookBits.LayerBits(11008, 4096, 2, 16, codebookPerGroup: true, explicitPermutation: false));
         Assert.Equal(2L * 11008 * 4096 + 16 * 4 + 16 * 16, CodebookBits.LayerBits(11008, 4096, 2, 16, codebookPerGroup: false, explicitPermutation: false));
         // An unfolded permutation adds O·⌈log2 O⌉ (⌈log2 11008⌉ = 14).
         Assert.Equal(11008L * 14, CodebookBits.LayerBits(11008, 4096, 2, 16, true, true) - CodebookBits.LayerBits(11008, 4096, 2, 16, true, false));
-        Assert.Throws<CompressException>(() => new CodebookLinear(4, 3, 2, groups: 4, CodebookVariant.Scales, false, false));
+        Assert.Throws<CompressException>(() => new CodebookLayer(new CodebookFormat(2, Groups: 4, CodebookVariant.Scales, false), new LinearGeometry(4, 3, false)));
     }
 }
