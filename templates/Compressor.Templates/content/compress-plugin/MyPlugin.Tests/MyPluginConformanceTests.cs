@@ -1,5 +1,6 @@
 using Compressor.Sdk.Testing;
 using MyPlugin;
+using MyPlugin.Algorithm;
 
 namespace MyPlugin.Tests;
 

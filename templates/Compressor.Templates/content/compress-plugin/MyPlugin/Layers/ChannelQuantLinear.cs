@@ -1,19 +1,14 @@
-using Compressor.Sdk;
-using Compressor.Sdk.Compression;
-using Newtonsoft.Json.Linq;
+using Compressor.Sdk.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MyPlugin;
+namespace MyPlugin.Layers;
 
 /// <summary>The compressed layer this plugin writes: int8 codes [out, in] (values within ±(2^(b−1) − 1)), one float
 /// scale per output channel, and the float bias. Its buffers are what the compressed checkpoint stores; its
-/// <see cref="Kind"/> and <see cref="Config"/> let <see cref="Factory"/> rebuild it on load.</summary>
+/// <see cref="Kind"/> and <see cref="Config"/> let <see cref="ChannelQuantLinearKind"/> rebuild it on load.</summary>
 public sealed class ChannelQuantLinear : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
-    /// <summary>The layer kind id (unique across plugins: prefixed with the plugin id).</summary>
-    public const string KindId = "my-plugin.channel_quant_linear";
-
     private readonly Tensor _codes, _scales;
     private readonly Tensor? _bias;
 
@@ -42,10 +37,10 @@ public sealed class ChannelQuantLinear : nn.Module<Tensor, Tensor>, ICompressedL
     public Tensor? Bias => _bias;
 
     /// <inheritdoc/>
-    public string Kind => KindId;
+    public string Kind => ChannelQuantLinearKind.KindId;
 
     /// <inheritdoc/>
-    public JObject Config => new() { ["out"] = _codes.shape[0], ["in"] = _codes.shape[1], ["bits"] = Bits, ["bias"] = _bias is not null };
+    public object Config => new ChannelQuantLinearConfig(_codes.shape[0], _codes.shape[1], Bits, _bias is not null);
 
     /// <inheritdoc/>
     public long[] DenseWeightShape => _codes.shape;
@@ -62,24 +57,5 @@ public sealed class ChannelQuantLinear : nn.Module<Tensor, Tensor>, ICompressedL
     {
         using var weight = DenseWeight();
         return nn.functional.linear(input, weight, _bias);
-    }
-
-    /// <summary>Rebuilds an empty layer from its manifest config.</summary>
-    public sealed class Factory : ICompressedLayerFactory
-    {
-        /// <inheritdoc/>
-        public string Kind => KindId;
-
-        /// <inheritdoc/>
-        public nn.Module Create(JObject config)
-        {
-            long outputs = config["out"]?.Type == JTokenType.Integer ? (long)config["out"]! : -1;
-            long inputs = config["in"]?.Type == JTokenType.Integer ? (long)config["in"]! : -1;
-            int bits = config["bits"]?.Type == JTokenType.Integer ? (int)config["bits"]! : -1;
-            if (outputs < 1 || inputs < 1 || bits is < 2 or > 8)
-                throw new CompressException(ErrorKind.InvalidInput, $"{KindId}: malformed layer config {config.ToString(Newtonsoft.Json.Formatting.None)}");
-            bool bias = config["bias"]?.Type == JTokenType.Boolean && (bool)config["bias"]!;
-            return new ChannelQuantLinear(zeros([outputs, inputs], ScalarType.Int8), ones(outputs), bias ? zeros(outputs) : null, bits);
-        }
     }
 }

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace MyPlugin;
+namespace MyPlugin.Algorithm;
 
 /// <summary>The algorithm, apart from the plugin plumbing and from ONNX: symmetric per-output-channel quantization,
 /// scale = max|w_row| / (2^(b−1) − 1), code = clamp(round(w / scale), −(2^(b−1) − 1), 2^(b−1) − 1).</summary>

@@ -1,21 +1,16 @@
-using Compressor.Sdk.Onnx;
-using TorchSharp;
+using Compressor.Sdk.Layers;
 using static TorchSharp.torch;
 
-namespace MyPlugin;
+namespace MyPlugin.Layers;
 
 /// <summary>The ONNX form of <see cref="ChannelQuantLinear"/>: DequantizeLinear of the int8 codes, stored transposed
 /// [in, out] with per-axis scales along axis 1 (opset 13) → MatMul (→ Add bias). The file holds the codes, never a
 /// float copy of the weight, so the verification gate's size check passes.</summary>
-public sealed class ChannelQuantLinearLowering : IOnnxLowering
+public static class ChannelQuantLinearLowering
 {
-    /// <inheritdoc/>
-    public string LayerKind => ChannelQuantLinear.KindId;
-
-    /// <inheritdoc/>
-    public void Lower(ILoweringContext context, nn.Module layer, string input, string output)
+    /// <summary>Adds the nodes computing <paramref name="output"/> from <paramref name="input"/>.</summary>
+    public static void Lower(ILoweringContext context, ChannelQuantLinear q, string input, string output)
     {
-        var q = layer as ChannelQuantLinear ?? throw new ArgumentException($"{context.LayerName}: expected a {nameof(ChannelQuantLinear)}, got {layer.GetType().Name}");
         context.RequireOpset("", 13);
         using var scope = NewDisposeScope();
         long outputs = q.Codes.shape[0], inputs = q.Codes.shape[1];
