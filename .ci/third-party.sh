@@ -16,17 +16,26 @@ feed="$work/feed"; mkdir -p "$feed"
 stamp="ci.$(date -u +%Y%m%d%H%M%S).$$"
 sdk_base="$(sed -n 's:.*<CompressSdkVersion>\(.*\)</CompressSdkVersion>.*:\1:p' Directory.Build.props)"
 sdk="$sdk_base-$stamp"
+layers_base="$(sed -n 's:.*<CompressLayersVersion>\(.*\)</CompressLayersVersion>.*:\1:p' Directory.Build.props)"
+layers="$layers_base-$stamp"
 tool="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' host/Compressor.Host.csproj | head -n 1)-$stamp"
 template_default="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["symbols"]["sdkVersion"]["defaultValue"])' \
   templates/Compressor.Templates/content/compress-plugin/.template.config/template.json 2>/dev/null || echo "?")"
 if [ "$template_default" != "$sdk_base" ]; then
   echo "third-party: the template's default sdkVersion ($template_default) differs from CompressSdkVersion ($sdk_base)"; exit 1
 fi
+template_layers="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["symbols"]["layersVersion"]["defaultValue"])' \
+  templates/Compressor.Templates/content/compress-plugin/.template.config/template.json 2>/dev/null || echo "?")"
+if [ "$template_layers" != "$layers_base" ]; then
+  echo "third-party: the template's default layersVersion ($template_layers) differs from CompressLayersVersion ($layers_base)"; exit 1
+fi
 
 t0=$SECONDS
-echo "== third-party: packing SDK $sdk, conformance kit, template and tool $tool into $feed"
-for p in sdk/Compressor.Sdk sdk/Compressor.Sdk.Testing templates/Compressor.Templates; do
-  dotnet pack "$p" -c Release --no-build -p:PackageVersion="$sdk" -o "$feed" -v q -nologo
+echo "== third-party: packing SDK $sdk, engine, layers $layers, conformance kit, template and tool $tool into $feed"
+# Each project takes its version from its own property (the contract, engine, kit and template CompressSdkVersion;
+# the layers library CompressLayersVersion), so the kit's package dependencies carry the versions packed here.
+for p in sdk/Compressor.Sdk sdk/Compressor.Layers sdk/Compressor.Engine sdk/Compressor.Sdk.Testing templates/Compressor.Templates; do
+  dotnet pack "$p" -c Release --no-build -p:CompressSdkVersion="$sdk" -p:CompressLayersVersion="$layers" -o "$feed" -v q -nologo
 done
 dotnet pack host -c Release --no-build -p:PackageVersion="$tool" -o "$feed" -v q -nologo
 ls -l "$feed"
@@ -43,7 +52,7 @@ cat > "$src/nuget.config" <<CONFIG
 CONFIG
 hive="$work/template-hive"
 dotnet new install "$feed/Compressor.Templates.$sdk.nupkg" --debug:custom-hive "$hive" >/dev/null
-(cd "$src" && dotnet new compress-plugin -n AcmeQuant --pluginId acme-quant --sdkVersion "$sdk" --debug:custom-hive "$hive")
+(cd "$src" && dotnet new compress-plugin -n AcmeQuant --pluginId acme-quant --sdkVersion "$sdk" --layersVersion "$layers" --debug:custom-hive "$hive")
 # Built against the packed SDK only: no reference to this repository can be in the generated projects.
 if grep -rq "$root" "$src"; then echo "third-party: the generated plugin refers to the repository"; exit 1; fi
 
