@@ -10,7 +10,7 @@
 # the workspace with warnings and applies nothing, so the script builds and reads the diagnostics instead.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-projects=(sdk/Compressor.Sdk/Compressor.Sdk.csproj sdk/Compressor.Sdk.Testing/Compressor.Sdk.Testing.csproj)
+projects=(sdk/Compressor.Sdk/Compressor.Sdk.csproj sdk/Compressor.Layers/Compressor.Layers.csproj sdk/Compressor.Sdk.Testing/Compressor.Sdk.Testing.csproj)
 if [ $# -gt 0 ] && [ "$1" != "--ship" ]; then projects=("$@"); fi   # or only the projects named
 header='#nullable enable'
 
