@@ -1,4 +1,3 @@
-using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Layers.Codebook;

@@ -1,16 +1,13 @@
-using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Layers.Codebook;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Packing;
-using Compressor.Layers.Quantized;
 using Compressor.Layers.Structured;
 using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Reports;
-using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Tests;

@@ -1,6 +1,4 @@
-using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
-using Compressor.Engine.Onnx.Verification;
 using Compressor.Layers.Codebook;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Packing;
@@ -9,7 +7,6 @@ using Compressor.Layers.Structured;
 using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,19 +1,14 @@
-using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
-using Compressor.Layers.Codebook;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Packing;
 using Compressor.Layers.Quantized;
 using Compressor.Layers.Structured;
-using Compressor.Sdk;
 using Compressor.Sdk.Layers;
-using Compressor.Sdk.Models;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Tests;
