@@ -3,8 +3,8 @@ using Compressor.Sdk.Layers;
 
 namespace Compressor.Engine.Onnx.Export;
 
-/// <summary>What ONNX Runtime 1.31 runs on CPU (its kernel table, spot-checked by this SDK's tests with
-/// Microsoft.ML.OnnxRuntime 1.31.1; see ONNX.md): for every operator the exporter or a plugin lowering may write,
+/// <summary>What ONNX Runtime 1.31 runs on CPU (its kernel table, spot-checked by the engine's tests with
+/// Microsoft.ML.OnnxRuntime 1.31.1; see Onnx/README.md): for every operator the exporter or a plugin lowering may write,
 /// the opset it appeared in and the element types its statically typed inputs (initializers and graph inputs) may
 /// have. <see cref="Check"/> runs before any file is written.</summary>
 public static class OrtCompatibility
