@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using Compressor.Engine.Architectures;
 using Compressor.Engine.Kinds;
 using Compressor.Engine.Models;
@@ -9,25 +9,16 @@ using TorchSharp;
 namespace Compressor.Engine.Checkpoints;
 
 /// <summary>The architectures <c>compress</c> knows by name: the built-ins (mlp, cnn, vit, gpt) and imported ONNX
-/// graphs (<see cref="OnnxArchitecture"/>). The host may register more.</summary>
+/// graphs (<see cref="OnnxArchitecture"/>). A fixed list: nothing registers more at run time.</summary>
 public static class ArchitectureRegistry
 {
-    private static readonly ConcurrentDictionary<string, IArchitecture> Known = new(StringComparer.OrdinalIgnoreCase);
-
-    static ArchitectureRegistry()
+    private static readonly FrozenDictionary<string, IArchitecture> Known = new IArchitecture[]
     {
-        Register(new MlpArchitecture());
-        Register(new SmallCnnArchitecture());
-        Register(new VitArchitecture());
-        Register(new Gpt2Architecture());
-        Register(new OnnxArchitecture());
-    }
+        new MlpArchitecture(), new SmallCnnArchitecture(), new VitArchitecture(), new Gpt2Architecture(), new OnnxArchitecture(),
+    }.ToFrozenDictionary(a => a.Name, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Every registered architecture, by name.</summary>
-    public static IReadOnlyList<IArchitecture> All => Known.Values.OrderBy(a => a.Name, StringComparer.Ordinal).ToList();
-
-    /// <summary>Adds (or replaces) an architecture.</summary>
-    public static void Register(IArchitecture architecture) => Known[architecture.Name] = architecture;
+    /// <summary>Every architecture, by name.</summary>
+    public static IReadOnlyList<IArchitecture> All { get; } = Known.Values.OrderBy(a => a.Name, StringComparer.Ordinal).ToList();
 
     /// <summary>The architecture called <paramref name="name"/>.</summary>
     /// <exception cref="CompressException">Unknown name.</exception>

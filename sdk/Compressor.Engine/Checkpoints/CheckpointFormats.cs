@@ -1,30 +1,16 @@
-using System.Collections.Concurrent;
 using Compressor.Engine.Onnx.Import;
 using Compressor.Engine.Storage;
 using Compressor.Engine.Storage.PyTorch;
 
 namespace Compressor.Engine.Checkpoints;
 
-/// <summary>The checkpoint formats this tool reads, tried in registration order on the first bytes of a file, then
-/// TorchSharp's format, which has no magic number and so is tried after every registered one.</summary>
+/// <summary>The checkpoint formats this tool reads (a fixed list), tried in order on the first bytes of a file, then
+/// TorchSharp's format, which has no magic number and so is tried after every other one.</summary>
 public static class CheckpointFormats
 {
-    private static readonly ConcurrentQueue<ICheckpointFormat> Known = new();
-    private static readonly ICheckpointFormat Fallback = new TorchSharpFormat();
-
-    static CheckpointFormats()
-    {
-        Register(new SafetensorsFormat());
-        Register(new PyTorchZipFormat());
-        Register(new ShardedCheckpointFormat(Open));
-        Register(new OnnxFormat());
-    }
-
-    /// <summary>Every format, in the order they are tried (registered ones, then TorchSharp's).</summary>
-    public static IReadOnlyList<ICheckpointFormat> All => [.. Known, Fallback];
-
-    /// <summary>Adds a format (tried after the ones already registered).</summary>
-    public static void Register(ICheckpointFormat format) => Known.Enqueue(format);
+    /// <summary>Every format, in the order they are tried.</summary>
+    public static IReadOnlyList<ICheckpointFormat> All { get; } =
+        [new SafetensorsFormat(), new PyTorchZipFormat(), new ShardedCheckpointFormat(Open), new OnnxFormat(), new TorchSharpFormat()];
 
     /// <summary>Opens <paramref name="path"/> with the format its content matches.</summary>
     /// <exception cref="CompressException">Missing, unreadable or unrecognised file, or a malformed one.</exception>

@@ -39,9 +39,10 @@ public sealed class ImportedModel : EngineModel
     /// <summary>The graph output names, in the graph's order.</summary>
     public override IReadOnlyList<string> OutputNames => Graph.OutputNames;
 
-    /// <summary>Runs a graph with exactly one input and returns its first output.</summary>
-    /// <exception cref="CompressException">The graph has several inputs: use <see cref="Run"/> (with <see cref="Feed"/>).</exception>
-    public override Tensor Forward(Tensor input) => Graph.forward(input);
+    /// <summary>Runs the graph on one batch and returns its first output: a one-input graph takes it as is, a graph with
+    /// several inputs is fed it through <see cref="Feed"/>.</summary>
+    /// <exception cref="CompressException">An input the batch cannot provide.</exception>
+    public override Tensor Forward(Tensor input) => InputNames.Count == 1 ? Graph.forward(input) : base.Forward(input);
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Graph.Run(inputs);
