@@ -1,3 +1,4 @@
+using Compressor.Sdk.Training;
 using System.Diagnostics;
 using Compressor.Engine.Storage;
 using Compressor.Sdk.Data;
@@ -61,11 +62,11 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     using var b = batch;
-                    double lr = settings.LearningRateAt(step, totalSteps);
+                    double lr = settings.Schedule.At(step, totalSteps);
                     foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
                     optimizer.zero_grad();
                     var logits = model.Forward(b.Input.to(device));
-                    var loss = Evaluation.Loss(logits, b.Target!.to(device), data.Info.Kind);
+                    var loss = TaskLoss.Of(logits, b.Target!.to(device), data.Info.Kind);
                     loss.backward();
                     if (settings.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, settings.GradientClip);
                     optimizer.step();
@@ -77,7 +78,7 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
                     task.Advance(1, $"loss {l:F4}");
                 }
             }
-            var (evalLoss, acc, ppl) = Evaluation.Run(model, data.Evaluation, data.Info.Kind, Math.Max(settings.BatchSize, 64), device);
+            var (evalLoss, acc, ppl) = TaskLoss.Evaluate(model, data.Evaluation, data.Info.Kind, Math.Max(settings.BatchSize, 64), device);
             var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, batches), evalLoss, acc, ppl, Math.Round(clock.Elapsed.TotalSeconds, 2));
             history.Add(record);
             log.Info($"train: epoch {record.Epoch}/{settings.Epochs} train loss {record.TrainLoss:F4}, eval loss {evalLoss:F4}"

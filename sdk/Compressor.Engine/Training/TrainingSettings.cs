@@ -1,3 +1,5 @@
+using Compressor.Sdk.Training;
+
 namespace Compressor.Engine.Training;
 
 /// <summary>Hyper-parameters of <see cref="Trainer"/>: AdamW (β = 0.9, 0.999) with a linear warm-up then a cosine
@@ -13,13 +15,6 @@ namespace Compressor.Engine.Training;
 public sealed record TrainingSettings(int Epochs, double LearningRate, int BatchSize, double WeightDecay = 0.05, double WarmupFraction = 0.05,
     double MinLearningRateRatio = 0.01, double GradientClip = 1.0, int Seed = 0)
 {
-    /// <summary>The learning rate at <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
-    public double LearningRateAt(long step, long totalSteps)
-    {
-        long warmup = (long)Math.Round(WarmupFraction * totalSteps);
-        if (step < warmup) return LearningRate * (step + 1) / warmup;
-        double progress = totalSteps - warmup <= 1 ? 1 : (double)(step - warmup) / (totalSteps - warmup - 1);
-        double min = LearningRate * MinLearningRateRatio;
-        return min + (LearningRate - min) * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)));
-    }
+    /// <summary>The learning-rate schedule of these settings (warm-up, then cosine to the minimum).</summary>
+    public LearningRateSchedule Schedule => new(LearningRate, WarmupFraction, MinLearningRateRatio);
 }
