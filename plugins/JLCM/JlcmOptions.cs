@@ -14,7 +14,7 @@ public enum JlcmMethod
     Rtn,
 }
 
-/// <summary>How rows are clustered into groups ([RECON] ALGORITHMS.md §2.3).</summary>
+/// <summary>How rows are clustered into groups ([RECON] README "Grouping and re-ordering").</summary>
 public enum GroupingMethod
 {
     /// <summary>Sort rows by a statistic and cut into equal-size contiguous groups.</summary>
@@ -53,7 +53,7 @@ public enum KmeansInit
     Quantile,
 }
 
-/// <summary>The weighting of the mapping gradient through the index ([RECON] ALGORITHMS.md §2.6).</summary>
+/// <summary>The weighting of the mapping gradient through the index ([RECON] README "Mapping gradient").</summary>
 public enum MappingGradientKind
 {
     /// <summary>The paper's proposal: dL/du = g/Δ, decreasing with the gap to the neighbouring codeword.</summary>
@@ -62,7 +62,8 @@ public enum MappingGradientKind
     Default,
 }
 
-/// <summary>What output the joint learning reconstructs ([RECON] ALGORITHMS.md §2.5: "per block (or per layer)").</summary>
+/// <summary>What output the joint learning reconstructs ([RECON] README "Joint learning": per block or per
+/// layer).</summary>
 public enum ReconstructionObjective
 {
     /// <summary>Block on an imported ONNX graph (where blocks can be cut from the graph), layer otherwise.</summary>

@@ -3,7 +3,7 @@ using Compressor.Sdk.Options;
 
 namespace Compressor.Plugins.StatsQ;
 
-/// <summary>Options of the <c>statsq</c> plugin (ALGORITHMS.md §1; defaults follow the reference recipe, scaled to
+/// <summary>Options of the <c>statsq</c> plugin (README "Training": defaults follow the reference recipe, scaled to
 /// small CPU runs where noted).</summary>
 public sealed record StatsQOptions : PluginOptions
 {

@@ -19,8 +19,8 @@ namespace Compressor.Layers.Tests;
 /// <summary>The codebook layers (<see cref="CodebookLayer"/> on linear and conv2d geometries) exported alone and run in
 /// ONNX Runtime 1.31.1: the graph's dense weight is the TorchSharp layer's bit for bit (same fp16 → float32 gathers,
 /// one float32 multiply), so the outputs agree to float32 summation order (rtol 1e-5, atol 1e-5, as the other
-/// lowerings); the file's bytes stay within 1.02× the ALGORITHMS.md §2.2 accounting; the manifest config rebuilds
-/// the layer.</summary>
+/// lowerings); the file's bytes stay within 1.02× the accounting of plugins/JLCM/README.md, "Memory accounting"; the
+/// manifest config rebuilds the layer.</summary>
 public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("codebook-lowering-").FullName;
@@ -105,7 +105,7 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     [InlineData(4, 4, CodebookVariant.Scales)]
     public void FileBytesMatchTheSection22Accounting(int bits, int groups, CodebookVariant variant)
     {
-        // A MiniLM-sized FFN linear without bias: the whole .onnx file against §2.2 alone.
+        // A MiniLM-sized FFN linear without bias: the whole .onnx file against that accounting alone.
         var (idx, cb, s, _, _) = RandomState(1536, 384, bits, groups, variant, false, false, seed: 11);
         using var layer = CodebookLayer.FromIndices(new LinearGeometry(384, 1536, false), bits, groups, variant, idx, cb, s, null, null);
         long accounted = CodebookBits.LayerBits(1536, 384, bits, groups, variant == CodebookVariant.Codebooks, explicitPermutation: false);
@@ -122,7 +122,8 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void AccountingFollowsSection22()
     {
-        // The JLCM paper's accounting (plugins/JLCM/README.md), on its Llama-7B example: O = 11008, I = 4096, b = 2, G = 16, one codebook per group → 1024 bits overhead.
+        // The example of plugins/JLCM/README.md, "Memory accounting": O = 11008, I = 4096, b = 2, G = 16, one codebook
+        // per group → 1024 bits overhead.
         Assert.Equal(2L * 11008 * 4096 + 1024, CodebookBits.LayerBits(11008, 4096, 2, 16, codebookPerGroup: true, explicitPermutation: false));
         Assert.Equal(2L * 11008 * 4096 + 16 * 4 + 16 * 16, CodebookBits.LayerBits(11008, 4096, 2, 16, codebookPerGroup: false, explicitPermutation: false));
         // An unfolded permutation adds O·⌈log2 O⌉ (⌈log2 11008⌉ = 14).

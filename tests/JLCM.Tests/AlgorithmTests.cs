@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 
 namespace JLCM.Tests;
 
-/// <summary>The identities of ALGORITHMS.md §2.2–2.6 on small tensors, each checked against an independent hand
-/// computation.</summary>
+/// <summary>The identities of plugins/JLCM/README.md ("Memory accounting" to "Mapping gradient") on small tensors, each
+/// checked against an independent hand computation.</summary>
 public sealed class AlgorithmTests
 {
     [Fact]

@@ -13,7 +13,8 @@ using static TorchSharp.torch;
 namespace JLCM.Tests;
 
 /// <summary>The plugin on the built-in MLP: folding keeps the function, the export reproduces the TorchSharp model
-/// in ONNX Runtime, an interrupted run resumes, and the report carries the §2.2 accounting and the move series.</summary>
+/// in ONNX Runtime, an interrupted run resumes, and the report carries the accounted bits (plugins/JLCM/README.md,
+/// "Memory accounting") and the move series.</summary>
 public sealed class PluginTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("jlcm-tests-").FullName;
@@ -80,7 +81,7 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{variant}/{permutation}: BASIC max abs {result.MaxAbsError:E2} ({result.SqnrDb:F1} dB), bytes {result.Layers.Sum(l => l.Bytes)} / theory {result.Layers.Sum(l => l.TheoreticalBytes)}");
             Assert.True(result.Passed, string.Join("; ", result.Failures));
             Assert.True(result.SqnrDb > 100, $"ONNX vs TorchSharp SQNR {result.SqnrDb:F1} dB");
-            // Report: §2.2 bits per weight and the move series.
+            // Report: accounted bits per weight (plugins/JLCM/README.md, "Memory accounting") and the move series.
             double accounted = report.Metrics.Single(m => m.Name == "accountedBitsPerWeight").Value;
             long expectedBits = codebook.Sum(l => l.AccountedBits);
             Assert.Equal((double)expectedBits / codebook.Sum(l => l.Rows * l.Cols), accounted, 9);

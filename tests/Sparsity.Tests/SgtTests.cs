@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 
 namespace Sparsity.Tests;
 
-/// <summary>ALGORITHMS.md §5.3 T0 for self-guided training: the α schedule, α = 1 is the guide path, the from-scratch
-/// guide is the product of the factors, and reduce-flop uses the guide with frequency α.</summary>
+/// <summary>Self-guided training (plugins/Sparsity/README.md, "Self-guided training"): the α schedule, α = 1 is the
+/// guide path, the from-scratch guide is the product of the factors, and reduce-flop uses the guide with frequency
+/// α.</summary>
 public sealed class SgtTests
 {
     [Fact]

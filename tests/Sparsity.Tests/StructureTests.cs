@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 
 namespace Sparsity.Tests;
 
-/// <summary>ALGORITHMS.md §5.3 T0: parameter counts against the §3.1 formulas and the paper's FFN fractions, forward
-/// equal to the materialised dense product, and the BlockShuffle index semantics against a scalar brute force.</summary>
+/// <summary>The structures of plugins/Sparsity/README.md, "Parameterisations": parameter counts against its formulas
+/// and the paper's FFN fractions, forward equal to the materialised dense product, and the BlockShuffle index semantics
+/// against a scalar brute force.</summary>
 public sealed class StructureTests
 {
     private static void Randomise(nn.Module layer, int seed)
@@ -37,8 +38,8 @@ public sealed class StructureTests
         Assert.Equal(32 * dense.StructuredParameterCount, dense.WeightStorageBits);
     }
 
-    /// <summary>The paper's FFN fractions for d → 4d → d (d = 256, the §5.3 tiny GPT): LowRank r = 64 and BlockShuffle
-    /// B = 4 are 31.25%, BlockDense B = 4, r = 96 is 29.3%; r = 128 / B = 2 are 62.5%.</summary>
+    /// <summary>The paper's FFN fractions for d → 4d → d (d = 256, the width of the tests' tiny GPT): LowRank r = 64
+    /// and BlockShuffle B = 4 are 31.25%, BlockDense B = 4, r = 96 is 29.3%; r = 128 / B = 2 are 62.5%.</summary>
     [Fact]
     public void FfnFractionsMatchThePaper()
     {
@@ -78,9 +79,10 @@ public sealed class StructureTests
         Tolerances.AssertClose(merged, y, rtol: 1e-5, atol: 1e-4, $"{kind} structured vs merged");
     }
 
-    /// <summary>W[o, i] written out from §3.1 with scalar loops: output o = t·B + j is row t of stage-2 block j; input i
-    /// is column i mod (N/B) of stage-1 block c = i / (N/B); stage-1 row a of block c is z entry c·q + a, which stage-2
-    /// block (c·q + a) mod B reads as its column (c·q + a) / B.</summary>
+    /// <summary>W[o, i] written out from the BlockShuffle index order (plugins/Sparsity/README.md, "Parameterisations")
+    /// with scalar loops: output o = t·B + j is row t of stage-2 block j; input i is column i mod (N/B) of stage-1
+    /// block c = i / (N/B); stage-1 row a of block c is z entry c·q + a, which stage-2 block (c·q + a) mod B reads as
+    /// its column (c·q + a) / B.</summary>
     [Theory]
     [InlineData(8, 16, 4)]
     [InlineData(16, 8, 2)]

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 
 namespace Sparsity.Tests;
 
-/// <summary>ALGORITHMS.md §5.4 T0: with column-orthogonal W of unequal column norms, ‖W(x − x_S)‖² = Σ_{i∉S} x_i²‖W_i‖²,
-/// so WINA's top-k is the brute-force optimum over all C(12, 6) = 924 kept sets and never worse than TEAL.</summary>
+/// <summary>WINA's optimality (plugins/Sparsity/README.md, "Activation sparsity"): with column-orthogonal W of unequal
+/// column norms, ‖W(x − x_S)‖² = Σ_{i∉S} x_i²‖W_i‖², so WINA's top-k is the brute-force optimum over all C(12, 6) = 924
+/// kept sets and never worse than TEAL.</summary>
 public sealed class WinaTests
 {
     private static double Error(Tensor w, Tensor x, Tensor keepMask) => matmul(w, x.mul(keepMask.neg().add(1))).square().sum().item<double>();

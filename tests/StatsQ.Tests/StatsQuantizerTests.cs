@@ -34,7 +34,8 @@ public sealed class StatsQuantizerTests
     public void TwoBitLevelOccupancyMatchesTheGaussianTheory()
     {
         // For N(0,1) rows, m = mean|w| ≈ 0.798σ; thresholds 0, ±m: P(|w| > 0.798σ) = 42.5% → 21.2% per outer level,
-        // 28.8% per inner level (ALGORITHMS.md §1.2). 1e5 entries per row: sampling error ≈ 0.15 pt.
+        // 28.8% per inner level (plugins/StatsQ/README.md, "StatsQ weight quantizer"). 1e5 entries per row: sampling
+        // error ≈ 0.15 pt.
         var w = TinyModels.Inputs([4, 100_000], seed: 5);
         using var codes = StatsQuantizer.Codes(w, 2);
         var counts = codes.add(2).flatten().bincount(null, 4).to_type(ScalarType.Float64).div(codes.numel()).data<double>().ToArray();

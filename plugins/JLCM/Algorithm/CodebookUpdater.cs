@@ -3,13 +3,13 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>One layer's optimiser state for joint learning ([RECON] ALGORITHMS.md §2.5–2.6), shared by the layer and
-/// the block objectives: given g = dL/dŴ for the layer's current Ŵ (stored row order), <see cref="Step"/> gives the
-/// codebooks and scales their exact autograd gradient and an Adam step (learning rate relative to their mean
-/// magnitude), gives the latent indices the mapping gradient (<see cref="MappingGradient"/>) and an Adam step whose
-/// second moment is taken over the whole layer rather than per element (per-element Adam would divide out the Δ or 1/Δ
-/// that tells the two mapping gradients apart), then rounds k = clamp(round(u), 0, K−1), re-sorts the codebooks and
-/// records the index moves.</summary>
+/// <summary>One layer's optimiser state for joint learning ([RECON] README "Joint learning" and "Mapping gradient"),
+/// shared by the layer and the block objectives: given g = dL/dŴ for the layer's current Ŵ (stored row order),
+/// <see cref="Step"/> gives the codebooks and scales their exact autograd gradient and an Adam step (learning rate
+/// relative to their mean magnitude), gives the latent indices the mapping gradient (<see cref="MappingGradient"/>) and
+/// an Adam step whose second moment is taken over the whole layer rather than per element (per-element Adam would
+/// divide out the Δ or 1/Δ that tells the two mapping gradients apart), then rounds k = clamp(round(u), 0, K−1),
+/// re-sorts the codebooks and records the index moves.</summary>
 public sealed class CodebookUpdater : IDisposable
 {
     private const double Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-12;

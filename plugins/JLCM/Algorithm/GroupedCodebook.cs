@@ -162,7 +162,7 @@ public sealed class GroupedCodebook : IDisposable
         return CodebookLayer.FromIndices(WeightGeometry.Of(original), Bits, Groups, Variant, Indices, c, s, rowOrder, bias);
     }
 
-    /// <summary>§2.2 bits of this layer.</summary>
+    /// <summary>Bits of this layer by README "Memory accounting".</summary>
     public long AccountedBits(bool explicitPermutation) =>
         CodebookBits.LayerBits(Rows, Cols, Bits, Groups, Variant == CodebookVariant.Codebooks, explicitPermutation);
 

@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Per update of the latent indices: how many indices moved by |Δk| = 1, 2 and ≥ 3, and the share of
-/// weights on the two extreme codewords (0 and K−1) — the diagnostics of ALGORITHMS.md §2.6 / J2.</summary>
+/// weights on the two extreme codewords (0 and K−1) — the diagnostics of README "Mapping gradient" (the J2
+/// contrast).</summary>
 public sealed class IndexMoveStats
 {
     /// <summary>Moves of exactly one codeword, per update.</summary>

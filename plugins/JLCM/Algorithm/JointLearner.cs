@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Joint learning of codebooks, group scales and mappings on one layer's output reconstruction ([RECON]
-/// ALGORITHMS.md §2.5–2.6). The loss is the mean squared error of the layer's outputs over the calibration
-/// inputs X (from the already-compressed prefix) against the FP weight's outputs on the same inputs:
+/// README "Joint learning", the per-layer form). The loss is the mean squared error of the layer's outputs over the
+/// calibration inputs X (from the already-compressed prefix) against the FP weight's outputs on the same inputs:
 /// L = ‖X(Ŵ − W)ᵀ‖² / (N·O) = tr(E H Eᵀ)/O with E = Ŵ − W and H = XᵀX/N, so only H [I, I] is kept (one layer's
 /// calibration statistics in memory). Per iteration g = dL/dŴ = 2EH/O goes to <see cref="CodebookUpdater.Step"/>. The iterate
 /// with the lowest loss is kept (iteration 0 is the k-means initialisation, so the result never loses to it).</summary>

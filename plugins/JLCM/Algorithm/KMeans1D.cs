@@ -2,8 +2,8 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>Seeded 1-D k-means (Lloyd) returning K sorted centres ([RECON] ALGORITHMS.md §2.4). Assignment uses the
-/// midpoints of the sorted centres (bucketize), so every value goes to its nearest centre in O(n log K); an empty
+/// <summary>Seeded 1-D k-means (Lloyd) returning K sorted centres ([RECON] README "Initialisation"). Assignment uses
+/// the midpoints of the sorted centres (bucketize), so every value goes to its nearest centre in O(n log K); an empty
 /// cluster keeps its previous centre.</summary>
 public static class KMeans1D
 {

@@ -2,12 +2,12 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>The gradient of the loss with respect to the latent continuous indices u ([RECON] ALGORITHMS.md §2.6).
-/// With g = dL/dŴ and Δ the (weight-space) gap from the current codeword to its neighbour in the direction the
-/// gradient pushes (down when g &gt; 0, up when g &lt; 0; at either end of the codebook the only neighbour):
-/// default dL/du = g·Δ (an STE through the piecewise-linear codebook: big gaps get big pushes, toward the tails);
-/// proximal dL/du = g/Δ (a weight crosses to the adjacent codeword once its accumulated weight-space step passes the
-/// gap, as if it took a plain STE step in weight space).</summary>
+/// <summary>The gradient of the loss with respect to the latent continuous indices u ([RECON] README
+/// "Mapping gradient"). With g = dL/dŴ and Δ the (weight-space) gap from the current codeword to its neighbour in the
+/// direction the gradient pushes (down when g &gt; 0, up when g &lt; 0; at either end of the codebook the only
+/// neighbour): default dL/du = g·Δ (an STE through the piecewise-linear codebook: big gaps get big pushes, toward the
+/// tails); proximal dL/du = g/Δ (a weight crosses to the adjacent codeword once its accumulated weight-space step
+/// passes the gap, as if it took a plain STE step in weight space).</summary>
 public static class MappingGradient
 {
     /// <summary>dL/du [O, I] from <paramref name="g"/> = dL/dŴ [O, I], the current indices <paramref name="k"/>

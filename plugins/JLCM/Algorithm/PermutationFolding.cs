@@ -4,9 +4,9 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
-/// <summary>Folds a row permutation P of a producer layer into the model ([RECON] ALGORITHMS.md §2.3): P is applied
-/// to the producer's rows (output channels) and bias and to the input columns (input channels) of a consumer layer,
-/// which leaves the network function unchanged when everything between them is elementwise (an activation) or
+/// <summary>Folds a row permutation P of a producer layer into the model ([RECON] README "Permutation folding"): P is
+/// applied to the producer's rows (output channels) and bias and to the input columns (input channels) of a consumer
+/// layer, which leaves the network function unchanged when everything between them is elementwise (an activation) or
 /// per-position (pooling). The structure between layers is not inspected; instead each candidate consumer is tried and
 /// the model's outputs on a calibration batch are compared before and after: a fold is kept only if they agree to
 /// <see cref="Tolerance"/> (relative L2), otherwise it is undone and the next candidate is tried. Where no candidate

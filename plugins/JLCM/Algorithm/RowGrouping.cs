@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Groups the rows (output neurons) of a weight [O, I] into G contiguous groups after a re-ordering
-/// ([RECON] ALGORITHMS.md §2.3). Returns the permutation as "stored row i is original row order[i]"; after it, row i
-/// belongs to group ⌊i·G/O⌋ (<see cref="CodebookBits.GroupOf"/>), so group membership costs no bits.</summary>
+/// ([RECON] README "Grouping and re-ordering"). Returns the permutation as "stored row i is original row order[i]";
+/// after it, row i belongs to group ⌊i·G/O⌋ (<see cref="CodebookBits.GroupOf"/>), so group membership costs no
+/// bits.</summary>
 public static class RowGrouping
 {
     /// <summary>Number of quantiles in the k-means row feature.</summary>

@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Sparsity.Algorithm;
 
-/// <summary>Training-free activation sparsity (ALGORITHMS.md §4): each selected linear y = W x keeps, per token, the
-/// k inputs of highest score — WINA s_i = |x_i|·‖W[:, i]‖₂, TEAL s_i = |x_i| — and drops the rest. The per-layer
-/// sparsities come from TEAL's greedy search on calibration inputs: starting from 0, repeatedly raise the sparsity
-/// of the layer whose next increment adds the least relative output error ‖W(x − x_S)‖²/‖Wx‖², with increments
+/// <summary>Training-free activation sparsity (README "Activation sparsity"): each selected linear y = W x keeps, per
+/// token, the k inputs of highest score — WINA s_i = |x_i|·‖W[:, i]‖₂, TEAL s_i = |x_i| — and drops the rest. The
+/// per-layer sparsities come from TEAL's greedy search on calibration inputs: starting from 0, repeatedly raise the
+/// sparsity of the layer whose next increment adds the least relative output error ‖W(x − x_S)‖²/‖Wx‖², with increments
 /// inversely proportional to the layer's size (each removes the same number of multiply-adds), until the
 /// size-weighted average reaches the target. (Simplification: the error is the layer's own output, not the block
 /// output of the paper; WINA's column norms are used for every selected linear, not only k/gate inputs, and the

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Sparsity.Algorithm;
 
-/// <summary>The pre-merge decision (ALGORITHMS.md §3.4): a structured product has no nonlinearity, so its dense
+/// <summary>The pre-merge decision (README "Pre-merge"): a structured product has no nonlinearity, so its dense
 /// matrix can be materialised; for few tokens per call one dense MatMul beats the two structured stages. The
 /// break-even token count of a layer is measured here: the smallest count in 1, 2, 4, … 4096 from which the
 /// structured forward is faster than the dense one (median of several timed runs, on this machine's CPU with

@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Sparsity.Algorithm;
 
-/// <summary>The reference from-scratch initialisations of StructuredFFN (ALGORITHMS.md §3.2): LowRank from the SVD of
-/// a dense N(0, 0.02²) matrix, lr1 = √S_r V_rᵀ, lr2 = U_r √S_r; BlockShuffle and BlockDense with every block (and
+/// <summary>The reference from-scratch initialisations of StructuredFFN (README "Initialisation"): LowRank from the SVD
+/// of a dense N(0, 0.02²) matrix, lr1 = √S_r V_rᵀ, lr2 = U_r √S_r; BlockShuffle and BlockDense with every block (and
 /// BlockDense's dense stage) replaced by the semi-orthogonal U Vᵀ of its own SVD. Biases start at zero.</summary>
 public static class StructureInit
 {

@@ -3,7 +3,7 @@ using Compressor.Sdk;
 namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>The size of one structured linear N → M: rank r and/or block count B, and the formulas of
-/// ALGORITHMS.md §3.1 for its weight count.</summary>
+/// README "Parameterisations" for its weight count.</summary>
 /// <param name="Structure">The form.</param>
 /// <param name="Rank">r (lowrank, blockdense), else 0.</param>
 /// <param name="Blocks">B (blockshuffle, blockdense), else 0.</param>

@@ -1,9 +1,10 @@
 namespace Compressor.Layers.Packing;
 
-/// <summary>The memory accounting of grouped codebook quantization (the JLCM paper, §2.2: see plugins/JLCM/README.md): a weight [O, I] with b-bit
-/// indices (K = 2^b codewords, fp16), G contiguous row groups, either one codebook with one fp16 scale per group or one
-/// codebook per group; group boundaries cost nothing for the fixed contiguous split used here (row r belongs to group
-/// ⌊r·G/O⌋), and a row permutation that could not be folded into the neighbouring layers costs O·⌈log2 O⌉ bits.</summary>
+/// <summary>The memory accounting of grouped codebook quantization (the JLCM paper; plugins/JLCM/README.md,
+/// "Memory accounting"): a weight [O, I] with b-bit indices (K = 2^b codewords, fp16), G contiguous row groups, either
+/// one codebook with one fp16 scale per group or one codebook per group; group boundaries cost nothing for the fixed
+/// contiguous split used here (row r belongs to group ⌊r·G/O⌋), and a row permutation that could not be folded into the
+/// neighbouring layers costs O·⌈log2 O⌉ bits.</summary>
 public static class CodebookBits
 {
     /// <summary>Bits of a fp16 codeword or scale.</summary>
@@ -17,7 +18,8 @@ public static class CodebookBits
         return b;
     }
 
-    /// <summary>§2.2 bits of one layer with <paramref name="indexBits"/>-bit indices.</summary>
+    /// <summary>The accounted bits (plugins/JLCM/README.md, "Memory accounting") of one layer with
+    /// <paramref name="indexBits"/>-bit indices.</summary>
     /// <param name="rows">O, output neurons.</param>
     /// <param name="cols">I, weights per neuron.</param>
     /// <param name="indexBits">b (the codebook has 2^b entries).</param>

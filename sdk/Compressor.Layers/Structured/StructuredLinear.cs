@@ -45,7 +45,8 @@ public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedL
     public TorchSharp.Modules.Parameter? Bias { get; }
 
     /// <summary>Export the materialised dense product instead of the factors (the pre-merge form for small token
-    /// counts, §3.4). The checkpoint still holds the factors; only the ONNX lowering and the storage count change.</summary>
+    /// counts; plugins/Sparsity/README.md, "Pre-merge"). The checkpoint still holds the factors; only the ONNX lowering
+    /// and the storage count change.</summary>
     public bool PreMerged { get; set; }
 
     /// <summary>The number of weights of the factors (the structured parameter count, bias excluded).</summary>

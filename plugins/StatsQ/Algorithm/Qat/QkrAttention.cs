@@ -5,15 +5,15 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.StatsQ.Algorithm.Qat;
 
-/// <summary>Query–key reparameterised attention (OFQ <c>QAttention_qkreparam</c>; ALGORITHMS.md §1.5). The latent
-/// parameters stay W_q and W_k (<c>q_weight</c>, <c>k_weight</c>, [C, C], heads stacked by rows); every forward forms
-/// per head W_qk^h = (W_q^h)ᵀ·W_k^h ∈ R^{C×C} and quantizes the stacked (H·C)×C matrix with StatsQ (one scale per
-/// (head, input dim) row). With X_q the quantized block input (shared with the V path), T^h = X_q·Q(W_qk^h)ᵀ is
-/// quantized per (head, token) and the logits are T^h·X_qᵀ·d^−½ — i.e. X_q Q(W_qk^h) X_qᵀ. V uses its own StatsQ
-/// linear <c>v</c> (with bias) and a per-channel output quantizer; softmax probabilities are quantized unsigned per
-/// query row; the output projection <c>proj</c> is a <see cref="QatLinear"/> with its input quantizer. The
-/// reference drops the q/k biases; <see cref="QueryBias"/> optionally keeps the only bias term softmax is not
-/// invariant to, b_qᵀ·W_k·x_j, exactly.</summary>
+/// <summary>Query–key reparameterised attention (OFQ <c>QAttention_qkreparam</c>; README
+/// "Query-key reparameterization (QKR)"). The latent parameters stay W_q and W_k (<c>q_weight</c>, <c>k_weight</c>,
+/// [C, C], heads stacked by rows); every forward forms per head W_qk^h = (W_q^h)ᵀ·W_k^h ∈ R^{C×C} and quantizes the
+/// stacked (H·C)×C matrix with StatsQ (one scale per (head, input dim) row). With X_q the quantized block input (shared
+/// with the V path), T^h = X_q·Q(W_qk^h)ᵀ is quantized per (head, token) and the logits are T^h·X_qᵀ·d^−½ — i.e. X_q
+/// Q(W_qk^h) X_qᵀ. V uses its own StatsQ linear <c>v</c> (with bias) and a per-channel output quantizer; softmax
+/// probabilities are quantized unsigned per query row; the output projection <c>proj</c> is a <see cref="QatLinear"/>
+/// with its input quantizer. The reference drops the q/k biases; <see cref="QueryBias"/> optionally keeps the only bias
+/// term softmax is not invariant to, b_qᵀ·W_k·x_j, exactly.</summary>
 public sealed class QkrAttention : LayerContainer
 {
     private readonly int _heads, _bits;

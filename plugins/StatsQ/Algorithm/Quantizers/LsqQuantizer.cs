@@ -19,7 +19,7 @@ public enum LsqGranularity
     PerHeadToken,
 }
 
-/// <summary>Learned step size quantization (Esser et al.; OFQ's lsq.py, ALGORITHMS.md §1.3):
+/// <summary>Learned step size quantization (Esser et al.; OFQ's lsq.py; README "LSQ quantizer"):
 /// x̂ = s·round_STE(clamp(x/s, Qn, Qp)) with Qn = −2^(b−1), Qp = 2^(b−1) − 1 (signed) or 0, 2^b − 1 (unsigned). The
 /// scale is a parameter created at the first forward (or by <see cref="Initialize"/>) from 2·mean|x|/√Qp (signed) or
 /// 4·mean|x|/√Qp (unsigned) over the granularity's reduction axes; its gradient is scaled by g = 1/√(Qp·N), N the

@@ -2,10 +2,10 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 
-/// <summary>StatsQ (OFQ, Liu et al. 2023; ALGORITHMS.md §1.2): per output row r, the scale s_r = 2·mean_j |W[r, j]| is
-/// recomputed from the current weight at every forward and never learned; u = clamp(W/s, −1, 1 − 1e−6); with
-/// n = 2^(b−1) the integer code is k = round(u·n − 0.5) ∈ {−n, …, n−1} and the value s·(k + 0.5)/n — a symmetric grid
-/// without a zero level. The gradient is the identity straight-through estimator for every entry, clipped ones
+/// <summary>StatsQ (OFQ, Liu et al. 2023; README "StatsQ weight quantizer"): per output row r, the scale s_r = 2·mean_j
+/// |W[r, j]| is recomputed from the current weight at every forward and never learned; u = clamp(W/s, −1, 1 − 1e−6);
+/// with n = 2^(b−1) the integer code is k = round(u·n − 0.5) ∈ {−n, …, n−1} and the value s·(k + 0.5)/n — a symmetric
+/// grid without a zero level. The gradient is the identity straight-through estimator for every entry, clipped ones
 /// included.</summary>
 public static class StatsQuantizer
 {

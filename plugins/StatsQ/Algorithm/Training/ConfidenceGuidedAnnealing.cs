@@ -3,12 +3,12 @@ using static TorchSharp.torch;
 
 namespace Compressor.Plugins.StatsQ.Algorithm.Training;
 
-/// <summary>Confidence-guided annealing (OFQ cga.py; ALGORITHMS.md §1.6). The confidence of a weight is the distance
-/// of its pre-rounding value v = clamp(W/s, −1, 1 − 1e−6)·n − 0.5 to the nearest decision threshold i + 0.5, with i
-/// restricted to [min round(v), max round(v) − 1] over the tensor. Weights farther than the boundary range BR from
-/// every such threshold are frozen for the step: their gradient is zeroed before the optimizer step and their value
-/// restored bit-exactly after it (AdamW's momentum and weight decay would otherwise still move them). The mask is
-/// recomputed at every step from the current weights.</summary>
+/// <summary>Confidence-guided annealing (OFQ cga.py; README "Confidence-guided annealing (CGA)"). The confidence of a
+/// weight is the distance of its pre-rounding value v = clamp(W/s, −1, 1 − 1e−6)·n − 0.5 to the nearest decision
+/// threshold i + 0.5, with i restricted to [min round(v), max round(v) − 1] over the tensor. Weights farther than the
+/// boundary range BR from every such threshold are frozen for the step: their gradient is zeroed before the optimizer
+/// step and their value restored bit-exactly after it (AdamW's momentum and weight decay would otherwise still move
+/// them). The mask is recomputed at every step from the current weights.</summary>
 public static class ConfidenceGuidedAnnealing
 {
     /// <summary>The reference default boundary range.</summary>

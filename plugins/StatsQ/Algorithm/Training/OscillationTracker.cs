@@ -3,9 +3,10 @@ using static TorchSharp.torch;
 namespace Compressor.Plugins.StatsQ.Algorithm.Training;
 
 /// <summary>Tracks the integer code of every weight of one tensor over training steps (Nagel et al. 2022; OFQ ships the
-/// same logic; ALGORITHMS.md §1.7): with δ_t = q_{t−1} − q_t and dir_t = sign(δ_t), an oscillation event happens when
-/// dir_t·last_dir = −1, last_dir being the direction of the most recent non-zero change; the EMA frequency is
-/// f_t = m·o_t + (1 − m)·f_{t−1} with m = 0.01; the cumulative count and the step of the last event are kept too.</summary>
+/// same logic; README "Oscillation metric"): with δ_t = q_{t−1} − q_t and dir_t = sign(δ_t), an oscillation event
+/// happens when dir_t·last_dir = −1, last_dir being the direction of the most recent non-zero change; the EMA frequency
+/// is f_t = m·o_t + (1 − m)·f_{t−1} with m = 0.01; the cumulative count and the step of the last event are kept
+/// too.</summary>
 public sealed class OscillationTracker : IDisposable
 {
     /// <summary>The EMA momentum m.</summary>

@@ -10,8 +10,9 @@ namespace Compressor.Plugins.StatsQ.Algorithm.Training;
 /// off: the FP model's logits on one evaluation batch are captured before the rewrite and compared with the rewritten
 /// model's. Without QKR the rewrite is exact (error ≈ 0); with QKR the reference drops the query/key biases, and of
 /// those only the term b_qᵀW_k x_j changes the softmax (the others are constant along the key axis), so the error is
-/// what converting a pretrained model with biases costs at the start of QAT (ALGORITHMS.md §1.5). With
-/// <c>--keep-query-bias</c> that term is kept and the error returns to ≈ 0.</summary>
+/// what converting a pretrained model with biases costs at the start of QAT (README
+/// "Query-key reparameterization (QKR)"). With <c>--keep-query-bias</c> that term is kept and the error returns
+/// to ≈ 0.</summary>
 public sealed class RewriteProbe : IDisposable
 {
     private readonly Tensor _input;
