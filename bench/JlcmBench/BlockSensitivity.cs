@@ -1,7 +1,8 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Layers;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
+using Compressor.Layers.Codebook;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Import;
+using Compressor.Engine.Onnx.Import;
 using static TorchSharp.torch;
 
 /// <summary>A diagnostic for the ResNet18 rows: each block of the FP model alone, with only its own convs replaced by
@@ -15,7 +16,7 @@ internal static class BlockSensitivity
     {
         var graph = (OnnxModule)model.Module;
         var inputs = new Dictionary<string, Tensor> { [model.InputNames[0]] = images };
-        var convs = model.Layers().Where(l => l.Kind == LayerKind.Conv2d).Select(l => l.Name).ToList();
+        var convs = model.Layers().Where(l => l.Type == LayerType.Conv2d).Select(l => l.Name).ToList();
         var blocks = OnnxBlocks.Find(graph, convs, new Dictionary<string, Tensor> { [model.InputNames[0]] = images.narrow(0, 0, 1) });
         using var noGrad = no_grad();
         Console.WriteLine($"| block (convs) | {bits}-bit error / output mean square | error / centred output mean square |");

@@ -5,19 +5,21 @@
 //        [header=1|0]   (needs bash bench/fetch-data.sh text)
 //        model=resnet18 runs the ResNet18 featurizer benchmark instead (ResNet18Bench.cs).
 using System.Globalization;
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
+using Compressor.Engine.Evaluation;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Models.Pretrained;
 using Compressor.Sdk.Plugins;
 using static TorchSharp.torch;
 
 var arg = args.Select(a => a.Split('=', 2)).ToDictionary(a => a[0], a => a.Length > 1 ? a[1] : "");
 string Get(string k, string d) => arg.TryGetValue(k, out var v) ? v : d;
 if (Get("model", "minilm") == "resnet18") { ResNet18Bench.Run(Get); return; }
-var variant = Enum.Parse<Compressor.Sdk.Layers.CodebookVariant>(Get("variant", "scales"), ignoreCase: true);
+var variant = Enum.Parse<Compressor.Layers.Codebook.CodebookVariant>(Get("variant", "scales"), ignoreCase: true);
 double lr = double.Parse(Get("lr", "0.02"), CultureInfo.InvariantCulture);
 bool header = Get("header", "1") == "1";
 var bitsList = Get("bits", "2,3").Split(',').Select(int.Parse).ToArray();
@@ -85,7 +87,7 @@ Tensor Embed(CompressibleModel model, Tensor? tokens = null)
 
 Tensor reference;
 double fpPairs;
-using (var fp = ModelIO.Load(modelPath))
+using (var fp = ModelIO.Load(modelPath, BenchRun.Kinds))
 {
     reference = Embed(fp);
     fpPairs = PairDeviation(fp);

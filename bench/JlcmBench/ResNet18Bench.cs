@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
+using Compressor.Engine.Evaluation;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Models.Pretrained;
 using Compressor.Sdk.Plugins;
 using static TorchSharp.torch;
 
@@ -36,7 +38,7 @@ internal static class ResNet18Bench
         int iterations = int.Parse(get("iterations", "30"), CultureInfo.InvariantCulture);
         int trainCount = int.Parse(get("train", "300"), CultureInfo.InvariantCulture);
         int testCount = int.Parse(get("test", "200"), CultureInfo.InvariantCulture);
-        var variant = Enum.Parse<Compressor.Sdk.Layers.CodebookVariant>(get("variant", "scales"), ignoreCase: true);
+        var variant = Enum.Parse<Compressor.Layers.Codebook.CodebookVariant>(get("variant", "scales"), ignoreCase: true);
         double lr = double.Parse(get("lr", "0.02"), CultureInfo.InvariantCulture);
         bool header = get("header", "1") == "1";
         var permutation = Enum.Parse<PermutationMode>(get("permutation", "fold"), ignoreCase: true);
@@ -54,7 +56,7 @@ internal static class ResNet18Bench
         var (trainX, trainY) = Take(splits.Train, trainCount + samples);
         var (testX, testY) = Take(splits.Evaluation, testCount);
         Tensor mean;
-        using (var prep = ModelIO.Load(prepPath))
+        using (var prep = ModelIO.Load(prepPath, BenchRun.Kinds))
         using (no_grad())
             mean = Single(prep, zeros(1, 3, 224, 224)).neg();   // preprocess(x) = BGR(x) − mean; BGR of a grey image is itself
         Tensor Prepare(Tensor digits8)
@@ -67,13 +69,13 @@ internal static class ResNet18Bench
         using var calibrationSet = new TensorDataSet("digits-224/calibration", Prepare(trainX.narrow(0, trainCount, samples)), null);
         if (get("check", "") == "weights")
         {
-            using var fpModel = ModelIO.Load(modelPath);
+            using var fpModel = ModelIO.Load(modelPath, BenchRun.Kinds);
             WeightError.Run(fpModel, bitsList[0]);
             return;
         }
         if (get("check", "") == "blocks")
         {
-            using var fpModel = ModelIO.Load(modelPath);
+            using var fpModel = ModelIO.Load(modelPath, BenchRun.Kinds);
             BlockSensitivity.Run(fpModel, Prepare(trainX.narrow(0, trainCount, Math.Min(samples, 16))), bitsList[0]);
             return;
         }
@@ -92,7 +94,7 @@ internal static class ResNet18Bench
 
         Tensor fpTest, w, mu, sd;
         double fpAccuracy;
-        using (var fp = ModelIO.Load(modelPath))
+        using (var fp = ModelIO.Load(modelPath, BenchRun.Kinds))
         {
             var fpTrain = Features(fp, probeX);
             fpTest = Features(fp, testX);

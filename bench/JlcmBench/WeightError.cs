@@ -1,5 +1,6 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Layers;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
+using Compressor.Layers.Codebook;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ internal static class WeightError
     {
         Console.WriteLine($"| conv [O×I] | mean |row mean| / row std | {bits}-bit G = 1 | G = 4 | G = O | codebooks G = 4 |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        foreach (var layer in model.Layers().Where(l => l.Kind == LayerKind.Conv2d))
+        foreach (var layer in model.Layers().Where(l => l.Type == LayerType.Conv2d))
         {
             using var scope = NewDisposeScope();
             var w = ((TorchSharp.Modules.Conv2d)layer.Module).weight!.detach().flatten(1);

@@ -9,15 +9,18 @@
 // Prints a markdown table: median and p90 latency per variant, speed-up vs FP32, file size, and the kernels ORT
 // fused at ORT_ENABLE_ALL (how the model is deployed).
 using System.Diagnostics;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Quantized;
+using Compressor.Layers.Structured;
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Samples.RoundToNearest.Algorithm;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
 using Microsoft.ML.OnnxRuntime;
 using DenseTensorF = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using DenseTensorL = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>;
@@ -31,6 +34,8 @@ int runs = int.Parse(Arg("--runs", "30"));
 string accuracyLevel = Arg("--accuracy-level", "0");
 var variants = new (string Label, int Bits, int Group)[] { ("fp32", 0, 0), ("int8 per-channel", 8, 0), ("int4 group 32", 4, 32), ("int4 group 128", 4, 128), ("int2 group 32", 2, 32) };
 string dir = Directory.CreateTempSubdirectory("ort-latency-").FullName;
+// The kinds a host running rtn knows (the layers library's, rtn's own: none); the structured kinds are the library's.
+var kinds = new LayerKindSet(BuiltInLayerKinds.All).With(new RtnPlugin().LayerKinds);
 Console.WriteLine($"ONNX Runtime {OnnxVerifier.OrtVersion}, {Environment.ProcessorCount} cores, intra-op threads {Environment.ProcessorCount}, ORT_ENABLE_ALL, {runs} timed runs after 5 warm-up runs, " +
                   $"MatMulNBits accuracy level {(accuracyLevel == "0" ? "ORT default" : accuracyLevel)}");
 Console.WriteLine();
@@ -50,9 +55,9 @@ if (mode == "ffn")
         {
             manual_seed(0);
             var spec = ArchitectureRegistry.Spec("mlp", new JObject { ["inputs"] = width, ["hidden"] = new JArray(hidden), ["outputs"] = width, ["activation"] = "gelu" });
-            using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+            using var model = ArchitectureRegistry.CreateModel(spec, kinds);
             if (bits > 0) Quantize(model, bits, group);
-            var r = Measure(model, $"{dir}/ffn-{bits}-{group}.onnx", new() { ["input"] = randn(t, width) }, runs, accuracyLevel);
+            var r = Measure(model, $"{dir}/ffn-{bits}-{group}.onnx", kinds, new() { ["input"] = randn(t, width) }, runs, accuracyLevel);
             if (bits == 0) fp = r.Median;
             Console.WriteLine($"| {label} | {t} | {r.Median:F3} | {r.P90:F3} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
         }
@@ -71,9 +76,9 @@ else if (mode == "minilm")
     double fp = 0;
     foreach (var (label, bits, group) in variants)
     {
-        using var model = ModelIO.Load(path);
+        using var model = ModelIO.Load(path, kinds);
         if (bits > 0) Quantize(model, bits, group);
-        var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", feeds, runs, accuracyLevel);
+        var r = Measure(model, $"{dir}/minilm-{bits}-{group}.onnx", kinds, feeds, runs, accuracyLevel);
         if (bits == 0) fp = r.Median;
         Console.WriteLine($"| {label} | {r.Median:F2} | {r.P90:F2} | {fp / r.Median:F2}× | {r.Bytes:N0} | {r.Fused} |");
     }
@@ -101,12 +106,12 @@ else if (mode == "structured")
         {
             manual_seed(0);
             var spec = ArchitectureRegistry.Spec("mlp", new JObject { ["inputs"] = d, ["hidden"] = new JArray(4 * d), ["outputs"] = d, ["activation"] = "gelu" });
-            using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+            using var model = ArchitectureRegistry.CreateModel(spec, kinds);
             long weights = 8L * d * d;
             if (make is not null)
             {
                 weights = 0;
-                foreach (var layer in model.Select(LayerKind.Linear, LayerSelector.All))
+                foreach (var layer in model.Select(LayerType.Linear, LayerSelector.All))
                 {
                     var s = make(layer.WeightShape[1], layer.WeightShape[0]);
                     using (no_grad()) foreach (var p in s.parameters()) p.normal_(0, 0.05);
@@ -115,7 +120,7 @@ else if (mode == "structured")
                     model.ReplaceLayer(layer.Name, s);
                 }
             }
-            var r = Measure(model, $"{dir}/structured-{t}.onnx", new() { ["input"] = randn(t, d) }, runs, accuracyLevel);
+            var r = Measure(model, $"{dir}/structured-{t}.onnx", kinds, new() { ["input"] = randn(t, d) }, runs, accuracyLevel);
             if (make is null) dense = r.Median;
             Console.WriteLine($"| {label} | {t} | {weights:N0} ({(double)weights / (8L * d * d):P1}) | {r.Median:F3} | {r.P90:F3} | {dense / r.Median:F2}× | {r.Bytes:N0} |");
         }
@@ -125,17 +130,17 @@ Directory.Delete(dir, recursive: true);
 
 static void Quantize(CompressibleModel model, int bits, int group)
 {
-    foreach (var layer in model.Select(LayerKind.Linear, LayerSelector.All))
+    foreach (var layer in model.Select(LayerType.Linear, LayerSelector.All))
     {
         var lin = (TorchSharp.Modules.Linear)layer.Module;
         var q = RoundToNearestQuantizer.Quantize(lin.weight!.detach(), bits, group, QuantScheme.Symmetric, clipSearch: false);
-        model.ReplaceLayer(layer.Name, QuantizedLinear.FromCodes(q.Codes, q.Scales, q.ZeroPoints, bits, group, lin.bias?.detach()));
+        model.ReplaceLayer(layer.Name, QuantizedLayer.FromCodes(WeightGeometry.Of(lin), new QuantizedFormat(bits, group, q.ZeroPoints is null), q.Codes, q.Scales, q.ZeroPoints, lin.bias?.detach()));
     }
 }
 
-static (double Median, double P90, long Bytes, string Fused) Measure(CompressibleModel model, string path, Dictionary<string, Tensor> feeds, int runs, string accuracyLevel)
+static (double Median, double P90, long Bytes, string Fused) Measure(CompressibleModel model, string path, LayerKindSet kinds, Dictionary<string, Tensor> feeds, int runs, string accuracyLevel)
 {
-    var export = OnnxExporter.Export(model, path);
+    var export = OnnxExporter.Export(model, path, kinds);
     string optimized = path + ".opt.onnx";
     using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = Environment.ProcessorCount, OptimizedModelFilePath = optimized, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
     if (accuracyLevel != "0") options.AddSessionConfigEntry("session.qdq_matmulnbits_accuracy_level", accuracyLevel);

@@ -8,11 +8,15 @@
 // "layers" quantizes one layer at a time and prints the cosine per layer, worst first. "mixed" ranks the layers that way,
 // then quantizes all of them keeping the N most sensitive at 8 bits per channel (rtn's --high-precision-layers), N = 0…max.
 using System.Diagnostics;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Layers;
+using Compressor.Layers.Packing;
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Samples.RoundToNearest.Algorithm;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Quantization;
+using Compressor.Sdk.Reports;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 
@@ -61,7 +65,7 @@ var inputs = new Dictionary<string, Tensor>
 };
 var mask = inputs["attention_mask"].to_type(ScalarType.Float32).unsqueeze(-1);
 
-using var model = ModelIO.Load(files.ModelPath);
+using var model = ModelIO.Load(files.ModelPath, new LayerKindSet(BuiltInLayerKinds.All).With(new RtnPlugin().LayerKinds));
 string output = model.OutputNames[0];
 Tensor Embed()
 {
@@ -80,7 +84,7 @@ var reference = Embed();
     return (v.Min(), v.Average(), v.Take(6).Min());
 }
 
-var layers = model.Select(LayerKind.Linear, LayerSelector.All).Select(l => (l.Name, Linear: (TorchSharp.Modules.Linear)l.Module)).ToList();
+var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => (l.Name, Linear: (TorchSharp.Modules.Linear)l.Module)).ToList();
 var originals = layers.ToDictionary(l => l.Name, l => l.Linear.weight!.detach().clone());
 Console.WriteLine($"all-MiniLM-L6-v2, {layers.Count} linear layers, {sentences.Length} sentences ({length} tokens padded); {bits}-bit, group {group}");
 

@@ -1,6 +1,8 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Quantization;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 
@@ -27,7 +29,7 @@ public sealed class AlgorithmTests
         using var cb = arange(4, ScalarType.Float32).reshape(1, 4);
         using var s = ones(4);
         using var order = randperm(96, generator: new Generator(1));
-        using var layer = CodebookLinear.FromIndices(idx, 2, 4, CodebookVariant.Scales, cb, s, order, null);
+        using var layer = CodebookLayer.FromIndices(new LinearGeometry(64, 96, Bias: false), 2, 4, CodebookVariant.Scales, idx, cb, s, order, null);
         Assert.Equal(CodebookBits.LayerBits(96, 64, 2, 4, false, true), layer.AccountedBits);
         Assert.Equal(CodebookBits.LayerBits(96, 64, 2, 4, false, false) + 96 * 16, layer.WeightStorageBits);
     }

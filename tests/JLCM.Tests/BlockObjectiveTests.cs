@@ -1,12 +1,12 @@
-using Compressor.Plugins.JLCM;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Codebook;
+using Compressor.Plugins.Jlcm;
 using Compressor.Sdk;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
@@ -30,10 +30,10 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
     /// <summary>The built-in MLP exported to ONNX and imported back: an imported graph whose blocks are its layers.</summary>
     private CompressibleModel ImportedMlp()
     {
-        using var mlp = TinyModels.Mlp(seed: 7);
+        using var mlp = TinyModels.Mlp(seed: 7, kinds: new JlcmPlugin().LayerKinds);
         string path = Path.Combine(_dir, $"mlp-{Guid.NewGuid():N}.onnx");
-        OnnxExporter.Export(mlp, path);
-        return ModelIO.Load(path);
+        OnnxExporter.Export(mlp, path, JlcmKinds.All);
+        return ModelIO.Load(path, JlcmKinds.All);
     }
 
     [Fact]
@@ -45,14 +45,14 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         var report = Run(first, PluginTests.Calibration(), options, work);
         var layers = first.Layers();
         Assert.Equal(3, layers.Count);
-        Assert.All(layers, l => Assert.IsType<CodebookLinear>(l.Module));
+        Assert.All(layers, l => Assert.Equal(CodebookKinds.Linear.Id, Assert.IsType<CodebookLayer>(l.Module).Kind));
         double init = Metric(report, "reconstructionLossInit"), final = Metric(report, "reconstructionLoss");
         output.WriteLine($"block loss Σ {init:G5} → {final:G5}; folded {Metric(report, "permutationsFolded")}");
         Assert.True(final < init, $"learning did not lower the block loss: {init} → {final}");
         // Relative to the block outputs' mean square: a 2-bit model is neither exact nor worse than outputting zeros.
         Assert.InRange(Metric(report, "reconstructionRelativeLoss"), 1e-6, 1.0);
         Assert.Contains(report.Series, s => s.Name == "indexMoves1" && s.Y.Count == 15);
-        var export = OnnxExporter.Export(first, Path.Combine(_dir, "compressed.onnx"));
+        var export = OnnxExporter.Export(first, Path.Combine(_dir, "compressed.onnx"), JlcmKinds.All);
         var verified = OnnxVerifier.Verify(first, export);
         Assert.True(verified.Passed, string.Join("; ", verified.Failures));
         Assert.True(verified.SqnrDb > 100, $"ONNX vs TorchSharp SQNR {verified.SqnrDb:F1} dB");
@@ -92,7 +92,7 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void BlockObjectiveNeedsAnImportedGraph()
     {
-        using var model = TinyModels.Mlp(seed: 7);
+        using var model = TinyModels.Mlp(seed: 7, kinds: new JlcmPlugin().LayerKinds);
         var ex = Assert.Throws<CompressException>(() => Run(model, PluginTests.Calibration(), new JlcmOptions { Objective = ReconstructionObjective.Block, Iterations = 1 }, Path.Combine(_dir, "w")));
         Assert.Equal(ErrorKind.InvalidOptions, ex.Kind);
         Assert.Contains("--objective layer", ex.Message);
@@ -112,7 +112,7 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         };
         double Loss(JlcmOptions o)
         {
-            using var model = ModelIO.Load(files.ModelPath);
+            using var model = ModelIO.Load(files.ModelPath, JlcmKinds.All);
             var report = Run(model, data, o, Directory.CreateTempSubdirectory("jlcm-work-").FullName);
             return Metric(report, "reconstructionLoss");
         }

@@ -1,5 +1,6 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Layers;
+using Compressor.Engine.Data;
+using Compressor.Layers.Codebook;
+using Compressor.Plugins.Jlcm;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Testing;
@@ -8,7 +9,7 @@ using static TorchSharp.torch;
 namespace JLCM.Tests;
 
 /// <summary>The SDK conformance kit applied to jlcm on the MLP and on the CNN.</summary>
-public sealed class JlcmConformanceTests : PluginConformanceTests<JLCMPlugin, JlcmOptions>
+public sealed class JlcmConformanceTests : PluginConformanceTests<JlcmPlugin, JlcmOptions>
 {
     protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 4, Variant = CodebookVariant.Codebooks, Iterations = 10, CalibrationSamples = 32 };
 
@@ -28,12 +29,12 @@ public sealed class JlcmConformanceTests : PluginConformanceTests<JLCMPlugin, Jl
     // Created once and shared (read-only, outside any dispose scope), like StatsQ's digits: the leak check counts
     // only what the plugin leaves, not the fixture's data (PluginTests.Calibration()'s samples).
     private static readonly Lazy<PluginData> Data =
-        new(() => new(null, new Compressor.Sdk.Data.TensorDataSet("calibration", TinyModels.Inputs([64, 64], seed: 11).DetachFromDisposeScope(), null), null));
+        new(() => new(null, new TensorDataSet("calibration", TinyModels.Inputs([64, 64], seed: 11).DetachFromDisposeScope(), null), null));
 
     protected override PluginData CreateData() => Data.Value;
 }
 
-public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JLCMPlugin, JlcmOptions>
+public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JlcmPlugin, JlcmOptions>
 {
     protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 2, Iterations = 10, CalibrationSamples = 16, Include = ["convs.*"] };
 
@@ -41,12 +42,12 @@ public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JLCMPlugin,
 
     protected override double MinimumWeightSqnrDb => 16;
 
-    protected override CompressibleModel CreateModel() => TinyModels.Cnn(seed: 5);
+    protected override CompressibleModel CreateModel() => TinyModels.Cnn(seed: 5, kinds: new JlcmPlugin().LayerKinds);
 
     protected override Tensor CreateInputs() => TinyModels.Inputs([2, 1, 8, 8], seed: 4);
 
     private static readonly Lazy<PluginData> Data =
-        new(() => new(null, new Compressor.Sdk.Data.TensorDataSet("calibration", TinyModels.Inputs([16, 1, 8, 8], seed: 12).DetachFromDisposeScope(), null), null));
+        new(() => new(null, new TensorDataSet("calibration", TinyModels.Inputs([16, 1, 8, 8], seed: 12).DetachFromDisposeScope(), null), null));
 
     protected override PluginData CreateData() => Data.Value;
 }

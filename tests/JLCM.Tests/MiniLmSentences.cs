@@ -1,5 +1,5 @@
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Data;
+using Compressor.Engine.Models.Pretrained;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 

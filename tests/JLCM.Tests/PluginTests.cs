@@ -1,9 +1,12 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Layers;
+using Compressor.Engine.Data;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Codebook;
+using Compressor.Layers.Quantized;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
@@ -28,13 +31,13 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     internal static ReportBuilder Compress(CompressibleModel model, PluginData data, JlcmOptions options, string work)
     {
         var report = new ReportBuilder();
-        new JLCMPlugin().Run(new PluginContext { Model = model, Data = data, WorkDirectory = work, Report = report, Seed = 3 }, options);
+        new JlcmPlugin().Run(new PluginContext { Model = model, Data = data, Resume = new FolderResumeStore(work, JlcmKinds.All), Report = report, Seed = 3 }, options);
         return report;
     }
 
     private (CompressibleModel Model, ReportBuilder Report) Run(JlcmOptions options, string? work = null, CompressibleModel? model = null)
     {
-        model ??= TinyModels.Mlp(seed: 7);
+        model ??= TinyModels.Mlp(seed: 7, kinds: new JlcmPlugin().LayerKinds);
         return (model, Compress(model, Calibration(), options, work ?? Directory.CreateTempSubdirectory("jlcm-work-").FullName));
     }
 
@@ -42,7 +45,7 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     public void FoldingLeavesTheOutputsUnchanged()
     {
         using var scope = NewDisposeScope();
-        using var model = TinyModels.Mlp(seed: 7);
+        using var model = TinyModels.Mlp(seed: 7, kinds: new JlcmPlugin().LayerKinds);
         var x = TinyModels.Inputs([16, 64], seed: 2);
         var before = model.Forward(x).detach().clone();
         var layers = model.Layers();
@@ -72,11 +75,11 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
         using (model)
         {
             var layers = model.Layers();
-            Assert.All(layers, l => Assert.IsType<CodebookLinear>(l.Module));
-            var codebook = layers.Select(l => (CodebookLinear)l.Module).ToList();
+            Assert.All(layers, l => Assert.Equal(CodebookKinds.Linear.Id, Assert.IsType<CodebookLayer>(l.Module).Kind));
+            var codebook = layers.Select(l => (CodebookLayer)l.Module).ToList();
             if (permutation == PermutationMode.Explicit) Assert.Contains(codebook, l => l.Permuted);
             else Assert.Equal(2, report.Metrics.Single(m => m.Name == "permutationsFolded").Value);   // fc1 → fc2, fc2 → head
-            var export = OnnxExporter.Export(model, Path.Combine(_dir, $"mlp-{variant}-{permutation}.onnx"));
+            var export = OnnxExporter.Export(model, Path.Combine(_dir, $"mlp-{variant}-{permutation}.onnx"), JlcmKinds.All);
             var result = OnnxVerifier.Verify(model, export);
             output.WriteLine($"{variant}/{permutation}: BASIC max abs {result.MaxAbsError:E2} ({result.SqnrDb:F1} dB), bytes {result.Layers.Sum(l => l.Bytes)} / theory {result.Layers.Sum(l => l.TheoreticalBytes)}");
             Assert.True(result.Passed, string.Join("; ", result.Failures));
@@ -84,7 +87,7 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
             // Report: accounted bits per weight (plugins/JLCM/README.md, "Memory accounting") and the move series.
             double accounted = report.Metrics.Single(m => m.Name == "accountedBitsPerWeight").Value;
             long expectedBits = codebook.Sum(l => l.AccountedBits);
-            Assert.Equal((double)expectedBits / codebook.Sum(l => l.Rows * l.Cols), accounted, 9);
+            Assert.Equal((double)expectedBits / codebook.Sum(l => l.Rows * l.Columns), accounted, 9);
             Assert.Contains(report.Series, s => s.Name == "indexMoves1" && s.Y.Count == 20);
         }
     }
@@ -116,9 +119,9 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     public void RtnAndKmeansBaselinesRunAtTheSameBits()
     {
         var (rtn, rtnReport) = Run(new JlcmOptions { Bits = 2, Method = JlcmMethod.Rtn, CalibrationSamples = 32 });
-        using (rtn) Assert.All(rtn.Layers(), l => Assert.IsType<QuantizedLinear>(l.Module));
+        using (rtn) Assert.All(rtn.Layers(), l => Assert.Equal(QuantizedKinds.Linear.Id, Assert.IsType<QuantizedLayer>(l.Module).Kind));
         var (km, kmReport) = Run(new JlcmOptions { Bits = 2, Method = JlcmMethod.Kmeans, CalibrationSamples = 32 });
-        using (km) Assert.All(km.Layers(), l => Assert.IsType<CodebookLinear>(l.Module));
+        using (km) Assert.All(km.Layers(), l => Assert.Equal(CodebookKinds.Linear.Id, Assert.IsType<CodebookLayer>(l.Module).Kind));
         double Bpw(ReportBuilder r) => r.Metrics.Single(m => m.Name == "bitsPerWeight").Value;
         output.WriteLine($"bits/weight: rtn {Bpw(rtnReport):F3}, kmeans {Bpw(kmReport):F3}");
         Assert.InRange(Bpw(rtnReport), 2, 3.5);

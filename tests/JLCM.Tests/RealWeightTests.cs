@@ -1,9 +1,8 @@
-using Compressor.Plugins.JLCM;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Models;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Layers.Codebook;
+using Compressor.Plugins.Jlcm;
+using Compressor.Plugins.Jlcm.Algorithm;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -19,7 +18,7 @@ public sealed class RealWeightTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var files = PretrainedModels.MiniLm();
-        using var model = ModelIO.Load(files.ModelPath);
+        using var model = ModelIO.Load(files.ModelPath, JlcmKinds.All);
         var data = MiniLmSentences.TokenIds();
         int count = MiniLmSentences.Sentences.Length;
         var feeder = new CalibrationFeeder(data, count, count, seed: 0);

@@ -1,5 +1,5 @@
 using Compressor.Tests.Shared;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Models.Pretrained;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;

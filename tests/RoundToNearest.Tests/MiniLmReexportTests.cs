@@ -1,10 +1,11 @@
 using Compressor.Tests.Shared;
 using System.Diagnostics;
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Quantized;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
@@ -26,9 +27,9 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     [Fact]
     public void Fp32ReexportMatchesOrtOnTheOriginalFile()
     {
-        using var model = ModelIO.Load(fixture.Files.ModelPath);
+        using var model = ModelIO.Load(fixture.Files.ModelPath, RtnKinds.All);
         var watch = Stopwatch.StartNew();
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, "fp32.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "fp32.onnx"), RtnKinds.All);
         double exportSeconds = watch.Elapsed.TotalSeconds;
         Assert.Equal(13, export.Opset);
         Assert.Equal(["input_ids", "attention_mask", "token_type_ids"], export.Inputs.Select(i => i.Name));
@@ -66,15 +67,15 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     [InlineData(4, QuantScheme.Symmetric, false, 0.945, true)]
     public void RtnExportsAtTheoryFusesAndKeepsEmbeddings(int bits, QuantScheme scheme, bool clipSearch, double minimumCosine, bool quantizeEmbeddings = false)
     {
-        using var model = ModelIO.Load(fixture.Files.ModelPath);
+        using var model = ModelIO.Load(fixture.Files.ModelPath, RtnKinds.All);
         var watch = Stopwatch.StartNew();
-        new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = new ReportBuilder() },
+        new RtnPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = new ReportBuilder() },
             new RtnOptions { WeightBits = bits, GroupSize = 32, Scheme = scheme, ClipSearch = clipSearch, Embeddings = quantizeEmbeddings });
         double quantizeSeconds = watch.Elapsed.TotalSeconds;
         watch.Restart();
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}.onnx"), RtnKinds.All);
         double exportSeconds = watch.Elapsed.TotalSeconds;
-        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}-again.onnx"));
+        var again = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn{bits}{scheme}{clipSearch}{quantizeEmbeddings}-again.onnx"), RtnKinds.All);
         Assert.Equal(export.Sha256, again.Sha256);
         Assert.Equal(bits == 2 ? 25 : 21, export.Opset);
 
@@ -87,12 +88,12 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
         Assert.True(verification.Passed, string.Join("; ", verification.Failures));
         Assert.True(verification.SqnrDb > 100, $"BASIC parity against TorchSharp {verification.SqnrDb:F1} dB");
         Assert.Contains("com.microsoft.MatMulNBits", verification.FusedKernels);
-        int linears = export.CompressedLayers.Count(l => l.Kind == QuantizedLinear.KindId);
+        int linears = export.CompressedLayers.Count(l => l.Kind == QuantizedKinds.Linear.Id);
         Assert.Equal(37, linears);
         Assert.Equal(linears, verification.FusedKernelCounts["com.microsoft.MatMulNBits"]);
         // With --embeddings the three Gather tables (word, position, token type) are packed codes too, and nothing
         // large is left in FP32: the file is the compressed tensors' theory plus LayerNorm/bias vectors and the graph.
-        Assert.Equal(quantizeEmbeddings ? 3 : 0, export.CompressedLayers.Count(l => l.Kind == QuantizedEmbedding.KindId));
+        Assert.Equal(quantizeEmbeddings ? 3 : 0, export.CompressedLayers.Count(l => l.Kind == QuantizedKinds.Embedding.Id));
         long uncompressed = export.InitializerBytes.Where(kv => !export.CompressedLayers.Any(l => l.Initializers.Contains(kv.Key))).Sum(kv => kv.Value);
         if (quantizeEmbeddings) Assert.True(uncompressed < 1_000_000, $"{uncompressed} bytes of uncompressed initializers remain");
 
@@ -135,11 +136,11 @@ public sealed class MiniLmReexportTests(MiniLmReexportFixture fixture, ITestOutp
     [Fact]
     public void MixedPrecisionRtnReachesTheCosineGoal()
     {
-        using var model = ModelIO.Load(fixture.Files.ModelPath);
+        using var model = ModelIO.Load(fixture.Files.ModelPath, RtnKinds.All);
         var report = new ReportBuilder();
-        new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = report },
+        new RtnPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = report },
             new RtnOptions { WeightBits = 4, GroupSize = 32, Scheme = QuantScheme.Asymmetric, Embeddings = true, HighPrecisionLayers = [.. SensitiveLayers, "embeddings.*"] });
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, "rtn-mixed.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "rtn-mixed.onnx"), RtnKinds.All);
         var verification = OnnxVerifier.Verify(model, export);
         Assert.True(verification.Passed, string.Join("; ", verification.Failures));
         Assert.Equal(37, verification.FusedKernelCounts["com.microsoft.MatMulNBits"]);

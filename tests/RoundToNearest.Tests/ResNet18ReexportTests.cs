@@ -1,10 +1,11 @@
 using Compressor.Tests.Shared;
 using System.Diagnostics;
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Models.Pretrained;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Models;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
@@ -40,9 +41,9 @@ public sealed class ResNet18ReexportTests(ITestOutputHelper output) : IDisposabl
         var reference = OrtRunner.Run(path, feed, GraphOptimizationLevel.ORT_ENABLE_BASIC);
         using var fp = reference["Pooling395_Output_0"];
 
-        using var model = ModelIO.Load(path);
+        using var model = ModelIO.Load(path, RtnKinds.All);
         var watch = Stopwatch.StartNew();
-        var fp32 = OnnxExporter.Export(model, Path.Combine(_dir, "fp32.onnx"));
+        var fp32 = OnnxExporter.Export(model, Path.Combine(_dir, "fp32.onnx"), RtnKinds.All);
         output.WriteLine($"FP32 re-export: opset {fp32.Opset} (original 8), {fp32.BytesOnDisk} bytes (original {new FileInfo(path).Length}), {watch.Elapsed.TotalSeconds:F2} s");
         Assert.Equal(13, fp32.Opset);
         var ours = OrtRunner.Run(fp32.ModelPath, feed, GraphOptimizationLevel.ORT_ENABLE_BASIC);
@@ -53,10 +54,10 @@ public sealed class ResNet18ReexportTests(ITestOutputHelper output) : IDisposabl
             Assert.True(maxAbs <= 1e-4, $"max abs {maxAbs}");
         }
 
-        new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = new ReportBuilder() },
+        new RtnPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = new ReportBuilder() },
             new RtnOptions { WeightBits = 8, GroupSize = 0 });
         watch.Restart();
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, "rtn8.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "rtn8.onnx"), RtnKinds.All);
         double exportSeconds = watch.Elapsed.TotalSeconds;
         Assert.Equal(22, export.CompressedLayers.Count);
         double ratio = (double)export.CompressedTensorBytes / export.CompressedTheoreticalBytes;

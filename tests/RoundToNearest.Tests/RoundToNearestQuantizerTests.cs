@@ -1,6 +1,9 @@
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Quantization;
+using Compressor.Samples.RoundToNearest.Algorithm;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Layers.Quantized;
+using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 
@@ -94,7 +97,7 @@ public sealed class RoundToNearestQuantizerTests
         var conv = nn.Conv2d(4, 6, (3, 3), stride: (2, 2), padding: (1, 1));
         var w = conv.weight!.detach();
         var q = RoundToNearestQuantizer.Quantize(w.flatten(1), 4, 12, QuantScheme.Asymmetric, clipSearch: false);
-        var layer = QuantizedConv2d.FromCodes(conv, q.Codes, q.Scales, q.ZeroPoints, 4, 12, conv.bias!.detach());
+        var layer = QuantizedLayer.FromCodes(WeightGeometry.Of(conv), new QuantizedFormat(4, 12, Symmetric: false), q.Codes, q.Scales, q.ZeroPoints, conv.bias!.detach());
         var x = TinyModels.Inputs([2, 4, 9, 9]);
         using var dense = GroupQuantization.Dequantize(q.Codes, q.Scales, q.ZeroPoints, 12).reshape(w.shape);
         using var expected = nn.functional.conv2d(x, dense, conv.bias, [2, 2], [1, 1]);

@@ -32,7 +32,7 @@ public sealed class RtnConformanceCnnTests : PluginConformanceTests<RtnPlugin, R
     // 8-bit symmetric per channel: ≈ 6.02·8 + 1.76 − 20·log10(max/σ·√3) ≳ 40 dB for uniform-initialised weights.
     protected override double MinimumWeightSqnrDb => 40;
 
-    protected override CompressibleModel CreateModel() => TinyModels.Cnn(seed: 5);
+    protected override CompressibleModel CreateModel() => TinyModels.Cnn(seed: 5, kinds: new RtnPlugin().LayerKinds);
 
     protected override Tensor CreateInputs() => TinyModels.Inputs([2, 1, 8, 8], seed: 4);
 }

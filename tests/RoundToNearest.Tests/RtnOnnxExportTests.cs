@@ -1,6 +1,7 @@
 using Compressor.Samples.RoundToNearest;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
@@ -24,10 +25,10 @@ public sealed class RtnOnnxExportTests(ITestOutputHelper output) : IDisposable
     {
         // ReLU MLP (the Max(x, 0) form after compressed layers lets ORT fuse all three layers).
         // Every K (256, 512, 256) is a multiple of the block size, so blocks are whole and MatMulNBits applies.
-        using var model = TinyModels.Mlp(seed: 8, inputs: 256, hidden: [512, 256], outputs: 32);
-        new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = _dir, Report = new ReportBuilder() },
+        using var model = TinyModels.Mlp(seed: 8, inputs: 256, hidden: [512, 256], outputs: 32, kinds: new RtnPlugin().LayerKinds);
+        new RtnPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = new ReportBuilder() },
             new RtnOptions { WeightBits = bits, GroupSize = groupSize, Scheme = scheme });
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn-{bits}-{groupSize}-{scheme}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"rtn-{bits}-{groupSize}-{scheme}.onnx"), RtnKinds.All);
         var result = OnnxVerifier.Verify(model, export);
         Assert.True(result.Passed, string.Join("; ", result.Failures));
 

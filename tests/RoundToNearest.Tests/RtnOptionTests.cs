@@ -1,10 +1,14 @@
 using Compressor.Samples.RoundToNearest;
+using Compressor.Samples.RoundToNearest.Algorithm;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
+using Compressor.Layers.Geometry;
+using Compressor.Layers.Packing;
+using Compressor.Layers.Quantized;
 using Compressor.Sdk;
-using Compressor.Sdk.Compression;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
-using Compressor.Sdk.Quantization;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
@@ -12,8 +16,12 @@ using static TorchSharp.torch;
 namespace RoundToNearest.Tests;
 
 /// <summary>rtn's full signed grid, <c>--embeddings</c> and <c>--high-precision-layers</c>.</summary>
-public sealed class RtnOptionTests
+public sealed class RtnOptionTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("rtn-options-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
     /// <summary>A token table followed by a projection.</summary>
     private sealed class EmbeddingModel : LayerContainer
     {
@@ -26,8 +34,8 @@ public sealed class RtnOptionTests
         public override Tensor forward(Tensor ids) => Child("proj").forward(Child("embed").forward(ids));
     }
 
-    private static PluginContext Context(CompressibleModel model) =>
-        new() { Model = model, WorkDirectory = Path.GetTempPath(), Report = new ReportBuilder() };
+    private PluginContext Context(CompressibleModel model) =>
+        new() { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = new ReportBuilder() };
 
     [Fact]
     public void SymmetricGridUsesTheNegativeCode()
@@ -44,7 +52,7 @@ public sealed class RtnOptionTests
     }
 
     [Fact]
-    public void EmbeddingsOptionQuantizesTablesIntoARegisteredKind()
+    public void EmbeddingsOptionQuantizesTablesIntoADeclaredKind()
     {
         manual_seed(3);
         using var model = new CompressibleModel(new EmbeddingModel(), null);
@@ -58,7 +66,9 @@ public sealed class RtnOptionTests
         using var quantizedModel = new CompressibleModel(new EmbeddingModel(), null);
         using (no_grad()) ((TorchSharp.Modules.Embedding)quantizedModel.GetLayer("embed")).weight!.copy_(dense);
         new RtnPlugin().Run(Context(quantizedModel), new RtnOptions { WeightBits = 4, GroupSize = 16, Embeddings = true });
-        var table = Assert.IsType<QuantizedEmbedding>(quantizedModel.GetLayer("embed"));
+        var table = Assert.IsType<QuantizedLayer>(quantizedModel.GetLayer("embed"));
+        Assert.IsType<EmbeddingGeometry>(table.Geometry);
+        Assert.Equal(QuantizedKinds.Embedding.Id, table.Kind);
         Assert.Equal(4, table.Bits);
         using var deq = table.DenseWeight();
         // 4-bit, groups of 16, full signed grid on N(0,1) rows: ≈ 21 dB (RoundToNearestQuantizerTests); floor 18 dB.
@@ -67,8 +77,10 @@ public sealed class RtnOptionTests
         using (var rows = table.forward(ids))
             Tolerances.AssertIdentical(deq.index_select(0, ids.flatten()).reshape(2, 3, 48), rows, "looked-up rows");
 
-        // The registered factory rebuilds the kind from its manifest config; the buffers reload by name.
-        var rebuilt = (QuantizedEmbedding)CompressedLayerRegistry.Create(table.Kind, table.Config);
+        // The declared kind (among the layers library's kinds) rebuilds the layer from its config in the file form;
+        // the buffers reload by name.
+        Assert.True(RtnKinds.All.Contains(table.Kind));
+        using var rebuilt = (QuantizedLayer)LayerConfigJson.CreateLike(RtnKinds.All, table, "embed");
         foreach (var (name, buffer) in table.named_buffers())
             using (no_grad()) rebuilt.get_buffer(name)!.copy_(buffer);
         using (var a = table.forward(ids))
@@ -79,23 +91,25 @@ public sealed class RtnOptionTests
     [Fact]
     public void HighPrecisionLayersStayAtEightBitsPerChannel()
     {
-        using var model = TinyModels.Mlp(seed: 2);
-        var names = model.Select(LayerKind.Linear, LayerSelector.All).Select(l => l.Name).ToList();
+        using var model = TinyModels.Mlp(seed: 2, kinds: new RtnPlugin().LayerKinds);
+        var names = model.Select(LayerType.Linear, LayerSelector.All).Select(l => l.Name).ToList();
         var report = new ReportBuilder();
-        new RtnPlugin().Run(new PluginContext { Model = model, WorkDirectory = Path.GetTempPath(), Report = report },
+        new RtnPlugin().Run(new PluginContext { Model = model, Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = report },
             new RtnOptions { WeightBits = 4, GroupSize = 16, HighPrecisionLayers = [names[0]] });
-        var first = Assert.IsType<QuantizedLinear>(model.GetLayer(names[0]));
+        var first = Assert.IsType<QuantizedLayer>(model.GetLayer(names[0]));
+        Assert.Equal(QuantizedKinds.Linear.Id, first.Kind);
         Assert.Equal((8, 0), (first.Bits, first.GroupSize));
         foreach (var name in names.Skip(1))
         {
-            var other = Assert.IsType<QuantizedLinear>(model.GetLayer(name));
+            var other = Assert.IsType<QuantizedLayer>(model.GetLayer(name));
+            Assert.Equal(QuantizedKinds.Linear.Id, other.Kind);
             Assert.Equal((4, 16), (other.Bits, other.GroupSize));
         }
         var layers = names.Select(n => (ICompressedLayer)model.GetLayer(n)).ToList();
         double expected = (double)layers.Sum(l => l.WeightStorageBits) / layers.Sum(l => l.DenseWeightShape.Aggregate(1L, (a, b) => a * b));
         Assert.Equal(expected, report.Metrics.Single(m => m.Name == "quantizedBitsPerWeight").Value, 9);
 
-        using var other2 = TinyModels.Mlp(seed: 2);
+        using var other2 = TinyModels.Mlp(seed: 2, kinds: new RtnPlugin().LayerKinds);
         var e = Assert.Throws<CompressException>(() => new RtnPlugin().Run(Context(other2), new RtnOptions { HighPrecisionLayers = ["nothing.*"] }));
         Assert.Contains("--high-precision-layers", e.Message);
     }

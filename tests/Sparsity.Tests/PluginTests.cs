@@ -1,13 +1,16 @@
 using Compressor.Tests.Shared;
 using Compressor.Plugins.Sparsity;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Engine.Models;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Layers.Structured;
+using Compressor.Plugins.Sparsity.Algorithm;
 using Compressor.Sdk;
-using Compressor.Sdk.Architectures;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.Layers.Structured;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
@@ -18,7 +21,7 @@ namespace Sparsity.Tests;
 
 /// <summary>The plugin on a tiny GPT (HF gpt2 names, 3 layers, d = 32): FFN selection with the first layer dense,
 /// export of every structure through ORT with the expected parameter count, activation sparsity export, recovery
-/// that lowers the distillation loss and resumes exactly from the work folder, and one-line errors.</summary>
+/// that lowers the distillation loss and resumes exactly from the resume store, and one-line errors.</summary>
 public sealed class PluginTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("sparsity-plugin-").FullName;
@@ -29,7 +32,7 @@ public sealed class PluginTests : IDisposable
     {
         manual_seed(seed);
         var spec = ArchitectureRegistry.Spec("gpt", new JObject { ["vocabSize"] = 64, ["context"] = 16, ["dim"] = 32, ["layers"] = 3, ["heads"] = 2, ["mlpRatio"] = 4 });
-        return new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        return ArchitectureRegistry.CreateModel(spec, SparsityKinds.All);
     }
 
     private static TensorDataSet Tokens(int count = 48, int seed = 1)
@@ -39,9 +42,11 @@ public sealed class PluginTests : IDisposable
         return new TensorDataSet("random-tokens", ids.narrow(1, 0, 16).contiguous(), ids.narrow(1, 1, 16).contiguous());
     }
 
-    private PluginContext Context(CompressibleModel model, IDataSet? data, string work, ReportBuilder? report = null, IProgressReporter? progress = null, CancellationToken cancellation = default) => new()
+    private PluginContext Context(CompressibleModel model, IDataSet? data, string work, ReportBuilder? report = null, IProgressReporter? progress = null, CancellationToken cancellation = default,
+        Func<IResumeStore, IResumeStore>? wrapStore = null) => new()
     {
-        Model = model, Data = new PluginData(data, data, data), WorkDirectory = Path.Combine(_dir, work), Seed = 0, Report = report ?? new ReportBuilder(),
+        Model = model, Data = new PluginData(data, data, data), Seed = 0, Report = report ?? new ReportBuilder(),
+        Resume = (wrapStore ?? (s => s))(new FolderResumeStore(Path.Combine(_dir, work), SparsityKinds.All)),
         Progress = progress ?? NullProgressReporter.Instance, Cancellation = cancellation,
     };
 
@@ -72,7 +77,7 @@ public sealed class PluginTests : IDisposable
         Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("transformer.h.0.mlp.c_fc"));   // first layer dense
         Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("transformer.h.1.attn.c_attn"));
         long expected = structured.Sum(l => ((StructuredLinear)l.Module).StructuredParameterCount);
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"gpt-{structure}.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, $"gpt-{structure}.onnx"), SparsityKinds.All);
         AssertOrtReproduces(model, export);
         var proto = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
         long floats = proto.Graph.Initializer.Where(t => export.CompressedLayers.Any(c => c.Initializers.Contains(t.Name)) && t.DataType == 1 && !t.Name.Contains("bias"))
@@ -93,7 +98,7 @@ public sealed class PluginTests : IDisposable
         Assert.Equal(4, masked.Count);
         double average = masked.Sum(l => l.Sparsity * l.InFeatures * l.OutFeatures) / masked.Sum(l => (double)l.InFeatures * l.OutFeatures);
         Assert.InRange(average, 0.45, 0.55);   // rounding k to integers per layer
-        var export = OnnxExporter.Export(model, Path.Combine(_dir, "gpt-wina.onnx"));
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "gpt-wina.onnx"), SparsityKinds.All);
         AssertOrtReproduces(model, export);
     }
 
@@ -128,11 +133,16 @@ public sealed class PluginTests : IDisposable
 
         using var interrupted = TinyGpt();
         using var cts = new CancellationTokenSource();
+        var killed = new RecordingResumeStore.Log();
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            new SparsityPlugin().Run(Context(interrupted, data, "resumed", null, new StopAfter(3, cts), cts.Token), options));
-        Assert.True(File.Exists(Path.Combine(_dir, "resumed", "recovery-state.json")));
+            new SparsityPlugin().Run(Context(interrupted, data, "resumed", null, new StopAfter(3, cts), cts.Token, s => new RecordingResumeStore(s, killed)), options));
+        // The interrupted run left its recovery state (after step 2, the last checkpoint before the cancel) in the store.
+        Assert.Contains(killed.Saved, e => e.StartsWith("recovery/", StringComparison.Ordinal));
         using var resumed = TinyGpt();
-        new SparsityPlugin().Run(Context(resumed, data, "resumed"), options);
+        var resumedLog = new RecordingResumeStore.Log();
+        new SparsityPlugin().Run(Context(resumed, data, "resumed", wrapStore: s => new RecordingResumeStore(s, resumedLog)), options);
+        // The second run found that state and went on from it (it did not start over).
+        Assert.Contains(resumedLog.Found, e => e.StartsWith("recovery/", StringComparison.Ordinal));
         var a = full.NamedTensors();
         var b = resumed.NamedTensors();
         Assert.Equal(a.Select(t => t.Name), b.Select(t => t.Name));

@@ -1,6 +1,7 @@
 using Compressor.Plugins.Sparsity;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Engine.Checkpoints;
+using Compressor.Layers.Structured;
+using Compressor.Plugins.Sparsity.Algorithm;
 using static TorchSharp.torch;
 
 namespace Sparsity.Tests;

@@ -1,5 +1,6 @@
 using Compressor.Plugins.Sparsity;
-using Compressor.Sdk.Layers.Structured;
+using Compressor.Layers.Structured;
+using Compressor.Plugins.Sparsity.Algorithm;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using Compressor.Plugins.StatsQ.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 

@@ -1,6 +1,8 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Training;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
+using Compressor.Engine.Models;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
@@ -39,7 +41,7 @@ public sealed class QatResumeTests(TrainedVitFixture fx)
         using var cts = new CancellationTokenSource();
         IProgressReporter progress = cancelAfterSteps is { } n ? new CancelAfter(n, cts) : NullProgressReporter.Instance;
         var trainer = new QatTrainer(student, teacher, tensors, Options, fx.Data.Train, fx.Data.Evaluation, DataKind.Images, CPU, progress,
-            NullPluginLogger.Instance, report, work, seed: 7);
+            NullPluginLogger.Instance, report, new FolderResumeStore(work, StatsQTestKinds.All), seed: 7);
         trainer.Run(cts.Token);
         return (student.NamedTensors().Select(t => (t.Name, t.Tensor.detach().clone())).ToList(), report, trainer);
     }

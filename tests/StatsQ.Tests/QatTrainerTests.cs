@@ -1,13 +1,14 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Layers;
-using Compressor.Plugins.StatsQ.Quantizers;
-using Compressor.Plugins.StatsQ.Training;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Plugins.StatsQ.Algorithm.Qat;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Reports;
+using Compressor.Engine.Training;
 using Compressor.Sdk.Training;
 using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public sealed class TrainedVitFixture : IDisposable
         Data = DataSources.Open("digits,limit=960", seed: 0);
         manual_seed(0);
         var spec = ArchitectureRegistry.Spec("vit", new JObject { ["imageSize"] = 8, ["patchSize"] = 4, ["dim"] = 32, ["depth"] = 2, ["heads"] = 2 });
-        using var fp = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        using var fp = ArchitectureRegistry.CreateModel(spec, StatsQTestKinds.All);
         new Trainer(fp, Data, new TrainingSettings(30, 3e-3, 32), CPU, NullProgressReporter.Instance, NullPluginLogger.Instance, Path.Combine(_dir, "w")).Run(false, default);
         Path_ = Path.Combine(_dir, "fp.safetensors");
         ModelIO.Save(fp, Path_);
@@ -34,7 +35,7 @@ public sealed class TrainedVitFixture : IDisposable
 
     private string Path_ { get; }
 
-    public CompressibleModel Load() => ModelIO.Load(Path_);
+    public CompressibleModel Load() => ModelIO.Load(Path_, StatsQTestKinds.All);
 
     public void Dispose()
     {

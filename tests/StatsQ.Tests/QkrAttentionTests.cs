@@ -1,6 +1,6 @@
-using Compressor.Plugins.StatsQ.Layers;
-using Compressor.Plugins.StatsQ.Quantizers;
-using Compressor.Sdk.Architectures;
+using Compressor.Plugins.StatsQ.Algorithm.Qat;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Engine.Architectures;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 

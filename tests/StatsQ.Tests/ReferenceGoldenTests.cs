@@ -1,5 +1,5 @@
-using Compressor.Plugins.StatsQ.Quantizers;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Engine.Checkpoints;
 using static TorchSharp.torch;
 
 namespace StatsQ.Tests;
@@ -42,7 +42,7 @@ public sealed class ReferenceGoldenTests
         const string file = "oscillation_golden.safetensors";
         var codes = Golden("osc.codes", file);
         var stepSums = Golden("osc.step_sums", file).data<float>().ToArray();
-        using var tracker = new Compressor.Plugins.StatsQ.Training.OscillationTracker();
+        using var tracker = new Compressor.Plugins.StatsQ.Algorithm.Training.OscillationTracker();
         for (int t = 0; t < codes.shape[0]; t++)
         {
             tracker.Update(codes[t]);

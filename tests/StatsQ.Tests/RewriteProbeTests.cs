@@ -1,5 +1,5 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Training;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
@@ -64,6 +64,6 @@ public sealed class RewriteProbeTests(TrainedVitFixture fx)
         using var fp = original.Forward(batch.Input);
         Assert.True(again.sub(fp).abs().max().item<float>() > 1e-3, "W2A2 quantizers should be on after the probe");
         foreach (var (_, m) in model.NamedModules())
-            if (m is Compressor.Plugins.StatsQ.Layers.QkrAttention q) Assert.True(q.QuantizationEnabled);
+            if (m is Compressor.Plugins.StatsQ.Algorithm.Qat.QkrAttention q) Assert.True(q.QuantizationEnabled);
     }
 }

@@ -1,5 +1,6 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Testing;

@@ -1,12 +1,12 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Compressed;
-using Compressor.Plugins.StatsQ.Quantizers;
-using Compressor.Plugins.StatsQ.Training;
-using Compressor.Sdk.Architectures;
+using Compressor.Plugins.StatsQ.Layers;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
+using Compressor.Engine.Checkpoints;
 using Newtonsoft.Json.Linq;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 
@@ -16,19 +16,18 @@ namespace StatsQ.Tests;
 /// with TorchSharp.</summary>
 public sealed class StatsQOnnxTests
 {
-    static StatsQOnnxTests() => _ = new StatsQPlugin();   // registers the layer kinds and lowerings
-
+    /// <summary>Exports with the kinds a host hands in: StatsQ's own (with their lowerings) and the layers library's.</summary>
     private static string Export(CompressibleModel model)
     {
         string path = Path.Combine(Path.GetTempPath(), $"statsq-{Guid.NewGuid():N}.onnx");
-        OnnxExporter.Export(model, path);
+        OnnxExporter.Export(model, path, StatsQTestKinds.All);
         return path;
     }
 
     /// <summary>A one-layer MLP [in → out] whose layer is <paramref name="layer"/>.</summary>
     private static CompressibleModel OneLayer(long inFeatures, long outFeatures, nn.Module layer)
     {
-        var model = TinyModels.Mlp(seed: 1, inputs: (int)inFeatures, hidden: [], outputs: (int)outFeatures);
+        var model = TinyModels.Mlp(seed: 1, inputs: (int)inFeatures, hidden: [], outputs: (int)outFeatures, kinds: new StatsQPlugin().LayerKinds);
         model.ReplaceLayer("layers.0", layer);
         return model;
     }
@@ -113,7 +112,7 @@ public sealed class StatsQOnnxTests
         // ORT_ENABLE_BASIC and ORT_ENABLE_ALL, size within 2% of theory, every op in ORT's CPU table.
         manual_seed(3);
         var spec = ArchitectureRegistry.Spec("vit", new JObject { ["imageSize"] = 8, ["patchSize"] = 4, ["dim"] = 32, ["depth"] = 2, ["heads"] = 2 });
-        using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        using var model = ArchitectureRegistry.CreateModel(spec, StatsQTestKinds.All);
         var options = new StatsQOptions { WeightBits = bits, ActBits = bits, Quantizer = kind, Qkr = qkr, KeepQueryBias = keepQueryBias, Cga = false };
         ModelQuantization.Apply(model, options);
         using (no_grad())
@@ -123,7 +122,7 @@ public sealed class StatsQOnnxTests
         string path = Export(model);
         try
         {
-            var export = OnnxExporter.Export(model, path);
+            var export = OnnxExporter.Export(model, path, StatsQTestKinds.All);
             var result = OnnxVerifier.Verify(model, export);
             Assert.True(result.Passed, string.Join("; ", result.Failures));
             Assert.True(result.SqnrDb > 60, $"SQNR {result.SqnrDb:F1} dB at ORT_ENABLE_BASIC");

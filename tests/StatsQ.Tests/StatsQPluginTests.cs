@@ -1,15 +1,17 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Compressed;
-using Compressor.Plugins.StatsQ.Quantizers;
+using Compressor.Plugins.StatsQ.Layers;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 using Compressor.Sdk;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Compression;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Models;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Onnx.Export;
-using Compressor.Sdk.Onnx.Verification;
+using Compressor.Engine.Onnx.Export;
+using Compressor.Engine.Onnx.Verification;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
+using Compressor.Engine.Training;
 using Compressor.Sdk.Training;
 using static TorchSharp.torch;
 
@@ -38,28 +40,28 @@ public sealed class StatsQPluginTests(TrainedVitFixture fx)
             };
             var context = new PluginContext
             {
-                Model = model, WorkDirectory = Path.Combine(work, "w"), Report = report, Seed = 0,
+                Model = model, Resume = new FolderResumeStore(Path.Combine(work, "w"), StatsQTestKinds.All), Report = report, Seed = 0,
                 Data = new PluginData(fx.Data.Train, fx.Data.Calibration, fx.Data.Evaluation),
             };
             new StatsQPlugin().Run(context, options);
-            var kinds = CompressionManifest.Of(model).Layers.Values.Select(l => l.Kind).ToList();
-            Assert.Equal(2, kinds.Count(k => k == StatsQAttention.KindId));       // 2 blocks
-            Assert.Equal(1, kinds.Count(k => k == StatsQConv2d.KindId));          // patch embedding
-            Assert.Equal(5, kinds.Count(k => k == StatsQLinear.KindId));          // fc1, fc2 per block + head
+            var kinds = CompressionManifest.Of(Assert.IsAssignableFrom<EngineModel>(model)).Layers.Values.Select(l => l.Kind).ToList();
+            Assert.Equal(2, kinds.Count(k => k == StatsQAttentionKind.KindId));       // 2 blocks
+            Assert.Equal(1, kinds.Count(k => k == StatsQConv2dKind.KindId));          // patch embedding
+            Assert.Equal(5, kinds.Count(k => k == StatsQLinearKind.KindId));          // fc1, fc2 per block + head
             double qat = report.Metrics.Single(m => m.Name == "qatAccuracy").Value;
             double shipped = report.Metrics.Single(m => m.Name == "shippedAccuracy").Value;
             // The shipped layers compute the QAT forward up to float rounding (a·k + a/2 vs s·(k + ½)/n, clamp before
             // dividing): a sample or two of the 192 held out may flip.
             Assert.InRange(shipped, qat - 0.011, qat + 0.011);
 
-            ModelIO.Save(model, checkpoint);
-            using (var reloaded = ModelIO.Load(checkpoint))
+            ModelIO.Save(Assert.IsAssignableFrom<EngineModel>(model), checkpoint);
+            using (var reloaded = ModelIO.Load(checkpoint, StatsQTestKinds.All))
             using (var x = fx.Data.Evaluation.Batches(32).First())
             using (var y1 = model.Forward(x.Input))
             using (var y2 = reloaded.Forward(x.Input))
                 Tolerances.AssertIdentical(y1, y2, "outputs after reload");
 
-            var export = OnnxExporter.Export(model, onnx);
+            var export = OnnxExporter.Export(model, onnx, StatsQTestKinds.All);
             var verification = OnnxVerifier.Verify(model, export);
             Assert.True(verification.Passed, string.Join("; ", verification.Failures));
             Assert.All(verification.Layers, s => Assert.InRange(s.Ratio, 0.9, 1.02));
@@ -83,9 +85,17 @@ public sealed class StatsQPluginTests(TrainedVitFixture fx)
     public void NoTrainingDataIsAClearError()
     {
         using var model = fx.Load();
-        var e = Assert.Throws<CompressException>(() => new StatsQPlugin().Run(
-            new PluginContext { Model = model, WorkDirectory = Path.GetTempPath() }, new StatsQOptions()));
-        Assert.Contains("--data", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
+        string work = Directory.CreateTempSubdirectory("statsq-nodata-").FullName;
+        try
+        {
+            var e = Assert.Throws<CompressException>(() => new StatsQPlugin().Run(
+                new PluginContext { Model = model, Resume = new FolderResumeStore(work, StatsQTestKinds.All) }, new StatsQOptions()));
+            Assert.Contains("--data", e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 }

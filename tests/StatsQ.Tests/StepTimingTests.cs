@@ -1,5 +1,5 @@
 using Compressor.Plugins.StatsQ;
-using Compressor.Plugins.StatsQ.Training;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
 using static TorchSharp.torch;
 
 namespace StatsQ.Tests;

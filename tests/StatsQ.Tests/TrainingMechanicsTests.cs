@@ -1,5 +1,5 @@
-using Compressor.Plugins.StatsQ.Quantizers;
-using Compressor.Plugins.StatsQ.Training;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
 
