@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace Compressor.Sdk.Testing;
 
 /// <summary>Small, seeded built-in models for plugin tests: the same seed gives the same weights. Each model knows the
-/// layers library's kinds and the <paramref name="kinds"/> given (a plugin's own), so that it can be copied, saved and
+/// layers library's kinds and the kinds given (a plugin's own), so that it can be copied, saved and
 /// exported once a plugin has rewritten it.</summary>
 public static class TinyModels
 {

@@ -116,7 +116,7 @@ internal sealed class NamespaceGraph
                 return;
             case GenericInstanceType generic:
                 Use(from, generic.ElementType);
-                foreach (var a in generic.GenericArguments) Use(from, a);
+                foreach (var argument in generic.GenericArguments) Use(from, argument);
                 return;
             case TypeSpecification spec:   // arrays, pointers, by-ref, modifiers
                 Use(from, spec.ElementType);

@@ -12,6 +12,7 @@ using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using Compressor.Plugins.Jlcm.Algorithm;
 
 namespace JLCM.Tests;
 

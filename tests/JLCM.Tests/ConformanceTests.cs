@@ -5,6 +5,7 @@ using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
+using Compressor.Plugins.Jlcm.Algorithm;
 
 namespace JLCM.Tests;
 

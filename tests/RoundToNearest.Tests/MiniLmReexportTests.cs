@@ -11,6 +11,7 @@ using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using Compressor.Samples.RoundToNearest.Algorithm;
 
 namespace RoundToNearest.Tests;
 

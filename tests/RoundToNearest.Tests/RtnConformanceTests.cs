@@ -2,6 +2,7 @@ using Compressor.Samples.RoundToNearest;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
+using Compressor.Samples.RoundToNearest.Algorithm;
 
 namespace RoundToNearest.Tests;
 

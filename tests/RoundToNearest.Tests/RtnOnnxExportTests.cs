@@ -6,6 +6,7 @@ using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using Xunit.Abstractions;
+using Compressor.Samples.RoundToNearest.Algorithm;
 
 namespace RoundToNearest.Tests;
 

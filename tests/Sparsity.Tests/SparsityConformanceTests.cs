@@ -1,5 +1,6 @@
 using Compressor.Plugins.Sparsity;
 using Compressor.Sdk.Testing;
+using Compressor.Plugins.Sparsity.Algorithm;
 
 namespace Sparsity.Tests;
 

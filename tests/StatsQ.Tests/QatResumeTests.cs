@@ -7,6 +7,7 @@ using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Reports;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

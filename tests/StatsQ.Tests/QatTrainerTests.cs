@@ -12,6 +12,7 @@ using Compressor.Engine.Training;
 using Compressor.Sdk.Training;
 using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 
@@ -67,7 +68,7 @@ public sealed class QatTrainerTests(TrainedVitFixture fx)
     {
         using var teacher = TrainedVit();
         using var student = TrainedVit();
-        double fp = Evaluation.Run(teacher, _data.Evaluation, DataKind.Images, 128, CPU).Accuracy!.Value;
+        double fp = TaskLoss.Evaluate(teacher, _data.Evaluation, DataKind.Images, 128, CPU).Accuracy!.Value;
         var options = new StatsQOptions { WeightBits = 3, ActBits = 4, Quantizer = kind, Qkr = qkr, Cga = false, Epochs = 3, Lr = 5e-4, BatchSize = 32 };
         var tensors = ModelQuantization.Apply(student, options);
         Assert.Equal(qkr ? 10 : 8, tensors.Count);  // per block: qk, v, proj, fc1, fc2 with QKR; qkv, proj, fc1, fc2 without

@@ -2,6 +2,7 @@ using Compressor.Plugins.StatsQ;
 using Compressor.Plugins.StatsQ.Algorithm.Training;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

@@ -4,6 +4,7 @@ using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Testing;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

@@ -9,6 +9,7 @@ using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Sdk.Testing;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

@@ -14,6 +14,7 @@ using Compressor.Sdk.Testing;
 using Compressor.Engine.Training;
 using Compressor.Sdk.Training;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

@@ -1,6 +1,7 @@
 using Compressor.Plugins.StatsQ;
 using Compressor.Plugins.StatsQ.Algorithm.Training;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace StatsQ.Tests;
 

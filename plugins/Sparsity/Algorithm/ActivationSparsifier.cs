@@ -19,7 +19,7 @@ public static class ActivationSparsifier
     /// <summary>The greedy increment of the average-size layer.</summary>
     public const double StepSize = 0.025;
 
-    /// <summary>Scores of <paramref name="x"/> [T, N]: |x|·column norms of W (WINA) or |x| (TEAL).</summary>
+    /// <summary>The per-input score weights: the column norms of <paramref name="weight"/> (WINA), or null for plain |x| (TEAL).</summary>
     public static Tensor? ColumnScale(Tensor weight, bool wina)
     {
         if (!wina) return null;

@@ -6,10 +6,10 @@ namespace Compressor.Plugins.StatsQ.Layers;
 
 /// <summary>The shipped form of a quantized attention (kind <c>statsq_attention</c>), one compressed layer so that its
 /// integer weights and its frozen activation quantizers travel and lower together.
-/// <para>Standard (from <see cref="Layers.QatAttention"/>): <c>qkv</c> and <c>proj</c> are <see cref="CodedLinear"/>s
+/// <para>Standard (from <see cref="Algorithm.Qat.QatAttention"/>): <c>qkv</c> and <c>proj</c> are <see cref="CodedLinear"/>s
 /// with their input quantizers; q and k are fake-quantized per token (<c>q_quant</c>, <c>k_quant</c>), v per channel
 /// (<c>v_quant</c>), the softmax probabilities unsigned per query row (<c>attn_quant</c>).</para>
-/// <para>QKR (from <see cref="Layers.QkrAttention"/>): the block input is quantized once (<c>act_in</c>, with shifts);
+/// <para>QKR (from <see cref="Algorithm.Qat.QkrAttention"/>): the block input is quantized once (<c>act_in</c>, with shifts);
 /// <c>qk</c> holds the stacked per-head W_qk [H·C, C] as StatsQ codes, so T = X_q·Q(W_qk^h)ᵀ is one coded product,
 /// fake-quantized per (head, token) (<c>t_quant</c>, scale [H, N, 1]); logits = X_q·Tᵀ/√d (plus, when the query bias
 /// was kept, X_q·(b_qᵀW_k^h)ᵀ from buffer <c>query_bias_key</c> [H, C]); V is the coded <c>v</c> with

@@ -4,6 +4,7 @@ using Compressor.Sdk;
 using Compressor.Sdk.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace Compressor.Plugins.StatsQ.Algorithm.Training;
 

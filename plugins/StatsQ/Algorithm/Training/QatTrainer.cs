@@ -9,6 +9,7 @@ using Compressor.Sdk.Reports;
 using Compressor.Sdk.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using Compressor.Plugins.StatsQ.Algorithm;
 
 namespace Compressor.Plugins.StatsQ.Algorithm.Training;
 

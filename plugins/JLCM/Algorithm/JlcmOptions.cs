@@ -1,78 +1,7 @@
 using Compressor.Layers.Codebook;
 using Compressor.Sdk.Options;
 
-namespace Compressor.Plugins.Jlcm;
-
-/// <summary>What replaces each layer: the full method or one of its baselines at the same index width.</summary>
-public enum JlcmMethod
-{
-    /// <summary>Grouping, k-means init, then joint learning of codebooks, scales and mappings.</summary>
-    Jlcm,
-    /// <summary>Grouping and k-means init only (no learning).</summary>
-    Kmeans,
-    /// <summary>Round-to-nearest uniform codes at the same bits per weight, per output row, asymmetric, MSE-clipped.</summary>
-    Rtn,
-}
-
-/// <summary>How rows are clustered into groups ([RECON] README "Grouping and re-ordering").</summary>
-public enum GroupingMethod
-{
-    /// <summary>Sort rows by a statistic and cut into equal-size contiguous groups.</summary>
-    Sort,
-    /// <summary>K-means on per-row quantile vectors of the centred row, balanced to equal-size groups.</summary>
-    Kmeans,
-}
-
-/// <summary>The row statistic of <see cref="GroupingMethod.Sort"/>.</summary>
-public enum RowStatistic
-{
-    /// <summary>Standard deviation of the row.</summary>
-    Std,
-    /// <summary>Largest absolute weight of the row.</summary>
-    MaxAbs,
-}
-
-/// <summary>What happens to the row permutation grouping implies.</summary>
-public enum PermutationMode
-{
-    /// <summary>Fold it into the layer's rows and bias and its consumer's input columns where that provably leaves the
-    /// outputs unchanged; otherwise store it explicitly (and count it).</summary>
-    Fold,
-    /// <summary>Always store it explicitly.</summary>
-    Explicit,
-    /// <summary>Do not re-order rows: groups are runs of the original rows (no permutation cost, weaker groups).</summary>
-    None,
-}
-
-/// <summary>Initialisation of the 1-D k-means.</summary>
-public enum KmeansInit
-{
-    /// <summary>Seeded k-means++ (D² sampling).</summary>
-    PlusPlus,
-    /// <summary>Quantiles (i + ½)/K of the values.</summary>
-    Quantile,
-}
-
-/// <summary>The weighting of the mapping gradient through the index ([RECON] README "Mapping gradient").</summary>
-public enum MappingGradientKind
-{
-    /// <summary>The paper's proposal: dL/du = g/Δ, decreasing with the gap to the neighbouring codeword.</summary>
-    Proximal,
-    /// <summary>The STE through a piecewise-linear codebook: dL/du = g·Δ, growing with the gap.</summary>
-    Default,
-}
-
-/// <summary>What output the joint learning reconstructs ([RECON] README "Joint learning": per block or per
-/// layer).</summary>
-public enum ReconstructionObjective
-{
-    /// <summary>Block on an imported ONNX graph (where blocks can be cut from the graph), layer otherwise.</summary>
-    Auto,
-    /// <summary>Each block's output (a residual block, a transformer sub-block), all its layers learned together.</summary>
-    Block,
-    /// <summary>Each layer's output on its own, through its input statistics H = XᵀX/N.</summary>
-    Layer,
-}
+namespace Compressor.Plugins.Jlcm.Algorithm;
 
 /// <summary>Options of the <c>jlcm</c> plugin. Defaults marked [RECON] are not from the paper (none is published);
 /// see the README.</summary>

@@ -1,6 +1,6 @@
 using Compressor.Sdk.Options;
 
-namespace MyPlugin;
+namespace MyPlugin.Algorithm;
 
 /// <summary>Options of the <c>my-plugin</c> plugin. Each property is a <c>--kebab-case</c> flag on the command line
 /// and a camelCase key in recipes; <see cref="OptionAttribute"/> gives its help text and range.</summary>

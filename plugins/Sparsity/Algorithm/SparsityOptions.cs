@@ -1,40 +1,6 @@
 using Compressor.Sdk.Options;
 
-namespace Compressor.Plugins.Sparsity;
-
-/// <summary>Which structured parameterization replaces the selected linears.</summary>
-public enum Structure
-{
-    /// <summary>Keep the linears dense: with <see cref="SparsityOptions.ActivationSparsity"/>, or with
-    /// <see cref="SparsityOptions.FromScratch"/> as the dense baseline of an equal-step comparison.</summary>
-    None,
-    /// <summary>LowRank(r): two factors.</summary>
-    LowRank,
-    /// <summary>BlockShuffle(B): two block-diagonal stages with a stride shuffle (Monarch-like).</summary>
-    BlockShuffle,
-    /// <summary>BlockDense(r, B): a block-diagonal stage then a dense one.</summary>
-    BlockDense,
-}
-
-/// <summary>Training-free activation sparsity scores.</summary>
-public enum ActivationScore
-{
-    /// <summary>No activation sparsity.</summary>
-    None,
-    /// <summary>WINA: |x_i|·‖W[:, i]‖₂.</summary>
-    Wina,
-    /// <summary>TEAL: |x_i|.</summary>
-    Teal,
-}
-
-/// <summary>How the target activation sparsity is spread over layers.</summary>
-public enum SparsityAllocation
-{
-    /// <summary>Greedy (TEAL): repeatedly raise the layer whose next increment adds the least relative output error.</summary>
-    Greedy,
-    /// <summary>Every layer at the target sparsity.</summary>
-    Uniform,
-}
+namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Options of the <c>sparsity</c> plugin.</summary>
 public sealed record SparsityOptions : PluginOptions

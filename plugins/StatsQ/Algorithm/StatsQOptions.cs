@@ -1,7 +1,7 @@
 using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 using Compressor.Sdk.Options;
 
-namespace Compressor.Plugins.StatsQ;
+namespace Compressor.Plugins.StatsQ.Algorithm;
 
 /// <summary>Options of the <c>statsq</c> plugin (README "Training": defaults follow the reference recipe, scaled to
 /// small CPU runs where noted).</summary>
