@@ -121,6 +121,11 @@ public sealed class LayerKindTests
         Assert.Equal(rows, shape[0]);
         Assert.Equal(columns, shape.Skip(1).Aggregate(1L, (a, b) => a * b));
         if (layer is QuantizedLayer { Geometry: Conv2dGeometry conv }) Assert.Equal(2, conv.ConvGroups);
+        // Written again, the config has format 1's fields and nothing more (conv groups are convGroups since version 2;
+        // an embedding has no bias field).
+        var expected = JsonNode.Parse(json)!.AsObject().Select(kv => kv.Key == "groups" && kind == "quantized_conv2d" ? "convGroups" : kv.Key)
+            .Where(k => !(kind == "quantized_embedding" && k == "bias")).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, LayerConfigJson.Write(compressed).Select(kv => kv.Key).Order(StringComparer.Ordinal));
     }
 
     /// <summary>A config that does not describe a layer is refused with one line naming the kind.</summary>

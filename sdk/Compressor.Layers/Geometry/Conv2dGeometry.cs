@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Geometry;
@@ -16,18 +17,23 @@ public sealed record Conv2dGeometry(long InChannels, long OutChannels, long[] Ke
     : WeightGeometry
 {
     /// <inheritdoc/>
+    [JsonIgnore]
     public override string Id => "conv2d";
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Rows => OutChannels;
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Columns => InChannels / ConvGroups * Kernel[0] * Kernel[1];
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long[] DenseShape => [OutChannels, InChannels / ConvGroups, Kernel[0], Kernel[1]];
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override bool HasBias => Bias;
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Geometry;
@@ -8,18 +9,23 @@ namespace Compressor.Layers.Geometry;
 public sealed record EmbeddingGeometry(long NumEmbeddings, long EmbeddingDim) : WeightGeometry
 {
     /// <inheritdoc/>
+    [JsonIgnore]
     public override string Id => "embedding";
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Rows => NumEmbeddings;
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Columns => EmbeddingDim;
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long[] DenseShape => [NumEmbeddings, EmbeddingDim];
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override bool HasBias => false;
 
     /// <inheritdoc/>

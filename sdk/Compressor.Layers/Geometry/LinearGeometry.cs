@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Geometry;
@@ -9,18 +10,23 @@ namespace Compressor.Layers.Geometry;
 public sealed record LinearGeometry(long InFeatures, long OutFeatures, bool Bias) : WeightGeometry
 {
     /// <inheritdoc/>
+    [JsonIgnore]
     public override string Id => "linear";
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Rows => OutFeatures;
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long Columns => InFeatures;
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override long[] DenseShape => [OutFeatures, InFeatures];
 
     /// <inheritdoc/>
+    [JsonIgnore]
     public override bool HasBias => Bias;
 
     /// <inheritdoc/>
