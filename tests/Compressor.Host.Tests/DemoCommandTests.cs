@@ -109,7 +109,7 @@ public sealed class DemoCommandTests(HostFixture fx) : IClassFixture<HostFixture
     [Fact]
     public void EncoderWithThreeInputsIsEvaluatedOnSentencesByFidelity()
     {
-        string minilm = Compressor.Sdk.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
+        string minilm = Compressor.Engine.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
         string dir = fx.NewDir("minilm-eval");
         string sentences = Path.Combine(dir, "s.txt");
         File.WriteAllLines(sentences, Enumerable.Range(0, 20).Select(i => $"Sentence number {i} talks about a different topic today."));
