@@ -1,3 +1,5 @@
+using Newtonsoft.Json;
+
 namespace Compressor.Host.Commands;
 
 /// <summary>One tensor of <c>compress inspect --format json</c>.</summary>
@@ -6,4 +8,4 @@ namespace Compressor.Host.Commands;
 /// <param name="FileDType">Its type as the file names it (e.g. <c>torch.FloatStorage</c>).</param>
 /// <param name="Shape">Its shape.</param>
 /// <param name="Bytes">Its size.</param>
-public sealed record InspectedTensor(string Name, string DType, string FileDType, IReadOnlyList<long> Shape, long Bytes);
+public sealed record InspectedTensor(string Name, [property: JsonProperty("dtype")] string DType, string FileDType, IReadOnlyList<long> Shape, long Bytes);
