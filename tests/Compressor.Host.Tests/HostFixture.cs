@@ -25,6 +25,7 @@ public sealed class HostFixture : IDisposable
         AddPlugin(fixtureOutput, "throws-in-kinds", Sdk, "FaultyPlugins.ThrowingLayerKindsPlugin");
         AddPlugin(fixtureOutput, "duplicate-kind", Sdk, "FaultyPlugins.DuplicateKindPlugin");
         AddPlugin(fixtureOutput, "writes-nan", Sdk, "FaultyPlugins.NanPlugin");
+        AddPlugin(fixtureOutput, "resume-probe", Sdk, "FaultyPlugins.ResumeProbePlugin");
         // SDK versions (this host has SDK 2.0.0): another major is refused, a newer minor is refused ("update compress"),
         // the same minor with another patch loads.
         AddPlugin(fixtureOutput, "future-sdk", "3.0.0", "FaultyPlugins.IdentityPlugin");

@@ -88,6 +88,18 @@ public sealed class ThrowingRunPlugin : CompressionPlugin<FaultOptions>
     }
 }
 
+/// <summary>Saves an entry in its resume store (the host's folder store in the step's work folder), then fails, so that
+/// the work folder stays.</summary>
+public sealed class ResumeProbePlugin : CompressionPlugin<FaultOptions>
+{
+    /// <inheritdoc/>
+    protected override void Run(PluginContext context, FaultOptions options)
+    {
+        context.Resume.Section("probe", "v1").Save("entry", "seen", [("w", ones(2))]);
+        throw new InvalidOperationException("stopped after saving resumable state");
+    }
+}
+
 /// <summary>Writes NaN into the first linear weight.</summary>
 public sealed class NanPlugin : CompressionPlugin<FaultOptions>
 {
