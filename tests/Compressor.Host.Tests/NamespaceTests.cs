@@ -18,7 +18,7 @@ public sealed class NamespaceTests
     [Fact]
     public void TheLayersAreTheDocumentedOnes()
     {
-        // Lowest first; each namespace uses only namespaces before it (docs/architecture.md, "The host's namespaces").
+        // Lowest first; each namespace uses only namespaces before it (host/README.md, "Namespaces, lowest first").
         string[] order =
         [
             "Compressor.Host", "Compressor.Host.Console", "Compressor.Host.Plugins", "Compressor.Host.Results", "Compressor.Host.Reports",
