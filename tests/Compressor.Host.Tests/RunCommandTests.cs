@@ -125,6 +125,16 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void APluginThatThrowsUnderATimeoutIsReportedWithItsOwnException()
+    {
+        string outDir = fx.NewDir("throws-timed");
+        var (code, _, stderr) = HostFixture.Cli("run", "throws-in-run", "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, "--timeout", "60", "-v", "q");
+        Assert.Equal((int)ExitCode.PluginFailed, code);
+        Assert.Equal("error: plugin 'throws-in-run' failed: InvalidOperationException: run exploded on purpose", stderr.TrimEnd());
+        Assert.Empty(Directory.GetFiles(outDir));
+    }
+
+    [Fact]
     public void NonFiniteWeightsAreAHardError()
     {
         string outDir = fx.NewDir("nan");
