@@ -1,11 +1,18 @@
-using Compressor.Host.Commands;
+namespace Compressor.Host.Commands;
 
-// Ctrl+C asks the running work to stop (exit code 130, nothing written); a second Ctrl+C ends the process at once.
-using var cancellation = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+/// <summary>The <c>compress</c> executable: runs <see cref="CliApp"/> on the process's arguments and writers.</summary>
+public static class Program
 {
-    if (cancellation.IsCancellationRequested) return;
-    e.Cancel = true;
-    cancellation.Cancel();
-};
-return CliApp.Run(args, Console.Out, Console.Error, cancellation.Token);
+    /// <summary>Ctrl+C asks the running work to stop (exit code 130, nothing written); a second Ctrl+C ends the process at once.</summary>
+    public static int Main(string[] args)
+    {
+        using var cancellation = new CancellationTokenSource();
+        System.Console.CancelKeyPress += (_, e) =>
+        {
+            if (cancellation.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        return CliApp.Run(args, System.Console.Out, System.Console.Error, cancellation.Token);
+    }
+}

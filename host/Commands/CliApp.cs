@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Compressor.Host.Console;
+using Compressor.Host.Results;
 using Compressor.Sdk;
 
 namespace Compressor.Host.Commands;
@@ -16,6 +17,8 @@ public static class CliApp
         var plugins = CommonOptions.Plugins();
         var root = new RootCommand("compress: compress neural networks with plugins and export models that ONNX Runtime runs.\n" +
                                    "Results go to stdout; logs and progress to stderr. Exit codes are listed in the README.");
+        // --version: the host's version and the SDK's, from their one source each (ToolInfo, SdkInfo).
+        foreach (var v in root.Options.OfType<VersionOption>()) v.Action = new VersionAction(stdout);
         root.Options.Add(verbosity);
         root.Options.Add(format);
         root.Options.Add(plugins);
@@ -73,5 +76,14 @@ public static class CliApp
         for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
             if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
         return names;
+    }
+
+    private sealed class VersionAction(TextWriter stdout) : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            stdout.WriteLine(ToolInfo.Current.ToString());
+            return 0;
+        }
     }
 }

@@ -8,9 +8,12 @@ namespace Compressor.Host.Commands;
 public sealed record CommandEnvironment(TextWriter Out, TextWriter Error, Verbosity Verbosity, bool Json, IReadOnlyList<string> PluginDirectories,
     CancellationToken Cancellation)
 {
-    /// <summary>Discovers the plugins.</summary>
+    /// <summary>Discovers the plugins (and with them the run's compressed layer kinds).</summary>
     public PluginCatalog Catalog() => PluginCatalog.Discover(PluginCatalog.SearchPath(PluginDirectories));
 
     /// <summary>The logger for this command.</summary>
     public StderrLogger Logger() => new(Error, Verbosity);
+
+    /// <summary>How this command shows progress.</summary>
+    public ProgressDisplay Progress() => new(Error, Verbosity);
 }

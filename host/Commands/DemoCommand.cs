@@ -36,7 +36,7 @@ public static class DemoCommand
     public static ExitCode Handle(CommandEnvironment env, DemoRequest request)
     {
         if (request.Seed < 0) throw new CompressException(ErrorKind.InvalidOptions, $"--seed {request.Seed} must be ≥ 0");
-        var result = new DemoRunner(env).Run(request);
+        var result = new DemoRunner(env.Catalog(), env.Error, env.Verbosity, env.Cancellation).Run(request);
         if (env.Json)
         {
             JsonOutput.Write(env.Out, result.Report);
@@ -52,7 +52,8 @@ public static class DemoCommand
                 table.AddColumn(i >= 2 && i != 1 ? new TableColumn(Markup.Escape(h)).RightAligned() : new TableColumn(Markup.Escape(h)));
             foreach (var row in DemoTable.Rows(result.Report)) table.AddRow(row.Select(Markup.Escape).ToArray());
             console.Write(table);
-            env.Out.WriteLine($"report: {Path.Combine(result.OutputDirectory, DemoReport.HtmlFile)} (and {DemoReport.JsonFile}); {result.Report["seconds"]} s");
+            env.Out.WriteLine($"report: {Path.Combine(result.OutputDirectory, DemoReport.HtmlFile)} (and {DemoReport.JsonFile}); " +
+                              $"{result.Report.Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s");
         }
         var failed = result.Steps.FirstOrDefault(s => s.Status == DemoStepStatus.Failed);
         if (failed?.Error is { } e)

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using Compressor.Engine.Data;
+using Compressor.Engine.Evaluation;
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Diagnostics;
+using Compressor.Host.Results;
 using Compressor.Sdk;
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
-using Newtonsoft.Json.Linq;
+using Compressor.Sdk.Diagnostics;
 
 namespace Compressor.Host.Commands;
 
@@ -44,7 +44,7 @@ public static class EvalCommand
         var result = OrtEvaluation.Run(request.ModelPath, request.ReferencePath, data.Evaluation, data.Info.Kind, options, env.Cancellation);
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, EvaluationJson.Build(result, request.ModelPath, request.ReferencePath));
+            JsonOutput.Write(env.Out, EvalOutput.Of(result, request.ModelPath, request.ReferencePath));
             return ExitCode.Success;
         }
         bool hasRef = request.ReferencePath is not null;

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using Compressor.Host.Pipeline;
-using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Commands;
 
 /// <summary><c>compress export CHECKPOINT --out model.onnx [--opset N] [--arch NAME]</c>: writes the ONNX model of a
-/// (compressed) checkpoint and runs the verification gate; the file appears only when the gate passes.</summary>
+/// (compressed) checkpoint and runs the verification gate; the file appears only when the gate passes. The
+/// checkpoint's compressed layers are rebuilt and lowered by the layers library's kinds and every installed plugin's.</summary>
 public static class ExportCommand
 {
     /// <summary>Builds the command.</summary>
@@ -25,14 +25,14 @@ public static class ExportCommand
     /// <summary>Exports and prints the summary (text or JSON) on stdout.</summary>
     public static ExitCode Handle(CommandEnvironment env, ExportRequest request)
     {
-        var (files, result) = new ExportPipeline(env.Logger()).Execute(request, env.Cancellation);
+        var result = new ExportPipeline(env.Catalog().Kinds, env.Logger()).Execute(request, env.Cancellation);
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new JObject { ["files"] = new JArray(files), ["onnx"] = result["onnx"], ["verification"] = result["verification"] });
+            JsonOutput.Write(env.Out, new ExportOutput(JsonOutput.SchemaVersion, result.Files, result.Onnx, result.Verification));
             return ExitCode.Success;
         }
-        foreach (var f in files) env.Out.WriteLine($"wrote {f}");
-        OnnxSummary.Write(env.Out, (JObject)result["onnx"]!, (JObject)result["verification"]!);
+        foreach (var f in result.Files) env.Out.WriteLine($"wrote {f}");
+        OnnxSummary.Write(env.Out, result.Onnx, result.Verification);
         return ExitCode.Success;
     }
 }

@@ -1,8 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
-using Newtonsoft.Json.Linq;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 
 namespace Compressor.Host.Commands;
 
@@ -37,28 +36,9 @@ public static class InspectCommand
         var arch = ArchitectureDetector.Detect(tensors.Select(t => t.Name).ToList(), reader.Metadata);
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new JObject
-            {
-                ["path"] = reader.Path,
-                ["format"] = reader.Format,
-                ["parameters"] = parameters,
-                ["elements"] = elements,
-                ["bytes"] = bytes,
-                ["fileBytes"] = new FileInfo(path).Length,
-                ["architecture"] = arch is null ? null : new JObject
-                {
-                    ["name"] = arch.Name, ["family"] = arch.Family, ["evidence"] = arch.Evidence, ["depth"] = arch.Depth,
-                },
-                ["metadata"] = new JObject(reader.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new JProperty(kv.Key, kv.Value))),
-                ["tensors"] = new JArray(tensors.Select(t => new JObject
-                {
-                    ["name"] = t.Name,
-                    ["dtype"] = TensorDType.NameOf(t.ScalarType),
-                    ["fileDType"] = t.DType,
-                    ["shape"] = new JArray(t.Shape),
-                    ["bytes"] = t.ByteCount,
-                })),
-            });
+            JsonOutput.Write(env.Out, new InspectOutput(JsonOutput.SchemaVersion, reader.Path, reader.Format, parameters, elements, bytes, new FileInfo(path).Length,
+                arch, new SortedDictionary<string, string>(reader.Metadata.ToDictionary(), StringComparer.Ordinal),
+                [.. tensors.Select(t => new InspectedTensor(t.Name, TensorDType.NameOf(t.ScalarType), t.DType, t.Shape, t.ByteCount))]));
             return ExitCode.Success;
         }
         var o = env.Out;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Newtonsoft.Json.Linq;
+using Compressor.Host.Results;
 
 namespace Compressor.Host.Commands;
 
@@ -7,15 +7,17 @@ namespace Compressor.Host.Commands;
 public static class OnnxSummary
 {
     /// <summary>Writes the ONNX size line and the verification line.</summary>
-    public static void Write(TextWriter writer, JObject onnx, JObject verification)
+    public static void Write(TextWriter writer, OnnxOutput onnx, OnnxVerification verification)
     {
-        static string F(JToken? t, string format) => t is null || t.Type == JTokenType.Null ? "inf" : ((double)t).ToString(format, CultureInfo.InvariantCulture);
-        writer.WriteLine($"onnx    {onnx["file"]}: {onnx["bytesOnDisk"]} bytes on disk ({onnx["theoreticalBytes"]} theoretical), opset {onnx["opset"]}, " +
-                         $"{(onnx["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{onnx["bitsPerWeight"]} bits per compressed weight")}");
-        var optimized = (JObject)verification["optimized"]!;
-        var fused = ((JObject)verification["fusedKernelCounts"]!).Properties().Select(p => $"{p.Name} ({p.Value})").ToList();
-        writer.WriteLine($"verify  ONNX Runtime {verification["ortVersion"]}: loads, max abs error {F(verification["maxAbsError"], "G3")} " +
-                         $"(SQNR {F(verification["sqnrDb"], "F1")} dB) at {verification["optimizationLevel"]}; {F(optimized["maxAbsError"], "G3")} " +
-                         $"({F(optimized["sqnrDb"], "F1")} dB) at {optimized["optimizationLevel"]}; fused: {(fused.Count == 0 ? "none" : string.Join(", ", fused))}");
+        static string F(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "inf";
+        writer.WriteLine($"onnx    {onnx.File}: {N(onnx.BytesOnDisk)} bytes on disk ({N(onnx.TheoreticalBytes)} theoretical), opset {N(onnx.Opset)}, " +
+                         $"{(onnx.BitsPerWeight is { } bits ? $"{bits.ToString(CultureInfo.InvariantCulture)} bits per compressed weight" : "no compressed layers")}");
+        var optimized = verification.Optimized;
+        var fused = verification.FusedKernelCounts.Select(p => $"{p.Key} ({N(p.Value)})").ToList();
+        writer.WriteLine($"verify  ONNX Runtime {verification.OrtVersion}: loads, max abs error {F(verification.MaxAbsError, "G3")} " +
+                         $"(SQNR {F(verification.SqnrDb, "F1")} dB) at {verification.OptimizationLevel}; {F(optimized.MaxAbsError, "G3")} " +
+                         $"({F(optimized.SqnrDb, "F1")} dB) at {optimized.OptimizationLevel}; fused: {(fused.Count == 0 ? "none" : string.Join(", ", fused))}");
     }
+
+    private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

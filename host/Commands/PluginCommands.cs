@@ -1,8 +1,8 @@
 using System.CommandLine;
+using Compressor.Engine.Options;
 using Compressor.Host.Plugins;
 using Compressor.Sdk;
-using Compressor.Sdk.Options;
-using Newtonsoft.Json.Linq;
+using Compressor.Sdk.Models;
 
 namespace Compressor.Host.Commands;
 
@@ -30,23 +30,10 @@ public static class PluginCommands
         var catalog = env.Catalog();
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new JObject
-            {
-                ["sdkVersion"] = SdkInfo.Version,
-                ["searched"] = new JArray(catalog.SearchedDirectories),
-                ["plugins"] = new JArray(catalog.Entries.Select(e => new JObject
-                {
-                    ["id"] = e.Id,
-                    ["version"] = e.Manifest?.Version,
-                    ["sdkVersion"] = e.Manifest?.SdkVersion,
-                    ["kind"] = e.Manifest?.Kind.ToString().ToLowerInvariant(),
-                    ["needs"] = e.Manifest?.Needs.ToString().ToLowerInvariant(),
-                    ["description"] = e.Manifest?.Description,
-                    ["status"] = Naming.ToKebab(e.Status.ToString()),
-                    ["reason"] = e.Reason.Length == 0 ? null : e.Reason,
-                    ["directory"] = e.Directory,
-                })),
-            });
+            JsonOutput.Write(env.Out, new PluginListOutput(JsonOutput.SchemaVersion, catalog.SdkVersion, catalog.SearchedDirectories,
+                [.. catalog.Entries.Select(e => new PluginListEntry(e.Id, e.Manifest?.Version, e.Manifest?.SdkVersion, e.Manifest?.Kind.ToString().ToLowerInvariant(),
+                    e.Manifest?.Needs.ToString().ToLowerInvariant(), e.Manifest?.Description, Naming.ToKebab(e.Status.ToString()),
+                    e.Reason.Length == 0 ? null : e.Reason, e.Directory, [.. e.LayerKinds.Select(k => k.Id)]))]));
             return ExitCode.Success;
         }
         if (catalog.Entries.Count == 0)
@@ -61,6 +48,9 @@ public static class PluginCommands
             e.IsAvailable ? e.Manifest!.Description : e.Reason,
         }).ToList();
         TextTable.Write(env.Out, ["ID", "VERSION", "SDK", "KIND", "NEEDS", "STATUS", "DESCRIPTION / REASON"], rows);
+        env.Out.WriteLine();
+        var sdk = catalog.SdkVersion.Split('.');
+        env.Out.WriteLine($"SDK {catalog.SdkVersion} (this host): plugins built against SDK {sdk[0]}.y with y ≤ {sdk[1]} load.");
         return ExitCode.Success;
     }
 
@@ -72,19 +62,12 @@ public static class PluginCommands
         var m = entry.Manifest!;
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new JObject
-            {
-                ["id"] = m.Id, ["version"] = m.Version, ["sdkVersion"] = m.SdkVersion, ["description"] = m.Description,
-                ["kind"] = m.Kind.ToString().ToLowerInvariant(), ["needs"] = m.Needs.ToString().ToLowerInvariant(),
-                ["targets"] = new JArray(Enum.GetValues<Compressor.Sdk.Models.LayerKind>()
-                    .Where(k => k != 0 && m.Targets.HasFlag(k)).Select(k => k.ToString().ToLowerInvariant())),
-                ["options"] = new JArray(schema.Options.Select(o => new JObject
-                {
-                    ["flag"] = o.Flag, ["json"] = o.JsonName, ["type"] = o.TypeName, ["default"] = OptionDescriptor.Format(o.DefaultValue),
-                    ["allowed"] = o.AllowedText.Length == 0 ? null : o.AllowedText, ["description"] = o.Description,
-                })),
-                ["recipeSchema"] = schema.JsonSchema(),
-            });
+            JsonOutput.Write(env.Out, new PluginDescription(JsonOutput.SchemaVersion, m.Id, m.Version, m.SdkVersion, m.Description,
+                m.Kind.ToString().ToLowerInvariant(), m.Needs.ToString().ToLowerInvariant(),
+                [.. Enum.GetValues<LayerType>().Where(k => k != 0 && m.Targets.HasFlag(k)).Select(k => k.ToString().ToLowerInvariant())],
+                [.. schema.Options.Select(o => new PluginOptionDescription(o.Flag, o.JsonName, o.TypeName, OptionDescriptor.Format(o.DefaultValue),
+                    o.AllowedText.Length == 0 ? null : o.AllowedText, o.Description))],
+                schema.JsonSchema()));
             return ExitCode.Success;
         }
         env.Out.WriteLine($"{m.Id} {m.Version} (SDK {m.SdkVersion}, {m.Kind.ToString().ToLowerInvariant()}, needs {m.Needs.ToString().ToLowerInvariant()} data, targets {m.Targets.ToString().ToLowerInvariant()})");

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Compressor.Host.Console;
+using System.Globalization;
+using Compressor.Engine.Data;
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Diagnostics;
-using Newtonsoft.Json.Linq;
+using Compressor.Host.Reports;
 
 namespace Compressor.Host.Commands;
 
@@ -16,7 +16,7 @@ public static class RunCommand
         var model = new Option<string>("--model", "-m") { Description = "The input checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index, TorchSharp, or an ONNX model (recognised by content).", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, model.onnx, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
-        var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + Compressor.Sdk.Data.DataSources.Help };
+        var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + DataSources.Help };
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the recipe's, else 0). Same inputs and seed give the same outputs." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
         var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };
@@ -39,49 +39,38 @@ public static class RunCommand
     {
         var log = env.Logger();
         var catalog = env.Catalog();
-        bool bars = !System.Console.IsErrorRedirected && ReferenceEquals(env.Error, System.Console.Error) && env.Verbosity >= Verbosity.Normal;
-        RunResult result;
-        if (bars)
-        {
-            var spectre = new SpectreProgressReporter(env.Error);
-            result = spectre.Run(() => new RunPipeline(catalog, log, spectre).Execute(request, env.Cancellation));
-        }
-        else
-        {
-            result = new RunPipeline(catalog, log, new LineProgressReporter(env.Error, env.Verbosity)).Execute(request, env.Cancellation);
-        }
+        var result = env.Progress().Run(progress => new RunPipeline(catalog, log, progress).Execute(request, env.Cancellation));
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new JObject { ["outputDirectory"] = result.OutputDirectory, ["files"] = new JArray(result.Files), ["report"] = result.Report });
+            JsonOutput.Write(env.Out, new RunOutput(JsonOutput.SchemaVersion, result.OutputDirectory, result.Files, result.Report));
             return ExitCode.Success;
         }
         var r = result.Report;
-        var output = (JObject)r["output"]!;
-        var input = (JObject)r["input"]!;
+        var output = r.Output;
         env.Out.WriteLine($"wrote {result.OutputDirectory}");
         foreach (var f in result.Files) env.Out.WriteLine($"  {Path.GetFileName(f)}");
-        env.Out.WriteLine($"input   {input["bytes"]} bytes, {input["parameters"]} parameters");
-        env.Out.WriteLine($"output  {output["bytesOnDisk"]} bytes on disk ({output["theoreticalBytes"]} theoretical), " +
-                          $"{(output["bitsPerWeight"]?.Type == JTokenType.Null ? "no compressed layers" : $"{output["bitsPerWeight"]} bits per compressed weight")}");
-        if (output["onnx"] is JObject onnx && r["verification"] is JObject v) OnnxSummary.Write(env.Out, onnx, v);
-        var evaluated = ((JArray)r["metrics"]!).Where(m => m["dataset"]?.Type == JTokenType.String).ToList();
-        if (evaluated.Count > 0)
+        env.Out.WriteLine($"input   {N(r.Input.Bytes)} bytes, {N(r.Input.Parameters)} parameters");
+        env.Out.WriteLine($"output  {N(output.BytesOnDisk)} bytes on disk ({N(output.TheoreticalBytes)} theoretical), " +
+                          $"{(output.BitsPerWeight is { } bits ? $"{bits.ToString(CultureInfo.InvariantCulture)} bits per compressed weight" : "no compressed layers")}");
+        if (output.Onnx is { } onnx && r.Verification is { } v) OnnxSummary.Write(env.Out, onnx, v);
+        var evaluated = r.EvaluatedMetrics().ToList();
+        if (r.Evaluation is { } e && evaluated.Count > 0)
         {
-            env.Out.WriteLine($"eval    {r["evaluation"]?["dataset"]} on ONNX Runtime {r["evaluation"]?["runtime"]?["optimizationLevel"]}, {r["evaluation"]?["runtime"]?["intraOpThreads"]} intra-op threads (reference: the input model)");
-            TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"], evaluated.Select(m => new[]
-                { (string)m["name"]!, Reports.ReportTables.Text(m["value"]), Reports.ReportTables.Text(m["reference"]), (string?)m["unit"] ?? "" }).ToList());
+            env.Out.WriteLine($"eval    {e.Dataset} on ONNX Runtime {e.Runtime.OptimizationLevel}, {N(e.Runtime.IntraOpThreads)} intra-op threads (reference: the input model)");
+            TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"],
+                evaluated.Select(m => new[] { m.Name, ReportTables.Text(m.Value), ReportTables.Text(m.Reference), m.Unit }).ToList());
         }
-        foreach (var w in (JArray)r["warnings"]!) env.Out.WriteLine($"warning: {w}");
-        var layers = (JArray)r["layers"]!;
-        if (layers.Count > 0)
+        foreach (var w in r.Warnings) env.Out.WriteLine($"warning: {w}");
+        if (r.Layers.Count > 0)
         {
-            TextTable.Write(env.Out, ["LAYER", "KIND", "SHAPE", "BITS/W", "SQNR dB"], layers.Select(l => new[]
+            TextTable.Write(env.Out, ["LAYER", "KIND", "SHAPE", "BITS/W", "SQNR dB"], r.Layers.Select(l => new[]
             {
-                (string)l["name"]!, (string)l["kind"]!, string.Join("x", l["shape"]!.Select(x => (long)x)),
-                ((double?)l["bits"])?.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) ?? "-",
-                ((double?)l["sqnrDb"])?.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) ?? "inf",
+                l.Name, l.Kind, string.Join("x", l.Shape), l.Bits?.ToString("F3", CultureInfo.InvariantCulture) ?? "-",
+                l.SqnrDb?.ToString("F2", CultureInfo.InvariantCulture) ?? "inf",
             }).ToList());
         }
         return ExitCode.Success;
     }
+
+    private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -97,39 +97,3 @@ public sealed record DemoPlan(string Model, string Description, DemoTraining? Tr
         return new DemoPlan(model, (string?)m["description"] ?? model, train, pretrained, data, list);
     }
 }
-
-/// <summary>How the demo trains its base model.</summary>
-/// <param name="Architecture">A built-in architecture or preset (<c>compress train ARCH</c>).</param>
-/// <param name="Epochs">Epochs of a full demo.</param>
-/// <param name="QuickEpochs">Epochs under <c>--quick</c>.</param>
-public sealed record DemoTraining(string Architecture, int Epochs, int QuickEpochs);
-
-/// <summary>One demo step: a named recipe.</summary>
-/// <param name="Name">Its output folder's name.</param>
-/// <param name="Title">What the report calls it.</param>
-/// <param name="Recipe">The plugin steps, run in order on one model.</param>
-public sealed record DemoStep(string Name, string Title, IReadOnlyList<DemoPluginStep> Recipe)
-{
-    /// <summary>The recipe JSON that <c>compress run</c> takes (<paramref name="quick"/>: with the quick options merged in).</summary>
-    public JObject RecipeJson(int seed, bool quick) => new()
-    {
-        ["seed"] = seed,
-        ["steps"] = new JArray(Recipe.Select(p => new JObject { ["plugin"] = p.Plugin, ["options"] = p.OptionsFor(quick) })),
-    };
-}
-
-/// <summary>One plugin of a demo step's recipe.</summary>
-/// <param name="Plugin">The plugin id.</param>
-/// <param name="Options">Its options (camelCase names).</param>
-/// <param name="QuickOptions">Options that replace <paramref name="Options"/>' values under <c>--quick</c>, or null.</param>
-public sealed record DemoPluginStep(string Plugin, JObject Options, JObject? QuickOptions)
-{
-    /// <summary>The options to run with.</summary>
-    public JObject OptionsFor(bool quick)
-    {
-        var o = (JObject)Options.DeepClone();
-        if (quick && QuickOptions is not null)
-            foreach (var p in QuickOptions.Properties()) o[p.Name] = p.Value.DeepClone();
-        return o;
-    }
-}

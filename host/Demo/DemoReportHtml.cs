@@ -1,9 +1,10 @@
 using System.Net;
 using System.Text;
+using System.Globalization;
+using Compressor.Engine.Evaluation;
 using Compressor.Host.Reports;
+using Compressor.Host.Results;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.Evaluation;
-using Newtonsoft.Json.Linq;
 using ScottPlot;
 
 namespace Compressor.Host.Demo;
@@ -29,31 +30,31 @@ public static class DemoReportHtml
         """;
 
     /// <summary>The HTML of the demo report <paramref name="report"/>.</summary>
-    public static string Render(JObject report, IPluginLogger? log = null)
+    public static string Render(DemoReport report, IPluginLogger? log = null)
     {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>compress demo</title>\n<style>").Append(Style).Append("</style></head><body>\n");
-        sb.Append($"<h1>compress demo: {E((string?)report["model"] ?? "")}</h1>\n");
-        sb.Append($"<p>{E((string?)report["description"] ?? "")}. Data <code>{E((string?)report["data"] ?? "")}</code>, seed {E(report["seed"]?.ToString() ?? "")}" +
-                  $"{((bool?)report["quick"] == true ? ", <b>quick</b> run (fewer epochs and steps: not representative)" : "")}; " +
-                  $"{E(report["seconds"]?.ToString() ?? "")} s in all.</p>\n");
-        if (report["base"] is JObject b)
-            sb.Append($"<p class=\"note\">Base model: {E((string?)b["kind"] ?? "")} {E(b["architecture"]?["name"]?.ToString() ?? (string?)b["name"] ?? "")}" +
-                      $"{(b["parameters"] is { } p ? $", {p} parameters" : "")}{(b["epochs"] is { } ep ? $", {ep} epochs" : "")}{(b["source"] is { } src ? $", {E(src.ToString())}" : "")}" +
-                      $"{(b["trainedBy"] is { } tb ? $". {E(tb.ToString())}" : "")}.</p>\n");
+        sb.Append($"<h1>compress demo: {E(report.Model)}</h1>\n");
+        sb.Append($"<p>{E(report.Description)}. Data <code>{E(report.Data)}</code>, seed {E(report.Seed.ToString(CultureInfo.InvariantCulture))}" +
+                  $"{(report.Quick ? ", <b>quick</b> run (fewer epochs and steps: not representative)" : "")}; " +
+                  $"{E(report.Seconds.ToString(CultureInfo.InvariantCulture))} s in all.</p>\n");
+        var b = report.Base;
+        sb.Append($"<p class=\"note\">Base model: {E(b.Kind)} {E(b.Architecture?.Name ?? b.Name ?? "")}" +
+                  $"{(b.Parameters is { } n ? $", {n.ToString(CultureInfo.InvariantCulture)} parameters" : "")}{(b.Epochs is { } ep ? $", {ep.ToString(CultureInfo.InvariantCulture)} epochs" : "")}" +
+                  $"{(b.Source is { } src ? $", {E(src)}" : "")}{(b.TrainedBy is { } tb ? $". {E(tb)}" : "")}.</p>\n");
         sb.Append("<h2>Comparison</h2>\n<p class=\"note\">Every compressed model was exported to ONNX, passed the verification gate and was evaluated " +
                   "on ONNX Runtime (CPU, ORT_ENABLE_ALL) against the FP32 model in the same run. Bits/W: storage bits per compressed weight. " +
                   "Skipped steps need a plugin that is not installed.</p>\n<table><tr>");
         sb.Append(string.Concat(DemoTable.Headers(report).Select(h => $"<th>{E(h)}</th>"))).Append("</tr>\n");
-        var steps = (report["steps"] as JArray ?? []).OfType<JObject>().ToList();
+        var ran = report.Ran().ToList();
         foreach (var row in DemoTable.Rows(report))
         {
             sb.Append("<tr>");
             for (int c = 0; c < row.Length; c++)
             {
                 string cell = E(row[c]);
-                var step = c == 0 ? steps.FirstOrDefault(s => (string?)s["name"] == row[0] && s["outputDirectory"] is not null) : null;
-                if (step is not null) cell = $"<a href=\"{E(((string)step["outputDirectory"]!).Replace('\\', '/'))}/report.html\">{cell}</a>";
+                var step = c == 0 ? ran.FirstOrDefault(s => s.Name == row[0]) : null;
+                if (step is not null) cell = $"<a href=\"{E(step.OutputDirectory.Replace('\\', '/'))}/report.html\">{cell}</a>";
                 sb.Append(c >= 2 && row[c].Length > 0 && char.IsAsciiDigit(row[c].TrimStart('+', '-')[0]) ? $"<td class=\"n\">{cell}</td>" : $"<td>{cell}</td>");
             }
             sb.Append("</tr>\n");
@@ -69,14 +70,14 @@ public static class DemoReportHtml
         }
         if (!FontSupport.HasFonts) sb.Append("<p class=\"note\">No font was found on this machine, so the plots have no text; the captions name what they show.</p>\n");
         sb.Append("<h2>Recipes</h2>\n<table><tr><th>step</th><th>title</th><th>recipe</th></tr>\n");
-        foreach (var s in steps)
-            sb.Append($"<tr><td>{E((string)s["name"]!)}</td><td>{E((string?)s["title"] ?? "")}</td><td><code>{E((s["steps"] ?? s["plugins"])!.ToString(Newtonsoft.Json.Formatting.None))}</code></td></tr>\n");
+        foreach (var s in report.Steps)
+            sb.Append($"<tr><td>{E(s.Name)}</td><td>{E(s.Title)}</td><td><code>{E(s is DemoStepRun r ? ResultJson.SerializeCompact(r.Steps) : ResultJson.SerializeCompact(s.Plugins))}</code></td></tr>\n");
         sb.Append("</table>\n</body></html>\n");
         return sb.ToString();
     }
 
     /// <summary>The comparison plots (left out one by one, with a warning, if one fails to render).</summary>
-    public static List<ReportPlot> Plots(JObject report, IPluginLogger? log = null)
+    public static List<ReportPlot> Plots(DemoReport report, IPluginLogger? log = null)
     {
         var plots = new List<ReportPlot>();
         void Try(string id, string caption, Func<byte[]?> render)
@@ -90,23 +91,24 @@ public static class DemoReportHtml
                 log?.Warn($"demo plot '{caption}' left out: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
             }
         }
-        var ok = (report["steps"] as JArray ?? []).OfType<JObject>().Where(s => (string?)s["status"] == "ok").ToList();
-        var fp32 = report["fp32"] as JObject;
-        string primary = (string?)report["primaryMetric"] ?? EvaluationMetricNames.Accuracy;
-        List<(string Name, double? Value)> Column(Func<JObject, double?> fromStep, double? fp32Value) =>
-            [("fp32", fp32Value), .. ok.Select(s => ((string)s["name"]!, fromStep(s)))];
+        var ok = report.Ran().ToList();
+        var fp32 = report.Fp32;
+        string primary = report.PrimaryMetric;
+        List<(string Name, double? Value)> Column(Func<DemoStepRun, double?> fromStep, double? fp32Value) =>
+            [("fp32", fp32Value), .. ok.Select(s => (s.Name, fromStep(s)))];
         Try("demo-primary", $"{primary} of each model on the evaluation split (FP32 in grey)", () =>
-            Bars(Column(s => DemoTable.Number(s["metrics"]?[primary]), DemoTable.Number(fp32?["metrics"]?[primary])), primary));
-        Try("demo-bits", "Storage bits per compressed weight", () => Bars(Column(s => DemoTable.Number(s["bitsPerWeight"]), 32), "bits/weight"));
-        Try("demo-bytes", "ONNX model size in bytes", () => Bars(Column(s => DemoTable.Number(s["onnxBytes"]), DemoTable.Number(fp32?["onnxBytes"])), "bytes"));
+            Bars(Column(s => DemoTable.Metric(s.Metrics, primary), fp32 is null ? null : DemoTable.Metric(fp32.Metrics, primary)), primary));
+        Try("demo-bits", "Storage bits per compressed weight", () => Bars(Column(s => s.BitsPerWeight, 32), "bits/weight"));
+        Try("demo-bytes", "ONNX model size in bytes", () => Bars(Column(s => s.OnnxBytes, fp32?.OnnxBytes), "bytes"));
         Try("demo-latency", "ONNX Runtime median latency of one batch (ms; as measured in each step's run, so FP32 is the first step's measurement)", () =>
-            Bars(Column(s => DemoTable.Number(s["metrics"]?[EvaluationMetricNames.LatencyMedianMs]), DemoTable.Number(fp32?["metrics"]?[EvaluationMetricNames.LatencyMedianMs])), "ms"));
-        var seriesNames = ok.SelectMany(s => (s["series"] as JArray ?? []).OfType<JObject>().Select(x => (string?)x["name"] ?? "series")).Distinct(StringComparer.Ordinal).ToList();
+            Bars(Column(s => DemoTable.Metric(s.Metrics, EvaluationMetricNames.LatencyMedianMs),
+                fp32 is null ? null : DemoTable.Metric(fp32.Metrics, EvaluationMetricNames.LatencyMedianMs)), "ms"));
+        var seriesNames = ok.SelectMany(s => s.Series.Select(x => x.Name)).Distinct(StringComparer.Ordinal).ToList();
         foreach (var name in seriesNames)
         {
-            var lines = ok.SelectMany(s => (s["series"] as JArray ?? []).OfType<JObject>().Where(x => ((string?)x["name"] ?? "series") == name).Select(x => ((string)s["name"]!, x))).ToList();
-            var first = lines[0].Item2;
-            Try($"demo-series-{ReportPlots.Slug(name)}", $"{name} ({(string?)first["yLabel"] ?? "value"} per {(string?)first["xLabel"] ?? "step"}), one line per step", () => Lines(name, lines));
+            var lines = ok.SelectMany(s => s.Series.Where(x => x.Name == name).Select(x => (s.Name, x))).ToList();
+            var first = lines[0].x;
+            Try($"demo-series-{ReportPlots.Slug(name)}", $"{name} ({first.YLabel} per {first.XLabel}), one line per step", () => Lines(name, lines));
         }
         return plots;
     }
@@ -133,16 +135,15 @@ public static class DemoReportHtml
         return plot.GetImageBytes(Width, Height + 60, ImageFormat.Png);
     }
 
-    private static byte[]? Lines(string name, List<(string Step, JObject Series)> lines)
+    private static byte[]? Lines(string name, List<(string Step, SeriesResult Series)> lines)
     {
         var plot = NewPlot();
         int drawn = 0;
         foreach (var (step, s) in lines)
         {
-            var points = (s["x"] as JArray ?? []).Zip(s["y"] as JArray ?? [])
-                .Select(p => (X: DemoTable.Number(p.First), Y: DemoTable.Number(p.Second))).Where(p => p.X is not null && p.Y is not null).ToList();
+            var points = s.X.Zip(s.Y).Where(p => p.First is not null && p.Second is not null).ToList();
             if (points.Count == 0) continue;
-            var line = plot.Add.ScatterLine(points.Select(p => p.X!.Value).ToArray(), points.Select(p => p.Y!.Value).ToArray(), Palette[drawn % Palette.Length]);
+            var line = plot.Add.ScatterLine(points.Select(p => p.First!.Value).ToArray(), points.Select(p => p.Second!.Value).ToArray(), Palette[drawn % Palette.Length]);
             line.LineWidth = 2;
             line.MarkerSize = 0;
             if (FontSupport.HasFonts) line.LegendText = step;
@@ -152,8 +153,8 @@ public static class DemoReportHtml
         if (FontSupport.HasFonts)
         {
             plot.Title(name);
-            plot.XLabel((string?)lines[0].Series["xLabel"] ?? "step");
-            plot.YLabel((string?)lines[0].Series["yLabel"] ?? "");
+            plot.XLabel(lines[0].Series.XLabel);
+            plot.YLabel(lines[0].Series.YLabel);
             plot.ShowLegend(Edge.Right);
         }
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);

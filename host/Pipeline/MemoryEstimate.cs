@@ -1,6 +1,6 @@
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
 using Compressor.Sdk;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Data;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 

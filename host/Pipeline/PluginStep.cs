@@ -14,12 +14,20 @@ public static class PluginStep
     /// <summary>How long a plugin may take to stop after its cancellation is signalled.</summary>
     public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(5);
 
-    /// <summary>Runs <paramref name="entry"/>'s plugin.</summary>
-    public static PluginResult Run(PluginEntry entry, PluginContext context, PluginOptions options, double? timeoutSeconds, CancellationTokenSource cancellation)
+    /// <summary>Runs <paramref name="entry"/>'s plugin, which rewrites the context's model in place.</summary>
+    public static void Run(PluginEntry entry, PluginContext context, PluginOptions options, double? timeoutSeconds, CancellationTokenSource cancellation)
     {
-        if (timeoutSeconds is not { } seconds) return entry.Instance!.Run(context, options);
+        if (timeoutSeconds is not { } seconds)
+        {
+            entry.Instance!.Run(context, options);
+            return;
+        }
         var task = Task.Factory.StartNew(() => entry.Instance!.Run(context, options), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        if (task.Wait(TimeSpan.FromSeconds(seconds))) return task.GetAwaiter().GetResult();
+        if (((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(seconds)))
+        {
+            task.GetAwaiter().GetResult();   // the plugin's own exception, if it threw
+            return;
+        }
         cancellation.Cancel();
         try { task.Wait(GracePeriod); }
         catch (AggregateException) { /* the plugin stopped by throwing: the timeout is still the reason */ }

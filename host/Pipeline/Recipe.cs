@@ -55,6 +55,3 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
         return new Recipe(seed, list);
     }
 }
-
-/// <summary>One step: the plugin id and its options (null: defaults).</summary>
-public sealed record RecipeStep(string Plugin, JObject? Options);

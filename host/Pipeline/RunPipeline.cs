@@ -1,28 +1,31 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
+using Compressor.Engine.Options;
+using Compressor.Engine.Plugins;
 using Compressor.Host.Plugins;
+using Compressor.Host.Results;
 using Compressor.Sdk;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Compression;
-using Compressor.Sdk.Data;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Options;
 using Compressor.Sdk.Plugins;
 using Compressor.Sdk.Reports;
-using Newtonsoft.Json.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Compressor.Host.Pipeline;
 
 /// <summary>Runs one <c>compress run</c>: resolves the steps and their options (before touching the model), loads
-/// the checkpoint, runs each plugin in order on the same model, rejects non-finite weights, and writes the
-/// compressed checkpoint, the ONNX model (verified by the gate of <see cref="OnnxStage"/>; skipped with a warning for
-/// weights-only models), the recipe that ran and the report through <see cref="OutputStaging"/> — so a failure
-/// at any point leaves nothing under the output folder's final names.</summary>
-public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgressReporter progress)
+/// the checkpoint once with the run's layer kinds (<see cref="PluginCatalog.Kinds"/>), exports it as the evaluation's
+/// reference when there is data (before any plugin changes it), runs each plugin in order on the same model (each
+/// with a resume store in its own work folder), rejects non-finite weights, and writes the compressed checkpoint, the
+/// ONNX model (verified by the gate of <see cref="OnnxStage"/>; skipped with a warning for weights-only models), the
+/// recipe that ran and the report through <see cref="OutputStaging"/> — so a failure at any point leaves nothing under
+/// the output folder's final names.</summary>
+public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgressReporter progress, IRunObserver? observer = null)
 {
     /// <summary>The compressed checkpoint's file name.</summary>
     public const string CheckpointFile = "compressed.safetensors";
@@ -33,7 +36,11 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     /// <summary>The report file name.</summary>
     public const string ReportFile = "report.json";
 
+    private readonly IRunObserver _observer = observer ?? new NoObserver();
+
     private sealed record ResolvedStep(PluginEntry Plugin, PluginOptions Options);
+
+    private sealed class NoObserver : IRunObserver;
 
     /// <summary>Executes <paramref name="request"/>.</summary>
     /// <exception cref="CompressException">Any user-facing failure, with its kind.</exception>
@@ -51,9 +58,10 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
                 throw new CompressException(ErrorKind.InvalidOptions,
                     $"plugin '{s.Plugin.Id}' needs {s.Plugin.Manifest.Needs.ToString().ToLowerInvariant()} data: pass --data SPEC");
 
+        var kinds = catalog.Kinds;
         using var staging = new OutputStaging(request.OutputDirectory);
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
-        var input = Describe(request.ModelPath);
+        var input = InputFile.Of(request.ModelPath);
         ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
 
         using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
@@ -62,12 +70,27 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, dataBytes, limit);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
-        using var model = ModelIO.Load(request.ModelPath, arch);
+        using var model = ModelIO.Load(request.ModelPath, kinds, arch);
+        _observer.Loaded(request.ModelPath, model);
+        var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
+        // The evaluation's reference is the input model as loaded: exported now (on the CPU, where it was loaded),
+        // before any plugin changes it. Its time counts in the total, not in the load.
+        string? reference = null;
+        long? referenceBytes = null;
+        var referenceClock = new Stopwatch();
+        if (data is not null && OnnxStage.CanExport(model))
+        {
+            referenceClock.Start();
+            var exported = EvaluationStage.ExportReference(model, workRoot, kinds, request.Opset);
+            referenceClock.Stop();
+            reference = exported.ModelPath;
+            referenceBytes = exported.BytesOnDisk;
+            _observer.ReferenceExported(reference);
+        }
         model.Module.to(device);
         long inputParameters = model.ParameterCount();
-        var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
         var report = new ReportBuilder();
-        var timings = new JObject { ["load"] = Math.Round(clock.Elapsed.TotalSeconds, 3) };
+        var timings = new OrderedDictionary<string, double>(StringComparer.Ordinal) { ["load"] = ReportNumber.Seconds(clock.Elapsed - referenceClock.Elapsed) };
         var applied = new List<AppliedStep>();
         for (int i = 0; i < steps.Count; i++)
         {
@@ -76,20 +99,20 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             if (entry.Manifest!.Needs != DataRequirement.None && !model.IsExecutable)
                 throw new CompressException(ErrorKind.InvalidInput, $"plugin '{entry.Id}' needs an executable model, but {request.ModelPath} has no known architecture: pass --arch");
             string work = Path.Combine(workRoot, $"{i + 1}-{entry.Id}");
-            Directory.CreateDirectory(work);
             using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             var context = new PluginContext
             {
-                Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed, Random = new Random(seed + i), Progress = progress, Log = log,
-                Cancellation = stepCancellation.Token, WorkDirectory = work, Report = report, Memory = memory,
+                Model = model, Data = entry.Manifest.Needs == DataRequirement.None ? PluginData.None : pluginData, Device = device, Seed = seed,
+                Random = new Random(seed + i), Progress = progress, Log = log, Cancellation = stepCancellation.Token,
+                Resume = new FolderResumeStore(work, kinds), Report = report, Memory = memory,
             };
             var guard = SelectionGuard.Capture(entry.Id, model, new LayerSelector(options.Include, options.Exclude), entry.Manifest.Updates);
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
-            PluginResult result;
+            _observer.StepStarting(i, entry.Id);
             try
             {
-                result = PluginStep.Run(entry, context, options, request.TimeoutSeconds, stepCancellation);
+                PluginStep.Run(entry, context, options, request.TimeoutSeconds, stepCancellation);
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
@@ -103,11 +126,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             {
                 throw new CompressException(ErrorKind.PluginFailed, $"plugin '{entry.Id}' failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
             }
-            if (!ReferenceEquals(result.Model, model))
-                throw new CompressException(ErrorKind.PluginFailed, $"plugin '{entry.Id}' returned a different model object; plugins rewrite the context's model in place");
             guard.Verify(model);
-            timings[$"step{i + 1}:{entry.Id}"] = Math.Round(stepClock.Elapsed.TotalSeconds, 3);
-            var step = new AppliedStep(entry.Id, entry.Manifest.Version, OptionsSchema.For(entry.Instance.OptionsType).ToJson(options));
+            timings[$"step{i + 1}:{entry.Id}"] = ReportNumber.Seconds(stepClock.Elapsed);
+            var step = new AppliedStep(entry.Id, entry.Manifest.Version, OptionsSchema.For(entry.Instance!.OptionsType).ToJson(options));
             applied.Add(step);
             model.Steps.Add(step);
             CheckFinite(model, entry.Id);
@@ -119,51 +140,36 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             throw new CompressException(ErrorKind.OutputFailed, $"cannot write {CheckpointFile}: {e.Message}");
         }
-        var output = new JObject
-        {
-            ["checkpoint"] = CheckpointFile,
-            ["sha256"] = Sha256(checkpoint),
-            ["bytesOnDisk"] = new FileInfo(checkpoint).Length,
-        };
-        AddSizes(model, output);
+        var sizes = SizeAccounting.Of(model);
+        var output = sizes.Checkpoint(CheckpointFile, checkpoint);
 
-        JObject? verification = null;
+        OnnxVerification? verification = null;
         if (OnnxStage.CanExport(model))
         {
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), request.Opset);
-            output["onnx"] = onnx.Output;
-            verification = onnx.VerificationJson;
-            timings["onnx"] = Math.Round(onnxClock.Elapsed.TotalSeconds, 3);
+            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset);
+            output = output with { Onnx = onnx.Output };
+            verification = onnx.Verification;
+            timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
         }
         else
         {
-            report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.Architecture?.Name} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
+            report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.ArchitectureName} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
         }
-        var evaluation = data is not null && output["onnx"] is not null  // compressed vs input model on ORT
-            ? EvaluationStage.Run(request, staging.PathOf(OnnxStage.FileName), data, workRoot, report, log, cancellation) : null;
-        timings["total"] = Math.Round(clock.Elapsed.TotalSeconds, 3);
+        var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
+            ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation) : null;
+        timings["total"] = ReportNumber.Seconds(clock.Elapsed);
 
-        var recipe = new JObject
-        {
-            ["schemaVersion"] = 1,
-            ["tool"] = ToolInfo(),
-            ["seed"] = seed,
-            ["device"] = device.ToString(),
-            ["input"] = input,
-            ["data"] = request.Data,
-            ["steps"] = new JArray(applied.Select(s => new JObject { ["plugin"] = s.Plugin, ["version"] = s.Version, ["options"] = s.Options })),
-        };
-        var reportJson = ReportJson.Build(recipe, inputParameters, output, report, timings, verification);
-        IO.Write(staging.PathOf(RecipeFile), recipe);
-        if (evaluation is not null) reportJson["evaluation"] = evaluation;
-        IO.Write(staging.PathOf(ReportFile), reportJson);
-        Reports.ReportWriter.Write(reportJson, staging.StagingDirectory, log);
+        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied);
+        var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation);
+        ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
+        ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
+        Reports.ReportWriter.Write(runReport, staging.StagingDirectory, log);
         var files = staging.Commit();
         if (request.WorkDirectory is null) TryDelete(workRoot);  // the default work folder only matters for resuming a failed run
-        return new RunResult(staging.OutputDirectory, files, reportJson);
+        return new RunResult(staging.OutputDirectory, files, runReport, recipe, evaluation is null ? null : referenceBytes);
     }
 
     private (List<ResolvedStep> Steps, int? Seed) ResolveSteps(RunRequest request)
@@ -201,59 +207,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         }
     }
 
-    private static void AddSizes(CompressibleModel model, JObject output)
-    {
-        long storageBits = 0, weights = 0;
-        foreach (var (_, m) in model.NamedModules())
-            if (m is ICompressedLayer c)
-            {
-                storageBits += c.WeightStorageBits;
-                weights += c.DenseWeightShape.Aggregate(1L, (a, b) => a * b);
-            }
-        long otherBytes = 0;
-        var compressedPrefixes = model.NamedModules().Where(x => x.Module is ICompressedLayer).Select(x => x.Name + ".").ToList();
-        foreach (var (name, t) in model.NamedTensors())
-        {
-            bool inCompressed = compressedPrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal));
-            if (inCompressed && !name.EndsWith(".bias", StringComparison.Ordinal)) continue;
-            otherBytes += t.numel() * t.element_size();
-        }
-        output["theoreticalBytes"] = (storageBits + 7) / 8 + otherBytes;
-        output["compressedWeights"] = weights;
-        output["bitsPerWeight"] = weights == 0 ? null : Math.Round((double)storageBits / weights, 4);
-    }
-
-    private static JObject Describe(string path)
-    {
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
-        return new JObject { ["path"] = Path.GetFullPath(path), ["sha256"] = Sha256(path), ["bytes"] = new FileInfo(path).Length };
-    }
-
     private static void TryDelete(string dir)
     {
         try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
-
-    internal static string Sha256(string path)
-    {
-        using var fs = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(fs));
-    }
-
-    internal static JObject ToolInfo() => new()
-    {
-        ["name"] = "compress",
-        ["version"] = typeof(RunPipeline).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
-        ["sdkVersion"] = SdkInfo.Version,
-    };
-
-    private static class IO
-    {
-        public static void Write(string path, JObject json) =>
-            Sdk.IO.AtomicFile.WriteAllText(path, json.ToString(Newtonsoft.Json.Formatting.Indented) + "\n");
-    }
 }
-
-/// <summary>What a run produced.</summary>
-public sealed record RunResult(string OutputDirectory, IReadOnlyList<string> Files, JObject Report);

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
+using Compressor.Engine.Plugins;
 using Compressor.Sdk;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Plugins;
 using static TorchSharp.torch;
 
 namespace Compressor.Host.Pipeline;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using Newtonsoft.Json.Linq;
+using Compressor.Host.Results;
 
 namespace Compressor.Host.Reports;
 
@@ -18,12 +18,12 @@ public static class ReportHtml
         """;
 
     /// <summary>The HTML of <paramref name="report"/> with <paramref name="plots"/>.</summary>
-    public static string Render(JObject report, IReadOnlyList<ReportTable> tables, IReadOnlyList<ReportPlot> plots)
+    public static string Render(RunReport report, IReadOnlyList<ReportTable> tables, IReadOnlyList<ReportPlot> plots)
     {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>compress report</title>\n<style>").Append(Style).Append("</style></head><body>\n");
         sb.Append("<h1>compress report</h1>\n");
-        sb.Append($"<p>Input <code>{E(Path.GetFileName((string?)report["input"]?["path"] ?? ""))}</code>, steps: {E(string.Join(" → ", (report["steps"] as JArray ?? []).Select(s => (string?)s["plugin"])))}.</p>\n");
+        sb.Append($"<p>Input <code>{E(Path.GetFileName(report.Input.Path))}</code>, steps: {E(string.Join(" → ", report.Steps.Select(s => s.Plugin)))}.</p>\n");
         foreach (var t in tables)
         {
             sb.Append($"<h2>{E(t.Title)}</h2>\n");

@@ -1,5 +1,5 @@
 using System.Text;
-using Newtonsoft.Json.Linq;
+using Compressor.Host.Results;
 
 namespace Compressor.Host.Reports;
 
@@ -8,11 +8,11 @@ namespace Compressor.Host.Reports;
 public static class ReportMarkdown
 {
     /// <summary>The Markdown of <paramref name="report"/> with <paramref name="plots"/>.</summary>
-    public static string Render(JObject report, IReadOnlyList<ReportTable> tables, IReadOnlyList<ReportPlot> plots)
+    public static string Render(RunReport report, IReadOnlyList<ReportTable> tables, IReadOnlyList<ReportPlot> plots)
     {
         var sb = new StringBuilder();
         sb.Append("# compress report\n\n");
-        sb.Append($"Input `{Path.GetFileName((string?)report["input"]?["path"] ?? "")}`, steps: {string.Join(" → ", (report["steps"] as JArray ?? []).Select(s => (string?)s["plugin"]))}.\n\n");
+        sb.Append($"Input `{Path.GetFileName(report.Input.Path)}`, steps: {string.Join(" → ", report.Steps.Select(s => s.Plugin))}.\n\n");
         foreach (var t in tables)
         {
             sb.Append($"## {t.Title}\n\n");

@@ -1,11 +1,11 @@
+using Compressor.Engine.Evaluation;
+using Compressor.Host.Results;
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.Evaluation;
-using Newtonsoft.Json.Linq;
 using ScottPlot;
 
 namespace Compressor.Host.Reports;
 
-/// <summary>Renders the plots of a report.json with ScottPlot: each metric against its reference (bars; not the
+/// <summary>Renders the plots of a run report with ScottPlot: each metric against its reference (bars; not the
 /// fidelity metrics, whose reference value is the reference compared with itself), weight
 /// SQNR per compressed layer (bars), bytes per layer (compressed vs float32, bars), and every <c>series[]</c> entry as
 /// a line (training curves, oscillation counts, CGA unfrozen counts). A plot that fails to render is left out with a
@@ -18,7 +18,7 @@ public static class ReportPlots
     private static readonly Color DenseColor = Color.FromHex("#ff7f0e");
 
     /// <summary>All plots of <paramref name="report"/>, in report order.</summary>
-    public static IReadOnlyList<ReportPlot> Render(JObject report, IPluginLogger? log = null)
+    public static IReadOnlyList<ReportPlot> Render(RunReport report, IPluginLogger? log = null)
     {
         var plots = new List<ReportPlot>();
         void Try(string id, string caption, Func<byte[]?> render)
@@ -33,42 +33,37 @@ public static class ReportPlots
             }
         }
         string[] fidelity = [EvaluationMetricNames.Cosine, EvaluationMetricNames.Top1Agreement, EvaluationMetricNames.KlDivergence];
-        foreach (var m in Array(report, "metrics").OfType<JObject>().Where(m => Number(m["value"]) is not null && Number(m["reference"]) is not null
-                                                                             && !fidelity.Contains((string?)m["name"])))
-        {
-            string name = (string)m["name"]!;
-            Try($"metric-{Slug(name)}", $"{name}: compressed model vs reference{Unit(m)}", () => MetricBars(m));
-        }
-        var layers = Array(report, "layers").OfType<JObject>().ToList();
+        foreach (var m in report.Metrics.Where(m => m.Value is not null && m.Reference is not null && !fidelity.Contains(m.Name)))
+            Try($"metric-{Slug(m.Name)}", $"{m.Name}: compressed model vs reference{Unit(m)}", () => MetricBars(m));
+        var layers = report.Layers;
         if (layers.Count > 0)
         {
             Try("layer-sqnr", "Weight SQNR per compressed layer (dB; higher is closer to the original; exact layers are left out)", () => LayerSqnr(layers));
             Try("layer-bytes", "Bytes per compressed layer: compressed (theoretical) vs float32", () => LayerBytes(layers));
         }
-        foreach (var s in Array(report, "series").OfType<JObject>())
+        foreach (var s in report.Series)
         {
-            string name = (string?)s["name"] ?? "series";
-            string y = (string?)s["yLabel"] is { Length: > 0 } label ? label : "value";
-            Try($"series-{Slug(name)}", $"{name} ({y} per {(string?)s["xLabel"] ?? "step"})", () => SeriesLine(s));
+            string y = s.YLabel is { Length: > 0 } label ? label : "value";
+            Try($"series-{Slug(s.Name)}", $"{s.Name} ({y} per {s.XLabel})", () => SeriesLine(s));
         }
         return plots;
     }
 
-    private static byte[]? MetricBars(JObject m)
+    private static byte[]? MetricBars(MetricResult m)
     {
         var plot = NewPlot();
-        double value = Number(m["value"])!.Value, reference = Number(m["reference"])!.Value;
+        double value = m.Value!.Value, reference = m.Reference!.Value;
         plot.Add.Bars(new Bar[] { new Bar { Position = 0, Value = value, FillColor = ModelColor, Label = Short(value) }, new Bar { Position = 1, Value = reference, FillColor = ReferenceColor, Label = Short(reference) } });
         Ticks(plot.Axes.Bottom, [0, 1], ["compressed", "reference"]);
-        Title(plot, (string)m["name"]!);
-        YLabel(plot, (string?)m["unit"] ?? "");
+        Title(plot, m.Name);
+        YLabel(plot, m.Unit);
         plot.Axes.Margins(bottom: 0, top: 0.15);
         return Png(plot, SmallWidth, SmallHeight);
     }
 
-    private static byte[]? LayerSqnr(List<JObject> layers)
+    private static byte[]? LayerSqnr(IReadOnlyList<LayerResult> layers)
     {
-        var rows = layers.Select(l => (Name: (string)l["name"]!, Db: Number(l["sqnrDb"]))).Where(r => r.Db is not null).ToList();
+        var rows = layers.Select(l => (l.Name, Db: l.SqnrDb)).Where(r => r.Db is not null).ToList();
         if (rows.Count == 0) return null;
         var plot = NewPlot();
         plot.Add.Bars(rows.Select((r, i) => new Bar { Position = i, Value = r.Db!.Value, FillColor = ModelColor }).ToList());
@@ -79,18 +74,18 @@ public static class ReportPlots
         return Png(plot, Width, Height + (rows.Count > 4 ? 80 : 0));
     }
 
-    private static byte[]? LayerBytes(List<JObject> layers)
+    private static byte[]? LayerBytes(IReadOnlyList<LayerResult> layers)
     {
         var plot = NewPlot();
         var bars = new List<Bar>();
         for (int i = 0; i < layers.Count; i++)
         {
-            double dense = layers[i]["shape"]!.Select(x => (double)x).Aggregate(1.0, (a, b) => a * b) * 4;
-            bars.Add(new Bar { Position = 3 * i, Value = Number(layers[i]["bytes"]) ?? 0, FillColor = ModelColor });
+            double dense = layers[i].Shape.Select(x => (double)x).Aggregate(1.0, (a, b) => a * b) * 4;
+            bars.Add(new Bar { Position = 3 * i, Value = layers[i].Bytes, FillColor = ModelColor });
             bars.Add(new Bar { Position = 3 * i + 1, Value = dense, FillColor = DenseColor });
         }
         plot.Add.Bars(bars);
-        Ticks(plot.Axes.Bottom, layers.Select((_, i) => 3.0 * i + 0.5).ToArray(), layers.Select(l => (string)l["name"]!).ToArray(), plot);
+        Ticks(plot.Axes.Bottom, layers.Select((_, i) => 3.0 * i + 0.5).ToArray(), layers.Select(l => l.Name).ToArray(), plot);
         Title(plot, "Bytes per layer");
         YLabel(plot, "bytes");
         if (FontSupport.HasFonts)
@@ -103,19 +98,17 @@ public static class ReportPlots
         return Png(plot, Width, Height + (layers.Count > 4 ? 80 : 0));
     }
 
-    private static byte[]? SeriesLine(JObject s)
+    private static byte[]? SeriesLine(SeriesResult s)
     {
-        var xs = s["x"]!.Select(Number).ToList();
-        var ys = s["y"]!.Select(Number).ToList();
-        var points = xs.Zip(ys).Where(p => p.First is not null && p.Second is not null).Select(p => (X: p.First!.Value, Y: p.Second!.Value)).ToList();
+        var points = s.X.Zip(s.Y).Where(p => p.First is not null && p.Second is not null).Select(p => (X: p.First!.Value, Y: p.Second!.Value)).ToList();
         if (points.Count == 0) return null;
         var plot = NewPlot();
         var line = plot.Add.ScatterLine(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray(), ModelColor);
         line.LineWidth = 2;
         line.MarkerSize = points.Count <= 50 ? 5 : 0;
-        Title(plot, (string?)s["name"] ?? "");
-        XLabel(plot, (string?)s["xLabel"] ?? "step");
-        YLabel(plot, (string?)s["yLabel"] ?? "");
+        Title(plot, s.Name);
+        XLabel(plot, s.XLabel);
+        YLabel(plot, s.YLabel);
         return Png(plot, Width, Height);
     }
 
@@ -157,13 +150,9 @@ public static class ReportPlots
 
     private static byte[] Png(Plot plot, int width, int height) => plot.GetImageBytes(width, height, ImageFormat.Png);
 
-    private static JArray Array(JObject report, string key) => report[key] as JArray ?? [];
-
-    private static double? Number(JToken? t) => t is { Type: JTokenType.Float or JTokenType.Integer } ? (double)t : null;
-
     private static string Short(double v) => FontSupport.HasFonts ? v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "";
 
-    private static string Unit(JObject m) => (string?)m["unit"] is { Length: > 0 } u ? $" ({u})" : "";
+    private static string Unit(MetricResult m) => m.Unit is { Length: > 0 } u ? $" ({u})" : "";
 
     internal static string Slug(string name) => new(name.Select(c => char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray());
 }

@@ -1,84 +1,75 @@
 using System.Globalization;
-using Newtonsoft.Json.Linq;
+using Compressor.Host.Results;
 
 namespace Compressor.Host.Reports;
 
-/// <summary>The tables of a report for people, read from report.json: the run, output sizes, ONNX verification,
+/// <summary>The tables of a report for people, read from the typed report: the run, output sizes, ONNX verification,
 /// metrics (with the reference model's values), per-layer rows, timings and warnings.</summary>
 public static class ReportTables
 {
     /// <summary>The tables of <paramref name="report"/>, in reading order (empty sections are left out).</summary>
-    public static IReadOnlyList<ReportTable> Build(JObject report)
+    public static IReadOnlyList<ReportTable> Build(RunReport report)
     {
         var tables = new List<ReportTable>();
-        var input = report["input"] as JObject;
+        var input = report.Input;
         List<string[]> run =
         [
-            ["tool", $"{report["tool"]?["name"]} {report["tool"]?["version"]} (SDK {report["tool"]?["sdkVersion"]})"],
-            ["input", $"{input?["path"]}"],
-            ["input size", $"{input?["bytes"]} bytes, {input?["parameters"]} parameters"],
-            ["seed", $"{report["seed"]}"],
+            ["tool", $"{report.Tool.Name} {report.Tool.Version} (SDK {report.Tool.SdkVersion})"],
+            ["input", input.Path],
+            ["input size", $"{Integer(input.Bytes)} bytes, {Integer(input.Parameters)} parameters"],
+            ["seed", Integer(report.Seed)],
         ];
-        foreach (var s in report["steps"] as JArray ?? [])
-            run.Add(["step", $"{s["plugin"]} {s["version"]} {s["options"]?.ToString(Newtonsoft.Json.Formatting.None)}"]);
+        foreach (var s in report.Steps)
+            run.Add(["step", $"{s.Plugin} {s.Version} {s.Options.ToString(Newtonsoft.Json.Formatting.None)}"]);
         tables.Add(new ReportTable("Run", ["", ""], run));
 
-        if (report["output"] is JObject output)
-        {
-            List<string[]> rows =
-            [
-                ["checkpoint", $"{output["checkpoint"]}", $"{output["bytesOnDisk"]}", $"{output["theoreticalBytes"]}", Text(output["bitsPerWeight"])],
-            ];
-            if (output["onnx"] is JObject onnx)
-                rows.Add([$"{onnx["file"]}", $"opset {onnx["opset"]}", $"{onnx["bytesOnDisk"]}", $"{onnx["theoreticalBytes"]}", Text(onnx["bitsPerWeight"])]);
-            tables.Add(new ReportTable("Output", ["kind", "file", "bytes on disk", "theoretical bytes", "bits per compressed weight"], rows));
-        }
+        var output = report.Output;
+        List<string[]> rows =
+        [
+            ["checkpoint", output.Checkpoint, Integer(output.BytesOnDisk), Integer(output.TheoreticalBytes), Text(output.BitsPerWeight)],
+        ];
+        if (output.Onnx is { } onnx)
+            rows.Add([onnx.File, $"opset {Integer(onnx.Opset)}", Integer(onnx.BytesOnDisk), Integer(onnx.TheoreticalBytes), Text(onnx.BitsPerWeight)]);
+        tables.Add(new ReportTable("Output", ["kind", "file", "bytes on disk", "theoretical bytes", "bits per compressed weight"], rows));
 
-        if (report["verification"] is JObject v)
+        if (report.Verification is { } v)
             tables.Add(new ReportTable("ONNX verification", ["check", "result"],
             [
-                ["passed", $"{v["passed"]}"],
-                ["ONNX Runtime", $"{v["ortVersion"]}"],
-                [$"parity at {v["optimizationLevel"]}", $"SQNR {Text(v["sqnrDb"])} dB, max |error| {Text(v["maxAbsError"])}"],
-                [$"parity at {v["optimized"]?["optimizationLevel"]}", $"SQNR {Text(v["optimized"]?["sqnrDb"])} dB, max |error| {Text(v["optimized"]?["maxAbsError"])}"],
-                ["fused kernels", string.Join(", ", (v["fusedKernels"] as JArray ?? []).Select(k => (string?)k))],
+                ["passed", v.Passed ? "True" : "False"],
+                ["ONNX Runtime", v.OrtVersion],
+                [$"parity at {v.OptimizationLevel}", $"SQNR {Text(v.SqnrDb)} dB, max |error| {Text(v.MaxAbsError)}"],
+                [$"parity at {v.Optimized.OptimizationLevel}", $"SQNR {Text(v.Optimized.SqnrDb)} dB, max |error| {Text(v.Optimized.MaxAbsError)}"],
+                ["fused kernels", string.Join(", ", v.FusedKernels)],
             ]));
 
-        var metrics = report["metrics"] as JArray ?? [];
-        if (metrics.Count > 0)
+        if (report.Metrics.Count > 0)
         {
             string? note = null;
-            if (report["evaluation"]?["runtime"] is JObject rt)
-                note = $"Measured on ONNX Runtime {rt["ortVersion"]} at {rt["optimizationLevel"]} with {rt["intraOpThreads"]} intra-op threads; latency of one batch of " +
-                       $"{rt["batchSize"]} over {rt["runs"]} runs after {rt["warmupRuns"]} warm-up runs; peak memory by {rt["peakMemoryMethod"]} " +
+            if (report.Evaluation?.Runtime is { } rt)
+                note = $"Measured on ONNX Runtime {rt.OrtVersion} at {rt.OptimizationLevel} with {Integer(rt.IntraOpThreads)} intra-op threads; latency of one batch of " +
+                       $"{Integer(rt.BatchSize)} over {Integer(rt.Runs)} runs after {Integer(rt.WarmupRuns)} warm-up runs; peak memory by {rt.PeakMemoryMethod} " +
                        "(peak resident memory added by creating the session and running one batch). The reference is the input model, measured in the same run.";
             tables.Add(new ReportTable("Metrics", ["metric", "value", "reference", "unit", "dataset"],
-                metrics.Select(m => new[] { $"{m["name"]}", Text(m["value"]), Text(m["reference"]), $"{m["unit"]}", $"{m["dataset"]}" }).ToList(), note));
+                report.Metrics.Select(m => new[] { m.Name, Text(m.Value), Text(m.Reference), m.Unit, m.Dataset ?? "" }).ToList(), note));
         }
 
-        var layers = report["layers"] as JArray ?? [];
-        if (layers.Count > 0)
+        if (report.Layers.Count > 0)
             tables.Add(new ReportTable("Layers", ["layer", "kind", "shape", "bits/weight", "SQNR dB", "bytes"],
-                layers.Select(l => new[]
+                report.Layers.Select(l => new[]
                 {
-                    $"{l["name"]}", $"{l["kind"]}", string.Join("×", (l["shape"] as JArray ?? []).Select(x => (long)x)), Text(l["bits"]),
-                    l["sqnrDb"]?.Type == JTokenType.Null ? "∞ (exact)" : Text(l["sqnrDb"]), $"{l["bytes"]}",
+                    l.Name, l.Kind, string.Join("×", l.Shape), Text(l.Bits), l.SqnrDb is null ? "∞ (exact)" : Text(l.SqnrDb), Integer(l.Bytes),
                 }).ToList()));
 
-        if (report["timings"] is JObject timings && timings.Count > 0)
-            tables.Add(new ReportTable("Timings", ["stage", "seconds"], timings.Properties().Select(p => new[] { p.Name, Text(p.Value) }).ToList()));
+        if (report.Timings.Count > 0)
+            tables.Add(new ReportTable("Timings", ["stage", "seconds"], report.Timings.Select(p => new[] { p.Key, Text(p.Value) }).ToList()));
 
-        var warnings = report["warnings"] as JArray ?? [];
-        if (warnings.Count > 0)
-            tables.Add(new ReportTable("Warnings", ["warning"], warnings.Select(w => new[] { $"{w}" }).ToList()));
+        if (report.Warnings.Count > 0)
+            tables.Add(new ReportTable("Warnings", ["warning"], report.Warnings.Select(w => new[] { w }).ToList()));
         return tables;
     }
 
-    /// <summary>A JSON number in short invariant form, "-" for null.</summary>
-    public static string Text(JToken? t) => t switch
-    {
-        null or { Type: JTokenType.Null or JTokenType.Undefined } => "-",
-        { Type: JTokenType.Float or JTokenType.Integer } => ((double)t).ToString("G6", CultureInfo.InvariantCulture),
-        _ => t.ToString(),
-    };
+    /// <summary>A number in short invariant form (6 significant digits), "-" for null.</summary>
+    public static string Text(double? value) => value is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : "-";
+
+    private static string Integer(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

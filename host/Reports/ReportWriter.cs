@@ -1,10 +1,10 @@
 using Compressor.Sdk.Diagnostics;
-using Compressor.Sdk.IO;
-using Newtonsoft.Json.Linq;
+using Compressor.Engine.IO;
+using Compressor.Host.Results;
 
 namespace Compressor.Host.Reports;
 
-/// <summary>Writes report.md and report.html, rendered from report.json, into a folder (the run's staging folder, so
+/// <summary>Writes report.md and report.html, rendered from the typed report (what report.json holds), into a folder (the run's staging folder, so
 /// they appear only with the other outputs); each file is written atomically.</summary>
 public static class ReportWriter
 {
@@ -15,7 +15,7 @@ public static class ReportWriter
     public const string HtmlFile = "report.html";
 
     /// <summary>Renders the plots once and writes both files into <paramref name="directory"/>.</summary>
-    public static void Write(JObject report, string directory, IPluginLogger? log = null)
+    public static void Write(RunReport report, string directory, IPluginLogger? log = null)
     {
         if (!FontSupport.HasFonts) log?.Warn("no font found (Debian: apt-get install fonts-dejavu-core): report plots are drawn without text");
         var plots = ReportPlots.Render(report, log);

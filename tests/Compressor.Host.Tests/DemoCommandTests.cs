@@ -67,7 +67,9 @@ public sealed class DemoCommandTests(HostFixture fx) : IClassFixture<HostFixture
         string outDir = Path.Combine(dir, "out");
         var (code, stdout, stderr) = HostFixture.Cli("demo", "--out", outDir, "--quick", "--steps", steps, "-v", "m");
         Assert.True(code == 0, stderr);
-        var report = JObject.Parse(File.ReadAllText(Path.Combine(outDir, DemoReport.JsonFile)));
+        string json = File.ReadAllText(Path.Combine(outDir, DemoReport.JsonFile));
+        JsonFields.AssertMatchGolden("demo-report.fields", json);
+        var report = JObject.Parse(json);
         Assert.Equal("accuracy", (string?)report["primaryMetric"]);
         Assert.Equal(1, (int)report["base"]!["epochs"]!);
         var rows = ((JArray)report["steps"]!).Cast<JObject>().ToDictionary(s => (string)s["name"]!);
@@ -109,7 +111,7 @@ public sealed class DemoCommandTests(HostFixture fx) : IClassFixture<HostFixture
     [Fact]
     public void EncoderWithThreeInputsIsEvaluatedOnSentencesByFidelity()
     {
-        string minilm = Compressor.Sdk.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
+        string minilm = Compressor.Engine.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
         string dir = fx.NewDir("minilm-eval");
         string sentences = Path.Combine(dir, "s.txt");
         File.WriteAllLines(sentences, Enumerable.Range(0, 20).Select(i => $"Sentence number {i} talks about a different topic today."));

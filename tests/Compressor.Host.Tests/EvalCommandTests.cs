@@ -1,8 +1,10 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
-using Compressor.Sdk.Training;
+using Compressor.Engine.Evaluation;
+using Compressor.Engine.Training;
 using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
 
@@ -35,7 +37,7 @@ public sealed class EvalCommandTests(HostFixture fx) : IClassFixture<HostFixture
 
     private static double TorchSharpAccuracy(string checkpoint)
     {
-        using var model = ModelIO.Load(checkpoint, null);
+        using var model = HostFixture.Load(checkpoint);
         using var data = DataSources.Open("digits", 0);
         return Evaluation.Run(model, data.Evaluation, data.Info.Kind, 64, CPU).Accuracy!.Value;
     }

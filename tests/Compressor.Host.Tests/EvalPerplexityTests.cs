@@ -1,6 +1,7 @@
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
-using Compressor.Sdk.Onnx;
+using Compressor.Engine.Evaluation;
+using Compressor.Sdk.Layers;
 using Google.Protobuf;
 using Newtonsoft.Json.Linq;
 using Onnx;

@@ -1,6 +1,9 @@
 using System.Diagnostics;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
 using Compressor.Host.Commands;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Host.Plugins;
 using Compressor.Sdk.Testing;
 using Newtonsoft.Json.Linq;
 
@@ -14,30 +17,48 @@ public sealed class HostFixture : IDisposable
     {
         Root = Directory.CreateTempSubdirectory("host-tests-").FullName;
         ModelPath = Path.Combine(Root, "mlp.safetensors");
-        using (var model = TinyModels.Mlp(seed: 21, inputs: 64, hidden: [128, 64], outputs: 10)) ModelIO.Save(model, ModelPath);
+        using (var model = TinyModels.Mlp(seed: 21, inputs: 64, hidden: [128, 64], outputs: 10)) ModelIO.Save((EngineModel)model, ModelPath);
         FaultyPlugins = Path.Combine(Root, "faulty-plugins");
         string fixtureOutput = Path.Combine(AppContext.BaseDirectory, "fixture-plugins", "FaultyPlugins");
-        AddPlugin(fixtureOutput, "throws-in-ctor", "1.0.0", "FaultyPlugins.ThrowingConstructorPlugin");
-        AddPlugin(fixtureOutput, "throws-in-run", "1.0.0", "FaultyPlugins.ThrowingRunPlugin");
-        AddPlugin(fixtureOutput, "writes-nan", "1.0.0", "FaultyPlugins.NanPlugin");
-        AddPlugin(fixtureOutput, "future-sdk", "2.0.0", "FaultyPlugins.IdentityPlugin");
-        AddPlugin(fixtureOutput, "hangs", "1.0.0", "FaultyPlugins.HangingPlugin");
-        AddPlugin(fixtureOutput, "slow-cooperative", "1.0.0", "FaultyPlugins.CooperativeSlowPlugin");
-        AddPlugin(fixtureOutput, "fake-quant", "1.0.0", "FaultyPlugins.FakeQuantPlugin");
-        AddPlugin(fixtureOutput, "ignores-selection", "1.0.0", "FaultyPlugins.IgnoresSelectionPlugin");
-        AddPlugin(fixtureOutput, "edits-outside-selection", "1.0.0", "FaultyPlugins.EditsOutsideSelectionPlugin");
+        AddPlugin(fixtureOutput, "throws-in-ctor", Sdk, "FaultyPlugins.ThrowingConstructorPlugin");
+        AddPlugin(fixtureOutput, "throws-in-run", Sdk, "FaultyPlugins.ThrowingRunPlugin");
+        AddPlugin(fixtureOutput, "throws-in-kinds", Sdk, "FaultyPlugins.ThrowingLayerKindsPlugin");
+        AddPlugin(fixtureOutput, "duplicate-kind", Sdk, "FaultyPlugins.DuplicateKindPlugin");
+        AddPlugin(fixtureOutput, "writes-nan", Sdk, "FaultyPlugins.NanPlugin");
+        AddPlugin(fixtureOutput, "resume-probe", Sdk, "FaultyPlugins.ResumeProbePlugin");
+        // SDK versions (this host has SDK 2.0.0): another major is refused, a newer minor is refused ("update compress"),
+        // the same minor with another patch loads.
+        AddPlugin(fixtureOutput, "future-sdk", "3.0.0", "FaultyPlugins.IdentityPlugin");
+        AddPlugin(fixtureOutput, "newer-minor-sdk", "2.1.0", "FaultyPlugins.IdentityPlugin");
+        AddPlugin(fixtureOutput, "other-patch-sdk", "2.0.7", "FaultyPlugins.IdentityPlugin");
+        AddPlugin(fixtureOutput, "hangs", Sdk, "FaultyPlugins.HangingPlugin");
+        AddPlugin(fixtureOutput, "slow-cooperative", Sdk, "FaultyPlugins.CooperativeSlowPlugin");
+        AddPlugin(fixtureOutput, "fake-quant", Sdk, "FaultyPlugins.FakeQuantPlugin");
+        AddPlugin(fixtureOutput, "ignores-selection", Sdk, "FaultyPlugins.IgnoresSelectionPlugin");
+        AddPlugin(fixtureOutput, "edits-outside-selection", Sdk, "FaultyPlugins.EditsOutsideSelectionPlugin");
         // The same two, declaring "updates": "model" (a plugin that trains the whole model may change any weight, but
         // may still only replace the layers it selected).
-        AddPlugin(fixtureOutput, "trains-model-edits", "1.0.0", "FaultyPlugins.EditsOutsideSelectionPlugin", updates: "model");
-        AddPlugin(fixtureOutput, "trains-model-replaces", "1.0.0", "FaultyPlugins.IgnoresSelectionPlugin", updates: "model");
+        AddPlugin(fixtureOutput, "trains-model-edits", Sdk, "FaultyPlugins.EditsOutsideSelectionPlugin", updates: "model");
+        AddPlugin(fixtureOutput, "trains-model-replaces", Sdk, "FaultyPlugins.IgnoresSelectionPlugin", updates: "model");
         // A corrupt assembly: a manifest naming a file that is not a .NET assembly.
         string corrupt = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "corrupt")).FullName;
         File.WriteAllBytes(Path.Combine(corrupt, "Corrupt.dll"), [0x4D, 0x5A, 0x90, 0x00, 0xDE, 0xAD, 0xBE, 0xEF]);
-        File.WriteAllText(Path.Combine(corrupt, "plugin.json"), Manifest("corrupt", "1.0.0", "Corrupt.dll", "Corrupt.Plugin"));
+        File.WriteAllText(Path.Combine(corrupt, "plugin.json"), Manifest("corrupt", Sdk, "Corrupt.dll", "Corrupt.Plugin"));
         // No manifest: an assembly alone.
         string bare = Directory.CreateDirectory(Path.Combine(FaultyPlugins, "no-manifest")).FullName;
         File.Copy(Path.Combine(fixtureOutput, "FaultyPlugins.dll"), Path.Combine(bare, "FaultyPlugins.dll"));
     }
+
+    /// <summary>The SDK version the fixture plugins target: the one they are built against (<see cref="Compressor.Sdk.SdkInfo.Version"/>).</summary>
+    public static string Sdk => Compressor.Sdk.SdkInfo.Version;
+
+    private static readonly Lazy<LayerKindSet> BundledKinds = new(() => PluginCatalog.Discover(PluginCatalog.SearchPath([])).Kinds);
+
+    /// <summary>The layer kinds of the layers library and the bundled plugins (what <c>compress</c> beside the tests knows).</summary>
+    public static LayerKindSet Kinds => BundledKinds.Value;
+
+    /// <summary>Loads a checkpoint with <see cref="Kinds"/>.</summary>
+    public static EngineModel Load(string path, ArchitectureSpec? architecture = null) => ModelIO.Load(path, Kinds, architecture);
 
     public string Root { get; }
     public string ModelPath { get; }

@@ -1,5 +1,5 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Models.Pretrained;
+using Compressor.Engine.Models.Pretrained;
 using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Tests;

@@ -1,5 +1,6 @@
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Checkpoints.PyTorch;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Storage.PyTorch;
 using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
 
@@ -152,7 +153,7 @@ public sealed class InspectCommandTests(HostFixture fx) : IClassFixture<HostFixt
     [InlineData("minilm", 22_713_216L, 148)]
     public void InspectsTheRealOnnxModels(string which, long parameters, int tensors)
     {
-        string path = which == "resnet18" ? Compressor.Sdk.Models.Pretrained.PretrainedModels.ResNet18() : Compressor.Sdk.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
+        string path = which == "resnet18" ? Compressor.Engine.Models.Pretrained.PretrainedModels.ResNet18() : Compressor.Engine.Models.Pretrained.PretrainedModels.MiniLm().ModelPath;
         var (code, stdout, stderr) = HostFixture.Cli("inspect", path, "--format", "json");
         Assert.True(code == 0, stderr);
         var o = Newtonsoft.Json.Linq.JObject.Parse(stdout);

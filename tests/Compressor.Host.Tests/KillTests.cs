@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 
 namespace Compressor.Host.Tests;
 
@@ -27,7 +28,7 @@ public sealed class KillTests(HostFixture fx) : IClassFixture<HostFixture>
         string text = File.ReadAllText(path);
         if (text == previous) return;
         // Replaced: it must then be a complete, loadable file.
-        if (file.EndsWith(".safetensors", StringComparison.Ordinal)) using (ModelIO.Load(path)) { }
+        if (file.EndsWith(".safetensors", StringComparison.Ordinal)) using (HostFixture.Load(path)) { }
         else if (file.EndsWith(".json", StringComparison.Ordinal)) Newtonsoft.Json.Linq.JObject.Parse(text);
         else if (file.EndsWith(".html", StringComparison.Ordinal)) Assert.EndsWith("</html>", text.TrimEnd());
         else if (file.EndsWith(".onnx", StringComparison.Ordinal)) Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));

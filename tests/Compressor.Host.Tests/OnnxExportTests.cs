@@ -1,5 +1,7 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Host.Results;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 using Compressor.Sdk.Testing;
 using Newtonsoft.Json.Linq;
 
@@ -28,7 +30,7 @@ public sealed class OnnxExportTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal(RunPipeline.CheckpointFile, (string?)output["checkpoint"]);   // the checkpoint's fields stay
         var onnx = (JObject)output["onnx"]!;
         Assert.Equal("model.onnx", (string?)onnx["file"]);
-        Assert.Equal(RunPipeline.Sha256(onnxPath), (string?)onnx["sha256"]);
+        Assert.Equal(InputFile.Sha256Of(onnxPath), (string?)onnx["sha256"]);
         Assert.Equal(new FileInfo(onnxPath).Length, (long)onnx["bytesOnDisk"]!);
         Assert.Equal(21, (int)onnx["opset"]!);
         Assert.Equal(5.0, (double)onnx["bitsPerWeight"]!, 6);

@@ -1,5 +1,6 @@
+using Compressor.Engine.Data;
 using Compressor.Sdk.Data;
-using Compressor.Sdk.Evaluation;
+using Compressor.Engine.Evaluation;
 
 namespace Compressor.Host.Tests;
 

@@ -1,3 +1,4 @@
+using Compressor.Sdk;
 using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Tests;
@@ -14,10 +15,10 @@ public sealed class PluginCatalogTests(HostFixture fx) : IClassFixture<HostFixtu
         var byId = json["plugins"]!.ToDictionary(p => (string)p["id"]!, p => (JObject)p);
         Assert.Equal("available", (string?)byId["rtn"]["status"]);
         Assert.Equal("1.0.0", (string?)byId["rtn"]["version"]);
-        Assert.Equal("1.0.0", (string?)byId["rtn"]["sdkVersion"]);
+        Assert.Equal(SdkInfo.Version, (string?)byId["rtn"]["sdkVersion"]);
         Assert.Equal("available", (string?)byId["throws-in-run"]["status"]);
         Assert.Equal("incompatible", (string?)byId["future-sdk"]["status"]);
-        Assert.Contains("targets SDK 2.0.0", (string?)byId["future-sdk"]["reason"]);
+        Assert.Equal($"targets SDK 3.0.0, this host has SDK {SdkInfo.Version} (major versions differ)", (string?)byId["future-sdk"]["reason"]);
         Assert.Equal("malfunctioned", (string?)byId["throws-in-ctor"]["status"]);
         Assert.Contains("constructor exploded on purpose", (string?)byId["throws-in-ctor"]["reason"]);
         Assert.Equal("load-failed", (string?)byId["corrupt"]["status"]);

@@ -1,5 +1,6 @@
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Layers;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
+using Compressor.Layers.Quantized;
 
 namespace Compressor.Host.Tests;
 
@@ -8,10 +9,10 @@ namespace Compressor.Host.Tests;
 public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFixture>
 {
     [Theory]
-    [InlineData("ignores-selection", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLinear) (and 1 more layer(s)) outside its selection (--include layers.0)")]
-    [InlineData("ignores-selection", "--exclude", "layers.4", "replaced layer 'layers.4' (Linear by QuantizedLinear) outside its selection (--exclude layers.4)")]
+    [InlineData("ignores-selection", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLayer) (and 1 more layer(s)) outside its selection (--include layers.0)")]
+    [InlineData("ignores-selection", "--exclude", "layers.4", "replaced layer 'layers.4' (Linear by QuantizedLayer) outside its selection (--exclude layers.4)")]
     [InlineData("edits-outside-selection", "--include", "layers.2", "changed the weights of layer 'layers.0' (and 1 more layer(s)) outside its selection (--include layers.2)")]
-    [InlineData("trains-model-replaces", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLinear) (and 1 more layer(s)) outside its selection (--include layers.0)")]
+    [InlineData("trains-model-replaces", "--include", "layers.0", "replaced layer 'layers.2' (Linear by QuantizedLayer) (and 1 more layer(s)) outside its selection (--include layers.0)")]
     public void APluginOutsideItsSelectionIsStoppedWithExitCodeNineAndNoOutput(string plugin, string flag, string glob, string what)
     {
         string outDir = fx.NewDir("selection");
@@ -29,8 +30,8 @@ public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFix
         string outDir = fx.NewDir("selection-model");
         var (code, _, stderr) = HostFixture.Cli("run", "trains-model-edits", "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, "--include", "layers.2", "-v", "q");
         Assert.True(code == 0, stderr);
-        using var before = ModelIO.Load(fx.ModelPath);
-        using var after = ModelIO.Load(Path.Combine(outDir, "compressed.safetensors"));
+        using var before = HostFixture.Load(fx.ModelPath);
+        using var after = HostFixture.Load(Path.Combine(outDir, "compressed.safetensors"));
         var w0 = ((TorchSharp.Modules.Linear)before.GetLayer("layers.0")).weight!;
         var w1 = ((TorchSharp.Modules.Linear)after.GetLayer("layers.0")).weight!;
         Assert.True(w1.allclose(w0.mul(0.5)), "the plugin's in-place edit of an unselected layer should have been kept");
@@ -42,8 +43,8 @@ public sealed class PluginSelectionTests(HostFixture fx) : IClassFixture<HostFix
         string outDir = fx.NewDir("selection-ok");
         var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--include", "layers.0", "--exclude", "layers.4", "-v", "q");
         Assert.True(code == 0, stderr);
-        using var model = ModelIO.Load(Path.Combine(outDir, "compressed.safetensors"));
-        Assert.IsType<QuantizedLinear>(model.GetLayer("layers.0"));
+        using var model = HostFixture.Load(Path.Combine(outDir, "compressed.safetensors"));
+        Assert.IsType<QuantizedLayer>(model.GetLayer("layers.0"));
         Assert.IsType<TorchSharp.Modules.Linear>(model.GetLayer("layers.2"));
     }
 }

@@ -1,7 +1,8 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Checkpoints.PyTorch;
-using Compressor.Sdk.Layers;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Storage.PyTorch;
+using Compressor.Layers.Quantized;
 using Compressor.Sdk.Testing;
 
 namespace Compressor.Host.Tests;
@@ -18,8 +19,8 @@ public sealed class PyTorchRunTests(HostFixture fx) : IClassFixture<HostFixture>
         string outDir = Path.Combine(dir, "out");
         var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", model, "--arch", "mlp", "--out", outDir, "--weight-bits", "8", "-v", "q");
         Assert.True(code == 0, stderr);
-        using var back = ModelIO.Load(Path.Combine(outDir, RunPipeline.CheckpointFile));
-        Assert.Equal("mlp", back.Architecture!.Name);
-        Assert.IsType<QuantizedLinear>(back.GetLayer("layers.0"));
+        using var back = HostFixture.Load(Path.Combine(outDir, RunPipeline.CheckpointFile));
+        Assert.Equal("mlp", back.ArchitectureName);
+        Assert.IsType<QuantizedLayer>(back.GetLayer("layers.0"));
     }
 }

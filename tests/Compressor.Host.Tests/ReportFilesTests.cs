@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Compressor.Host.Pipeline;
 using Compressor.Host.Reports;
+using Compressor.Host.Results;
 using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Tests;
@@ -69,16 +70,14 @@ public sealed partial class ReportFilesTests(HostFixture fx) : IClassFixture<Hos
     [Fact]
     public void EverySeriesBecomesALinePlot()
     {
-        var report = new JObject
-        {
-            ["tool"] = new JObject { ["name"] = "compress", ["version"] = "0.1.0", ["sdkVersion"] = "1.0.0" },
-            ["input"] = new JObject { ["path"] = "/x/model.safetensors", ["bytes"] = 1, ["parameters"] = 1 },
-            ["steps"] = new JArray(), ["seed"] = 0, ["layers"] = new JArray(), ["metrics"] = new JArray(), ["warnings"] = new JArray("a <warning> & more"),
-            ["series"] = new JArray(
+        var report = new RunReport(RunReport.CurrentSchemaVersion, new ToolInfo("compress", "0.1.0", "2.0.0"), new InputModel("/x/model.safetensors", "00", 1, 1), [], 0,
+            new CheckpointOutput(RunPipeline.CheckpointFile, "00", 1, 1, 0, null), null, [], [],
+            [
                 Series("qat/loss", "epoch", "loss", [1, 2, 3], [2.3, 1.1, 0.7]),
                 Series("qat/oscillationEvents", "step", "events", [0, 10, 20], [5, 3, 1]),
-                Series("cga/unfrozen", "step", "weights", [0, 10, 20], [100, 40, double.NaN])),
-        };
+                Series("cga/unfrozen", "step", "weights", [0, 10, 20], [100, 40, double.NaN]),
+            ],
+            new Dictionary<string, double>(), ["a <warning> & more"]);
         var plots = ReportPlots.Render(report);
         Assert.Equal(["series-qat-loss", "series-qat-oscillationevents", "series-cga-unfrozen"], plots.Select(p => p.Id).ToArray());
         string dir = fx.NewDir("report-series");
@@ -89,8 +88,6 @@ public sealed partial class ReportFilesTests(HostFixture fx) : IClassFixture<Hos
         Assert.Contains("qat/oscillationEvents (events per step)", html);
     }
 
-    private static JObject Series(string name, string x, string y, double[] xs, double[] ys) => new()
-    {
-        ["name"] = name, ["xLabel"] = x, ["yLabel"] = y, ["x"] = new JArray(xs), ["y"] = new JArray(ys.Select(v => double.IsFinite(v) ? new JValue(v) : JValue.CreateNull())),
-    };
+    private static SeriesResult Series(string name, string x, string y, double[] xs, double[] ys) =>
+        SeriesResult.Of(new Compressor.Sdk.Reports.Series(name, xs, ys, x, y));
 }

@@ -1,6 +1,8 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Layers;
+using Compressor.Host.Results;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
+using Compressor.Layers.Quantized;
 using Compressor.Sdk.Testing;
 using Newtonsoft.Json.Linq;
 
@@ -21,17 +23,17 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Contains("layers.0", stdout);
         Assert.Equal(Outputs.Order(), Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order());
 
-        using var model = ModelIO.Load(Path.Combine(outDir, RunPipeline.CheckpointFile));
+        using var model = HostFixture.Load(Path.Combine(outDir, RunPipeline.CheckpointFile));
         foreach (var name in new[] { "layers.0", "layers.2", "layers.4" })
         {
-            var q = Assert.IsType<QuantizedLinear>(model.GetLayer(name));
+            var q = Assert.IsType<QuantizedLayer>(model.GetLayer(name));
             Assert.Equal(4, q.Bits);
             Assert.Equal(32, q.GroupSize);
         }
         Assert.Equal("rtn", model.Steps.Single().Plugin);
 
         var recipe = JObject.Parse(File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)));
-        Assert.Equal(RunPipeline.Sha256(fx.ModelPath), (string?)recipe["input"]!["sha256"]);
+        Assert.Equal(InputFile.Sha256Of(fx.ModelPath), (string?)recipe["input"]!["sha256"]);
         Assert.Equal("1.0.0", (string?)recipe["steps"]![0]!["version"]);
         Assert.Equal(4, (int)recipe["steps"]![0]!["options"]!["weightBits"]!);
         Assert.Equal(32, (int)recipe["steps"]![0]!["options"]!["groupSize"]!);
@@ -58,10 +60,10 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         string first = fx.NewDir("first"), second = fx.NewDir("second");
         var a = HostFixture.Cli("run", recipePath, "--model", fx.ModelPath, "--out", first, "-v", "q");
         Assert.True(a.Code == 0, a.Err);
-        using (var model = ModelIO.Load(Path.Combine(first, RunPipeline.CheckpointFile)))
+        using (var model = HostFixture.Load(Path.Combine(first, RunPipeline.CheckpointFile)))
         {
-            Assert.Equal(8, ((QuantizedLinear)model.GetLayer("layers.0")).Bits);
-            Assert.Equal(2, ((QuantizedLinear)model.GetLayer("layers.2")).Bits);
+            Assert.Equal(8, ((QuantizedLayer)model.GetLayer("layers.0")).Bits);
+            Assert.Equal(2, ((QuantizedLayer)model.GetLayer("layers.2")).Bits);
             Assert.Equal(2, model.Steps.Count);
         }
         var b = HostFixture.Cli("run", Path.Combine(first, RunPipeline.RecipeFile), "--model", fx.ModelPath, "--out", second, "-v", "q");
@@ -120,6 +122,16 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal($"error: plugin '{plugin}' exceeded --timeout 1 s and was stopped", stderr.TrimEnd());
         Assert.Empty(Directory.GetFiles(outDir));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed.TotalSeconds:F1} s");
+    }
+
+    [Fact]
+    public void APluginThatThrowsUnderATimeoutIsReportedWithItsOwnException()
+    {
+        string outDir = fx.NewDir("throws-timed");
+        var (code, _, stderr) = HostFixture.Cli("run", "throws-in-run", "--model", fx.ModelPath, "--out", outDir, "--plugins", fx.FaultyPlugins, "--timeout", "60", "-v", "q");
+        Assert.Equal((int)ExitCode.PluginFailed, code);
+        Assert.Equal("error: plugin 'throws-in-run' failed: InvalidOperationException: run exploded on purpose", stderr.TrimEnd());
+        Assert.Empty(Directory.GetFiles(outDir));
     }
 
     [Fact]
@@ -182,9 +194,9 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
         using (var m = TinyModels.Mlp(seed: 4)) SafetensorsWriter.Write(path, m.NamedTensors());
         var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", path, "--out", Path.Combine(dir, "out"), "--weight-bits", "8", "-v", "q");
         Assert.True(code == 0, stderr);
-        using var back = ModelIO.Load(Path.Combine(dir, "out", RunPipeline.CheckpointFile));
+        using var back = HostFixture.Load(Path.Combine(dir, "out", RunPipeline.CheckpointFile));
         Assert.False(back.IsExecutable);
-        Assert.IsType<QuantizedLinear>(back.GetLayer("layers.2"));
+        Assert.IsType<QuantizedLayer>(back.GetLayer("layers.2"));
     }
 
     [Fact]

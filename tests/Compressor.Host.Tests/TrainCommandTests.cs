@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 using Newtonsoft.Json.Linq;
 
 namespace Compressor.Host.Tests;
@@ -19,8 +20,8 @@ public sealed class TrainCommandTests(HostFixture fx) : IClassFixture<HostFixtur
         double accuracy = (double)train["final"]!["EvalAccuracy"]!;
         Assert.True(accuracy >= 0.90, $"held-out accuracy {accuracy:P2} after 20 epochs ({seconds:F1} s)");
         Assert.Equal(4, (int)train["architecture"]!["config"]!["patchSize"]!);
-        using var model = ModelIO.Load(Path.Combine(outDir, "model.safetensors"));
-        Assert.Equal("vit", model.Architecture!.Name);
+        using var model = HostFixture.Load(Path.Combine(outDir, "model.safetensors"));
+        Assert.Equal("vit", model.ArchitectureName);
         Assert.Equal(["model.safetensors", "train.json"], Directory.GetFileSystemEntries(outDir).Select(Path.GetFileName).Order());
     }
 

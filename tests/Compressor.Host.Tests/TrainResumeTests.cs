@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Compressor.Sdk.Checkpoints;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 using Compressor.Sdk.Testing;
 using Newtonsoft.Json.Linq;
 
@@ -57,8 +58,8 @@ public sealed class TrainResumeTests(HostFixture fx) : IClassFixture<HostFixture
         (code, _, err) = HostFixture.Process([.. Train, "--out", killed, "--resume"]);
         Assert.True(code == 0, err);
         Assert.Equal(LossesOf(straight).ToString(), LossesOf(killed).ToString());
-        using (var a = ModelIO.Load(Path.Combine(straight, "model.safetensors")))
-        using (var b = ModelIO.Load(Path.Combine(killed, "model.safetensors")))
+        using (var a = HostFixture.Load(Path.Combine(straight, "model.safetensors")))
+        using (var b = HostFixture.Load(Path.Combine(killed, "model.safetensors")))
         {
             var ta = a.NamedTensors();
             var tb = b.NamedTensors();

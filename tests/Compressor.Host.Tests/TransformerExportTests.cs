@@ -1,7 +1,7 @@
 using Compressor.Host.Pipeline;
-using Compressor.Sdk.Architectures;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Models;
+
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Storage;
 using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
 
@@ -14,7 +14,7 @@ public sealed class TransformerExportTests(HostFixture fx) : IClassFixture<HostF
     {
         manual_seed(3);
         var spec = ArchitectureRegistry.Spec(arch, config);
-        using var model = new CompressibleModel(ArchitectureRegistry.Create(spec), spec);
+        using var model = ArchitectureRegistry.CreateModel(spec);
         string path = Path.Combine(fx.NewDir(arch), "model.safetensors");
         ModelIO.Save(model, path);
         return path;

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Text;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Checkpoints.PyTorch;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Storage.PyTorch;
 using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;

@@ -1,18 +1,22 @@
 using System.Text;
+using Compressor.Engine.Data;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Onnx.Import;
+using Compressor.Engine.Plugins;
+using Compressor.Engine.Storage;
+using Compressor.Engine.Storage.PyTorch;
 using Compressor.Host.Pipeline;
+using Compressor.Layers;
 using Compressor.Sdk;
-using Compressor.Sdk.Checkpoints;
-using Compressor.Sdk.Checkpoints.PyTorch;
-using Compressor.Sdk.Data;
-using Compressor.Sdk.Onnx.Import;
-using Compressor.Sdk.Plugins;
-using static TorchSharp.torch;
 
 namespace Compressor.Fuzz;
 
 /// <summary>The fuzz targets: one per parser of untrusted bytes, each calling the same entry point the tool uses.</summary>
 public static class FuzzTargets
 {
+    /// <summary>The layer kinds an imported model is built with (an imported graph holds no compressed layer).</summary>
+    private static readonly LayerKindSet Kinds = new(BuiltInLayerKinds.All);
+
     /// <summary>Every target.</summary>
     public static IReadOnlyList<FuzzTarget> All { get; } =
     [
@@ -63,7 +67,7 @@ public static class FuzzTargets
     private static long ImportOnnx(byte[] bytes)
     {
         var proto = OnnxImporter.ParseModel(bytes, "fuzz");
-        using var model = OnnxImporter.ToCompressibleModel(proto, baseDirectory: null, "fuzz");
+        using var model = OnnxImporter.ToModel(proto, baseDirectory: null, "fuzz", Kinds);
         long total = 0;
         foreach (var (_, t) in model.NamedTensors()) total += t.NumberOfElements * t.ElementSize;
         return total;

@@ -1,9 +1,12 @@
+using Compressor.Engine.Architectures;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Engine.Models;
 using Compressor.Sdk;
-using Compressor.Sdk.Architectures;
 using Compressor.Sdk.Data;
 using Newtonsoft.Json.Linq;
 
-namespace Compressor.Host.Commands;
+namespace Compressor.Host.Pipeline;
 
 /// <summary>Chooses an architecture config for <c>compress train</c>: a name or preset, sized from the data
 /// (input shape, classes, vocabulary, context), then overridden by <c>--config</c>.</summary>

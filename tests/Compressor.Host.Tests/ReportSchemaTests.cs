@@ -1,0 +1,57 @@
+using Compressor.Host.Pipeline;
+
+namespace Compressor.Host.Tests;
+
+/// <summary>report.json, recipe.json, train.json and every <c>--format json</c> output keep the field names (and their
+/// order) the tool wrote before the SDK 2.0 redesign: docs/report-schema.md is the contract, <c>schemaVersion</c> stays 1.
+/// Golden/*.fields were listed from the old tool's files; the demo's report is checked in DemoCommandTests.</summary>
+public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixture>
+{
+    [Fact]
+    public void RunReportRecipeAndRunJsonKeepTheirFields()
+    {
+        string outDir = fx.NewDir("schema-run");
+        var (code, stdout, stderr) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--data", "digits", "--format", "json", "-v", "q");
+        Assert.True(code == 0, stderr);
+        JsonFields.AssertMatchGolden("cli-run.fields", stdout);
+        JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)));
+        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)));
+
+        string onnx = Path.Combine(fx.NewDir("schema-export"), "m.onnx");
+        var export = HostFixture.Cli("export", Path.Combine(outDir, RunPipeline.CheckpointFile), "--out", onnx, "--format", "json", "-v", "q");
+        Assert.True(export.Code == 0, export.Err);
+        JsonFields.AssertMatchGolden("cli-export.fields", export.Out);
+
+        string fp32 = Path.Combine(fx.NewDir("schema-fp32"), "fp32.onnx");
+        Assert.Equal(0, HostFixture.Cli("export", fx.ModelPath, "--out", fp32, "-v", "q").Code);
+        var eval = HostFixture.Cli("eval", onnx, "--reference", fp32, "--data", "digits", "--runs", "2", "--format", "json", "-v", "q");
+        Assert.True(eval.Code == 0, eval.Err);
+        JsonFields.AssertMatchGolden("cli-eval.fields", eval.Out);
+    }
+
+    [Fact]
+    public void TrainJsonAndTrainOutputKeepTheirFields()
+    {
+        string outDir = fx.NewDir("schema-train");
+        var (code, stdout, stderr) = HostFixture.Cli("train", "mlp", "--data", "digits,limit=200", "--epochs", "1", "--out", outDir, "--format", "json", "-v", "q");
+        Assert.True(code == 0, stderr);
+        JsonFields.AssertMatchGolden("cli-train.fields", stdout);
+        JsonFields.AssertMatchGolden("train.fields", File.ReadAllText(Path.Combine(outDir, TrainResult.ReportFile)));
+    }
+
+    [Fact]
+    public void InspectAndPluginOutputsKeepTheirFields()
+    {
+        JsonFields.AssertMatchGolden("cli-inspect.fields", HostFixture.Cli("inspect", fx.ModelPath, "--format", "json").Out);
+        JsonFields.AssertMatchGolden("cli-describe.fields", HostFixture.Cli("plugin", "describe", "rtn", "--format", "json").Out);
+        // Added within the version: the layer kinds each plugin declares.
+        JsonFields.AssertMatchGolden("cli-plugins.fields", HostFixture.Cli("plugin", "list", "--format", "json").Out, "plugins[].layerKinds");
+    }
+
+    [Fact]
+    public void TheFieldListerSeesNestedArraysAndSkipsOpenMaps()
+    {
+        var fields = JsonFields.Of("""{"a": 1, "b": [{"c": 2}, {"d": {"e": 3}}], "options": {"x": 1}, "metrics": {"m": 1}, "m2": {"metrics": [{"name": "n"}]}}""");
+        Assert.Equal(["a", "b", "b[].c", "b[].d", "b[].d.e", "options", "metrics", "m2", "m2.metrics", "m2.metrics[].name"], fields);
+    }
+}
