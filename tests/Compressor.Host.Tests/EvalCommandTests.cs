@@ -1,3 +1,4 @@
+using Compressor.Sdk.Training;
 using Compressor.Host.Pipeline;
 using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Storage;
@@ -39,7 +40,7 @@ public sealed class EvalCommandTests(HostFixture fx) : IClassFixture<HostFixture
     {
         using var model = HostFixture.Load(checkpoint);
         using var data = DataSources.Open("digits", 0);
-        return Evaluation.Run(model, data.Evaluation, data.Info.Kind, 64, CPU).Accuracy!.Value;
+        return TaskLoss.Evaluate(model, data.Evaluation, data.Info.Kind, 64, CPU).Accuracy!.Value;
     }
 
     [Fact]

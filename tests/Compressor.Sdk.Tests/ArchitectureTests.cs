@@ -31,6 +31,27 @@ public sealed class ArchitectureTests
         Assert.True(cycles.Count == 0, $"{assembly}: namespace cycle(s): " + string.Join(" | ", cycles.Select(c => $"[{string.Join(", ", c)}] {graph.Explain(c)}")));
     }
 
+    [Theory]
+    [MemberData(nameof(Assemblies))]
+    public void NoTypeIsInTheGlobalNamespace(string assembly)
+    {
+        var global = Assembly.LoadFrom(PathOf(assembly)).GetTypes()
+            .Where(t => string.IsNullOrEmpty(t.Namespace) && !t.Name.StartsWith('<') && !t.IsNested).Select(t => t.FullName).ToList();
+        Assert.True(global.Count == 0, $"{assembly}: types in the global namespace: {string.Join(", ", global)}");
+    }
+
+    /// <summary>The graph sees uses that only a method body or a lambda holds (GraphProbe.cs: each namespace uses the
+    /// target in one hidden place only), and invents none.</summary>
+    [Fact]
+    public void TheGraphSeesUsesInsideMethodBodiesAndLambdas()
+    {
+        var graph = NamespaceGraph.Of(typeof(ArchitectureTests).Assembly.Location);
+        var edges = graph.Edges.Where(e => e.From.Contains(".GraphProbe.")).Select(e => (e.From, e.To)).ToList();
+        Assert.Contains(("Compressor.Sdk.Tests.GraphProbe.Lambda", "Compressor.Sdk.Tests.GraphProbe.Target"), edges);
+        Assert.Contains(("Compressor.Sdk.Tests.GraphProbe.Body", "Compressor.Sdk.Tests.GraphProbe.Target"), edges);
+        Assert.DoesNotContain(edges, e => e.From == "Compressor.Sdk.Tests.GraphProbe.Target");
+    }
+
     /// <summary>The contract's public types (the goal the redesign set: at most 50).</summary>
     public const int ContractTypeLimit = 50;
 

@@ -1,6 +1,6 @@
-// Types for NamespaceTests.TheScannerSeesUsesInsideMethodBodiesAndLambdasOnly: each namespace uses the target in one
+// Types for ArchitectureTests.TheGraphSeesUsesInsideMethodBodiesAndLambdas: each namespace uses the target in one
 // hidden place only.
-namespace Compressor.Host.Tests.GraphProbe.Target
+namespace Compressor.Sdk.Tests.GraphProbe.Target
 {
     public static class Probe
     {
@@ -8,7 +8,7 @@ namespace Compressor.Host.Tests.GraphProbe.Target
     }
 }
 
-namespace Compressor.Host.Tests.GraphProbe.Lambda
+namespace Compressor.Sdk.Tests.GraphProbe.Lambda
 {
     public static class UsesInLambda
     {
@@ -16,7 +16,7 @@ namespace Compressor.Host.Tests.GraphProbe.Lambda
     }
 }
 
-namespace Compressor.Host.Tests.GraphProbe.Body
+namespace Compressor.Sdk.Tests.GraphProbe.Body
 {
     public static class UsesInBody
     {
