@@ -62,7 +62,7 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     using var b = batch;
-                    double lr = settings.Schedule.At(step, totalSteps);
+                    double lr = settings.Schedule().At(step, totalSteps);
                     foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
                     optimizer.zero_grad();
                     var logits = model.Forward(b.Input.to(device));

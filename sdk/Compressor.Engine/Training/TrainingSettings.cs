@@ -16,5 +16,5 @@ public sealed record TrainingSettings(int Epochs, double LearningRate, int Batch
     double MinLearningRateRatio = 0.01, double GradientClip = 1.0, int Seed = 0)
 {
     /// <summary>The learning-rate schedule of these settings (warm-up, then cosine to the minimum).</summary>
-    public LearningRateSchedule Schedule => new(LearningRate, WarmupFraction, MinLearningRateRatio);
+    public LearningRateSchedule Schedule() => new(LearningRate, WarmupFraction, MinLearningRateRatio);
 }
