@@ -11,6 +11,7 @@ using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Layers.Tests;
 

@@ -10,6 +10,7 @@ using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 using static TorchSharp.torch;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Layers.Tests;
 

@@ -7,6 +7,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 using static TorchSharp.torch;
 using Compressor.Engine.Tests.Kinds;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

@@ -5,6 +5,7 @@ using Compressor.Engine.Onnx.Import;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using Compressor.Engine.Tests.Kinds;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

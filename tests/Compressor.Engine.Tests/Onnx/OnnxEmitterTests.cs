@@ -6,6 +6,7 @@ using Compressor.Engine.Onnx.Verification;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using Compressor.Engine.Tests.Kinds;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

@@ -7,6 +7,7 @@ using Google.Protobuf;
 using static Compressor.Engine.Tests.Onnx.OnnxGraphs;
 using static TorchSharp.torch;
 using Compressor.Engine.Tests.Kinds;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

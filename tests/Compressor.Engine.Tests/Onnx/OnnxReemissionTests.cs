@@ -9,6 +9,7 @@ using Onnx;
 using Xunit.Abstractions;
 using static Compressor.Engine.Tests.Onnx.OnnxGraphs;
 using static TorchSharp.torch;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

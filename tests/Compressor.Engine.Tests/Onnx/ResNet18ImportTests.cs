@@ -7,6 +7,7 @@ using Compressor.Engine.Models;
 using Compressor.Engine.Models.Pretrained;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using Compressor.Tests.Shared;
 
 namespace Compressor.Engine.Tests.Onnx;
 

@@ -1,17 +1,10 @@
 using Compressor.Engine.Onnx.Export;
-using Compressor.Layers.Codebook;
-using Compressor.Layers.Geometry;
-using Compressor.Layers.Packing;
-using Compressor.Layers.Quantized;
-using Compressor.Layers.Structured;
-using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
-using Compressor.Sdk.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Compressor.Layers.Tests;
+namespace Compressor.Tests.Shared;
 
 /// <summary>A root that wraps one layer (child "layer") so that a lowering can be exported and run alone.</summary>
 internal sealed class SingleLayerModel : LayerContainer, IOnnxExportableModel

@@ -1,19 +1,7 @@
-using Compressor.Engine.Onnx.Export;
-using Compressor.Engine.Onnx.Verification;
-using Compressor.Layers.Codebook;
-using Compressor.Layers.Geometry;
-using Compressor.Layers.Packing;
-using Compressor.Layers.Quantized;
-using Compressor.Layers.Structured;
-using Compressor.Sdk;
-using Compressor.Sdk.Layers;
-using Compressor.Sdk.Models;
-using Compressor.Sdk.Reports;
-using Compressor.Sdk.Testing;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 
-namespace Compressor.Layers.Tests;
+namespace Compressor.Tests.Shared;
 
 /// <summary>Runs ONNX Runtime (CPU, basic graph optimisations only: constant folding and redundant-node removal,
 /// no fused kernels, so it computes the graph as written) on TorchSharp tensors, as the reference.</summary>
