@@ -10,17 +10,15 @@ namespace Compressor.Host.Pipeline;
 /// fields (tool, input, …, as written by a run) are ignored.</remarks>
 public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
 {
+    /// <summary>The largest recipe file read.</summary>
+    public const long MaxBytes = 4 << 20;
+
     /// <summary>Reads a recipe file.</summary>
     /// <exception cref="CompressException">Unreadable or malformed, in one line.</exception>
     public static Recipe Load(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read recipe ({e.Message})");
-        }
-        return Parse(text, path);
+        // Bounded, and only a regular file (a FIFO or a device is refused before it is opened).
+        return Parse(Compressor.Engine.IO.InputFiles.ReadAllText(path, MaxBytes), path);
     }
 
     /// <summary>Parses recipe JSON.</summary>
@@ -30,15 +28,15 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
         JObject o;
         try
         {
-            using var reader = new JsonTextReader(new StringReader(json)) { MaxDepth = 32, DateParseHandling = DateParseHandling.None };
-            o = JObject.Load(reader);
+            // A key given twice (say, an option) is refused rather than silently taking the last value.
+            o = Compressor.Engine.IO.StrictJson.Object(json, maxDepth: 32);
         }
         catch (JsonException e) { throw Bad($"not valid JSON ({e.Message.Split('\n')[0].Trim()})"); }
         int? seed = null;
         if (o["seed"] is { } s)
         {
-            if (s.Type != JTokenType.Integer || (long)s < 0 || (long)s > int.MaxValue) throw Bad("\"seed\" must be an integer in 0..2147483647");
-            seed = (int)s;
+            if (s is not JValue { Value: long v } || v < 0 || v > int.MaxValue) throw Bad("\"seed\" must be an integer in 0..2147483647");
+            seed = (int)v;
         }
         if (o["steps"] is not JArray steps || steps.Count == 0) throw Bad("\"steps\" must be a non-empty array");
         var list = new List<RecipeStep>();

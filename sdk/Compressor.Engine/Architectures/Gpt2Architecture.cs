@@ -120,8 +120,8 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
     {
         public Trunk(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("transformer")
         {
-            register_module("wte", nn.Embedding(vocab, dim));
-            register_module("wpe", nn.Embedding(context, dim));
+            register_module("wte", Memory.DeclaredModules.Embedding(vocab, dim));
+            register_module("wpe", Memory.DeclaredModules.Embedding(context, dim));
             register_module("h", new LayerList(Enumerable.Range(0, layers).Select(_ =>
                 (nn.Module)new TransformerBlock(dim, heads, mlpRatio, qkvBias: true, causal: true, eps: 1e-5, names: BlockNames.Gpt2, tanhGelu: true))));
             register_module("ln_f", nn.LayerNorm(dim, 1e-5));

@@ -16,7 +16,8 @@ public static class CheckpointFormats
     /// <exception cref="CompressException">Missing, unreadable or unrecognised file, or a malformed one.</exception>
     public static ICheckpointReader Open(string path)
     {
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+        // A FIFO or a device is refused before it is opened (opening a FIFO waits for a writer; a device never ends).
+        IO.InputFiles.RequireRegular(path);
         var head = new byte[64];
         long length;
         try

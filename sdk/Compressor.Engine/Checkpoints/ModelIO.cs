@@ -1,4 +1,5 @@
 using Compressor.Engine.Kinds;
+using Compressor.Engine.Memory;
 using Compressor.Engine.Models;
 using Compressor.Engine.Onnx.Import;
 using Compressor.Engine.Storage;
@@ -23,16 +24,28 @@ public static class ModelIO
     /// <param name="architecture">The architecture to load it as (<c>--arch</c>), or null.</param>
     /// <exception cref="CompressException">Unreadable, malformed or mismatching file, or a compressed layer of an
     /// unknown kind, in one line.</exception>
-    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null)
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) =>
+        Open(path, kinds, architecture, materialize: true).Model!;
+
+    /// <summary>What loading <paramref name="path"/> would allocate, found without allocating it: the model is built on
+    /// the meta device (<see cref="MetaDevice"/>) and its declared tensors are compared with those the file holds —
+    /// the same checks, and the same errors, as <see cref="Load"/>.</summary>
+    /// <exception cref="CompressException">As <see cref="Load"/>.</exception>
+    public static ModelDeclaration Declare(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) =>
+        Open(path, kinds, architecture, materialize: false).Declaration;
+
+    private static (EngineModel? Model, ModelDeclaration Declaration) Open(string path, LayerKindSet kinds, ArchitectureSpec? architecture, bool materialize)
     {
         ArgumentNullException.ThrowIfNull(kinds);
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
         using var reader = CheckpointFormats.Open(path);
+        long fileTensorBytes = reader.Tensors.Aggregate(0L, (sum, t) => sum > long.MaxValue - t.ByteCount ? long.MaxValue : sum + t.ByteCount);
         if (reader is OnnxCheckpointReader onnx)
         {
             if (architecture is not null && !string.Equals(architecture.Name, OnnxArchitecture.ArchitectureName, StringComparison.OrdinalIgnoreCase))
                 throw new CompressException(ErrorKind.InvalidOptions, $"{path}: an ONNX model carries its own graph; --arch {architecture.Name} does not apply");
-            return OnnxImporter.ToModel(onnx.Model, Path.GetDirectoryName(Path.GetFullPath(path)), path, kinds);
+            // The importer checks every initializer's declared shape against the bytes present before allocating it.
+            var declaration = new ModelDeclaration(reader.Format, fileTensorBytes, fileTensorBytes, Executable: true);
+            return materialize ? (OnnxImporter.ToModel(onnx.Model, Path.GetDirectoryName(Path.GetFullPath(path)), path, kinds), declaration) : (null, declaration);
         }
         CompressionManifest? manifest = reader.Metadata.TryGetValue(CompressionManifest.MetadataKey, out var mj) ? CompressionManifest.FromJson(mj) : null;
         var arch = architecture ?? manifest?.Architecture
@@ -41,39 +54,79 @@ public static class ModelIO
         if (arch is not null)
         {
             arch = ArchitectureRegistry.Spec(arch.Name, arch.Config);
-            var model = ArchitectureRegistry.CreateModel(arch, kinds, manifest?.Steps);
+            // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
+            bool foreign = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
+            var a = ArchitectureRegistry.Get(arch.Name);
+            EngineModel Build()
+            {
+                var model = ArchitectureRegistry.CreateModel(arch, kinds, manifest?.Steps);
+                try
+                {
+                    foreach (var (name, entry) in compressed.OrderByDescending(kv => kv.Key.Length))
+                    {
+                        try { model.ReplaceLayer(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name)); }
+                        catch (KeyNotFoundException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: compressed layer '{name}' does not exist in architecture {arch.Name}"); }
+                    }
+                    return model;
+                }
+                catch
+                {
+                    model.Dispose();
+                    throw;
+                }
+            }
+            // What the architecture (or the file's metadata) declares is checked against the tensors present before
+            // anything of its size is allocated.
+            long declared;
+            using (MetaDevice.Scope())
+            using (var probe = Build())
+                declared = ModuleTensors.CheckShapes(probe.Module, reader, strict: true, layoutConverted: foreign, foreign ? a.IsRedundantEcosystemTensor : null);
+            var declaration = new ModelDeclaration(reader.Format, fileTensorBytes, declared, Executable: true);
+            if (!materialize) return (null, declaration);
+            var built = Build();
             try
             {
-                foreach (var (name, entry) in compressed.OrderByDescending(kv => kv.Key.Length))
-                {
-                    try { model.ReplaceLayer(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name)); }
-                    catch (KeyNotFoundException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: compressed layer '{name}' does not exist in architecture {arch.Name}"); }
-                }
-                // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
-                bool foreign = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
-                var a = ArchitectureRegistry.Get(arch.Name);
-                LoadTensors(model.Module, reader, strict: true, foreign ? a.FromEcosystem : null, foreign ? a.IsRedundantEcosystemTensor : null);
-                return model;
+                LoadTensors(built.Module, reader, strict: true, foreign ? a.FromEcosystem : null, foreign ? a.IsRedundantEcosystemTensor : null);
+                return (built, declaration);
             }
             catch
             {
-                model.Dispose();
+                built.Dispose();
                 throw;
             }
         }
         bool UnderCompressed(string tensor) => compressed.Keys.Any(l => tensor.StartsWith(l + ".", StringComparison.Ordinal));
         var plain = reader.Tensors.Where(e => !UnderCompressed(e.Name)).Select(e => (e.Name, e.Shape, e.ScalarType)).ToList();
-        var root = WeightsOnlyModule.Build(plain);
+        WeightsOnlyModule BuildWeightsOnly()
+        {
+            var root = WeightsOnlyModule.Build(plain);
+            try
+            {
+                foreach (var (name, entry) in compressed.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    root.Insert(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name));
+                return root;
+            }
+            catch
+            {
+                root.Dispose();
+                throw;
+            }
+        }
+        long weightsOnlyBytes;
+        using (MetaDevice.Scope())
+        using (var probe = BuildWeightsOnly())
+            weightsOnlyBytes = ModuleTensors.CheckShapes(probe, reader, strict: true);
+        var weightsOnly = new ModelDeclaration(reader.Format, fileTensorBytes, weightsOnlyBytes, Executable: false);
+        if (!materialize) return (null, weightsOnly);
+        var rootModule = BuildWeightsOnly();
         try
         {
-            foreach (var (name, entry) in compressed.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                root.Insert(name, LayerConfigJson.Create(kinds, entry.Kind, entry.ConfigVersion, entry.Config, name));
-            LoadTensors(root, reader, strict: true);
-            return new WeightsOnlyModel(root, kinds, manifest?.Steps);
+            LoadTensors(rootModule, reader, strict: true);
+            return (new WeightsOnlyModel(rootModule, kinds, manifest?.Steps), weightsOnly);
         }
         catch
         {
-            root.Dispose();
+            rootModule.Dispose();
             throw;
         }
     }

@@ -20,7 +20,7 @@ public sealed record ArchitectureSpec(string Name, JObject Config)
     {
         try
         {
-            var o = JObject.Parse(json);
+            var o = IO.StrictJson.Object(json);
             string name = (string?)o["name"] ?? throw new FormatException("no 'name'");
             return new ArchitectureSpec(name, o["config"] as JObject ?? new JObject());
         }

@@ -73,10 +73,8 @@ public sealed record CompressionManifest(
     {
         try
         {
-            JObject o;
-            using (var reader = new JsonTextReader(new StringReader(json)) { DateParseHandling = DateParseHandling.None })
-                o = JObject.Load(reader);
-            int version = (int?)o["formatVersion"] ?? throw new FormatException("no formatVersion");
+            JObject o = IO.StrictJson.Object(json);
+            int version = o["formatVersion"] is JValue { Value: long fv } && fv is >= int.MinValue and <= int.MaxValue ? (int)fv : throw new FormatException("no integer formatVersion");
             if (version > CurrentFormatVersion)
                 throw new CompressException(ErrorKind.InvalidInput, $"compressed checkpoint format {version} is newer than this tool's ({CurrentFormatVersion}); update compress");
             if (version < 1) throw new FormatException($"formatVersion {version}");
@@ -87,7 +85,7 @@ public sealed record CompressionManifest(
                 (string?)s["plugin"] ?? "?", (string?)s["version"] ?? "?", s["options"] as JObject ?? new JObject())).ToList();
             var layers = new Dictionary<string, CompressedLayerEntry>(StringComparer.Ordinal);
             // Layer configs are read with System.Text.Json, the form their kinds deserialize.
-            if (JsonNode.Parse(json)?["layers"] is JsonObject l)
+            if (IO.StrictJson.Node(json)?["layers"] is JsonObject l)
                 foreach (var (name, node) in l)
                 {
                     var entry = node as JsonObject ?? throw new FormatException($"layer '{name}' is not an object");

@@ -192,7 +192,7 @@ public sealed partial class FolderResumeStore : IResumeStore
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw Malformed(key, "not a JSON object");
+            return StrictJson.Node(File.ReadAllText(path)) as JsonObject ?? throw Malformed(key, "not a JSON object");
         }
         catch (JsonException e)
         {

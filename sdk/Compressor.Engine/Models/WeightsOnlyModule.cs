@@ -32,7 +32,7 @@ public sealed partial class WeightsOnlyModule : LayerContainer
                            && shape.Length > 0 && bias.Shape[0] == shape[0] && bias.DType.IsFloatingPoint();
             nn.Module? layer = shape.Length switch
             {
-                2 when !hasBias && EmbeddingName().IsMatch(prefix) => nn.Embedding(shape[0], shape[1]),
+                2 when !hasBias && EmbeddingName().IsMatch(prefix) => Memory.DeclaredModules.Embedding(shape[0], shape[1]),
                 2 => nn.Linear(shape[1], shape[0], hasBias),
                 4 => nn.Conv2d(shape[1], shape[0], (shape[2], shape[3]), bias: hasBias),
                 _ => null,

@@ -225,8 +225,9 @@ public sealed class OptionsSchema
                 return token.Select(x => x.Type == JTokenType.String ? (string)x! : throw new OptionsException(bad)).ToArray();
             case JTokenType.Integer when t == typeof(int) || t == typeof(long) || t == typeof(double) || t == typeof(float):
             case JTokenType.Float when t == typeof(double) || t == typeof(float):
+                // A number beyond 64 bits is a BigInteger, which does not convert: out of range like any overflow.
                 try { return Convert.ChangeType(((JValue)token).Value, t, CultureInfo.InvariantCulture); }
-                catch (OverflowException) { throw new OptionsException(bad); }
+                catch (Exception e) when (e is OverflowException or InvalidCastException) { throw new OptionsException(bad); }
             case JTokenType.Float when (t == typeof(int) || t == typeof(long)):
                 throw new OptionsException(bad);
             case JTokenType.Boolean when t == typeof(bool):

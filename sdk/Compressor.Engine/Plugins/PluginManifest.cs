@@ -12,6 +12,9 @@ public sealed record PluginManifest
     /// <summary>The manifest file name.</summary>
     public const string FileName = "plugin.json";
 
+    /// <summary>The largest manifest read (a real one is a few hundred bytes).</summary>
+    public const long MaxBytes = 64 << 10;
+
     /// <summary>Unique id, lower-case, used on the command line (<c>compress run ID</c>).</summary>
     public required string Id { get; init; }
 
@@ -46,13 +49,8 @@ public sealed record PluginManifest
     /// <exception cref="CompressException">Missing file, bad JSON, a missing or invalid field — one line.</exception>
     public static PluginManifest Read(string path)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressException(ErrorKind.PluginUnavailable, $"cannot read {FileName}: {e.Message}");
-        }
-        return Parse(text);
+        // Bounded, and only a regular file: a manifest that is a FIFO or links to /dev/zero is refused, not read.
+        return Parse(IO.InputFiles.ReadAllText(path, MaxBytes, ErrorKind.PluginUnavailable));
     }
 
     /// <summary>Parses and checks manifest JSON.</summary>
@@ -62,8 +60,7 @@ public sealed record PluginManifest
         JObject o;
         try
         {
-            using var reader = new JsonTextReader(new StringReader(json)) { MaxDepth = 16, DateParseHandling = DateParseHandling.None };
-            o = JObject.Load(reader);
+            o = IO.StrictJson.Object(json, maxDepth: 16);
         }
         catch (JsonException e)
         {

@@ -14,6 +14,10 @@ public sealed class SafetensorsReader : ICheckpointReader
     /// <summary>Upper bound for the JSON header (the reference implementation uses 100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>The most tensors one file may hold (the largest real checkpoints hold a few thousand per file); a
+    /// header of millions of empty entries would otherwise cost seconds and gigabytes to index.</summary>
+    public const int MaxTensors = 262_144;
+
     private readonly FileStream _stream;
     private readonly Dictionary<string, SafetensorsEntry> _byName;
 
@@ -128,33 +132,57 @@ public sealed class SafetensorsReader : ICheckpointReader
         if (n > MaxHeaderBytes) throw Bad($"header length {n} exceeds the {MaxHeaderBytes}-byte limit");
         var headerBytes = new byte[n];
         fs.ReadExactly(headerBytes);
-        JObject header;
+        long dataStart = 8 + (long)n, dataLength = length - dataStart;
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = new List<SafetensorsEntry>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         try
         {
+            // Streamed entry by entry (never the whole header as one JSON tree), so that a header of a million tiny
+            // entries is refused at the limit instead of being built in memory first.
             using var reader = new JsonTextReader(new StreamReader(new MemoryStream(headerBytes), new System.Text.UTF8Encoding(false, true)))
             {
                 DateParseHandling = DateParseHandling.None,
                 MaxDepth = 8,
             };
-            header = JObject.Load(reader);
+            if (!reader.Read() || reader.TokenType != JsonToken.StartObject) throw Bad("the header is not a JSON object");
+            while (reader.Read() && reader.TokenType == JsonToken.PropertyName)
+            {
+                string name = (string)reader.Value!;
+                if (!seen.Add(name)) throw Bad($"key '{name}' appears twice in the header (a duplicate tensor name or __metadata__)");
+                if (seen.Count > MaxTensors + 1) throw Bad($"more than {MaxTensors} tensors in one file");
+                if (!reader.Read()) throw Bad("the header JSON ends early");
+                var value = JToken.ReadFrom(reader, DuplicateKeysRefused);
+                if (name == "__metadata__")
+                {
+                    if (value is not JObject meta) throw Bad("__metadata__ is not an object");
+                    foreach (var m in meta.Properties())
+                        metadata[m.Name] = m.Value.Type == JTokenType.String ? (string)m.Value! : throw Bad($"__metadata__ value '{m.Name}' is not a string");
+                    continue;
+                }
+                entries.Add(ParseEntry(name, value, dataLength, Bad));
+            }
+            if (reader.TokenType != JsonToken.EndObject) throw Bad("malformed header JSON (expected a key or the end of the object)");
             if (reader.Read() && reader.TokenType != JsonToken.None) throw Bad("trailing data after the header JSON");
         }
         catch (Exception e) when (e is JsonException or InvalidCastException or System.Text.DecoderFallbackException or ArgumentException)
         {
             throw Bad($"malformed header JSON ({e.Message.Split('\n')[0].Trim()})");
         }
-        long dataStart = 8 + (long)n, dataLength = length - dataStart;
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        var entries = new List<SafetensorsEntry>();
-        foreach (var prop in header.Properties())
+        var sorted = entries.Where(x => x.ByteCount > 0).OrderBy(x => x.Begin).ToList();
+        for (int i = 1; i < sorted.Count; i++)
+            if (sorted[i].Begin < sorted[i - 1].End)
+                throw Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap");
+        return (entries, metadata, dataStart);
+    }
+
+    /// <summary>JSON load settings that refuse a key given twice in one object (instead of keeping the last value).</summary>
+    internal static readonly JsonLoadSettings DuplicateKeysRefused = new() { DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error };
+
+    private static SafetensorsEntry ParseEntry(string name, JToken value, long dataLength, Func<string, CompressException> Bad)
+    {
         {
-            if (prop.Name == "__metadata__")
-            {
-                if (prop.Value is not JObject meta) throw Bad("__metadata__ is not an object");
-                foreach (var m in meta.Properties())
-                    metadata[m.Name] = m.Value.Type == JTokenType.String ? (string)m.Value! : throw Bad($"__metadata__ value '{m.Name}' is not a string");
-                continue;
-            }
+            var prop = (Name: name, Value: value);
             if (prop.Value is not JObject e) throw Bad($"entry '{prop.Name}' is not an object");
             string? dtype = e["dtype"]?.Type == JTokenType.String ? (string?)e["dtype"] : null;
             if (dtype is null) throw Bad($"tensor '{prop.Name}' has no dtype");
@@ -162,14 +190,17 @@ public sealed class SafetensorsReader : ICheckpointReader
             if (e["shape"] is not JArray shapeArr || shapeArr.Any(x => x.Type != JTokenType.Integer)) throw Bad($"tensor '{prop.Name}' has no integer shape");
             if (shapeArr.Count > 16) throw Bad($"tensor '{prop.Name}' has rank {shapeArr.Count} (at most 16)");
             var shape = new long[shapeArr.Count];
-            long count = 1;
+            long count = 1, nonZero = size;
             for (int i = 0; i < shape.Length; i++)
             {
-                long d;
-                try { d = (long)shapeArr[i]; } catch (OverflowException) { throw Bad($"tensor '{prop.Name}' has a dimension too large"); }
+                if (shapeArr[i] is not JValue { Value: long d }) throw Bad($"tensor '{prop.Name}' has a dimension too large");
                 if (d < 0) throw Bad($"tensor '{prop.Name}' has a negative dimension {d}");
                 shape[i] = d;
-                try { count = checked(count * d); } catch (OverflowException) { throw Bad($"tensor '{prop.Name}' has a shape whose size overflows"); }
+                count *= d;   // stays 0 once a dimension is 0; otherwise bounded by nonZero below
+                // The non-zero dimensions must not overflow either: libtorch refuses such a shape even when another
+                // dimension is 0 (the tensor would be empty, yet its strides overflow).
+                if (d > 0 && nonZero > long.MaxValue / d) throw Bad($"tensor '{prop.Name}' has a shape whose size overflows");
+                if (d > 0) nonZero *= d;
             }
             if (e["data_offsets"] is not JArray off || off.Count != 2 || off.Any(x => x.Type != JTokenType.Integer))
                 throw Bad($"tensor '{prop.Name}' has no [begin, end] data_offsets");
@@ -182,12 +213,7 @@ public sealed class SafetensorsReader : ICheckpointReader
             if (end - begin != expected)
                 throw Bad($"tensor '{prop.Name}' has {end - begin} bytes of data but shape × {dtype} needs {expected}");
             if (expected > int.MaxValue) throw Bad($"tensor '{prop.Name}' is larger than 2 GiB, which this reader does not support");
-            entries.Add(new SafetensorsEntry(prop.Name, dtype, st, shape, begin, end));
+            return new SafetensorsEntry(prop.Name, dtype, st, shape, begin, end);
         }
-        var sorted = entries.Where(x => x.ByteCount > 0).OrderBy(x => x.Begin).ToList();
-        for (int i = 1; i < sorted.Count; i++)
-            if (sorted[i].Begin < sorted[i - 1].End)
-                throw Bad($"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap");
-        return (entries, metadata, dataStart);
     }
 }

@@ -8,7 +8,8 @@ namespace Compressor.Engine.Storage;
 /// in the index's order, each tensor read from its shard (opened by the function given: any format but another index).
 /// Shard names must be plain relative paths inside the index's folder (no rooted paths, <c>..</c> segments or
 /// backslashes); the shards themselves may be symbolic links, as in the Hugging Face cache. Every mapped tensor is
-/// checked to exist in its shard when the index is opened. Metadata: the index's <c>metadata</c> values as
+/// checked to exist in its shard when the index is opened. A shard name is resolved with every link followed and must end
+/// in a regular file inside the index's folder (or inside the folder of the index's own link target). Metadata: the index's <c>metadata</c> values as
 /// <c>index.KEY</c>, <c>index.shards</c>, and the first shard's own metadata.</summary>
 public sealed class ShardedCheckpointReader : ICheckpointReader
 {
@@ -53,12 +54,9 @@ public sealed class ShardedCheckpointReader : ICheckpointReader
         JObject index;
         try
         {
-            var info = new FileInfo(path);
-            if (info.Length > MaxIndexBytes) throw Bad($"{info.Length} bytes (at most {MaxIndexBytes})");
-            using var reader = new JsonTextReader(new StreamReader(path, new System.Text.UTF8Encoding(false, true))) { DateParseHandling = DateParseHandling.None, MaxDepth = 16 };
-            index = JObject.Load(reader);
+            index = IO.StrictJson.Object(IO.InputFiles.ReadAllText(path, MaxIndexBytes), maxDepth: 16);
         }
-        catch (Exception e) when (e is JsonException or System.Text.DecoderFallbackException or InvalidCastException)
+        catch (Exception e) when (e is JsonException or InvalidCastException)
         {
             throw Bad($"malformed JSON ({e.Message.Split('\n')[0].Trim()})");
         }
@@ -82,10 +80,10 @@ public sealed class ShardedCheckpointReader : ICheckpointReader
                 string file = (string)prop.Value!;
                 if (!byFile.TryGetValue(file, out var shard))
                 {
-                    string full = System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, file));
-                    if (!IsPlainRelative(file) || !full.StartsWith(folder.TrimEnd('/') + "/", StringComparison.Ordinal))
-                        throw Bad($"shard '{file}' is not a file inside the index's folder (path traversal refused)");
-                    if (!File.Exists(full)) throw Bad($"shard '{file}' does not exist");
+                    if (!IsPlainRelative(file)) throw Bad($"shard '{file}' is not a file inside the index's folder (path traversal refused)");
+                    // Links are followed and must end inside the index's folder (or the folder its own link points
+                    // into, as in the Hugging Face cache, where snapshots link into one blobs folder).
+                    string full = IO.InputFiles.ResolveInside(path, file, $"{path}: shard", ErrorKind.InvalidInput);
                     if (LooksLikeIndex(full)) throw Bad($"shard '{file}' is itself an index");
                     shard = openShard(full);
                     shards.Add(shard);

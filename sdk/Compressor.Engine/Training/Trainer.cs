@@ -37,7 +37,7 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
         int startEpoch = 0;
         if (resume && File.Exists(StatePath))
         {
-            var state = JObject.Parse(File.ReadAllText(StatePath));
+            var state = IO.StrictJson.Object(File.ReadAllText(StatePath));
             startEpoch = (int)state["epochsDone"]!;
             step = (long)state["step"]!;
             history.AddRange(state["history"]!.ToObject<List<EpochRecord>>()!);

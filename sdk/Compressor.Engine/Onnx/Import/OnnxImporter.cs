@@ -21,13 +21,8 @@ public static class OnnxImporter
     /// <exception cref="CompressException">Missing, unreadable or not an ONNX model, in one line.</exception>
     public static ModelProto ReadModel(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
-        }
-        return ParseModel(bytes, path);
+        // Protobuf messages are at most 2 GiB; larger models keep their tensors in external data files.
+        return ParseModel(IO.InputFiles.ReadAllBytes(path, int.MaxValue), path);
     }
 
     /// <summary>Parses an ONNX model from <paramref name="bytes"/>; <paramref name="what"/> names it in errors.</summary>
@@ -99,7 +94,10 @@ public static class OnnxImporter
         foreach (var init in g.Initializer)
         {
             if (!inits.TryAdd(init.Name, init)) throw new CompressException(ErrorKind.InvalidInput, $"{what}: initializer '{init.Name}' is defined twice");
-            OnnxTensorConversion.ScalarTypeOf(init, $"{what}: initializer '{init.Name}'");
+            // Every declared shape is checked against the bytes present (or, without weights, for overflow) before
+            // anything of its size is allocated: layers are built at their declared size.
+            if (withWeights) OnnxTensorConversion.CheckPresent(init, $"{what}: initializer '{init.Name}'", baseDirectory);
+            else OnnxTensorConversion.DeclaredBytes(init.Dims, OnnxTensorConversion.ScalarTypeOf(init, $"{what}: initializer '{init.Name}'"), $"{what}: initializer '{init.Name}'");
         }
         var inputs = g.Input.Select(i => i.Name).Where(n => !inits.ContainsKey(n)).ToList();
         var outputs = g.Output.Select(o => o.Name).ToList();
@@ -259,6 +257,8 @@ public static class OnnxImporter
                         long ph = Math.Min(pads[0], pads[2]), pw = Math.Min(pads[1], pads[3]);
                         long[] extra = [pads[0] - ph, pads[1] - pw, pads[2] - ph, pads[3] - pw];
                         string path = names.Claim(OnnxLayerNaming.LayerName(w));
+                        if (groups < 1 || groups > dims[0] || dims[1] > long.MaxValue / groups)
+                            throw new CompressException(ErrorKind.InvalidInput, $"{what}: ONNX node {Label(i)}: group {groups} does not fit the weight's shape");
                         var conv = nn.Conv2d(dims[1] * groups, dims[0], (dims[2], dims[3]), stride: (strides[0], strides[1]),
                             padding: (ph, pw), dilation: (dilations[0], dilations[1]), groups: groups, bias: b is not null);
                         using (var wt = Value(w)) conv.weight = new Parameter(wt.clone());
@@ -281,10 +281,10 @@ public static class OnnxImporter
                         string table = node.Input[0];
                         string path = names.Claim(OnnxLayerNaming.LayerName(table));
                         var dims = inits[table].Dims;
-                        var embedding = nn.Embedding(dims[0], dims[1]);
                         // Assigned rather than Embedding_from_pretrained, whose forward keeps reading the tensor it was
                         // given even after the registered parameter is loaded from a checkpoint.
-                        using (var tt = Value(table)) embedding.weight = new Parameter(tt.clone());
+                        Embedding embedding;
+                        using (var tt = Value(table)) embedding = Memory.DeclaredModules.Embedding(tt);
                         layers.Add((path, embedding));
                         layerOf[table] = path;
                         long rows = inits[table].Dims[0];

@@ -35,7 +35,9 @@ internal static class OnnxTensorConversion
         ScalarTypeOf(proto.DataType) ?? throw new CompressException(ErrorKind.InvalidInput,
             $"{what}: ONNX element type {NameOf(proto.DataType)} is not supported (TorchSharp has no such type)");
 
-    /// <summary>A new CPU tensor holding <paramref name="proto"/>'s values.</summary>
+    /// <summary>A new CPU tensor holding <paramref name="proto"/>'s values. The declared shape is checked against
+    /// the bytes actually present (raw data, typed values, or the external file's size) before the tensor is
+    /// allocated, so a few bytes that declare a huge shape are refused without allocating it.</summary>
     /// <param name="proto">The tensor.</param>
     /// <param name="what">Names the tensor in errors.</param>
     /// <param name="baseDirectory">Where external data files live (the model's folder), or null.</param>
@@ -43,97 +45,180 @@ internal static class OnnxTensorConversion
     {
         var type = ScalarTypeOf(proto, what);
         long[] shape = proto.Dims.ToArray();
-        long count = 1;
-        foreach (var d in shape)
+        long bytes = DeclaredBytes(shape, type, what);
+        long count = bytes / ElementSize(type);
+        if (proto.DataLocation == TensorProto.Types.DataLocation.External)
         {
-            if (d < 0) throw new CompressException(ErrorKind.InvalidInput, $"{what}: negative dimension {d}");
-            count = checked(count * d);
+            var (file, offset) = External(proto, what, baseDirectory, bytes);
+            var t = empty(shape, type);
+            try
+            {
+                ReadExternal(file, offset, bytes, t, what);
+                return t;
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
         }
-        int size = ElementSize(type);
-        long bytes = checked(count * size);
-        var t = empty(shape, type);
+        if (!proto.RawData.IsEmpty || count == 0)
+        {
+            if (proto.RawData.Length != bytes)
+                throw new CompressException(ErrorKind.InvalidInput, $"{what}: raw data has {proto.RawData.Length} bytes, shape [{string.Join(", ", shape)}] of {NameOf(proto.DataType)} needs {bytes}");
+            var t = empty(shape, type);
+            if (bytes == 0) return t;
+            var span = t.bytes;
+            proto.RawData.Span.CopyTo(span);
+            t.bytes = span;
+            return t;
+        }
+        int have = TypedCount(proto, type);
+        if (have != count) throw new CompressException(ErrorKind.InvalidInput, $"{what}: has {have} values, its shape [{string.Join(", ", shape)}] needs {count}");
+        var typed = empty(shape, type);
         try
         {
-            if (count == 0) return t;
-            if (proto.DataLocation == TensorProto.Types.DataLocation.External)
-                ReadExternal(proto, what, baseDirectory, t, bytes);
-            else if (!proto.RawData.IsEmpty)
-            {
-                if (proto.RawData.Length != bytes)
-                    throw new CompressException(ErrorKind.InvalidInput, $"{what}: raw data has {proto.RawData.Length} bytes, shape [{string.Join(", ", shape)}] of {NameOf(proto.DataType)} needs {bytes}");
-                var span = t.bytes;
-                proto.RawData.Span.CopyTo(span);
-                t.bytes = span;
-            }
-            else FillTyped(proto, what, t, type, count);
-            return t;
+            FillTyped(proto, typed, type);
+            return typed;
         }
         catch
         {
-            t.Dispose();
+            typed.Dispose();
             throw;
         }
     }
 
-    private static void FillTyped(TensorProto proto, string what, Tensor t, ScalarType type, long count)
+    /// <summary>Checks, without allocating it, that <paramref name="proto"/>'s declared shape matches the bytes present
+    /// (raw data, typed values, or the external file, resolved and sized); returns its size in bytes.</summary>
+    /// <exception cref="CompressException">A shape that overflows or does not match the data, in one line.</exception>
+    public static long CheckPresent(TensorProto proto, string what, string? baseDirectory)
     {
-        CompressException Short(int have) => new(ErrorKind.InvalidInput, $"{what}: has {have} values, its shape needs {count}");
+        var type = ScalarTypeOf(proto, what);
+        long[] shape = proto.Dims.ToArray();
+        long bytes = DeclaredBytes(shape, type, what);
+        if (proto.DataLocation == TensorProto.Types.DataLocation.External)
+        {
+            External(proto, what, baseDirectory, bytes);
+            return bytes;
+        }
+        long count = bytes / ElementSize(type);
+        if (!proto.RawData.IsEmpty || count == 0)
+        {
+            if (proto.RawData.Length != bytes)
+                throw new CompressException(ErrorKind.InvalidInput, $"{what}: raw data has {proto.RawData.Length} bytes, shape [{string.Join(", ", shape)}] of {NameOf(proto.DataType)} needs {bytes}");
+            return bytes;
+        }
+        int have = TypedCount(proto, type);
+        if (have != count) throw new CompressException(ErrorKind.InvalidInput, $"{what}: has {have} values, its shape [{string.Join(", ", shape)}] needs {count}");
+        return bytes;
+    }
+
+    /// <summary>The bytes a tensor of <paramref name="shape"/> and <paramref name="type"/> needs, refusing negative
+    /// dimensions and sizes that overflow (or exceed what one CPU tensor can hold) in one line.</summary>
+    public static long DeclaredBytes(IReadOnlyList<long> shape, ScalarType type, string what)
+    {
+        if (shape.Count > 16) throw new CompressException(ErrorKind.InvalidInput, $"{what}: rank {shape.Count} (at most 16)");
+        long bytes = ElementSize(type);
+        bool zero = false;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new CompressException(ErrorKind.InvalidInput, $"{what}: negative dimension {d}");
+            if (d == 0) { zero = true; continue; }
+            // Every dimension counts, even after a zero one: libtorch refuses (with an exception of its own) shapes
+            // whose non-zero dimensions overflow, whatever the zeros.
+            if (bytes > long.MaxValue / d) throw new CompressException(ErrorKind.InvalidInput, $"{what}: shape [{string.Join(", ", shape)}] is too large (its size overflows)");
+            bytes *= d;
+        }
+        return zero ? 0 : bytes;
+    }
+
+    private static int TypedCount(TensorProto proto, ScalarType type) => type switch
+    {
+        ScalarType.Float32 => proto.FloatData.Count,
+        ScalarType.Float64 => proto.DoubleData.Count,
+        ScalarType.Int64 => proto.Int64Data.Count,
+        _ => proto.Int32Data.Count,   // int32, and the types ONNX stores in int32_data (16-bit, 8-bit, bool)
+    };
+
+    private static void FillTyped(TensorProto proto, Tensor t, ScalarType type)
+    {
         var span = t.bytes;
         switch (type)
         {
             case ScalarType.Float32:
-                if (proto.FloatData.Count != count) throw Short(proto.FloatData.Count);
                 MemoryMarshal.AsBytes(proto.FloatData.ToArray().AsSpan()).CopyTo(span);
                 break;
             case ScalarType.Float64:
-                if (proto.DoubleData.Count != count) throw Short(proto.DoubleData.Count);
                 MemoryMarshal.AsBytes(proto.DoubleData.ToArray().AsSpan()).CopyTo(span);
                 break;
             case ScalarType.Int64:
-                if (proto.Int64Data.Count != count) throw Short(proto.Int64Data.Count);
                 MemoryMarshal.AsBytes(proto.Int64Data.ToArray().AsSpan()).CopyTo(span);
                 break;
             case ScalarType.Int32:
-                if (proto.Int32Data.Count != count) throw Short(proto.Int32Data.Count);
                 MemoryMarshal.AsBytes(proto.Int32Data.ToArray().AsSpan()).CopyTo(span);
                 break;
             case ScalarType.Int16 or ScalarType.Float16 or ScalarType.BFloat16:
-                if (proto.Int32Data.Count != count) throw Short(proto.Int32Data.Count);
                 MemoryMarshal.AsBytes(proto.Int32Data.Select(v => (ushort)v).ToArray().AsSpan()).CopyTo(span);
                 break;
             default: // Byte, Int8, Bool: one byte each, stored in int32_data
-                if (proto.Int32Data.Count != count) throw Short(proto.Int32Data.Count);
                 proto.Int32Data.Select(v => (byte)v).ToArray().AsSpan().CopyTo(span);
                 break;
         }
         t.bytes = span;
     }
 
-    private static void ReadExternal(TensorProto proto, string what, string? baseDirectory, Tensor t, long bytes)
+    /// <summary>The external data file of <paramref name="proto"/> (resolved inside the model's folder, links followed,
+    /// a regular file) and the offset of its bytes, checked against the file's size before anything is allocated.</summary>
+    private static (string File, long Offset) External(TensorProto proto, string what, string? baseDirectory, long bytes)
     {
-        var kv = proto.ExternalData.ToDictionary(e => e.Key, e => e.Value);
+        var kv = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in proto.ExternalData)
+            if (!kv.TryAdd(e.Key, e.Value)) throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data key '{e.Key}' is given twice");
         if (!kv.TryGetValue("location", out var location) || baseDirectory is null)
             throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data without a location, or a model not read from a file");
-        string full = Path.GetFullPath(Path.Combine(baseDirectory, location));
-        if (!full.StartsWith(Path.GetFullPath(baseDirectory), StringComparison.Ordinal))
-            throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data location '{location}' leaves the model's folder");
-        long offset = kv.TryGetValue("offset", out var o) ? long.Parse(o, System.Globalization.CultureInfo.InvariantCulture) : 0;
-        long length = kv.TryGetValue("length", out var l) ? long.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : bytes;
+        long Number(string key, long fallback)
+        {
+            if (!kv.TryGetValue(key, out var text)) return fallback;
+            if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v))
+                throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data {key} '{text}' is not a non-negative integer");
+            return v;
+        }
+        long offset = Number("offset", 0), length = Number("length", bytes);
         if (length != bytes) throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data length {length} differs from the {bytes} bytes its shape needs");
+        if (bytes > int.MaxValue) throw new CompressException(ErrorKind.InvalidInput, $"{what}: external tensor of {bytes} bytes is larger than 2 GiB, which this importer does not support");
+        string file = IO.InputFiles.ResolveInFolder(baseDirectory, location, $"{what}: external data location");
+        long size = IO.InputFiles.RequireRegular(file);
+        if (offset > size || bytes > size - offset)
+            throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data [{offset}, {offset} + {bytes}) extends past the end of '{location}' ({size} bytes)");
+        return (file, offset);
+    }
+
+    private static void ReadExternal(string file, long offset, long bytes, Tensor t, string what)
+    {
+        if (bytes == 0) return;
         try
         {
-            using var fs = File.OpenRead(full);
-            if (offset + length > fs.Length) throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data extends past the end of '{location}'");
+            using var fs = IO.InputFiles.OpenRead(file);
             fs.Seek(offset, SeekOrigin.Begin);
             var span = t.bytes;
-            var buffer = new byte[(int)length];
-            fs.ReadExactly(buffer);
-            buffer.AsSpan().CopyTo(span);
+            var buffer = new byte[(int)Math.Min(bytes, 1 << 22)];
+            long done = 0;
+            while (done < bytes)
+            {
+                int want = (int)Math.Min(buffer.Length, bytes - done);
+                fs.ReadExactly(buffer, 0, want);
+                buffer.AsSpan(0, want).CopyTo(span.Slice((int)done, want));
+                done += want;
+            }
             t.bytes = span;
+        }
+        catch (EndOfStreamException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{what}: external data file '{Path.GetFileName(file)}' ended early (it shrank while being read)");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CompressException(ErrorKind.InvalidInput, $"{what}: cannot read external data '{location}' ({e.Message})");
+            throw new CompressException(ErrorKind.InvalidInput, $"{what}: cannot read external data '{Path.GetFileName(file)}' ({e.Message})");
         }
     }
 
