@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Storage;
+using Compressor.Host.Console;
 
 namespace Compressor.Host.Commands;
 
@@ -42,9 +43,10 @@ public static class InspectCommand
             return ExitCode.Success;
         }
         var o = env.Out;
-        o.WriteLine($"checkpoint    {reader.Path}");
+        // Names, metadata and evidence come from the file: escaped and capped before they reach the terminal.
+        o.WriteLine($"checkpoint    {TerminalText.Cell(reader.Path, 4096)}");
         o.WriteLine($"format        {reader.Format}");
-        o.WriteLine($"architecture  {(arch is null ? "not recognised" : $"{arch.Name} ({arch.Family}{(arch.Depth is { } d ? $", {d} blocks" : "")}; from {arch.Evidence})")}");
+        o.WriteLine($"architecture  {(arch is null ? "not recognised" : $"{arch.Name} ({arch.Family}{(arch.Depth is { } d ? $", {d} blocks" : "")}; from {TerminalText.Cell(arch.Evidence, 200)})")}");
         o.WriteLine($"tensors       {tensors.Count.ToString("N0", CultureInfo.InvariantCulture)}");
         o.WriteLine($"parameters    {parameters.ToString("N0", CultureInfo.InvariantCulture)}{(elements != parameters ? $" (+{(elements - parameters).ToString("N0", CultureInfo.InvariantCulture)} integer elements)" : "")}");
         o.WriteLine($"bytes         {bytes.ToString("N0", CultureInfo.InvariantCulture)} ({Human(bytes)})");
@@ -52,14 +54,14 @@ public static class InspectCommand
         {
             o.WriteLine("metadata");
             foreach (var (k, v) in reader.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                o.WriteLine($"  {k} = {Short(v)}");
+                o.WriteLine($"  {TerminalText.Cell(k, 80)} = {Short(v)}");
         }
         if (tensors.Count > 0)
         {
             o.WriteLine();
             TextTable.Write(o, ["NAME", "DTYPE", "SHAPE", "BYTES"], tensors.Select(t => new[]
             {
-                t.Name, TensorDType.NameOf(t.ScalarType), "[" + string.Join(", ", t.Shape) + "]", t.ByteCount.ToString(CultureInfo.InvariantCulture),
+                TerminalText.Cell(t.Name, 160), TensorDType.NameOf(t.ScalarType), "[" + string.Join(", ", t.Shape) + "]", t.ByteCount.ToString(CultureInfo.InvariantCulture),
             }).ToList());
         }
         return ExitCode.Success;
@@ -67,8 +69,7 @@ public static class InspectCommand
 
     private static string Short(string value)
     {
-        var one = new string(value.Select(c => char.IsControl(c) ? ' ' : c).ToArray());
-        return one.Length <= MaxMetadataText ? one : one[..MaxMetadataText] + $"… ({value.Length} chars)";
+        return TerminalText.Cell(value, MaxMetadataText);
     }
 
     private static string Human(long bytes)

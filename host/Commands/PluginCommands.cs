@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Compressor.Engine.Options;
+using Compressor.Host.Console;
 using Compressor.Host.Plugins;
 using Compressor.Sdk;
 using Compressor.Sdk.Models;
@@ -41,11 +42,13 @@ public static class PluginCommands
             env.Out.WriteLine($"No plugins found (searched {string.Join(", ", catalog.SearchedDirectories)}).");
             return ExitCode.Success;
         }
+        // Every cell may come from a plugin's files (its folder name, manifest, or an error quoting them): escaped
+        // and capped, so a manifest cannot forge rows or send terminal escapes.
         var rows = catalog.Entries.Select(e => new[]
         {
-            e.Id, e.Manifest?.Version ?? "-", e.Manifest?.SdkVersion ?? "-", e.Manifest?.Kind.ToString().ToLowerInvariant() ?? "-",
-            e.Manifest?.Needs.ToString().ToLowerInvariant() ?? "-", Naming.ToKebab(e.Status.ToString()),
-            e.IsAvailable ? e.Manifest!.Description : e.Reason,
+            TerminalText.Cell(e.Id, 64), TerminalText.Cell(e.Manifest?.Version ?? "-", 32), TerminalText.Cell(e.Manifest?.SdkVersion ?? "-", 32),
+            e.Manifest?.Kind.ToString().ToLowerInvariant() ?? "-", e.Manifest?.Needs.ToString().ToLowerInvariant() ?? "-", Naming.ToKebab(e.Status.ToString()),
+            TerminalText.Cell(e.IsAvailable ? e.Manifest!.Description : e.Reason, 200),
         }).ToList();
         TextTable.Write(env.Out, ["ID", "VERSION", "SDK", "KIND", "NEEDS", "STATUS", "DESCRIPTION / REASON"], rows);
         env.Out.WriteLine();
@@ -70,14 +73,14 @@ public static class PluginCommands
                 schema.JsonSchema()));
             return ExitCode.Success;
         }
-        env.Out.WriteLine($"{m.Id} {m.Version} (SDK {m.SdkVersion}, {m.Kind.ToString().ToLowerInvariant()}, needs {m.Needs.ToString().ToLowerInvariant()} data, targets {m.Targets.ToString().ToLowerInvariant()})");
-        if (m.Description.Length > 0) env.Out.WriteLine(m.Description);
+        env.Out.WriteLine($"{m.Id} {TerminalText.Cell(m.Version, 32)} (SDK {TerminalText.Cell(m.SdkVersion, 32)}, {m.Kind.ToString().ToLowerInvariant()}, needs {m.Needs.ToString().ToLowerInvariant()} data, targets {m.Targets.ToString().ToLowerInvariant()})");
+        if (m.Description.Length > 0) env.Out.WriteLine(TerminalText.Cell(m.Description, 1000));
         env.Out.WriteLine();
         env.Out.WriteLine($"Usage: compress run {m.Id} --model PATH --out DIR [options]");
         env.Out.WriteLine();
         TextTable.Write(env.Out, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
-            schema.Options.Select(o => new[] { o.Flag, o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? d : "-",
-                o.AllowedText.Length == 0 ? "-" : o.AllowedText, o.Description }).ToList());
+            schema.Options.Select(o => new[] { TerminalText.Cell(o.Flag, 64), o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? TerminalText.Cell(d, 64) : "-",
+                o.AllowedText.Length == 0 ? "-" : TerminalText.Cell(o.AllowedText, 120), TerminalText.Cell(o.Description, 400) }).ToList());
         return ExitCode.Success;
     }
 }

@@ -71,7 +71,13 @@ public sealed class PluginCatalog
             if (!Directory.Exists(root)) continue;
             foreach (var dir in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
             {
-                var entry = Inspect(dir, sdkVersion);
+                PluginEntry? entry;
+                // A broken plugin folder never stops the catalog: whatever goes wrong becomes its status.
+                try { entry = Inspect(dir, sdkVersion); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or CompressException)
+                {
+                    entry = new PluginEntry(Path.GetFileName(dir), dir, null, PluginStatus.InvalidManifest, e is CompressException ? e.Message : OneLine(e), null);
+                }
                 if (entry is null) continue;
                 if (entry.IsAvailable && !ids.Add(entry.Id))
                     entry = entry.Unavailable(PluginStatus.Duplicate, $"another plugin with id '{entry.Id}' was found first");
@@ -142,9 +148,14 @@ public sealed class PluginCatalog
         if (!SdkInfo.IsCompatible(manifest.SdkVersion, sdkVersion, out var why))
             return new PluginEntry(manifest.Id, dir, manifest, PluginStatus.Incompatible, why, null);
 
-        string assemblyPath = Path.Combine(dir, manifest.Assembly);
-        if (!File.Exists(assemblyPath))
-            return new PluginEntry(manifest.Id, dir, manifest, PluginStatus.LoadFailed, $"assembly {manifest.Assembly} not found", null);
+        string assemblyPath;
+        // The assembly must be a regular file that resolves (links followed) inside the plugin's folder.
+        try { assemblyPath = Compressor.Engine.IO.InputFiles.ResolveInside(manifestPath, manifest.Assembly, $"assembly {manifest.Assembly}", ErrorKind.PluginUnavailable); }
+        catch (CompressException e)
+        {
+            return new PluginEntry(manifest.Id, dir, manifest, PluginStatus.LoadFailed,
+                File.Exists(Path.Combine(dir, manifest.Assembly)) ? e.Message : $"assembly {manifest.Assembly} not found", null);
+        }
 
         Type? type;
         try

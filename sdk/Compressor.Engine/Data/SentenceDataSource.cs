@@ -23,12 +23,12 @@ public static partial class SentenceDataSource
         string path = spec.Path!;
         int context = spec.Int("context", 128, 4, 4096);
         double validation = spec.Fraction("validation", 0.1);
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data sentences:{path}: no such file");
-        if (new FileInfo(path).Length > TextDataSource.MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: larger than {TextDataSource.MaxBytes >> 20} MiB");
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data sentences:{path}: no such file");
+        string text = IO.InputFiles.ReadAllText(path, TextDataSource.MaxBytes);
         string vocab = spec.Options.TryGetValue("vocab", out var v) ? v : PretrainedModels.MiniLm().VocabPath;
-        if (!File.Exists(vocab)) throw new CompressException(ErrorKind.InvalidInput, $"--data: vocabulary {vocab} not found");
-        var tokenizer = BertTokenizer.Create(vocab, new BertOptions { LowerCaseBeforeTokenization = true });
-        var sentences = Split(File.ReadAllText(path)).ToList();
+        if (!File.Exists(vocab) && !Directory.Exists(vocab)) throw new CompressException(ErrorKind.InvalidInput, $"--data: vocabulary {vocab} not found");
+        var (tokenizer, vocabularySize) = Vocabulary(vocab);
+        var sentences = Split(text).ToList();
         if (sentences.Count < 10) throw new CompressException(ErrorKind.InvalidInput, $"{path}: only {sentences.Count} sentences of 3 or more words");
         var ids = new long[sentences.Count * context];
         for (int i = 0; i < sentences.Count; i++)
@@ -46,7 +46,38 @@ public static partial class SentenceDataSource
         var eval = all.Subset(all.Name + "/validation", order[..held]);
         var calib = all.Subset(all.Name + "/calibration", order[held..].Take(spec.Int("calibration", 64, 1, 100_000)).ToArray());
         all.Dispose();
-        return new DataSplits(new DataInfo(all.Name, DataKind.Sentences, [context], 0, File.ReadLines(vocab).Count(), "bert-wordpiece"), train, calib, eval);
+        return new DataSplits(new DataInfo(all.Name, DataKind.Sentences, [context], 0, vocabularySize, "bert-wordpiece"), train, calib, eval);
+    }
+
+    /// <summary>The largest vocabulary file read (BERT's is 230 KB; multilingual ones about 1 MB).</summary>
+    public const long MaxVocabularyBytes = 64L << 20;
+
+    /// <summary>A WordPiece tokenizer over the vocabulary file: a regular file of at most
+    /// <see cref="MaxVocabularyBytes"/>, UTF-8 text of one token per line, with no control characters (a binary file is
+    /// refused with one line instead of failing inside the tokenizer).</summary>
+    public static (BertTokenizer Tokenizer, int Size) Vocabulary(string path)
+    {
+        string text = IO.InputFiles.ReadAllText(path, MaxVocabularyBytes);
+        var lines = text.Split('\n');
+        int count = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].TrimEnd('\r');
+            if (line.Length == 0 && i == lines.Length - 1) break;
+            if (line.Any(c => char.IsControl(c) && c != '\t'))
+                throw new CompressException(ErrorKind.InvalidInput, $"{path}: not a WordPiece vocabulary (line {i + 1} holds control characters; one token per line of UTF-8 text expected)");
+            count++;
+        }
+        if (count == 0) throw new CompressException(ErrorKind.InvalidInput, $"{path}: an empty vocabulary");
+        try
+        {
+            using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text));
+            return (BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = true }), count);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: not a usable WordPiece vocabulary ({e.Message.Split('\n')[0].Trim()})");
+        }
     }
 
     /// <summary>The sentences of <paramref name="text"/> with at least 3 words, whitespace collapsed.</summary>

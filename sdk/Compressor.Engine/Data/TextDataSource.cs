@@ -21,11 +21,9 @@ public static class TextDataSource
         string tokenizer = spec.Choice("tokenizer", "char", "char", "gpt2");
         int context = spec.Int("context", 128, 2, 1 << 16);
         double validation = spec.Fraction("validation", 0.1);
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data text:{path}: no such file");
-        if (new FileInfo(path).Length > MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: larger than {MaxBytes >> 20} MiB");
-        string text;
-        try { text = File.ReadAllText(path, new System.Text.UTF8Encoding(false, true)); }
-        catch (System.Text.DecoderFallbackException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: not valid UTF-8 text"); }
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data text:{path}: no such file");
+        // Only a regular file, and the size limit counted on the bytes read (/dev/zero or a FIFO never reach it).
+        string text = IO.InputFiles.ReadAllText(path, MaxBytes);
         var (ids, vocab) = tokenizer == "gpt2" ? Gpt2(text) : Chars(text);
         long split = (long)(ids.Length * (1 - validation));
         if (split / (context + 1) < 1 || (ids.Length - split) / (context + 1) < 1)

@@ -87,6 +87,8 @@ public sealed record PluginManifest
             }
             return ParseEnum<T>(key, t);
         }
+        foreach (var (key, max) in new[] { ("version", 64), ("sdkVersion", 64), ("description", 1000), ("assembly", 255), ("entryType", 512) })
+            if (o[key] is JValue { Type: JTokenType.String } f && ((string)f!).Length > max) throw Bad($"\"{key}\" is longer than {max} characters");
         string id = Str("id");
         if (!System.Text.RegularExpressions.Regex.IsMatch(id, "^[a-z0-9][a-z0-9._-]{0,63}$"))
             throw Bad($"id '{id}' must be lower-case letters, digits, '.', '_' or '-'");
