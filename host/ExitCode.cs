@@ -27,8 +27,10 @@ public enum ExitCode
     PluginExceededSelection = 9,
     /// <summary>The model, data or a layer's working set would exceed <c>--max-memory</c>; stopped before allocating it.</summary>
     MemoryLimitExceeded = 10,
-    /// <summary>Cancelled (Ctrl+C).</summary>
+    /// <summary>Cancelled (Ctrl+C, SIGINT).</summary>
     Cancelled = 130,
+    /// <summary>Cancelled by SIGTERM (128 + 15): the same clean stop as <see cref="Cancelled"/>.</summary>
+    Terminated = 143,
 }
 
 /// <summary>Maps error kinds to exit codes.</summary>

@@ -46,7 +46,7 @@ public static class CliApp
             }
             catch (Exception e)
             {
-                stderr.WriteLine($"error: internal error (a bug in compress, please report it): {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
+                stderr.WriteLine($"error: internal error (a bug in compress, please report it): {e.GetType().Name}: {CompressException.OneLine(e.Message.Split('\n')[0].Trim())}");
                 if (env.Verbosity >= Verbosity.Diagnostic) stderr.WriteLine(e);
                 return (int)ExitCode.InternalError;
             }

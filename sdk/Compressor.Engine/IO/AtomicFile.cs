@@ -23,6 +23,7 @@ public static class AtomicFile
                 fs.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);
+            SyncDirectory(dir);
         }
         catch
         {
@@ -37,4 +38,29 @@ public static class AtomicFile
     /// <summary>Writes UTF-8 text (no BOM) atomically.</summary>
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { var b = new System.Text.UTF8Encoding(false).GetBytes(text); s.Write(b); });
+
+    /// <summary>Flushes a folder's entries (renames, new and removed names) to disk, where the system allows it
+    /// (Linux and macOS; elsewhere, and on file systems that refuse, it does nothing): a rename is durable only once
+    /// its folder is.</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        try
+        {
+            int fd = open(directory, 0);
+            if (fd < 0) return;
+            try { fsync(fd); }
+            finally { close(fd); }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close")]
+    private static extern int close(int fd);
 }

@@ -12,13 +12,19 @@ using static TorchSharp.torch;
 
 namespace Compressor.Engine.Models;
 
-/// <summary>An <see cref="IResumeStore"/> in a folder. Entry <c>KEY</c> is three files: <c>KEY.safetensors</c> (its
-/// tensors), <c>KEY.optimizer</c> (an optimizer's state, when saved with one) and <c>KEY.json</c> (the plugin's text,
-/// and for a compressed layer its kind, config version and config). Each file is written atomically (temporary file,
-/// then rename), the JSON last and the previous JSON removed first, so that an entry read back is always whole: after
-/// a crash the entry is either the previous one or absent. A section is a subfolder holding a <c>.fingerprint</c>
-/// file; opening it with another fingerprint deletes what it holds first. Keys and section names are file-name-safe
-/// words: letters, digits, '.', '_' and '-', not starting with '.'.</summary>
+/// <summary>An <see cref="IResumeStore"/> in a folder. Entry <c>KEY</c> is a state file <c>KEY.json</c> — the plugin's
+/// text, for a compressed layer its kind, config version and config, and the names and sizes of its data files — and
+/// data files named for that save alone: <c>KEY.GEN.safetensors</c> (its tensors) and <c>KEY.GEN.optimizer</c> (an
+/// optimizer's state, when saved with one), where GEN is new at every save. A save writes the new data files first,
+/// then replaces the state file atomically (temporary file, flush, rename, folder flushed) — <b>the single commit
+/// point</b> — and only then removes the previous save's data files. A crash at any moment therefore leaves the state
+/// file naming either the previous save's files, all still present, or the new one's, all complete: an entry read back
+/// is never a mix of two saves, and an interrupted save never loses the previous one. Data files no state file names
+/// (left by a crash before the commit) are removed at the next save. A section is a subfolder holding a
+/// <c>.fingerprint</c> file; opening it with another fingerprint deletes what it holds first. Keys and section names
+/// are file-name-safe words: letters, digits, '.', '_' and '-', not starting with '.'. The folder is created at the
+/// first save, so a step that saves nothing leaves nothing behind. Crash points (<see cref="CrashPoints"/>):
+/// <c>resume.after-tensors</c>, <c>resume.after-optimizer</c>, <c>resume.after-commit</c>.</summary>
 public sealed partial class FolderResumeStore : IResumeStore
 {
     private const string FingerprintFile = ".fingerprint";
@@ -34,7 +40,6 @@ public sealed partial class FolderResumeStore : IResumeStore
         ArgumentNullException.ThrowIfNull(kinds);
         Directory = Path.GetFullPath(directory);
         Kinds = kinds;
-        System.IO.Directory.CreateDirectory(Directory);
     }
 
     /// <summary>The folder.</summary>
@@ -72,11 +77,7 @@ public sealed partial class FolderResumeStore : IResumeStore
         ArgumentNullException.ThrowIfNull(state);
         var helper = optimizer is null ? null
             : optimizer as OptimizerHelper ?? throw new ArgumentException($"optimizer {optimizer.GetType().Name} cannot save its state", nameof(optimizer));
-        DeleteIfExists(PathOf(key, JsonSuffix));
-        WriteTensors(key, tensors);
-        if (helper is not null) WriteOptimizer(key, helper);
-        else DeleteIfExists(PathOf(key, OptimizerSuffix));
-        WriteJson(key, new JsonObject { ["state"] = state, ["optimizer"] = helper is not null });
+        Commit(key, new JsonObject { ["state"] = state, ["optimizer"] = helper is not null }, tensors, helper);
     }
 
     /// <inheritdoc/>
@@ -88,14 +89,16 @@ public sealed partial class FolderResumeStore : IResumeStore
         var helper = optimizer is null ? null
             : optimizer as OptimizerHelper ?? throw new ArgumentException($"optimizer {optimizer.GetType().Name} cannot load a state", nameof(optimizer));
         var json = ReadJson(key);
-        if (json is null || !File.Exists(PathOf(key, TensorsSuffix))) return null;
+        if (json is null) return null;
+        var files = DataFiles(key, json);
+        if (files.Tensors is null) return null;
         bool hasOptimizer = json["optimizer"] is JsonValue v && v.TryGetValue<bool>(out bool b) && b;
         // An entry saved without an optimizer's state cannot resume a step that needs one.
-        if (helper is not null && (!hasOptimizer || !File.Exists(PathOf(key, OptimizerSuffix)))) return null;
-        var tensors = ReadTensors(key);
+        if (helper is not null && (!hasOptimizer || files.Optimizer is null)) return null;
+        var tensors = ReadTensors(files.Tensors);
         try
         {
-            helper?.load_state_dict(PathOf(key, OptimizerSuffix));
+            if (helper is not null) helper.load_state_dict(files.Optimizer!);
         }
         catch
         {
@@ -119,10 +122,8 @@ public sealed partial class FolderResumeStore : IResumeStore
             ["configVersion"] = Kinds.Get(layer.Kind).ConfigVersion,
             ["config"] = LayerConfigJson.Write(layer),
         };
-        DeleteIfExists(PathOf(key, JsonSuffix));
-        DeleteIfExists(PathOf(key, OptimizerSuffix));
-        WriteTensors(key, module.state_dict().Select(kv => (kv.Key, kv.Value)));
-        WriteJson(key, new JsonObject { ["state"] = state, ["optimizer"] = false, ["layer"] = entry });
+        Commit(key, new JsonObject { ["state"] = state, ["optimizer"] = false, ["layer"] = entry },
+            module.state_dict().Select(kv => (kv.Key, kv.Value)), optimizer: null);
     }
 
     /// <inheritdoc/>
@@ -133,8 +134,9 @@ public sealed partial class FolderResumeStore : IResumeStore
     {
         Check(key, nameof(key));
         var json = ReadJson(key);
-        string tensorsPath = PathOf(key, TensorsSuffix);
-        if (json is null || !File.Exists(tensorsPath)) return null;
+        if (json is null) return null;
+        string? tensorsPath = DataFiles(key, json).Tensors;
+        if (tensorsPath is null) return null;
         if (json["layer"] is not JsonObject entry
             || entry["kind"] is not JsonValue k || !k.TryGetValue<string>(out var kind)
             || entry["configVersion"] is not JsonValue v || !v.TryGetValue<int>(out int version)
@@ -162,19 +164,88 @@ public sealed partial class FolderResumeStore : IResumeStore
             throw new ArgumentException($"'{name}' is not a file-name-safe word (letters, digits, '.', '_', '-'; not starting with '.')", parameter);
     }
 
-    private void WriteTensors(string key, IEnumerable<(string Name, Tensor Tensor)> tensors)
+    /// <summary>Writes a save's data files under fresh names, then the state file (the commit), then removes every
+    /// data file of <paramref name="key"/> the new state file does not name.</summary>
+    private void Commit(string key, JsonObject json, IEnumerable<(string Name, Tensor Tensor)> tensors, OptimizerHelper? optimizer)
     {
-        using var scope = NewDisposeScope();
-        SafetensorsWriter.Write(PathOf(key, TensorsSuffix), tensors.Select(t => (t.Name, t.Tensor.detach())).ToList());
+        System.IO.Directory.CreateDirectory(Directory);
+        string generation = $"{DateTime.UtcNow:yyyyMMddHHmmssfff}{Guid.NewGuid():N}"[..25];
+        string tensorsFile = $"{key}.{generation}{TensorsSuffix}", optimizerFile = $"{key}.{generation}{OptimizerSuffix}";
+        var written = new List<string>();
+        try
+        {
+            using (var scope = NewDisposeScope())
+                SafetensorsWriter.Write(Path.Combine(Directory, tensorsFile), tensors.Select(t => (t.Name, t.Tensor.detach())).ToList());
+            written.Add(tensorsFile);
+            CrashPoints.Reach("resume.after-tensors");
+            var files = new JsonObject { ["tensors"] = tensorsFile, ["tensorsBytes"] = new FileInfo(Path.Combine(Directory, tensorsFile)).Length };
+            if (optimizer is not null)
+            {
+                WriteOptimizer(optimizerFile, optimizer);
+                written.Add(optimizerFile);
+                files["optimizer"] = optimizerFile;
+                files["optimizerBytes"] = new FileInfo(Path.Combine(Directory, optimizerFile)).Length;
+                CrashPoints.Reach("resume.after-optimizer");
+            }
+            json["files"] = files;
+            AtomicFile.WriteAllText(PathOf(key, JsonSuffix), json.ToJsonString());   // the commit point
+        }
+        catch (Exception e) when (e is not SimulatedCrash)
+        {
+            foreach (var f in written) DeleteIfExists(Path.Combine(Directory, f));
+            throw;
+        }
+        CrashPoints.Reach("resume.after-commit");
+        RemoveUnnamedDataFiles(key, [tensorsFile, optimizerFile]);
     }
 
-    private void WriteOptimizer(string key, OptimizerHelper optimizer)
+    /// <summary>Deletes the data files of <paramref name="key"/> other than <paramref name="keep"/>: those of other saves
+    /// (<c>KEY.GEN.safetensors</c>, <c>KEY.GEN.optimizer</c>) and the fixed names of older stores. Another key's files
+    /// never match: a generation is exactly 25 hexadecimal digits.</summary>
+    private void RemoveUnnamedDataFiles(string key, IReadOnlyCollection<string> keep)
     {
-        string target = PathOf(key, OptimizerSuffix);
-        string tmp = Path.Combine(Directory, $"{AtomicFile.TempPrefix}{key}{OptimizerSuffix}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        foreach (var f in System.IO.Directory.EnumerateFiles(Directory, key + ".*"))
+        {
+            string name = Path.GetFileName(f);
+            if (keep.Contains(name)) continue;
+            string rest = name[(key.Length + 1)..];
+            string? stem = rest.EndsWith(TensorsSuffix, StringComparison.Ordinal) ? rest[..^TensorsSuffix.Length]
+                : rest.EndsWith(OptimizerSuffix, StringComparison.Ordinal) ? rest[..^OptimizerSuffix.Length] : null;
+            if (stem is { Length: 25 } && stem.All(char.IsAsciiHexDigit)) DeleteIfExists(f);
+        }
+        DeleteIfExists(PathOf(key, TensorsSuffix));
+        DeleteIfExists(PathOf(key, OptimizerSuffix));
+    }
+
+    /// <summary>The data files <paramref name="json"/> names (checked to exist with the sizes recorded), or, for a state
+    /// file written before data files had per-save names, the fixed names.</summary>
+    private (string? Tensors, string? Optimizer) DataFiles(string key, JsonObject json)
+    {
+        if (json["files"] is not JsonObject files)
+            return (File.Exists(PathOf(key, TensorsSuffix)) ? PathOf(key, TensorsSuffix) : null,
+                File.Exists(PathOf(key, OptimizerSuffix)) ? PathOf(key, OptimizerSuffix) : null);
+        string? Named(string name, string bytesName)
+        {
+            if (files[name] is null) return null;
+            if (files[name] is not JsonValue v || !v.TryGetValue<string>(out var file) || !SafeName().IsMatch(file) || !file.StartsWith(key + ".", StringComparison.Ordinal))
+                throw Malformed(key, $"\"files.{name}\" is not a data file of this entry");
+            string path = Path.Combine(Directory, file);
+            long expected = files[bytesName] is JsonValue b && b.TryGetValue<long>(out long n) ? n : -1;
+            if (!File.Exists(path) || new FileInfo(path).Length != expected)
+                throw Malformed(key, $"its data file {file} is missing or not the size its state file records (the work folder was changed by hand?)");
+            return path;
+        }
+        return (Named("tensors", "tensorsBytes"), Named("optimizer", "optimizerBytes"));
+    }
+
+    private void WriteOptimizer(string file, OptimizerHelper optimizer)
+    {
+        string target = Path.Combine(Directory, file);
+        string tmp = Path.Combine(Directory, $"{AtomicFile.TempPrefix}{file}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             optimizer.save_state_dict(tmp);
+            using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
             File.Move(tmp, target, overwrite: true);
         }
         catch
@@ -183,8 +254,6 @@ public sealed partial class FolderResumeStore : IResumeStore
             throw;
         }
     }
-
-    private void WriteJson(string key, JsonObject json) => AtomicFile.WriteAllText(PathOf(key, JsonSuffix), json.ToJsonString());
 
     private JsonObject? ReadJson(string key)
     {
@@ -200,12 +269,12 @@ public sealed partial class FolderResumeStore : IResumeStore
         }
     }
 
-    private Dictionary<string, Tensor> ReadTensors(string key)
+    private static Dictionary<string, Tensor> ReadTensors(string path)
     {
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
-            using var reader = SafetensorsReader.Open(PathOf(key, TensorsSuffix));
+            using var reader = SafetensorsReader.Open(path);
             foreach (var entry in reader.Tensors)
                 tensors[entry.Name] = reader.Read(entry.Name).DetachFromDisposeScope();
             return tensors;
