@@ -15,6 +15,7 @@ public static class CliApp
         var verbosity = CommonOptions.Verbosity();
         var format = CommonOptions.Format();
         var plugins = CommonOptions.Plugins();
+        var threads = CommonOptions.Threads();
         var root = new RootCommand("compress: compress neural networks with plugins and export models that ONNX Runtime runs.\n" +
                                    "Results go to stdout; logs and progress to stderr. Exit codes are listed in the README.");
         // --version: the host's version and the SDK's, from their one source each (ToolInfo, SdkInfo).
@@ -22,6 +23,7 @@ public static class CliApp
         root.Options.Add(verbosity);
         root.Options.Add(format);
         root.Options.Add(plugins);
+        root.Options.Add(threads);
 
         CommandEnvironment Env(ParseResult pr) => new(stdout, stderr, VerbosityExtensions.Parse(pr.GetValue(verbosity)!),
             pr.GetValue(format) == "json", pr.GetValue(plugins) ?? [], cancellation);
@@ -31,6 +33,7 @@ public static class CliApp
             var env = Env(pr);
             try
             {
+                Compressor.Engine.Runtime.ComputeThreads.Apply(pr.GetValue(threads) ?? Compressor.Engine.Runtime.ComputeThreads.Default());
                 return (int)body(env);
             }
             catch (CompressException e)

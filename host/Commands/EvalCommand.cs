@@ -21,21 +21,20 @@ public static class EvalCommand
         var data = new Option<string>("--data") { Description = "Data set whose evaluation split is used: " + DataSources.Help, Required = true };
         var batch = new Option<int>("--batch-size") { Description = "Samples per batch, for the quality pass and the timed batch.", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs of one batch per model (after 3 warm-up runs); latency is their median and p90.", DefaultValueFactory = _ => 20 };
-        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads (default: one per logical CPU)." };
         var seed = new Option<int>("--seed") { Description = "Seed that fixes the data splits (default 0, as 'compress run').", DefaultValueFactory = _ => 0 };
         var cmd = new Command("eval", "Evaluate an ONNX model on ONNX Runtime (ORT_ENABLE_ALL, as deployed): accuracy (labelled images) or perplexity (tokens), " +
                                       "cosine / top-1 agreement / KL divergence against --reference, latency (median, p90) and peak memory.");
         cmd.Arguments.Add(model);
-        foreach (var o in new Option[] { reference, data, batch, runs, threads, seed }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { reference, data, batch, runs, seed }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new EvalRequest(pr.GetValue(model)!, pr.GetValue(reference), pr.GetValue(data)!,
-            pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(seed), pr.GetValue(threads)))));
+            pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(seed), Compressor.Engine.Runtime.ComputeThreads.Count))));
         return cmd;
     }
 
     /// <summary>Evaluates and prints the metrics (text table or JSON) on stdout.</summary>
     public static ExitCode Handle(CommandEnvironment env, EvalRequest request)
     {
-        var options = new OrtEvaluationOptions { BatchSize = request.BatchSize, Runs = request.Runs, IntraOpThreads = request.Threads ?? Environment.ProcessorCount };
+        var options = new OrtEvaluationOptions { BatchSize = request.BatchSize, Runs = request.Runs, IntraOpThreads = request.Threads ?? Compressor.Engine.Runtime.ComputeThreads.Count };
         options.Validate();
         foreach (var path in new[] { request.ModelPath, request.ReferencePath })
             if (path is not null && !File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");

@@ -1,16 +1,39 @@
 using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Data;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models;
 using Compressor.Sdk;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 
 namespace Compressor.Host.Pipeline;
 
-/// <summary>The host's side of <c>--max-memory</c>: estimates what a run keeps resident (the model's tensors and the
-/// data sets held in memory) and refuses, before loading, a run whose checkpoint and data alone exceed the limit;
-/// after loading it hands plugins a <see cref="MemoryBudget"/> with the measured resident size.</summary>
+/// <summary>The host's side of <c>--max-memory</c>: an estimate of a run's peak resident memory, checked before the
+/// input is loaded or hashed, and the <see cref="MemoryBudget"/> plugins get.
+/// <para>The estimate is <c>runtime + copies × model + data</c>: <see cref="RuntimeBytes"/> for the .NET runtime,
+/// libtorch and ONNX Runtime once loaded; the model's tensor bytes as its checkpoint declares them (built on the
+/// meta device and compared with the file, <see cref="ModelIO.Declare"/> — nothing of the model's size is allocated
+/// or read first) times <see cref="ModelCopies"/> (<see cref="ModelCopiesWithData"/> when there is data: the reference
+/// export and the two evaluation sessions), which covers the transient copies of import, the compressed model, the
+/// ONNX export (graph and serialised bytes), ONNX Runtime's session and verification's activations; and the in-memory
+/// data. The constants are measured (bench/README.md, "Peak memory"): a run admitted under a limit peaks within the
+/// limit plus <see cref="MarginFraction"/> of it. Layer-wise plugins check their own working sets against the budget
+/// (<see cref="MemoryBudget.EnsureFits"/>) on top of what the compression phase keeps resident.</para></summary>
 public static class MemoryEstimate
 {
+    /// <summary>The process's own footprint once the runtimes are loaded (measured: <c>compress inspect</c> peaks at
+    /// about 300 MB on Linux x64).</summary>
+    public const long RuntimeBytes = 320L << 20;
+
+    /// <summary>Peak bytes per model byte of a run without data (measured 8.3 for rtn on MiniLM).</summary>
+    public const int ModelCopies = 9;
+
+    /// <summary>Peak bytes per model byte of a run with data (reference export and evaluation on ONNX Runtime).</summary>
+    public const int ModelCopiesWithData = 12;
+
+    /// <summary>The stated margin: an admitted run's peak resident memory stays within the limit × (1 + this).</summary>
+    public const double MarginFraction = 0.10;
+
     /// <summary>Bytes of the data sets held in memory (<see cref="TensorDataSet"/> inputs and targets; streamed
     /// sets count as zero), each distinct set once.</summary>
     public static long DataBytes(DataSplits data)
@@ -22,33 +45,58 @@ public static class MemoryEstimate
         return bytes;
     }
 
-    /// <summary>Refuses a checkpoint whose tensors (as its header describes them, read before any data) plus
-    /// <paramref name="dataBytes"/> exceed <paramref name="limit"/>.</summary>
+    /// <summary>The peak estimate of a run over a model of <paramref name="modelBytes"/> with <paramref name="dataBytes"/> of data.</summary>
+    public static long Peak(long modelBytes, long dataBytes) =>
+        Saturating(RuntimeBytes, Saturating(Multiply(modelBytes, dataBytes > 0 ? ModelCopiesWithData : ModelCopies), dataBytes));
+
+    /// <summary>Refuses, before loading or hashing it, a checkpoint whose run would exceed <paramref name="limit"/>:
+    /// first on the file's size alone for a self-contained ONNX file, then on what the checkpoint declares
+    /// (<see cref="ModelIO.Declare"/>). Returns the model's declared tensor bytes.</summary>
     /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>, or the reader's own errors.</exception>
-    public static void CheckCheckpoint(string path, long dataBytes, long limit)
+    public static long CheckCheckpoint(string path, LayerKindSet kinds, ArchitectureSpec? architecture, long dataBytes, long limit)
     {
-        long modelBytes;
-        using (var reader = CheckpointFormats.Open(path))
-            modelBytes = reader.Tensors.Aggregate(0L, (sum, t) => checked(sum + t.ByteCount));
-        Check(modelBytes, dataBytes, limit, $"{path}: the checkpoint");
+        long fileBytes = Compressor.Engine.IO.InputFiles.RequireRegular(path);
+        // An ONNX file is parsed whole to be declared: its size bounds its tensors, so check that first.
+        if (IsOnnx(path)) Check(fileBytes, dataBytes, limit, $"{path}: the model");
+        var declared = ModelIO.Declare(path, kinds, architecture);
+        Check(declared.ModelTensorBytes, dataBytes, limit, $"{path}: the checkpoint");
+        return declared.ModelTensorBytes;
     }
 
-    /// <summary>The budget plugins get: the loaded model's tensors plus the data are resident.</summary>
+    /// <summary>The budget plugins get: the runtime, the loaded model and the data are resident.</summary>
     /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/> when they already exceed the limit.</exception>
     public static MemoryBudget Budget(CompressibleModel model, long dataBytes, long limit)
     {
         long modelBytes = model.NamedTensors().Sum(x => TensorBytes(x.Tensor));
         Check(modelBytes, dataBytes, limit, "the loaded model");
-        return new MemoryBudget(limit, modelBytes + dataBytes);
+        return new MemoryBudget(limit, Saturating(RuntimeBytes, Saturating(modelBytes, dataBytes)));
     }
 
     private static void Check(long modelBytes, long dataBytes, long limit, string what)
     {
-        if (modelBytes + dataBytes <= limit) return;
-        string data = dataBytes > 0 ? $" and the data ({MemoryBudget.Format(dataBytes)}) exceed" : " exceeds";
+        long peak = Peak(modelBytes, dataBytes);
+        if (peak <= limit) return;
+        string data = dataBytes > 0 ? $", the data ({MemoryBudget.Format(dataBytes)})" : "";
         throw new CompressException(ErrorKind.MemoryLimit,
-            $"{what} ({MemoryBudget.Format(modelBytes)}){data} --max-memory {MemoryBudget.Format(limit)}");
+            $"{what} ({MemoryBudget.Format(modelBytes)}) needs about {MemoryBudget.Format(peak)} to run ({(dataBytes > 0 ? ModelCopiesWithData : ModelCopies)} × the model{data} " +
+            $"and {MemoryBudget.Format(RuntimeBytes)} of runtime), over --max-memory {MemoryBudget.Format(limit)}");
     }
+
+    private static bool IsOnnx(string path)
+    {
+        try
+        {
+            using var fs = File.OpenRead(path);
+            var head = new byte[64];
+            int n = fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            return new Compressor.Engine.Onnx.Import.OnnxFormat().Sniff(head.AsSpan(0, n), fs.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    private static long Multiply(long a, int k) => a > long.MaxValue / k ? long.MaxValue : a * k;
+
+    private static long Saturating(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private static long TensorBytes(TorchSharp.torch.Tensor t) => t.NumberOfElements * t.ElementSize;
 }

@@ -60,17 +60,39 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
 
         var kinds = catalog.Kinds;
         using var staging = new OutputStaging(request.OutputDirectory);
+        foreach (var recovered in staging.Recovered) log.Warn($"completed the interrupted commit of an earlier run in {staging.OutputDirectory} ({recovered})");
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
-        var input = InputFile.Of(request.ModelPath);
+        try
+        {
+            return Execute(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot);
+        }
+        catch when (request.WorkDirectory is null)
+        {
+            // A failed or cancelled run keeps the resume state its steps saved (a rerun continues from it) and
+            // nothing else: the reference export and empty folders go.
+            TryDeleteFile(Path.Combine(workRoot, EvaluationStage.ReferenceFile));
+            RemoveEmptyFolders(workRoot);
+            throw;
+        }
+    }
+
+    private RunResult Execute(RunRequest request, CancellationToken cancellation, Stopwatch clock, long? memoryLimit, List<ResolvedStep> steps,
+        int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot)
+    {
         ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
+        if (!File.Exists(request.ModelPath) && !Directory.Exists(request.ModelPath)) throw new CompressException(ErrorKind.InvalidInput, $"{request.ModelPath}: no such file");
 
         using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
-        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, dataBytes, limit);
+        // The memory check comes before the input is hashed or loaded: a file too large for the limit is refused
+        // from its header alone.
+        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, kinds, arch, dataBytes, limit);
+        var input = InputFile.Of(request.ModelPath);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
         using var model = ModelIO.Load(request.ModelPath, kinds, arch);
+        CheckFiniteInput(model, request.ModelPath);
         _observer.Loaded(request.ModelPath, model);
         var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
         // The evaluation's reference is the input model as loaded: exported now (on the CPU, where it was loaded),
@@ -81,7 +103,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (data is not null && OnnxStage.CanExport(model))
         {
             referenceClock.Start();
-            var exported = EvaluationStage.ExportReference(model, workRoot, kinds, request.Opset);
+            Compressor.Engine.Onnx.Export.OnnxExportResult exported;
+            try { exported = EvaluationStage.ExportReference(model, workRoot, kinds, request.Opset); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CompressException(ErrorKind.OutputFailed, $"cannot write the reference model in {workRoot}: {e.Message}");
+            }
             referenceClock.Stop();
             reference = exported.ModelPath;
             referenceBytes = exported.BytesOnDisk;
@@ -118,7 +145,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             {
                 throw new CompressException(ErrorKind.Cancelled, "cancelled");
             }
-            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut or ErrorKind.MemoryLimit)
+            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut
+                                                  or ErrorKind.MemoryLimit or ErrorKind.OutputFailed)
             {
                 throw;
             }
@@ -194,6 +222,37 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             steps.Add(new ResolvedStep(entry, options));
         }
         return (steps, recipe.Seed);
+    }
+
+    /// <summary>An input whose floating-point tensors hold NaN or Inf is a bad input, named as such before any plugin
+    /// runs (instead of surfacing later as a plugin's failure).</summary>
+    private static void CheckFiniteInput(CompressibleModel model, string path)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var (name, t) in model.NamedTensors())
+        {
+            if (!t.is_floating_point()) continue;
+            if (!t.isfinite().all().item<bool>())
+                throw new CompressException(ErrorKind.InvalidInput, $"{path}: tensor '{name}' holds non-finite values (NaN or Inf); compress needs finite weights");
+        }
+    }
+
+    private static void TryDeleteFile(string file)
+    {
+        try { File.Delete(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Removes <paramref name="dir"/> and its subfolders where they hold no file.</summary>
+    private static void RemoveEmptyFolders(string dir)
+    {
+        try
+        {
+            if (!Directory.Exists(dir)) return;
+            foreach (var sub in Directory.GetDirectories(dir)) RemoveEmptyFolders(sub);
+            if (!Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     private static void CheckFinite(CompressibleModel model, string plugin)

@@ -15,7 +15,7 @@ public sealed record OrtEvaluationOptions
     public int WarmupRuns { get; init; } = 3;
 
     /// <summary>ORT intra-op threads (default: <see cref="Environment.ProcessorCount"/>, stated in the result).</summary>
-    public int IntraOpThreads { get; init; } = Environment.ProcessorCount;
+    public int IntraOpThreads { get; init; } = Runtime.ComputeThreads.Count;
 
     /// <summary>ORT graph optimisation level of every session (default ORT_ENABLE_ALL: fused kernels, as deployed).</summary>
     public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;

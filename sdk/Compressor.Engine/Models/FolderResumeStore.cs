@@ -55,16 +55,23 @@ public sealed partial class FolderResumeStore : IResumeStore
         ArgumentNullException.ThrowIfNull(fingerprint);
         string dir = Path.Combine(Directory, name);
         string file = Path.Combine(dir, FingerprintFile);
-        bool same = File.Exists(file) && File.ReadAllText(file) == fingerprint;
-        if (!same)
+        try
         {
-            if (System.IO.Directory.Exists(dir))
+            bool same = File.Exists(file) && File.ReadAllText(file) == fingerprint;
+            if (!same)
             {
-                foreach (var f in System.IO.Directory.EnumerateFiles(dir)) File.Delete(f);
-                foreach (var d in System.IO.Directory.EnumerateDirectories(dir)) System.IO.Directory.Delete(d, recursive: true);
+                if (System.IO.Directory.Exists(dir))
+                {
+                    foreach (var f in System.IO.Directory.EnumerateFiles(dir)) File.Delete(f);
+                    foreach (var d in System.IO.Directory.EnumerateDirectories(dir)) System.IO.Directory.Delete(d, recursive: true);
+                }
+                System.IO.Directory.CreateDirectory(dir);
+                AtomicFile.WriteAllText(file, fingerprint);
             }
-            System.IO.Directory.CreateDirectory(dir);
-            AtomicFile.WriteAllText(file, fingerprint);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.OutputFailed, $"cannot write resume state in {dir}: {e.Message}", e);
         }
         return new FolderResumeStore(dir, Kinds);
     }
@@ -193,6 +200,9 @@ public sealed partial class FolderResumeStore : IResumeStore
         catch (Exception e) when (e is not SimulatedCrash)
         {
             foreach (var f in written) DeleteIfExists(Path.Combine(Directory, f));
+            // A full disk or a read-only work folder is an output failure of the run, not the plugin's.
+            if (e is IOException or UnauthorizedAccessException)
+                throw new CompressException(ErrorKind.OutputFailed, $"cannot write resume state in {Directory}: {e.Message}", e);
             throw;
         }
         CrashPoints.Reach("resume.after-commit");

@@ -216,7 +216,13 @@ public sealed class OnnxModule : LayerContainer, IOnnxExportableModel
         Tensor[] outs;
         using (var scope = NewDisposeScope())
         {
-            outs = node.Kernel(node, ins, context);
+            // libtorch refuses what the graph asks (mismatched MatMul shapes, a Reshape that does not fit) with its own
+            // exception: that is the model's fault, said in one line naming the node.
+            try { outs = node.Kernel(node, ins, context); }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                throw node.Error($"cannot run on inputs of shapes {string.Join(", ", ins.Select(x => x is null ? "-" : "[" + string.Join(", ", x.shape) + "]"))}: {e.Message.Split('\n')[0].Trim()}");
+            }
             for (int k = 0; k < outs.Length; k++)
             {
                 if (Array.Exists(ins, x => ReferenceEquals(x, outs[k]))) outs[k] = outs[k].alias();

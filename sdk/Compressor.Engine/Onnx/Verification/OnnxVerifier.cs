@@ -133,7 +133,7 @@ public static class OnnxVerifier
         var layers = export.CompressedLayers.Where(l => expected.ContainsKey(l.Name)).ToList();
         foreach (var l in layers)
             copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
-        using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
         using var session = new InferenceSession(copy.ToByteArray(), options);
         var feeds = OrtInputs(export, x);
         try
@@ -244,7 +244,7 @@ public static class OnnxVerifier
     /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name.</summary>
     internal static Dictionary<string, (float[] Values, long[] Shape)> Run(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x, GraphOptimizationLevel level, string? optimizedPath)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
         if (optimizedPath is not null)
         {
             options.OptimizedModelFilePath = optimizedPath;
