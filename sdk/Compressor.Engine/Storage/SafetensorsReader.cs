@@ -150,7 +150,7 @@ public sealed class SafetensorsReader : ICheckpointReader
             {
                 string name = (string)reader.Value!;
                 if (!seen.Add(name)) throw Bad($"key '{name}' appears twice in the header (a duplicate tensor name or __metadata__)");
-                if (seen.Count > MaxTensors + 1) throw Bad($"more than {MaxTensors} tensors in one file");
+                if (name != "__metadata__" && entries.Count >= MaxTensors) throw Bad($"more than {MaxTensors} tensors in one file");
                 if (!reader.Read()) throw Bad("the header JSON ends early");
                 var value = JToken.ReadFrom(reader, DuplicateKeysRefused);
                 if (name == "__metadata__")

@@ -1,3 +1,4 @@
+using Compressor.Engine.IO;
 using Compressor.Engine.Kinds;
 using Compressor.Engine.Models;
 using Compressor.Engine.Storage;
@@ -17,6 +18,9 @@ public sealed class FolderResumeStoreTests : IDisposable
 
     private FolderResumeStore Store() => new(_dir, TestKinds.All);
 
+    /// <summary>The entry's data files (named per save) and its state file.</summary>
+    private string[] FilesOf(string key) => Directory.GetFiles(_dir, key + ".*").Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray();
+
     [Fact]
     public void AnEntryRoundTripsItsStateAndTensors()
     {
@@ -24,7 +28,10 @@ public sealed class FolderResumeStoreTests : IDisposable
         using var a = randn(3, 4);
         using var b = tensor(new long[] { 7, 8, 9 });
         store.Save("step-10", """{"step":10}""", [("a", a), ("b", b)]);
-        Assert.Equal(["step-10.json", "step-10.safetensors"], Directory.GetFiles(_dir).Select(Path.GetFileName).Order());
+        var files = FilesOf("step-10");
+        Assert.Equal(2, files.Length);
+        Assert.Equal("step-10.json", files[1]);
+        Assert.Matches(@"^step-10\.[0-9a-f]{25}\.safetensors$", files[0]);
         using var entry = store.Load("step-10");
         Assert.NotNull(entry);
         Assert.Equal("""{"step":10}""", entry.State);
@@ -32,34 +39,67 @@ public sealed class FolderResumeStoreTests : IDisposable
         Tolerances.AssertIdentical(a, entry.Tensors["a"], "a");
         Tolerances.AssertIdentical(b, entry.Tensors["b"], "b");
         Assert.Null(store.Load("step-20"));
+        // A second save replaces the entry and leaves only its own data file.
+        store.Save("step-10", "again", [("a", b)]);
+        Assert.Equal(2, FilesOf("step-10").Length);
+        using var again = store.Load("step-10");
+        Assert.Equal("again", again!.State);
     }
 
     [Fact]
-    public void AnEntryInterruptedBeforeItsJsonIsNotReadBack()
+    public void AFailedSaveKeepsThePreviousEntryWhole()
     {
         var store = Store();
         using var t = ones(2);
         store.Save("k", "first", [("t", t)]);
-        // A crash after the tensors but before the JSON: the entry is absent, never half-read.
-        File.Delete(Path.Combine(_dir, "k.json"));
-        Assert.True(File.Exists(Path.Combine(_dir, "k.safetensors")));
-        Assert.Null(store.Load("k"));
-
-        // A crash while rewriting an entry (the tensors fail midway) leaves no mix of the old JSON and new tensors.
-        store.Save("k", "second", [("t", t)]);
         IEnumerable<(string, Tensor)> Failing()
         {
             yield return ("t", t);
             throw new IOException("disk full");
         }
-        Assert.Throws<IOException>(() => store.Save("k", "third", Failing()));
-        Assert.Null(store.Load("k"));
+        // A full disk while writing: an output failure, and the previous entry is still there, whole.
+        var e = Assert.Throws<CompressException>(() => store.Save("k", "second", Failing()));
+        Assert.Equal(ErrorKind.OutputFailed, e.Kind);
+        using (var kept = store.Load("k")) Assert.Equal("first", kept!.State);
+        Assert.Equal(2, FilesOf("k").Length);
         Assert.DoesNotContain(Directory.GetFiles(_dir), f => Path.GetFileName(f).StartsWith(".k.", StringComparison.Ordinal));
 
-        // The JSON without its tensors is not an entry either.
-        store.Save("k", "fourth", [("t", t)]);
-        File.Delete(Path.Combine(_dir, "k.safetensors"));
+        // A data file removed or changed by hand is reported, not half-read.
+        string data = Directory.GetFiles(_dir, "k.*.safetensors").Single();
+        File.Delete(data);
+        Assert.Contains("is malformed", Assert.Throws<CompressException>(() => store.Load("k")).Message);
+        // The state file alone is the entry: without it there is none.
+        File.Delete(Path.Combine(_dir, "k.json"));
         Assert.Null(store.Load("k"));
+    }
+
+    [Theory]
+    [InlineData("resume.after-tensors", "first")]
+    [InlineData("resume.after-optimizer", "first")]
+    [InlineData("resume.after-commit", "second")]
+    public void ACrashAtAnyPointOfASaveLeavesOneWholeEntry(string point, string expected)
+    {
+        // Issue 22, case 4: killed between the renames, the rerun read epoch-1 state with epoch-2 weights. Here the save
+        // stops at each crash point (as kill -9 would, nothing after it runs), and a new store reads the folder.
+        using var scope = NewDisposeScope();
+        var model = nn.Linear(3, 2);
+        var optimizer = optim.Adam(model.parameters(), 0.1);
+        using var first = full(2, 3, 1f);
+        using var second = full(2, 3, 2f);
+        Store().Save("train", "first", [("w", first)], optimizer);
+        using (CrashPoints.Arm(p => { if (p == point) throw new SimulatedCrash(p); }))
+            Assert.Throws<SimulatedCrash>(() => Store().Save("train", "second", [("w", second)], optimizer));
+
+        var reopened = Store();
+        using (var entry = reopened.Load("train", optim.Adam(nn.Linear(3, 2).parameters(), 0.1)))
+        {
+            Assert.NotNull(entry);
+            Assert.Equal(expected, entry.State);
+            Tolerances.AssertIdentical(expected == "first" ? first : second, entry.Tensors["w"], "w of the entry's own save");
+        }
+        // The next save removes whatever the crash left (data files no state file names).
+        reopened.Save("train", "third", [("w", first)], optimizer);
+        Assert.Equal(3, FilesOf("train").Length);   // KEY.json, KEY.GEN.safetensors, KEY.GEN.optimizer
     }
 
     [Fact]
@@ -85,7 +125,7 @@ public sealed class FolderResumeStoreTests : IDisposable
         for (int i = 0; i < 3; i++) { Step(straight, o1); Step(interrupted, o2); }
         var store = Store();
         store.Save("train", "3 steps", interrupted.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), o2);
-        Assert.True(File.Exists(Path.Combine(_dir, "train.optimizer")));
+        Assert.Single(Directory.GetFiles(_dir, "train.*.optimizer"));
 
         // A new process: a fresh model and optimizer, restored from the entry.
         var resumed = nn.Linear(4, 2);
@@ -134,7 +174,12 @@ public sealed class FolderResumeStoreTests : IDisposable
         // Without its kind, the layer cannot be rebuilt (one line naming the kind).
         var e = Assert.Throws<CompressException>(() => new FolderResumeStore(_dir, LayerKindSet.Empty).LoadLayer("blocks.0.fc1"));
         Assert.Contains($"unknown compressed layer kind '{TestQuantizedLinear.KindId}'", e.Message);
-        // Tensors that do not fit the rebuilt layer are refused (strict loading).
+        // Tensors that do not fit the rebuilt layer are refused (strict loading): an entry of the older fixed-name
+        // layout (no "files" in its state file) is still read, here with an extra tensor.
+        string stateFile = Path.Combine(_dir, "blocks.0.fc1.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(stateFile))!.AsObject();
+        json.Remove("files");
+        File.WriteAllText(stateFile, json.ToJsonString());
         using (var extra = zeros(1))
             SafetensorsWriter.Write(Path.Combine(_dir, "blocks.0.fc1.safetensors"), layer.state_dict().Select(kv => (kv.Key, kv.Value)).Append(("extra", extra)));
         var strict = Assert.Throws<CompressException>(() => store.LoadLayer("blocks.0.fc1"));
@@ -176,5 +221,15 @@ public sealed class FolderResumeStoreTests : IDisposable
         Assert.Throws<ArgumentException>(() => store.LoadLayer(name));
         Assert.Throws<ArgumentException>(() => store.Section(name, "f"));
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void AStoreThatSavesNothingLeavesNothing()
+    {
+        string dir = Path.Combine(_dir, "never-used");
+        var store = new FolderResumeStore(dir, TestKinds.All);
+        Assert.Null(store.Load("x"));
+        Assert.Null(store.LoadLayer("x"));
+        Assert.False(Directory.Exists(dir));
     }
 }

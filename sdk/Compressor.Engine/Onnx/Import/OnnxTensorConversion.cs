@@ -35,6 +35,10 @@ internal static class OnnxTensorConversion
         ScalarTypeOf(proto.DataType) ?? throw new CompressException(ErrorKind.InvalidInput,
             $"{what}: ONNX element type {NameOf(proto.DataType)} is not supported (TorchSharp has no such type)");
 
+    /// <summary>The device of tensors read from data: always the CPU (also while a model is built on the meta device,
+    /// whose Constant nodes still need their values).</summary>
+    private static readonly Device CPU = new(TorchSharp.DeviceType.CPU);
+
     /// <summary>A new CPU tensor holding <paramref name="proto"/>'s values. The declared shape is checked against
     /// the bytes actually present (raw data, typed values, or the external file's size) before the tensor is
     /// allocated, so a few bytes that declare a huge shape are refused without allocating it.</summary>
@@ -50,7 +54,7 @@ internal static class OnnxTensorConversion
         if (proto.DataLocation == TensorProto.Types.DataLocation.External)
         {
             var (file, offset) = External(proto, what, baseDirectory, bytes);
-            var t = empty(shape, type);
+            var t = empty(shape, type, device: CPU);
             try
             {
                 ReadExternal(file, offset, bytes, t, what);
@@ -66,7 +70,7 @@ internal static class OnnxTensorConversion
         {
             if (proto.RawData.Length != bytes)
                 throw new CompressException(ErrorKind.InvalidInput, $"{what}: raw data has {proto.RawData.Length} bytes, shape [{string.Join(", ", shape)}] of {NameOf(proto.DataType)} needs {bytes}");
-            var t = empty(shape, type);
+            var t = empty(shape, type, device: CPU);
             if (bytes == 0) return t;
             var span = t.bytes;
             proto.RawData.Span.CopyTo(span);
@@ -75,7 +79,7 @@ internal static class OnnxTensorConversion
         }
         int have = TypedCount(proto, type);
         if (have != count) throw new CompressException(ErrorKind.InvalidInput, $"{what}: has {have} values, its shape [{string.Join(", ", shape)}] needs {count}");
-        var typed = empty(shape, type);
+        var typed = empty(shape, type, device: CPU);
         try
         {
             FillTyped(proto, typed, type);
