@@ -7,6 +7,8 @@ public static class Program
     /// <c>error: cancelled</c> line, nothing written); a second signal ends the process at once.</summary>
     public static int Main(string[] args)
     {
+        // This process has done no libtorch work yet: --threads may size its inter-op pool (once).
+        Compressor.Engine.Runtime.ComputeThreads.InterOpSettable = true;
         using var cancellation = new CancellationTokenSource();
         using var signals = ShutdownSignals.Register(cancellation);
         int code = CliApp.Run(args, System.Console.Out, System.Console.Error, cancellation.Token);

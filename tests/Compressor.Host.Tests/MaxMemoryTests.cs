@@ -1,3 +1,4 @@
+using Compressor.Host.Pipeline;
 using Compressor.Sdk;
 using Compressor.Sdk.Plugins;
 using static TorchSharp.torch;
@@ -21,26 +22,40 @@ public sealed class MaxMemoryTests(HostFixture fx) : IClassFixture<HostFixture>
     [Fact]
     public void AModelOverTheLimitIsRefusedBeforeLoading()
     {
-        var (code, err, dir) = Run("1KB");
+        long peak = MemoryEstimate.Peak(ModelBytes, 0);
+        Assert.Equal(MemoryEstimate.RuntimeBytes + MemoryEstimate.ModelCopies * ModelBytes, peak);
+        var (code, err, dir) = Run((peak - 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal((int)ExitCode.MemoryLimitExceeded, code);
-        Assert.Equal($"error: {fx.ModelPath}: the checkpoint ({MemoryBudget.Format(ModelBytes)}) exceeds --max-memory 1000 B", err);
+        Assert.Equal($"error: {fx.ModelPath}: the checkpoint ({MemoryBudget.Format(ModelBytes)}) needs about {MemoryBudget.Format(peak)} to run " +
+                     $"({MemoryEstimate.ModelCopies} × the model and {MemoryBudget.Format(MemoryEstimate.RuntimeBytes)} of runtime), over --max-memory {MemoryBudget.Format(peak - 1)}", err);
         Assert.Empty(Directory.GetFiles(dir));
+        // At the estimate itself, the run is admitted.
+        Assert.Equal(0, Run(peak.ToString(System.Globalization.CultureInfo.InvariantCulture)).Code);
     }
 
     [Fact]
-    public void ALayerWhoseWorkingSetDoesNotFitStopsThePluginEarly()
+    public void AHugeSparseCheckpointIsRefusedFromItsHeaderWithoutHashing()
     {
-        // The model fits 100 kB; rtn's working set for layers.0 (3 × 4 bytes × 8192 weights = 96 KiB) does not.
-        var (code, err, dir) = Run("100kB");
-        Assert.Equal((int)ExitCode.MemoryLimitExceeded, code);
-        Assert.Equal($"error: rtn: layer 'layers.0' needs 96.0 KiB of working memory on top of {MemoryBudget.Format(ModelBytes)} resident, over --max-memory 97.7 KiB", err);
-        Assert.Empty(Directory.GetFiles(dir));
+        // Case 2: a sparse 100 GB file took 132 s to be refused (the whole input was hashed before the check).
+        string path = Path.Combine(fx.NewDir("sparse"), "huge.safetensors");
+        string header = """{"w":{"dtype":"F32","shape":[500000000],"data_offsets":[0,2000000000]}}""";
+        var h = System.Text.Encoding.UTF8.GetBytes(header);
+        using (var fs = File.Create(path))
+        {
+            fs.Write(BitConverter.GetBytes((ulong)h.Length));
+            fs.Write(h);
+            fs.SetLength(8 + h.Length + 2_000_000_000L);   // sparse: nothing written
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (code, _, stderr) = HostFixture.Cli("run", "rtn", "--model", path, "--out", fx.NewDir("sparse-out"), "--max-memory", "1GB", "-v", "q");
+        Assert.True(clock.Elapsed.TotalSeconds < 10, $"took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.True(code == (int)ExitCode.MemoryLimitExceeded, stderr);
     }
 
     [Fact]
     public void ARunWithinTheLimitSucceeds()
     {
-        var (code, err, dir) = Run("1MiB");
+        var (code, err, dir) = Run("1GiB");
         Assert.True(code == 0, err);
         Assert.True(File.Exists(Path.Combine(dir, "compressed.safetensors")));
     }

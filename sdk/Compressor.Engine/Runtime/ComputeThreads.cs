@@ -20,6 +20,12 @@ public static class ComputeThreads
     public const int Max = 1024;
 
     private static int _count = Default();
+    private static int _interOpSet;
+
+    /// <summary>Whether <see cref="Apply"/> may size libtorch's inter-op pool: only a process that has done no libtorch
+    /// work yet (the <c>compress</c> executable, at its start) — libtorch aborts the process when the pool is sized
+    /// twice or after parallel work began, so a host that embeds the engine leaves this false.</summary>
+    public static bool InterOpSettable { get; set; }
 
     /// <summary>The threads compute uses now.</summary>
     public static int Count => Volatile.Read(ref _count);
@@ -39,8 +45,7 @@ public static class ComputeThreads
         if (threads is < 1 or > Max) throw new CompressException(ErrorKind.InvalidOptions, $"--threads {threads} is out of range (1..{Max})");
         Volatile.Write(ref _count, threads);
         torch.set_num_threads(threads);
-        // libtorch accepts the inter-op size only before its first parallel work; later calls keep the pool as it is.
-        try { torch.set_num_interop_threads(1); }
-        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or InvalidOperationException) { }
+        // libtorch accepts the inter-op size once, before its first parallel work (later it aborts the process).
+        if (InterOpSettable && Interlocked.Exchange(ref _interOpSet, 1) == 0) torch.set_num_interop_threads(1);
     }
 }
