@@ -25,7 +25,7 @@ public static class CommonOptions
     /// <summary><c>--threads N</c>: compute threads (libtorch intra-op, ONNX Runtime intra-op).</summary>
     public static Option<int?> Threads() => new("--threads")
     {
-        Description = $"Compute threads for libtorch and ONNX Runtime (default: ${Compressor.Engine.Runtime.ComputeThreads.EnvironmentVariable}, else one per CPU this process may use, {Compressor.Engine.Runtime.ComputeThreads.Available} here). On a machine shared with other busy processes, 1 avoids threads waiting on busy CPUs.",
+        Description = $"Compute threads for libtorch and ONNX Runtime (default: ${Compressor.Engine.Runtime.ComputeThreads.EnvironmentVariable}, else one per CPU this process may use). On a machine shared with other busy processes, 1 avoids threads waiting on busy CPUs.",
         Recursive = true,
     };
 

@@ -150,6 +150,35 @@ public sealed class PluginTests : IDisposable
         for (int i = 0; i < a.Count; i++) Tolerances.AssertClose(a[i].Tensor, b[i].Tensor, rtol: 1e-5, atol: 1e-6, a[i].Name);
     }
 
+    [Theory]
+    [InlineData("resume.after-tensors")]
+    [InlineData("resume.after-optimizer")]
+    [InlineData("resume.after-commit")]
+    public void ACrashWhileSavingRecoveryStateResumesFromAWholeCheckpoint(string point)
+    {
+        // Issue 22, case 4: killed between the renames of a save, the rerun mixed one checkpoint's step count with
+        // another's weights (and wrote the optimizer file in place) and ended with a different model. The save of the
+        // second checkpoint (after step 4) stops at each crash point as kill -9 would; the rerun must end exactly where
+        // an uninterrupted run does, from the step-2 checkpoint (before the commit) or the step-4 one (after it).
+        var options = new SparsityOptions { Structure = Structure.LowRank, Fraction = 0.32, RecoverySteps = 6, CheckpointEvery = 2, Sgt = true, BatchSize = 8, LearningRate = 3e-3 };
+        using var data = Tokens();
+        using var full = TinyGpt();
+        new SparsityPlugin().Run(Context(full, data, "crash-full-" + point), options);
+
+        using var crashed = TinyGpt();
+        int reached = 0;
+        using (Compressor.Engine.IO.CrashPoints.Arm(p => { if (p == point && ++reached == 2) throw new Compressor.Engine.IO.SimulatedCrash(p); }))
+            Assert.Throws<Compressor.Engine.IO.SimulatedCrash>(() => new SparsityPlugin().Run(Context(crashed, data, "crash-" + point), options));
+        using var resumed = TinyGpt();
+        var log = new RecordingResumeStore.Log();
+        new SparsityPlugin().Run(Context(resumed, data, "crash-" + point, wrapStore: s => new RecordingResumeStore(s, log)), options);
+        Assert.Contains(log.Found, e => e.StartsWith("recovery/", StringComparison.Ordinal));
+        var a = full.NamedTensors();
+        var b = resumed.NamedTensors();
+        Assert.Equal(a.Select(t => t.Name), b.Select(t => t.Name));
+        for (int i = 0; i < a.Count; i++) Tolerances.AssertClose(a[i].Tensor, b[i].Tensor, rtol: 1e-5, atol: 1e-6, a[i].Name);
+    }
+
     [Fact]
     public void FromScratchTrainsOnNextTokensWithSgt()
     {

@@ -64,6 +64,16 @@ public sealed class QatResumeTests(TrainedVitFixture fx)
             Assert.Equal(expectedReport.Metrics.Where(m => m.Name != "qat.stepSeconds"), actualReport.Metrics.Where(m => m.Name != "qat.stepSeconds"));
             Assert.Equal(expectedReport.Series.Single(s => s.Name == "qat/loss").Y, actualReport.Series.Single(s => s.Name == "qat/loss").Y);
             Assert.Equal(expectedReport.Series.Single(s => s.Name == "cga/unfrozen").Y, actualReport.Series.Single(s => s.Name == "cga/unfrozen").Y);
+
+            // Issue 22, case 4: killed between the renames of the epoch-2 save, the rerun logged "resuming after QAT
+            // epoch 1" but started from epoch-2 weights. Here the epoch-2 save stops after its data files, before its
+            // state file (as kill -9 would): the rerun resumes from epoch 1, whole, and ends bit-identical.
+            int saves = 0;
+            using (Compressor.Engine.IO.CrashPoints.Arm(p => { if (p == "resume.after-optimizer" && ++saves == 2) throw new Compressor.Engine.IO.SimulatedCrash(p); }))
+                Assert.Throws<Compressor.Engine.IO.SimulatedCrash>(() => Train(Path.Combine(root, "c"), null));
+            var (crashed, _, crashedTrainer) = Train(Path.Combine(root, "c"), null);
+            Assert.Equal(2, crashedTrainer.EpochsTrainedHere);   // epoch 1 came from the folder; epoch 2's half-save did not count
+            for (int i = 0; i < expected.Count; i++) Tolerances.AssertIdentical(expected[i].Tensor, crashed[i].Tensor, expected[i].Name);
         }
         finally
         {
