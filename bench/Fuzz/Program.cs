@@ -6,7 +6,8 @@ using SharpFuzz;
 //   seeds DIR                 write the seed inputs of every target under DIR/TARGET/
 //   afl TARGET                persistent AFL++ target (run under afl-fuzz with the SDK instrumented by sharpfuzz)
 //   replay TARGET PATH...     run files (or every file of folders) once each; exit 1 on an invariant violation
-//   mutate TARGET SECONDS [SEED]  blind seeded mutation loop (no coverage feedback) from the target's seeds
+//   mutate TARGET SECONDS [SEED] [EXECS]  blind seeded mutation loop (no coverage feedback) from the target's seeds,
+//                             for SECONDS or until EXECS executions, whichever comes first
 if (args.Length < 2) return Usage();
 string scratch = Path.Combine(Path.GetTempPath(), $"compress-fuzz-{Environment.ProcessId}");
 Directory.CreateDirectory(scratch);
@@ -57,9 +58,10 @@ try
             var rng = new Random(args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1);
             var seeds = FuzzSeeds.For(target.Name, scratch).ToList();
             string path = Path.Combine(scratch, "input" + target.Extension);
+            long maxExecs = args.Length > 4 ? long.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : long.MaxValue;
             var clock = Stopwatch.StartNew();
             long execs = 0, refused = 0;
-            while (clock.Elapsed.TotalSeconds < seconds)
+            while (clock.Elapsed.TotalSeconds < seconds && execs < maxExecs)
             {
                 var input = FuzzMutator.Mutate(seeds[rng.Next(seeds.Count)], rng);
                 try
@@ -89,6 +91,6 @@ finally
 
 static int Usage()
 {
-    Console.Error.WriteLine($"usage: Compressor.Fuzz seeds DIR | afl TARGET | replay TARGET PATH... | mutate TARGET SECONDS [SEED]\ntargets: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
+    Console.Error.WriteLine($"usage: Compressor.Fuzz seeds DIR | afl TARGET | replay TARGET PATH... | mutate TARGET SECONDS [SEED] [EXECS]\ntargets: {string.Join(", ", FuzzTargets.All.Select(t => t.Name))}");
     return 2;
 }

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd); shift
 execs=${1:-100000}; [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors pytorch-zip pickle onnx idx recipe manifest torchsharp)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors pytorch-zip pickle onnx idx recipe manifest torchsharp onnx-external checkpoint)
 sharpfuzz=${SHARPFUZZ:-sharpfuzz}
 parallel=${PARALLEL:-1}
 

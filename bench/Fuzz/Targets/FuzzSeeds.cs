@@ -68,6 +68,18 @@ public static class FuzzSeeds
                 case "manifest":
                     yield return Encoding.UTF8.GetBytes("""{"id": "rtn", "version": "1.0.0", "sdkVersion": "1.0.0", "description": "Round to nearest", "kind": "quantization", "needs": "none", "targets": ["linear", "conv2d"], "assembly": "RoundToNearest.dll", "entryType": "RoundToNearest.RoundToNearestPlugin"}""");
                     break;
+                case "onnx-external":
+                    foreach (var location in new[] { FuzzFolders.InsideFile, FuzzFolders.LinkName, "../outside/secret.bin", FuzzFolders.SecretPath })
+                        yield return OnnxExternal(location).ToByteArray();
+                    break;
+                case "checkpoint":
+                    var mlp = Compressor.Engine.Checkpoints.ArchitectureRegistry.Spec("mlp", new Newtonsoft.Json.Linq.JObject { ["inputs"] = 6, ["hidden"] = new Newtonsoft.Json.Linq.JArray(5), ["outputs"] = 3 });
+                    using (var model = Compressor.Engine.Checkpoints.ArchitectureRegistry.CreateModel(mlp)) Compressor.Engine.Checkpoints.ModelIO.Save(model, tmp);
+                    yield return File.ReadAllBytes(tmp);
+                    using (var imported = Compressor.Engine.Onnx.Import.OnnxImporter.ToModel(Onnx(), null, "seed", new Compressor.Engine.Kinds.LayerKindSet(Compressor.Layers.BuiltInLayerKinds.All)))
+                        Compressor.Engine.Checkpoints.ModelIO.Save(imported, tmp);
+                    yield return File.ReadAllBytes(tmp);
+                    break;
                 case "torchsharp":
                     using (var m = nn.Sequential(("fc", nn.Linear(6, 4)), ("bn", nn.BatchNorm1d(4)))) m.save(tmp);
                     yield return File.ReadAllBytes(tmp);
@@ -89,6 +101,20 @@ public static class FuzzSeeds
     }
 
     private static byte[] TorchZip(string path) => File.ReadAllBytes(WriteTorchZip(path));
+
+    /// <summary>The model of <see cref="Onnx"/> with its weight in external data at <paramref name="location"/> (12 float32
+    /// values from offset 0 of the file).</summary>
+    private static ModelProto OnnxExternal(string location)
+    {
+        var model = Onnx();
+        var w = model.Graph.Initializer.Single(i => i.Name == "fc.weight");
+        w.RawData = ByteString.Empty;
+        w.DataLocation = TensorProto.Types.DataLocation.External;
+        w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        w.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = "0" });
+        w.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = "48" });
+        return model;
+    }
 
     /// <summary>y = Relu(x · W + b) with Gemm and a Flatten, float weights as raw data.</summary>
     private static ModelProto Onnx()

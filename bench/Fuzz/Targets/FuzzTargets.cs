@@ -28,6 +28,8 @@ public static class FuzzTargets
         new("recipe", ".json", (path, _) => { Recipe.Load(path); return 0; }),
         new("manifest", ".json", (_, bytes) => { PluginManifest.Parse(Encoding.UTF8.GetString(bytes)); return 0; }),
         new("torchsharp", ".dat", (path, _) => ReadAll(TorchSharpReader.Open(path))),
+        new("onnx-external", ".onnx", (_, bytes) => ImportOnnxWithExternalData(bytes)),
+        new("checkpoint", ".safetensors", (path, _) => LoadModel(path)),
     ];
 
     /// <summary>The target named <paramref name="name"/>.</summary>
@@ -62,6 +64,36 @@ public static class FuzzTargets
         var (tensors, _) = StateDictFlattener.Flatten(root, "fuzz");
         _ = tensors;  // references to storages: no tensor data is produced
         return 0;
+    }
+
+    /// <summary>An ONNX model in <see cref="FuzzFolders.Base"/>, its external data resolved there; fails the run (an
+    /// invariant, not a refusal) when a tensor holds the secret outside the folder.</summary>
+    private static long ImportOnnxWithExternalData(byte[] bytes)
+    {
+        var proto = OnnxImporter.ParseModel(bytes, "fuzz");
+        using var model = OnnxImporter.ToModel(proto, FuzzFolders.Base, "fuzz", Kinds);
+        long total = 0;
+        foreach (var (name, t) in model.NamedTensors())
+        {
+            total += t.NumberOfElements * t.ElementSize;
+            if (t.dtype == TorchSharp.torch.ScalarType.Float32 && t.NumberOfElements > 0)
+            {
+                using var c = t.contiguous();
+                if (FuzzFolders.HoldsSecret(c.data<float>().ToArray()))
+                    throw new FuzzInvariantException($"onnx-external: tensor '{name}' holds the bytes of {FuzzFolders.SecretPath}, outside the model's folder");
+            }
+        }
+        return total;
+    }
+
+    /// <summary>A checkpoint loaded as <c>compress</c> loads one (its architecture and compression manifest from its
+    /// metadata, built on the meta device and compared with the file before allocation); returns the model's bytes.</summary>
+    private static long LoadModel(string path)
+    {
+        using var model = Compressor.Engine.Checkpoints.ModelIO.Load(path, Kinds);
+        long total = 0;
+        foreach (var (_, t) in model.NamedTensors()) total += t.NumberOfElements * t.ElementSize;
+        return total;
     }
 
     private static long ImportOnnx(byte[] bytes)
