@@ -23,22 +23,26 @@ measure() {   # label, expected exit, limit (or -), command...
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$([ "$limit" = - ] && echo - || echo $((limit / 1000000)) MB)" "$rc" "$mb MB" "$within" "$secs s" | tee -a "$out/table.md"
   [ "$rc" = "$want" ] || { echo "unexpected exit $rc for $label: $(cat "$out/stderr.txt")"; exit 1; }
 }
-# The estimate (MemoryEstimate.Peak): 320 MiB + copies × the model's declared tensor bytes (+ the data's).
-bytes=$(dotnet "$root/host/bin/Release/net10.0/linux-x64/compress.dll" inspect --format json "$model" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes"])')
-est9=$(( 320 * 1048576 + 9 * bytes ))
-echo "model $model: $bytes tensor bytes; estimate without data $est9 B" | tee "$out/table.md"
+# The host's estimate (MemoryEstimate.Peak: the runtime + copies × the model's declared bytes + the data), read from
+# its own refusal message under a 1 MB limit, rounded up to the byte.
+estimate() {
+  local msg
+  msg=$( { "${compress[@]}" run rtn --model "$model" --out "$out/probe" --weight-bits 4 "$@" --max-memory 1MB -v q 2>&1 || true; } )
+  python3 -c "
+import re,sys
+m=re.search(r'needs about ([0-9.]+) (GiB|MiB)', sys.argv[1]); v=float(m.group(1)); print(int((v+0.005)*(1<<30 if m.group(2)=='GiB' else 1<<20)))" "$msg"
+}
+est9=$(estimate)
+echo "model $model; the host's estimate without data: $est9 B" | tee "$out/table.md"
 echo '| command | --max-memory | exit | peak RSS | peak / limit | wall |' | tee -a "$out/table.md"
 echo '|---|---|---:|---:|---:|---:|' | tee -a "$out/table.md"
 measure "inspect" 0 - inspect "$model"
 measure "export" 0 - export "$model" --out "$out/export/model.onnx"
 measure "run rtn (no data)" 0 - run rtn --model "$model" --out "$out/rtn" --weight-bits 4
 measure "run rtn (no data)" 0 "$est9" run rtn --model "$model" --out "$out/rtn-at" --weight-bits 4 --max-memory "$est9"
-measure "run rtn (no data)" 10 "$(( est9 - 1000000 ))" run rtn --model "$model" --out "$out/rtn-below" --weight-bits 4 --max-memory "$(( est9 - 1000000 ))"
+measure "run rtn (no data)" 10 "$(( est9 - 20000000 ))" run rtn --model "$model" --out "$out/rtn-below" --weight-bits 4 --max-memory "$(( est9 - 20000000 ))"
 measure "run rtn --data sentences" 0 - run rtn --model "$model" --out "$out/rtn-data" --weight-bits 4 --data "sentences:$sentences"
-# With data the estimate is 12 copies plus the data; the host's message gives the number it computed.
-out12=$( { "${compress[@]}" run rtn --model "$model" --out "$out/probe" --weight-bits 4 --data "sentences:$sentences" --max-memory 1MB -v q 2>&1 || true; } )
-est12=$(python3 -c "
-import re,sys
-m=re.search(r'needs about ([0-9.]+) (GiB|MiB)', sys.argv[1]); v=float(m.group(1)); print(int(v*(1<<30 if m.group(2)=='GiB' else 1<<20))+1)" "$out12")
+est12=$(estimate --data "sentences:$sentences")
+echo "the host's estimate with data: $est12 B" | tee -a "$out/table.md"
 measure "run rtn --data sentences" 0 "$est12" run rtn --model "$model" --out "$out/rtn-data-at" --weight-bits 4 --data "sentences:$sentences" --max-memory "$est12"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/table.md"

@@ -60,12 +60,12 @@ public static class RunCommand
             TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"],
                 evaluated.Select(m => new[] { m.Name, ReportTables.Text(m.Value), ReportTables.Text(m.Reference), m.Unit }).ToList());
         }
-        foreach (var w in r.Warnings) env.Out.WriteLine($"warning: {w}");
+        foreach (var w in r.Warnings) env.Out.WriteLine($"warning: {Console.TerminalText.Cell(w, 4000)}");
         if (r.Layers.Count > 0)
         {
             TextTable.Write(env.Out, ["LAYER", "KIND", "SHAPE", "BITS/W", "SQNR dB"], r.Layers.Select(l => new[]
             {
-                l.Name, l.Kind, string.Join("x", l.Shape), l.Bits?.ToString("F3", CultureInfo.InvariantCulture) ?? "-",
+                Console.TerminalText.Cell(l.Name, 160), Console.TerminalText.Cell(l.Kind, 64), string.Join("x", l.Shape), l.Bits?.ToString("F3", CultureInfo.InvariantCulture) ?? "-",
                 l.SqnrDb?.ToString("F2", CultureInfo.InvariantCulture) ?? "inf",
             }).ToList());
         }

@@ -12,6 +12,7 @@ public sealed class StderrLogger(TextWriter error, Verbosity verbosity) : IPlugi
     {
         if (!verbosity.Shows(level)) return;
         string prefix = level switch { LogLevel.Error => "error: ", LogLevel.Warning => "warning: ", _ => "" };
-        lock (_gate) error.WriteLine(prefix + message);
+        // Log lines often quote names from files (layers, tensors, paths): escaped, so a file cannot send terminal codes.
+        lock (_gate) error.WriteLine(prefix + TerminalText.Cell(message, 4000));
     }
 }

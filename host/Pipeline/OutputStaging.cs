@@ -133,6 +133,9 @@ public sealed class OutputStaging : IDisposable
         if (!Directory.Exists(outputDirectory)) return completed;
         foreach (var dir in Directory.GetDirectories(outputDirectory, Prefix + "*").Order(StringComparer.Ordinal))
         {
+            // Only folders named exactly as this class names them (.staging-PID-32 hex digits): the folder may be a
+            // shared one (export writes beside its output file), and other tools' folders are not ours to touch.
+            if (!System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(dir), @"^\.staging-[0-9]+-[0-9a-f]{32}$")) continue;
             if (IsInUse(dir)) continue;
             string marker = Path.Combine(dir, MarkerFile);
             try

@@ -56,7 +56,10 @@ public class CompressException : Exception
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u0085') sb.Append($"\\u{(int)c:x4}");
+                    // Also the invisible controls that reorder or hide text (bidirectional overrides and isolates,
+                    // zero-width marks), which a file name or tensor name could carry to the terminal.
+                    if (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u0085' or '\u061c' or '\ufeff' or (>= '\u200b' and <= '\u200f')
+                        or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069')) sb.Append($"\\u{(int)c:x4}");
                     else sb.Append(c);
                     break;
             }

@@ -84,10 +84,11 @@ public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
                    "run", "resume-probe", "--model", fx.ModelPath, "--out", dir, "--plugins", fx.FaultyPlugins, "-v", "q"))
             Assert.True(p.WaitForExit(120_000));
         // A staging folder abandoned by a killed process of an older version (no lock file, a dead process id).
-        Directory.CreateDirectory(Path.Combine(dir, ".staging-999999-0123456789abcdef", "x"));
-        File.WriteAllText(Path.Combine(dir, ".staging-999999-0123456789abcdef", "model.onnx"), "partial");
+        Directory.CreateDirectory(Path.Combine(dir, ".staging-999999-0123456789abcdef0123456789abcdef", "x"));
+        File.WriteAllText(Path.Combine(dir, ".staging-999999-0123456789abcdef0123456789abcdef", "model.onnx"), "partial");
+        Directory.CreateDirectory(Path.Combine(dir, ".staging-not-ours"));   // another tool's folder: left alone
         Assert.Equal(0, HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", dir, "--weight-bits", "8", "-v", "q").Code);
-        Assert.Empty(Staging(dir));
+        Assert.Equal([Path.Combine(dir, ".staging-not-ours")], Staging(dir));
         Assert.Equal(before["compressed.safetensors"], Sha(Path.Combine(dir, "compressed.safetensors")));
     }
 
@@ -208,6 +209,23 @@ public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.True(stdout.Length < 64_000, $"plugin list printed {stdout.Length} characters");
         foreach (var id in new[] { "big", "zero", "fifo" })
             Assert.Contains(stdout.Split('\n'), l => l.StartsWith(id + " ", StringComparison.Ordinal) && l.Contains("invalid-manifest"));
+    }
+
+    [Fact]
+    public void InspectEscapesTensorNamesAndMetadata()
+    {
+        // Case 7: names and metadata come from the file; ESC, CR and LF must not reach the terminal as themselves.
+        string path = Path.Combine(fx.NewDir("inspect-escape"), "evil.safetensors");
+        using (var t = ones(2))
+            SafetensorsWriter.Write(path, [("w\u001b]0;owned\u0007\r\nforged", t)],
+                new Dictionary<string, string> { ["note\u001b[2J"] = "line1\r\nline2\u202eevil" });
+        var (code, stdout, err) = HostFixture.Cli("inspect", path);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.DoesNotContain('\r', stdout);
+        Assert.DoesNotContain('\u202e', stdout);
+        Assert.Contains("\\e]0;owned", stdout);
+        Assert.DoesNotContain(stdout.Split('\n'), l => l.StartsWith("forged", StringComparison.Ordinal) || l.StartsWith("line2", StringComparison.Ordinal));
     }
 
     [Fact]
