@@ -14,7 +14,7 @@ compress=(dotnet "$root/host/bin/Release/net10.0/linux-x64/compress.dll")
 unset OMP_NUM_THREADS COMPRESS_THREADS
 pids=()
 for _ in $(seq "$busy"); do ( while :; do :; done ) & pids+=($!); done
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$out"' EXIT
+trap '[ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null; rm -rf "$out"' EXIT
 echo "$(nproc) CPUs, $busy busy loops, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo '| run | threads | exit | wall s | CPU s (user+sys) |'
 echo '|---|---|---:|---:|---:|'
