@@ -21,7 +21,8 @@ internal sealed class OrtModelRunner : IDisposable
 
     public OrtModelRunner(string path, OrtEvaluationOptions options)
     {
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+        // A regular file only: ONNX Runtime opening a FIFO would wait forever.
+        IO.InputFiles.RequireRegular(path);
         using var so = new SessionOptions
         {
             GraphOptimizationLevel = options.OptimizationLevel,
