@@ -109,7 +109,7 @@ public sealed class DemoRunner(PluginCatalog catalog, TextWriter error, Verbosit
         ResultJson.WriteFile(recipePath, step.RecipeFor(request.Seed, request.Quick));
         string stepOut = Path.Combine(outDir, StepsFolder, step.Name);
         string work = Path.Combine(outDir, ".work", step.Name);
-        var run = new RunRequest(recipePath, modelPath, stepOut, null, data, request.Seed, request.Device, [], work);
+        var run = new RunRequest(recipePath, modelPath, stepOut, null, data, request.Seed, request.Device, [], work, EvalLimit: request.EvalLimit);
         try
         {
             var result = _progress.Run(progress => new RunPipeline(catalog, Log, progress).Execute(run, cancellation));
