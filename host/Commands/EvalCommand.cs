@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Data;
 using Compressor.Engine.Evaluation;
 using Compressor.Host.Pipeline;
@@ -39,7 +40,7 @@ public static class EvalCommand
         var options = new OrtEvaluationOptions { BatchSize = request.BatchSize, Runs = request.Runs, IntraOpThreads = request.Threads ?? Environment.ProcessorCount, Limit = request.Limit };
         options.Validate();
         foreach (var path in new[] { request.ModelPath, request.ReferencePath })
-            if (path is not null && !File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+            if (path is not null) RequireOnnx(path);
         using var data = DataSources.Open(request.Data, request.Seed);
         env.Logger().Info($"evaluating {request.ModelPath}{(request.ReferencePath is null ? "" : $" against {request.ReferencePath}")} on {data.Evaluation.Name}");
         var result = env.Progress().Run(progress => OrtEvaluation.Run(request.ModelPath, request.ReferencePath, data.Evaluation, data.Info.Kind, options, env.Cancellation, progress));
@@ -61,6 +62,17 @@ public static class EvalCommand
             ? new[] { m.Name, Format(m.Value), m.Reference is { } r ? Format(r) : "-", m.Unit }
             : [m.Name, Format(m.Value), m.Unit]).ToList());
         return ExitCode.Success;
+    }
+
+    /// <summary>Refuses a file that is not an ONNX model, in our words: what it is, and how to get an ONNX model from it.</summary>
+    /// <exception cref="CompressException">Missing, a checkpoint, or unrecognised (kind InvalidInput).</exception>
+    public static void RequireOnnx(string path)
+    {
+        var format = CheckpointFormats.Detect(path);
+        if (format is { Name: "onnx" }) return;
+        throw new CompressException(ErrorKind.InvalidInput, format is null
+            ? $"{path} is not an ONNX model (its content is no format compress reads); 'eval' takes the model.onnx that 'compress run' or 'compress export' writes"
+            : $"{path} is a {format.Name} checkpoint; 'eval' takes an ONNX model: run 'compress export {path} --out model.onnx' first");
     }
 
     private static string Format(double v) => v.ToString(Math.Abs(v) >= 100 ? "F1" : "F4", CultureInfo.InvariantCulture);

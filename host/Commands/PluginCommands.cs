@@ -75,9 +75,14 @@ public static class PluginCommands
         env.Out.WriteLine();
         env.Out.WriteLine($"Usage: compress run {m.Id} --model PATH --out DIR [options]");
         env.Out.WriteLine();
-        TextTable.Write(env.Out, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
-            schema.Options.Select(o => new[] { o.Flag, o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? d : "-",
-                o.AllowedText.Length == 0 ? "-" : o.AllowedText, o.Description }).ToList());
+        WriteOptions(env.Out, schema);
         return ExitCode.Success;
     }
+
+    /// <summary>The table of a plugin's options (<c>plugin describe</c>, <c>run PLUGIN --help</c>): flag, type,
+    /// default, allowed values, description. Former names are not listed.</summary>
+    public static void WriteOptions(TextWriter w, OptionsSchema schema) =>
+        TextTable.Write(w, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
+            schema.Options.Select(o => new[] { o.Flag, o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? d : "-",
+                o.AllowedText.Length == 0 ? "-" : o.AllowedText, o.Description }).ToList());
 }
