@@ -71,7 +71,7 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
                     if (settings.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, settings.GradientClip);
                     optimizer.step();
                     double l = loss.item<float>();
-                    if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"train: the loss became {l} at step {step + 1} (lower --lr?)");
+                    if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"train: the loss became {l} at step {step + 1} (lower --learning-rate?)");
                     lossSum += l;
                     batches++;
                     step++;
