@@ -7,7 +7,7 @@ namespace Compressor.Host.Console;
 /// <item><b>live</b> — stderr is the process's own terminal and the verbosity is normal: progress is drawn as bars
 /// (Spectre.Console) at the bottom of the screen, every log line is printed <i>above</i> them through the same
 /// console (so redraws never overwrite or lose it), and a finished task leaves one finished bar line behind;</item>
-/// <item><b>lines</b> — stderr is a file or a pipe, or the verbosity is detailed or more (or quiet/minimal): log
+/// <item><b>lines</b> — stderr is a file or a pipe or a terminal that cannot redraw, or the verbosity is detailed or more (or quiet/minimal): log
 /// lines and progress as plain lines (<see cref="LineProgressReporter"/>), a readable record in CI logs.</item>
 /// </list>
 /// Logs go through <see cref="Logger"/>, progress through <see cref="Run{T}"/>; nothing else writes to stderr while
@@ -26,8 +26,12 @@ public sealed class ConsoleWriter : IProgressReporter
     {
         _error = error;
         Verbosity = verbosity;
-        ShowsBars = (live ?? IsTerminal(error)) && verbosity == Verbosity.Normal;
-        _bars = ShowsBars ? new SpectreProgressReporter(error) : null;
+        if ((live ?? IsTerminal(error)) && verbosity == Verbosity.Normal)
+        {
+            var bars = new SpectreProgressReporter(error);
+            if (live == true || bars.CanRedraw) _bars = bars;   // a terminal that cannot redraw (TERM=dumb) gets lines
+        }
+        ShowsBars = _bars is not null;
         _progress = new LineProgressReporter(this, verbosity);
         Logger = new StderrLogger(this, verbosity);
     }

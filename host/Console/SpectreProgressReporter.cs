@@ -27,6 +27,9 @@ public sealed class SpectreProgressReporter : IProgressReporter
         });
     }
 
+    /// <summary>Whether the terminal can redraw bars in place (ANSI escape codes; not <c>TERM=dumb</c>).</summary>
+    public bool CanRedraw => _console.Profile.Capabilities.Ansi && _console.Profile.Capabilities.Interactive;
+
     /// <summary>Runs <paramref name="work"/> with live bars.</summary>
     public T Run<T>(Func<T> work)
     {
