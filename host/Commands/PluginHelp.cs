@@ -27,7 +27,7 @@ public static class PluginHelp
         foreach (string line in Sections(text.ToString()))
         {
             // Plugin options are the tokens 'run' does not know; System.CommandLine calls them "additional arguments".
-            if (line.TrimStart().StartsWith("compress run <plugin|recipe>", StringComparison.Ordinal))
+            if (line.Contains(" run <plugin|recipe>", StringComparison.Ordinal) && line.StartsWith("  ", StringComparison.Ordinal))
                 stdout.WriteLine(plugin
                     ? $"  compress run {target} --model PATH --out DIR [options] [{target} options]"
                     : "  compress run <plugin|recipe> --model PATH --out DIR [options] [plugin options]");
