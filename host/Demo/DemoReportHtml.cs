@@ -134,10 +134,14 @@ public static class DemoReportHtml
         if (report.Fp32 is { } f && DemoTable.Metric(f.Metrics, report.PrimaryMetric) is { } fv) points.Add(new ParetoPoint("fp32", f.BitsPerWeight, fv));
         foreach (var s in report.Ran())
             if (s.BitsPerWeight is { } b && DemoTable.Metric(s.Metrics, report.PrimaryMetric) is { } v) points.Add(new ParetoPoint(s.Name, b, v));
-        var front = points.Where(p => !points.Any(q => q != p && q.Bits <= p.Bits && q.Value >= p.Value && (q.Bits < p.Bits || q.Value > p.Value)))
-            .OrderBy(p => p.Bits).ToList();
-        return (points, front);
+        return (points, ParetoFront(points));
     }
+
+    /// <summary>The points no other point dominates (fewer or equal bits and a higher or equal value, one of them
+    /// strictly), by bits.</summary>
+    public static List<ParetoPoint> ParetoFront(IReadOnlyList<ParetoPoint> points) =>
+        points.Where(p => !points.Any(q => q != p && q.Bits <= p.Bits && q.Value >= p.Value && (q.Bits < p.Bits || q.Value > p.Value)))
+            .OrderBy(p => p.Bits).ToList();
 
     private static byte[]? Pareto(DemoReport report)
     {

@@ -60,6 +60,10 @@ public static class ReportPlots
         return plots;
     }
 
+    /// <summary>The layers with a finite SQNR, lowest (worst) first — the order of the per-layer error plot.</summary>
+    public static IReadOnlyList<LayerResult> WorstFirst(IReadOnlyList<LayerResult> layers) =>
+        layers.Where(l => l.SqnrDb is not null).OrderBy(l => l.SqnrDb).ThenBy(l => l.Name, StringComparer.Ordinal).ToList();
+
     /// <summary>The value of a series whose every point is the same (not plotted), or null.</summary>
     public static double? Constant(SeriesResult s)
     {
@@ -110,7 +114,7 @@ public static class ReportPlots
 
     private static byte[]? LayerSqnr(IReadOnlyList<LayerResult> layers)
     {
-        var rows = layers.Where(l => l.SqnrDb is not null).OrderBy(l => l.SqnrDb).ThenBy(l => l.Name, StringComparer.Ordinal).ToList();
+        var rows = WorstFirst(layers);
         if (rows.Count == 0) return null;
         var plot = NewPlot();
         var (lo, hi) = PlotFormat.Near(rows.Select(r => r.SqnrDb!.Value).ToList());
