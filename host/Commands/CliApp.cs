@@ -64,9 +64,11 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
+            // Every error, one line each, the unknown names first with their nearest known ones; the last points at the help.
             var errors = ParseErrors.Explain(parse);
+            string path = ParseErrors.Path(parse);
             for (int i = 0; i < errors.Count; i++)
-                stderr.WriteLine($"error: {errors[i]}{(i == errors.Count - 1 ? $" (see 'compress {ParseErrors.Path(parse)}{(ParseErrors.Path(parse).Length > 0 ? " " : "")}--help')" : "")}");
+                stderr.WriteLine($"error: {errors[i]}{(i == errors.Count - 1 ? $" (see 'compress {(path.Length > 0 ? path + " " : "")}--help')" : "")}");
             return (int)ExitCode.InvalidArguments;
         }
         if (PluginHelp.Handles(parse)) return PluginHelp.Write(parse, stdout, stderr, Env);

@@ -114,4 +114,25 @@ public sealed class ReportFormattingTests
         foreach (var p in points.Except(front))
             Assert.Contains(front, q => q.Bits <= p.Bits && q.Value >= p.Value);
     }
+
+    [Fact]
+    public void AModelSlowerAndHungrierThanItsReferenceIsWarnedAbout()
+    {
+        // The StatsQ W4A4 case: 3.2× slower in every interleaved run, 1.8× the peak memory.
+        var runtime = new EvaluationRuntime("1.31.1", "ORT_ENABLE_ALL", 1, 64, 4, 3, "rss-peak-reset");
+        var model = new LatencyResult(16, 17, 4, 3, 64, 1) { TimesMs = [16, 16, 16, 16] };
+        var reference = new LatencyResult(5, 5, 4, 3, 64, 1) { TimesMs = [5, 5, 5, 5] };
+        var result = new OrtEvaluationResult([new Compressor.Sdk.Reports.Metric(EvaluationMetricNames.PeakMemoryMB, 18, "MiB", "d", 10)], "d", 64,
+            "1.31.1", "ORT_ENABLE_ALL", model, reference, "rss-peak-reset");
+        var evaluation = new EvaluationReport("model.onnx", "input", "d", 64, runtime, 64, null, SpeedUp.Of(model, reference));
+        var warnings = Compressor.Host.Pipeline.EvaluationStage.CostWarnings(evaluation, result).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.StartsWith("model.onnx runs 3.20× slower (IQR 3.20–3.20×, 4 interleaved runs) than the input model on ONNX Runtime CPU", warnings[0]);
+        Assert.Equal("model.onnx needs 1.8× the peak memory of the input model on ONNX Runtime CPU (18.0 vs 10.0 MiB)", warnings[1]);
+        // Faster in at least a quarter of the runs, and within 1.2× the memory: nothing to warn about.
+        var mixed = new LatencyResult(6, 9, 4, 3, 64, 1) { TimesMs = [4, 6, 6, 9] };
+        var calm = new OrtEvaluationResult([new Compressor.Sdk.Reports.Metric(EvaluationMetricNames.PeakMemoryMB, 11, "MiB", "d", 10)], "d", 64,
+            "1.31.1", "ORT_ENABLE_ALL", mixed, reference, "rss-peak-reset");
+        Assert.Empty(Compressor.Host.Pipeline.EvaluationStage.CostWarnings(evaluation with { SpeedUp = SpeedUp.Of(mixed, reference) }, calm));
+    }
 }
