@@ -70,7 +70,7 @@ compress="$work/tools/compress"
 grep -q "acme-quant" "$work/plugins.txt" || { echo "third-party: acme-quant not listed"; exit 1; }
 grep -q "rtn" "$work/plugins.txt" || { echo "third-party: the tool's bundled plugins were not found"; exit 1; }
 "$compress" train mlp --data digits --epochs 2 --out "$work/base" --verbosity m
-"$compress" --plugins "$plugin_dir" run acme-quant --model "$work/base/model.safetensors" --out "$work/out" --bits 8 --data digits --verbosity m
+"$compress" --plugins "$plugin_dir" run acme-quant --model "$work/base/model.safetensors" --out "$work/out" --weight-bits 8 --data digits --verbosity m
 for f in compressed.safetensors model.onnx recipe.json report.json report.html; do
   [ -s "$work/out/$f" ] || { echo "third-party: $f missing from the run's outputs"; exit 1; }
 done

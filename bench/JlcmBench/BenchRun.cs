@@ -23,7 +23,7 @@ internal static class BenchRun
     /// <summary>The plugin options of a row: <paramref name="method"/> is rtn, kmeans, default or proximal.</summary>
     public static JlcmOptions Options(string method, int bits, int groups, CodebookVariant variant, double lr, int samples, int iterations) => new()
     {
-        Bits = bits, Groups = groups, Variant = variant, Lr = lr, CalibrationSamples = samples, Iterations = iterations,
+        WeightBits = bits, Groups = groups, Variant = variant, LearningRate = lr, CalibrationSamples = samples, Iterations = iterations,
         Method = method switch { "rtn" => JlcmMethod.Rtn, "kmeans" => JlcmMethod.Kmeans, _ => JlcmMethod.Jlcm },
         Gradient = method == "default" ? MappingGradientKind.Default : MappingGradientKind.Proximal,
     };

@@ -76,7 +76,7 @@ for stage in "${stages[@]}"; do
   gpt)
     if [ ! -f "$out/init/model.safetensors" ]; then
       # The initialised model: one optimizer step at lr 1e-7 on 16 windows (compress train has no 0-epoch mode).
-      "$compress" train gpt-tiny --config '{"dim":128,"heads":4}' --epochs 1 --lr 1e-7 --batch-size 16 \
+      "$compress" train gpt-tiny --config '{"dim":128,"heads":4}' --epochs 1 --learning-rate 1e-7 --batch-size 16 \
         --data "text:$text/moby-dick.txt,tokenizer=char,context=64,limit=16" --out "$out/init" > "$out/init.log" 2>&1
     fi
     common=(--model "$out/init/model.safetensors" --data "$gptdata" --seed 0 --from-scratch --train-steps "$steps"

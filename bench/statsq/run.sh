@@ -40,7 +40,7 @@ done
 mkdir -p "$out"
 if [ ! -f "$out/fp/model.safetensors" ]; then
   echo "== FP baseline: compress train vit --data $data --epochs $fp_epochs"
-  "$compress" train vit --data "$data" --config "$config" --epochs "$fp_epochs" --lr "$fp_lr" --batch-size "$batch" --out "$out/fp"
+  "$compress" train vit --data "$data" --config "$config" --epochs "$fp_epochs" --learning-rate "$fp_lr" --batch-size "$batch" --out "$out/fp"
 fi
 for b in $bits; do
   for v in $variants; do
@@ -61,7 +61,7 @@ for b in $bits; do
         verbosity=n; [ "$attempt" = 2 ] && verbosity=diag
         # shellcheck disable=SC2086
         if "$compress" run statsq --model "$out/fp/model.safetensors" --data "$data" --seed "$s" --out "$dir" \
-             --bits "$b" $flags --epochs "$epochs" --batch-size "$batch" --lr "$lr" -v "$verbosity" 2> >(tee -a "$dir.log" >&2); then
+             --bits "$b" $flags --epochs "$epochs" --batch-size "$batch" --learning-rate "$lr" -v "$verbosity" 2> >(tee -a "$dir.log" >&2); then
           break
         fi
         [ "$attempt" = 2 ] && { echo "error: W${b}A${b} $v seed $s failed twice (see $dir.log)" >&2; exit 1; }

@@ -67,18 +67,15 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"error: {parse.Errors[0].Message} (see 'compress {string.Join(' ', CommandPath(parse))} --help')");
+            // Every error, one line each, the unknown names first with their nearest known ones; the last points at the help.
+            var errors = ParseErrors.Explain(parse);
+            string path = ParseErrors.Path(parse);
+            for (int i = 0; i < errors.Count; i++)
+                stderr.WriteLine($"error: {errors[i]}{(i == errors.Count - 1 ? $" (see 'compress {(path.Length > 0 ? path + " " : "")}--help')" : "")}");
             return (int)ExitCode.InvalidArguments;
         }
+        if (PluginHelp.Handles(parse)) return PluginHelp.Write(parse, stdout, stderr, Env);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-    }
-
-    private static IEnumerable<string> CommandPath(ParseResult parse)
-    {
-        var names = new List<string>();
-        for (var r = parse.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
-            if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
-        return names;
     }
 
     private sealed class VersionAction(TextWriter stdout) : System.CommandLine.Invocation.SynchronousCommandLineAction

@@ -1,5 +1,6 @@
 using Compressor.Host.Console;
 using Compressor.Host.Plugins;
+using Compressor.Sdk.Diagnostics;
 
 namespace Compressor.Host.Commands;
 
@@ -11,9 +12,14 @@ public sealed record CommandEnvironment(TextWriter Out, TextWriter Error, Verbos
     /// <summary>Discovers the plugins (and with them the run's compressed layer kinds).</summary>
     public PluginCatalog Catalog() => PluginCatalog.Discover(PluginCatalog.SearchPath(PluginDirectories));
 
-    /// <summary>The logger for this command.</summary>
-    public StderrLogger Logger() => new(Error, Verbosity);
+    private ConsoleWriter? _console;
 
-    /// <summary>How this command shows progress.</summary>
-    public ProgressDisplay Progress() => new(Error, Verbosity);
+    /// <summary>The one writer of stderr for this command: logs and progress (<see cref="ConsoleWriter"/>).</summary>
+    public ConsoleWriter Console => _console ??= new ConsoleWriter(Error, Verbosity);
+
+    /// <summary>The logger for this command (through <see cref="Console"/>).</summary>
+    public IPluginLogger Logger() => Console.Logger;
+
+    /// <summary>How this command shows progress (<see cref="Console"/>).</summary>
+    public ConsoleWriter Progress() => Console;
 }

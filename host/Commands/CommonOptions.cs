@@ -36,4 +36,10 @@ public static class CommonOptions
         Recursive = true,
         AllowMultipleArgumentsPerToken = false,
     };
+
+    /// <summary><c>--eval-limit N</c> (<c>run</c>, <c>eval</c>, <c>demo</c>).</summary>
+    public static Option<long?> EvalLimit() => new("--eval-limit")
+    {
+        Description = "Evaluate at most N samples of the evaluation split (the first N, fixed by the seed); the report says how many were evaluated. Default: all.",
+    };
 }

@@ -24,11 +24,12 @@ public static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Seed for training, data splits and every step.", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var steps = new Option<string?>("--steps") { Description = "A demo-steps.json to use instead of the built-in list (same format: models → train/pretrained, data, steps of recipes)." };
+        var evalLimit = CommonOptions.EvalLimit();
         var cmd = new Command("demo", "Run the whole pipeline on the embedded default with no network: train (or load) a base model, compress it with each demo recipe " +
                                       "(steps whose plugin is not installed are skipped), export, verify and evaluate each on ONNX Runtime, and write one comparison report.");
-        foreach (var o in new Option[] { output, model, quick, seed, device, steps }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, model, quick, seed, device, steps, evalLimit }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new DemoRequest(pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(quick), pr.GetValue(seed),
-            pr.GetValue(device)!, pr.GetValue(steps)))));
+            pr.GetValue(device)!, pr.GetValue(steps), pr.GetValue(evalLimit)))));
         return cmd;
     }
 

@@ -78,9 +78,14 @@ public static class PluginCommands
         env.Out.WriteLine();
         env.Out.WriteLine($"Usage: compress run {m.Id} --model PATH --out DIR [options]");
         env.Out.WriteLine();
-        TextTable.Write(env.Out, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
-            schema.Options.Select(o => new[] { TerminalText.Cell(o.Flag, 64), o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? TerminalText.Cell(d, 64) : "-",
-                o.AllowedText.Length == 0 ? "-" : TerminalText.Cell(o.AllowedText, 120), TerminalText.Cell(o.Description, 400) }).ToList());
+        WriteOptions(env.Out, schema);
         return ExitCode.Success;
     }
+
+    /// <summary>The table of a plugin's options (<c>plugin describe</c>, <c>run PLUGIN --help</c>): flag, type,
+    /// default, allowed values, description. Former names are not listed.</summary>
+    public static void WriteOptions(TextWriter w, OptionsSchema schema) =>
+        TextTable.Write(w, ["OPTION", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"],
+            schema.Options.Select(o => new[] { TerminalText.Cell(o.Flag, 64), o.TypeName, OptionDescriptor.Format(o.DefaultValue) is { Length: > 0 } d ? TerminalText.Cell(d, 64) : "-",
+                o.AllowedText.Length == 0 ? "-" : TerminalText.Cell(o.AllowedText, 120), TerminalText.Cell(o.Description, 400) }).ToList());
 }

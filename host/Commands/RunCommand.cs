@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
 using Compressor.Engine.Data;
 using Compressor.Host.Pipeline;
-using Compressor.Host.Reports;
 
 namespace Compressor.Host.Commands;
 
@@ -22,15 +20,16 @@ public static class RunCommand
         var work = new Option<string?>("--work") { Description = "Folder for resumable plugin state (default: OUT/.work)." };
         var opset = new Option<int?>("--opset") { Description = "ai.onnx opset of model.onnx (default 21; 25 where 2-bit weights need int2)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop a plugin step that runs longer than this many seconds (exit code 8, nothing written). Default: no limit." };
+        var evalLimit = CommonOptions.EvalLimit();
         var maxMemory = new Option<string?>("--max-memory") { Description = "Memory limit for the model, the in-memory data and each layer's working set, e.g. 2GB or 512MiB: a run that would exceed it stops before allocating (exit code 10, nothing written). Default: no limit." };
         var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, timeout, maxMemory }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, timeout, maxMemory, evalLimit }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
-            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory)))));
+            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory), pr.GetValue(evalLimit)))));
         return cmd;
     }
 
@@ -45,32 +44,7 @@ public static class RunCommand
             JsonOutput.Write(env.Out, new RunOutput(JsonOutput.SchemaVersion, result.OutputDirectory, result.Files, result.Report));
             return ExitCode.Success;
         }
-        var r = result.Report;
-        var output = r.Output;
-        env.Out.WriteLine($"wrote {result.OutputDirectory}");
-        foreach (var f in result.Files) env.Out.WriteLine($"  {Path.GetFileName(f)}");
-        env.Out.WriteLine($"input   {N(r.Input.Bytes)} bytes, {N(r.Input.Parameters)} parameters");
-        env.Out.WriteLine($"output  {N(output.BytesOnDisk)} bytes on disk ({N(output.TheoreticalBytes)} theoretical), " +
-                          $"{(output.BitsPerWeight is { } bits ? $"{bits.ToString(CultureInfo.InvariantCulture)} bits per compressed weight" : "no compressed layers")}");
-        if (output.Onnx is { } onnx && r.Verification is { } v) OnnxSummary.Write(env.Out, onnx, v);
-        var evaluated = r.EvaluatedMetrics().ToList();
-        if (r.Evaluation is { } e && evaluated.Count > 0)
-        {
-            env.Out.WriteLine($"eval    {e.Dataset} on ONNX Runtime {e.Runtime.OptimizationLevel}, {N(e.Runtime.IntraOpThreads)} intra-op threads (reference: the input model)");
-            TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"],
-                evaluated.Select(m => new[] { m.Name, ReportTables.Text(m.Value), ReportTables.Text(m.Reference), m.Unit }).ToList());
-        }
-        foreach (var w in r.Warnings) env.Out.WriteLine($"warning: {Console.TerminalText.Cell(w, 4000)}");
-        if (r.Layers.Count > 0)
-        {
-            TextTable.Write(env.Out, ["LAYER", "KIND", "SHAPE", "BITS/W", "SQNR dB"], r.Layers.Select(l => new[]
-            {
-                Console.TerminalText.Cell(l.Name, 160), Console.TerminalText.Cell(l.Kind, 64), string.Join("x", l.Shape), l.Bits?.ToString("F3", CultureInfo.InvariantCulture) ?? "-",
-                l.SqnrDb?.ToString("F2", CultureInfo.InvariantCulture) ?? "inf",
-            }).ToList());
-        }
+        RunSummary.Write(env.Out, result);
         return ExitCode.Success;
     }
-
-    private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -88,6 +88,16 @@ public sealed record DemoReport(
             Path.GetRelativePath(outDir, run.OutputDirectory), report.Steps, report.Output.BitsPerWeight, report.Output.Onnx?.BitsPerWeight,
             report.Output.BytesOnDisk, report.Output.TheoreticalBytes, report.Output.Onnx?.BytesOnDisk, run.ReferenceOnnxBytes is > 0 ? run.ReferenceOnnxBytes : null,
             v is null ? null : new DemoVerification(v.Passed, v.SqnrDb, v.Optimized.SqnrDb, v.FusedKernels),
-            metrics, reference, report.Series, report.Warnings);
+            metrics, reference, report.Series, report.Warnings, report.Headline?.Text, FloatStorage(report).ValueBits, FloatStorage(report).StoredShare);
+    }
+
+    /// <summary>When every compressed layer of <paramref name="report"/> stores plain floats of one width: that width and
+    /// the stored values' share of the replaced weights.</summary>
+    private static (int? ValueBits, double? StoredShare) FloatStorage(RunReport report)
+    {
+        var layers = report.Layers;
+        if (layers.Count == 0 || layers.Any(l => l.ValueBits is null) || layers.Select(l => l.ValueBits).Distinct().Count() != 1) return (null, null);
+        double weights = layers.Sum(l => l.Shape.Aggregate(1.0, (a, x) => a * x));
+        return (layers[0].ValueBits, Math.Round(layers.Sum(l => l.StoredShare!.Value * l.Shape.Aggregate(1.0, (a, x) => a * x)) / weights, 6));
     }
 }

@@ -27,6 +27,8 @@ public static class DemoReportHtml
         th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
         .note{color:#555;font-size:.9em;max-width:900px}.plots{display:flex;flex-wrap:wrap;gap:1em}
         figure{margin:.5em 0}figcaption{color:#555;font-size:.85em;max-width:720px}img{max-width:100%;border:1px solid #eee}
+        pre.json{margin:0;max-width:760px;max-height:14em;overflow:auto;background:#f8f8f8;border:1px solid #e4e4e4;padding:.4em;font-size:.85em;white-space:pre}
+        td{vertical-align:top}ul.headlines li{margin:.2em 0}
         """;
 
     /// <summary>The HTML of the demo report <paramref name="report"/>.</summary>
@@ -60,6 +62,9 @@ public static class DemoReportHtml
             sb.Append("</tr>\n");
         }
         sb.Append("</table>\n");
+        var headlines = report.Ran().Where(r => r.Headline is not null).ToList();
+        if (headlines.Count > 0)
+            sb.Append("<ul class=\"headlines\">").Append(string.Concat(headlines.Select(r => $"<li><b>{E(r.Name)}</b>: {E(r.Headline!)}</li>"))).Append("</ul>\n");
         var plots = Plots(report, log);
         if (plots.Count > 0)
         {
@@ -71,7 +76,7 @@ public static class DemoReportHtml
         if (!FontSupport.HasFonts) sb.Append("<p class=\"note\">No font was found on this machine, so the plots have no text; the captions name what they show.</p>\n");
         sb.Append("<h2>Recipes</h2>\n<table><tr><th>step</th><th>title</th><th>recipe</th></tr>\n");
         foreach (var s in report.Steps)
-            sb.Append($"<tr><td>{E(s.Name)}</td><td>{E(s.Title)}</td><td><code>{E(s is DemoStepRun r ? ResultJson.SerializeCompact(r.Steps) : ResultJson.SerializeCompact(s.Plugins))}</code></td></tr>\n");
+            sb.Append($"<tr><td>{E(s.Name)}</td><td>{E(s.Title)}</td><td><pre class=\"json\">{E(s is DemoStepRun r ? ResultJson.Serialize(r.Steps) : ResultJson.Serialize(s.Plugins))}</pre></td></tr>\n");
         sb.Append("</table>\n</body></html>\n");
         return sb.ToString();
     }
@@ -96,43 +101,125 @@ public static class DemoReportHtml
         string primary = report.PrimaryMetric;
         List<(string Name, double? Value)> Column(Func<DemoStepRun, double?> fromStep, double? fp32Value) =>
             [("fp32", fp32Value), .. ok.Select(s => (s.Name, fromStep(s)))];
+        Try("demo-pareto", $"{primary} against storage bits per compressed weight for every model (log scale); the Pareto front — no other model " +
+                           "is both smaller and better — is joined and ringed", () => Pareto(report));
         Try("demo-primary", $"{primary} of each model on the evaluation split (FP32 in grey)", () =>
-            Bars(Column(s => DemoTable.Metric(s.Metrics, primary), fp32 is null ? null : DemoTable.Metric(fp32.Metrics, primary)), primary));
-        Try("demo-bits", "Storage bits per compressed weight", () => Bars(Column(s => s.BitsPerWeight, 32), "bits/weight"));
-        Try("demo-bytes", "ONNX model size in bytes", () => Bars(Column(s => s.OnnxBytes, fp32?.OnnxBytes), "bytes"));
+            Bars(Column(s => DemoTable.Metric(s.Metrics, primary), fp32 is null ? null : DemoTable.Metric(fp32.Metrics, primary)), primary,
+                primary == EvaluationMetricNames.Accuracy ? "fraction" : "", nearData: true));
+        Try("demo-bits", "Storage bits per compressed weight", () => Bars(Column(s => s.BitsPerWeight, 32), "bits per weight", "", nearData: false));
+        Try("demo-bytes", "ONNX model size", () => Bars(Column(s => s.OnnxBytes, fp32?.OnnxBytes), "ONNX model size", "bytes", nearData: false));
         Try("demo-latency", "ONNX Runtime median latency of one batch (ms; as measured in each step's run, so FP32 is the first step's measurement)", () =>
             Bars(Column(s => DemoTable.Metric(s.Metrics, EvaluationMetricNames.LatencyMedianMs),
-                fp32 is null ? null : DemoTable.Metric(fp32.Metrics, EvaluationMetricNames.LatencyMedianMs)), "ms"));
+                fp32 is null ? null : DemoTable.Metric(fp32.Metrics, EvaluationMetricNames.LatencyMedianMs)), "median latency", "ms", nearData: false));
         var seriesNames = ok.SelectMany(s => s.Series.Select(x => x.Name)).Distinct(StringComparer.Ordinal).ToList();
         foreach (var name in seriesNames)
         {
             var lines = ok.SelectMany(s => s.Series.Where(x => x.Name == name).Select(x => (s.Name, x))).ToList();
+            if (lines.All(l => ReportPlots.Constant(l.x) is not null)) continue;   // flat lines say nothing
             var first = lines[0].x;
             Try($"demo-series-{ReportPlots.Slug(name)}", $"{name} ({first.YLabel} per {first.XLabel}), one line per step", () => Lines(name, lines));
         }
         return plots;
     }
 
-    private static byte[]? Bars(List<(string Name, double? Value)> column, string yLabel)
+    /// <summary>One point of the accuracy-vs-size scatter.</summary>
+    public sealed record ParetoPoint(string Name, double Bits, double Value);
+
+    /// <summary>The points of the demo's scatter (FP32 at 32 bits, each step that ran at its bits per weight, with its
+    /// primary metric) and which of them are on the Pareto front: no other point has fewer or equal bits and a higher or
+    /// equal value, one of them strictly (the primary metric is higher-is-better: accuracy, or cosine to FP32).</summary>
+    public static (List<ParetoPoint> Points, List<ParetoPoint> Front) ParetoFront(DemoReport report)
+    {
+        var points = new List<ParetoPoint>();
+        if (report.Fp32 is { } f && DemoTable.Metric(f.Metrics, report.PrimaryMetric) is { } fv) points.Add(new ParetoPoint("fp32", f.BitsPerWeight, fv));
+        foreach (var s in report.Ran())
+            if (s.BitsPerWeight is { } b && DemoTable.Metric(s.Metrics, report.PrimaryMetric) is { } v) points.Add(new ParetoPoint(s.Name, b, v));
+        return (points, ParetoFront(points));
+    }
+
+    /// <summary>The points no other point dominates (fewer or equal bits and a higher or equal value, one of them
+    /// strictly), by bits.</summary>
+    public static List<ParetoPoint> ParetoFront(IReadOnlyList<ParetoPoint> points) =>
+        points.Where(p => !points.Any(q => q != p && q.Bits <= p.Bits && q.Value >= p.Value && (q.Bits < p.Bits || q.Value > p.Value)))
+            .OrderBy(p => p.Bits).ToList();
+
+    private static byte[]? Pareto(DemoReport report)
+    {
+        var (points, front) = ParetoFront(report);
+        if (points.Count < 2) return null;
+        bool accuracy = report.PrimaryMetric == EvaluationMetricNames.Accuracy;
+        double Y(double v) => accuracy ? 100 * v : v;
+        var plot = NewPlot();
+        double[] xs = points.Select(p => Math.Log2(p.Bits)).ToArray(), ys = points.Select(p => Y(p.Value)).ToArray();
+        var frontLine = plot.Add.ScatterLine(front.Select(p => Math.Log2(p.Bits)).ToArray(), front.Select(p => Y(p.Value)).ToArray(), Palette[2]);
+        frontLine.LineWidth = 2;
+        frontLine.LinePattern = LinePattern.Dashed;
+        frontLine.MarkerSize = 0;
+        var ringed = plot.Add.ScatterPoints(front.Select(p => Math.Log2(p.Bits)).ToArray(), front.Select(p => Y(p.Value)).ToArray(), Palette[2]);
+        ringed.MarkerSize = 16;
+        ringed.MarkerShape = MarkerShape.OpenCircle;
+        for (int i = 0; i < points.Count; i++)
+        {
+            var dot = plot.Add.ScatterPoints(new[] { xs[i] }, new[] { ys[i] }, points[i].Name == "fp32" ? Fp32Color : Palette[(i - 1 + Palette.Length) % Palette.Length]);
+            dot.MarkerSize = 9;
+            if (FontSupport.HasFonts)
+            {
+                var label = plot.Add.Text(points[i].Name, xs[i], ys[i]);
+                label.LabelFontSize = 11;
+                label.LabelOffsetX = 8;
+                label.LabelOffsetY = i % 2 == 0 ? -14 : 2;   // alternate above and below: neighbours' names do not overlap
+            }
+        }
+        var (lo, hi) = PlotFormat.Near(ys);
+        plot.Axes.SetLimitsY(lo, hi);
+        double left = Math.Log2(points.Min(p => p.Bits)) - 0.3, right = Math.Log2(points.Max(p => p.Bits)) + 0.9;
+        plot.Axes.SetLimitsX(left, right);
+        if (FontSupport.HasFonts)
+        {
+            double[] bits = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32];
+            var shown = bits.Where(b => Math.Log2(b) >= left && Math.Log2(b) <= right).ToArray();
+            plot.Axes.Bottom.SetTicks(shown.Select(Math.Log2).ToArray(), shown.Select(b => b.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+            plot.XLabel("storage bits per compressed weight (log scale)");
+            plot.YLabel(accuracy ? "accuracy (%)" : report.PrimaryMetric);
+            plot.Title($"{report.PrimaryMetric} vs size: Pareto front ringed");
+        }
+        return plot.GetImageBytes(Width, Height + 60, ImageFormat.Png);
+    }
+
+    /// <summary>Horizontal bars, one per model (FP32 first, on top), names on the vertical axis; values in
+    /// <paramref name="unit"/> (KiB/MiB for bytes, % for a fraction). With <paramref name="nearData"/> the axis starts
+    /// near the values (a metric: 96.4 % and 99.2 % must look different), else at zero (sizes, times).</summary>
+    private static byte[]? Bars(List<(string Name, double? Value)> column, string title, string unit, bool nearData)
     {
         var rows = column.Where(c => c.Value is not null).ToList();
         if (rows.Count == 0) return null;
         var plot = NewPlot();
-        plot.Add.Bars(rows.Select((r, i) => new Bar
+        var values = rows.Select(r => r.Value!.Value).ToList();
+        var (lo, hi) = nearData ? PlotFormat.Near(values) : (0, values.Max());
+        int n = rows.Count;
+        var bars = plot.Add.Bars(rows.Select((r, i) => new Bar
         {
-            Position = i, Value = r.Value!.Value, FillColor = r.Name == "fp32" ? Fp32Color : Palette[(i - 1 + Palette.Length) % Palette.Length],
-            Label = FontSupport.HasFonts ? r.Value.Value.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) : "",
+            Position = n - 1 - i, Value = r.Value!.Value, ValueBase = lo, FillColor = r.Name == "fp32" ? Fp32Color : Palette[(i - 1 + Palette.Length) % Palette.Length],
+            Label = FontSupport.HasFonts ? PlotFormat.Value(r.Value.Value, unit) : "",
         }).ToList());
+        bars.Horizontal = true;
+        double right = hi + (hi - lo) * 0.25;
+        plot.Axes.SetLimitsX(lo, right);
+        plot.Axes.SetLimitsY(-0.6, n - 0.4);
         if (FontSupport.HasFonts)
         {
-            plot.Axes.Bottom.SetTicks(rows.Select((_, i) => (double)i).ToArray(), rows.Select(r => r.Name).ToArray());
-            plot.Axes.Bottom.TickLabelStyle.Rotation = 30;
-            plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-            plot.Axes.Bottom.MinimumSize = rows.Max(r => r.Name.Length) * 5f + 16;
-            plot.YLabel(yLabel);
+            plot.Axes.Left.SetTicks(rows.Select((_, i) => (double)(n - 1 - i)).ToArray(), rows.Select(r => r.Name).ToArray());
+            if (unit == "bytes")
+            {
+                var (positions, labels) = PlotFormat.ByteTicks(right);
+                plot.Axes.Bottom.SetTicks(positions, labels);
+            }
+            else if (unit == "fraction")
+                plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => PlotFormat.Value(v, unit) };
+            plot.Title(title);
+            plot.XLabel(PlotFormat.AxisTitle(title, unit));
         }
-        plot.Axes.Margins(bottom: 0, top: 0.15);
-        return plot.GetImageBytes(Width, Height + 60, ImageFormat.Png);
+        return plot.GetImageBytes(Width, 90 + n * 30, ImageFormat.Png);
     }
 
     private static byte[]? Lines(string name, List<(string Step, SeriesResult Series)> lines)

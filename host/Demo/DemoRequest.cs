@@ -7,4 +7,5 @@ namespace Compressor.Host.Demo;
 /// <param name="Seed">The seed of training, data splits and every step.</param>
 /// <param name="Device">auto, cpu, cuda or cuda:N.</param>
 /// <param name="StepsFile">A demo-steps.json to use instead of the embedded one, or null.</param>
-public sealed record DemoRequest(string Model, string OutputDirectory, bool Quick, int Seed, string Device, string? StepsFile);
+/// <param name="EvalLimit">Evaluate at most this many samples per step (null: all).</param>
+public sealed record DemoRequest(string Model, string OutputDirectory, bool Quick, int Seed, string Device, string? StepsFile, long? EvalLimit = null);

@@ -30,8 +30,8 @@ public sealed class DemoRunner(PluginCatalog catalog, TextWriter error, Verbosit
     /// <summary>The folder of the recipes the steps ran.</summary>
     public const string RecipesFolder = "recipes";
 
-    private readonly IPluginLogger _log = new StderrLogger(error, verbosity);
-    private readonly ProgressDisplay _progress = new(error, verbosity);
+    private readonly ConsoleWriter _progress = new(error, verbosity);
+    private IPluginLogger Log => _progress.Logger;
 
     /// <summary>Runs the demo and returns its report (also written as report.json and report.html).</summary>
     public DemoResult Run(DemoRequest request)
@@ -58,20 +58,20 @@ public sealed class DemoRunner(PluginCatalog catalog, TextWriter error, Verbosit
             var step = plan.Steps[i];
             Stage(i + 2, total, $"{step.Name}: {step.Title}");
             var result = RunStep(step, modelPath, data, request, outDir);
-            if (result.Status == DemoStepStatus.Skipped) error.WriteLine($"  skipped: {result.Reason}");
-            else if (result.Status == DemoStepStatus.Failed) error.WriteLine($"  failed: {result.Reason}");
-            else error.WriteLine($"  done in {result.Seconds:F1} s");
+            if (result.Status == DemoStepStatus.Skipped) _progress.WriteLine($"  skipped: {result.Reason}");
+            else if (result.Status == DemoStepStatus.Failed) _progress.WriteLine($"  failed: {result.Reason}");
+            else _progress.WriteLine($"  done in {result.Seconds:F1} s");
             results.Add(result);
         }
         var report = DemoReport.Build(plan, request, data, baseModel, results, clock.Elapsed.TotalSeconds);
         ResultJson.WriteFile(Path.Combine(outDir, DemoReport.JsonFile), report);
-        AtomicFile.WriteAllText(Path.Combine(outDir, DemoReport.HtmlFile), DemoReportHtml.Render(report, _log));
+        AtomicFile.WriteAllText(Path.Combine(outDir, DemoReport.HtmlFile), DemoReportHtml.Render(report, Log));
         return new DemoResult(outDir, report, results);
     }
 
     private void Stage(int index, int total, string what)
     {
-        if (verbosity >= Verbosity.Minimal) error.WriteLine($"[{index}/{total}] {what}");
+        if (verbosity >= Verbosity.Minimal) _progress.WriteLine($"[{index}/{total}] {what}");
     }
 
     private (string ModelPath, DemoBaseModel Info) BaseModel(DemoPlan plan, DemoRequest request, string data, string outDir)
@@ -81,7 +81,7 @@ public sealed class DemoRunner(PluginCatalog catalog, TextWriter error, Verbosit
             string dir = Path.Combine(outDir, BaseFolder);
             int epochs = request.Quick ? t.QuickEpochs : t.Epochs;
             var train = new TrainRequest(t.Architecture, data, dir, epochs, Seed: request.Seed, Device: request.Device);
-            var trained = _progress.Run(progress => new TrainPipeline(catalog.Kinds, _log, progress).Execute(train, cancellation));
+            var trained = _progress.Run(progress => new TrainPipeline(catalog.Kinds, Log, progress).Execute(train, cancellation));
             var r = trained.Report;
             return (trained.ModelPath, new DemoBaseModel("trained", r.Architecture, null, Path.GetRelativePath(outDir, trained.ModelPath),
                 new FileInfo(trained.ModelPath).Length, r.Parameters, epochs, r.Final, r.TrainedBy, null));
@@ -109,10 +109,10 @@ public sealed class DemoRunner(PluginCatalog catalog, TextWriter error, Verbosit
         ResultJson.WriteFile(recipePath, step.RecipeFor(request.Seed, request.Quick));
         string stepOut = Path.Combine(outDir, StepsFolder, step.Name);
         string work = Path.Combine(outDir, ".work", step.Name);
-        var run = new RunRequest(recipePath, modelPath, stepOut, null, data, request.Seed, request.Device, [], work);
+        var run = new RunRequest(recipePath, modelPath, stepOut, null, data, request.Seed, request.Device, [], work, EvalLimit: request.EvalLimit);
         try
         {
-            var result = _progress.Run(progress => new RunPipeline(catalog, _log, progress).Execute(run, cancellation));
+            var result = _progress.Run(progress => new RunPipeline(catalog, Log, progress).Execute(run, cancellation));
             return new DemoStepResult(step, DemoStepStatus.Ok, null, result, clock.Elapsed.TotalSeconds);
         }
         catch (CompressException e) when (e.Kind != ErrorKind.Cancelled)

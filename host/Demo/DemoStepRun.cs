@@ -20,6 +20,9 @@ namespace Compressor.Host.Demo;
 /// <param name="Reference">{name: value} of the FP32 model in the same measurements (null for the plugins' metrics).</param>
 /// <param name="Series">Curves the plugins logged.</param>
 /// <param name="Warnings">The run's warnings.</param>
+/// <param name="Headline">The run's headline (size ratio, metric change, speed-up with its spread).</param>
+/// <param name="ValueBits">When every compressed layer stores plain floats (low-rank factors): their bits (32); else left out.</param>
+/// <param name="StoredShare">With <paramref name="ValueBits"/>: the stored values' share of the replaced weights.</param>
 public sealed record DemoStepRun(
     string Name, string Title, DemoStepStatus Status, string? Reason, IReadOnlyList<string> Plugins, string? Recipe, double Seconds,
     string OutputDirectory,
@@ -34,5 +37,8 @@ public sealed record DemoStepRun(
     IReadOnlyDictionary<string, double?> Metrics,
     IReadOnlyDictionary<string, double?> Reference,
     IReadOnlyList<SeriesResult> Series,
-    IReadOnlyList<string> Warnings)
+    IReadOnlyList<string> Warnings,
+    [property: JsonProperty(NullValueHandling = NullValueHandling.Ignore)] string? Headline = null,
+    [property: JsonProperty(NullValueHandling = NullValueHandling.Ignore)] int? ValueBits = null,
+    [property: JsonProperty(NullValueHandling = NullValueHandling.Ignore)] double? StoredShare = null)
     : DemoStepEntry(Name, Title, Status, Reason, Plugins, Recipe, Seconds);

@@ -35,7 +35,7 @@ public static class DemoTable
             string delta = value is { } v && fp32Value is { } b ? (primary == EvaluationMetricNames.Accuracy
                 ? (100 * (v - b)).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " pt"
                 : (v - b).ToString("+0.0000;-0.0000;0.0000", CultureInfo.InvariantCulture)) : "";
-            rows.Add([run.Name, Status(run.Status), Metric(primary, value), delta, Fixed(run.BitsPerWeight, 3), Bytes(run.CheckpointBytes),
+            rows.Add([run.Name, Status(run.Status), Metric(primary, value), delta, run.BitsPerWeight is null ? "" : Results.LayerResult.Describe(run.BitsPerWeight, run.ValueBits, run.StoredShare), Bytes(run.CheckpointBytes),
                 Bytes(run.OnnxBytes), Fixed(Metric(run.Metrics, EvaluationMetricNames.LatencyMedianMs), 3), Fixed(run.Seconds, 1)]);
         }
         return rows;

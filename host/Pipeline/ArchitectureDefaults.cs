@@ -2,6 +2,7 @@ using Compressor.Engine.Architectures;
 using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Data;
 using Compressor.Engine.Models;
+using Compressor.Engine.Options;
 using Compressor.Sdk;
 using Compressor.Sdk.Data;
 using Newtonsoft.Json.Linq;
@@ -12,15 +13,25 @@ namespace Compressor.Host.Pipeline;
 /// (input shape, classes, vocabulary, context), then overridden by <c>--config</c>.</summary>
 public static class ArchitectureDefaults
 {
-    /// <summary>Names <c>train</c> accepts.</summary>
-    public static IEnumerable<string> Names => ArchitectureRegistry.All.Select(a => a.Name)
+    /// <summary>The architectures <c>train</c> builds from scratch and sizes from the data (the registry's others, such
+    /// as <c>onnx</c>, only load existing models).</summary>
+    public static readonly IReadOnlyList<string> Trainable = ["mlp", "cnn", "vit", "gpt"];
+
+    /// <summary>Names <c>train</c> accepts: the trainable architectures and their presets.</summary>
+    public static IEnumerable<string> Names => ArchitectureRegistry.All.Select(a => a.Name).Where(Trainable.Contains)
         .Concat(VitArchitecture.Presets.Keys).Concat(Gpt2Architecture.Presets.Keys).Order(StringComparer.Ordinal);
 
     /// <summary>The spec for <paramref name="name"/> on <paramref name="info"/>.</summary>
     public static ArchitectureSpec For(string name, DataInfo info, JObject? overrides)
     {
         var preset = ArchitectureRegistry.Preset(name);
+        if (preset is null && !ArchitectureRegistry.All.Any(a => a.Name == name))
+            throw new CompressException(ErrorKind.InvalidOptions,
+                $"unknown architecture '{name}'{Suggestions.Phrase(name, Names)}; 'compress train' builds: {string.Join(", ", Names)}");
         string arch = preset?.Name ?? ArchitectureRegistry.Get(name).Name;
+        if (!Trainable.Contains(arch))
+            throw new CompressException(ErrorKind.InvalidOptions,
+                $"architecture '{name}' cannot be trained by 'compress train' (it describes models loaded from files); trainable: {string.Join(", ", Names)}");
         var config = preset is null ? new JObject() : new JObject(preset.Config);
         bool images = info.Kind == DataKind.Images;
         switch (arch)

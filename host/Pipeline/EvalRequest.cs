@@ -8,4 +8,6 @@ namespace Compressor.Host.Pipeline;
 /// <param name="Runs">Timed runs of one batch per model.</param>
 /// <param name="Seed">The seed that fixes the data splits (0, as <c>compress run</c>'s default).</param>
 /// <param name="Threads">ORT intra-op threads (null: one per logical CPU).</param>
-public sealed record EvalRequest(string ModelPath, string? ReferencePath, string Data, int BatchSize = 64, int Runs = 20, int Seed = 0, int? Threads = null);
+/// <param name="Limit">Evaluate at most this many samples (null: all).</param>
+public sealed record EvalRequest(string ModelPath, string? ReferencePath, string Data, int BatchSize = 64, int Runs = 20, int Seed = 0, int? Threads = null,
+    long? Limit = null);

@@ -2,6 +2,7 @@ using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Host.Results;
+using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Models;
 
 namespace Compressor.Host.Pipeline;
@@ -24,13 +25,16 @@ public static class OnnxStage
     public static bool CanExport(CompressibleModel model) => model.IsExecutable && model.Module is IOnnxExportableModel;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (its compressed layers lowered by
-    /// <paramref name="kinds"/>) and verifies it.</summary>
+    /// <paramref name="kinds"/>) and verifies it, as one progress task (export, then verification).</summary>
     /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
-    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset)
+    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, IProgressReporter? progress = null)
     {
+        using var task = (progress ?? NullProgressReporter.Instance).Start($"exporting {Path.GetFileName(path)}", 2);
         var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset });
+        task.Advance(1, "verifying on ONNX Runtime");
         var verification = OnnxVerifier.Verify(model, export);
         verification.EnsurePassed();
+        task.Advance(1);
         return new Result(export, SizeAccounting.Of(model).Onnx(export), OnnxVerification.Of(verification));
     }
 }

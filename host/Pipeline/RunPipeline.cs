@@ -49,6 +49,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var clock = Stopwatch.StartNew();
         if (request.TimeoutSeconds is { } t && !(t > 0 && t <= 7 * 24 * 3600))
             throw new CompressException(ErrorKind.InvalidOptions, $"--timeout {t} is out of range (0..604800 seconds)");
+        if (request.EvalLimit is { } evalLimit && (evalLimit < 1 || request.Data is null))
+            throw new CompressException(ErrorKind.InvalidOptions, evalLimit < 1 ? $"--eval-limit {evalLimit} must be at least 1" : "--eval-limit limits the evaluation of --data: pass --data SPEC");
         long? memoryLimit = request.MaxMemory is null ? null : MemoryBudget.Parse(request.MaxMemory);
         var (steps, recipeSeed) = ResolveSteps(request);
         int seed = request.Seed ?? recipeSeed ?? 0;
@@ -118,6 +120,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         long inputParameters = model.ParameterCount();
         var report = new ReportBuilder();
         var timings = new OrderedDictionary<string, double>(StringComparer.Ordinal) { ["load"] = ReportNumber.Seconds(clock.Elapsed - referenceClock.Elapsed) };
+        if (reference is not null) timings["reference"] = ReportNumber.Seconds(referenceClock.Elapsed);
         var applied = new List<AppliedStep>();
         for (int i = 0; i < steps.Count; i++)
         {
@@ -168,16 +171,17 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             throw new CompressException(ErrorKind.OutputFailed, $"cannot write {CheckpointFile}: {e.Message}");
         }
-        var sizes = SizeAccounting.Of(model);
-        var output = sizes.Checkpoint(CheckpointFile, checkpoint);
+        var output = SizeAccounting.Of(model).Checkpoint(CheckpointFile, checkpoint);
 
         OnnxVerification? verification = null;
+        Engine.Onnx.Export.OnnxExportResult? onnxExport = null;
         if (OnnxStage.CanExport(model))
         {
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset);
+            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset, progress);
+            onnxExport = onnx.Export;
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
@@ -186,12 +190,16 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.ArchitectureName} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
         }
+        var evaluationClock = Stopwatch.StartNew();
         var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
-            ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation) : null;
+            ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation, progress, request.EvalLimit) : null;
+        if (evaluation is not null) timings["evaluation"] = ReportNumber.Seconds(evaluationClock.Elapsed);
         timings["total"] = ReportNumber.Seconds(clock.Elapsed);
 
+        var audited = steps.Select(s => new LayerAudit.Step(s.Plugin, s.Options)).ToList();
+        var sizes = LayerAudit.Breakdown(model, LayerAudit.Fp32Layers(model, audited, catalog), CheckpointFile, output.BytesOnDisk, onnxExport);
         var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied);
-        var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation);
+        var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation, LayerAudit.Storage(model), sizes);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
         ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
         Reports.ReportWriter.Write(runReport, staging.StagingDirectory, log);
@@ -206,7 +214,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (!isRecipe)
         {
             var entry = catalog.Require(request.Target);
-            var options = OptionsSchema.For(entry.Instance!.OptionsType).ParseCli(request.PluginArguments, $"plugin '{entry.Id}'");
+            var notices = new List<string>();
+            var options = OptionsSchema.For(entry.Instance!.OptionsType).ParseCli(request.PluginArguments, $"plugin '{entry.Id}'", notices);
+            foreach (var n in notices) log.Warn(n);
             return ([new ResolvedStep(entry, options)], null);
         }
         if (request.PluginArguments.Count > 0)
@@ -218,7 +228,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         for (int i = 0; i < recipe.Steps.Count; i++)
         {
             var entry = catalog.Require(recipe.Steps[i].Plugin);
-            var options = OptionsSchema.For(entry.Instance!.OptionsType).FromJson(recipe.Steps[i].Options, $"recipe step {i + 1} ('{entry.Id}')");
+            var notices = new List<string>();
+            var options = OptionsSchema.For(entry.Instance!.OptionsType).FromJson(recipe.Steps[i].Options, $"recipe step {i + 1} ('{entry.Id}')", notices);
+            foreach (var n in notices) log.Warn(n);
             steps.Add(new ResolvedStep(entry, options));
         }
         return (steps, recipe.Seed);

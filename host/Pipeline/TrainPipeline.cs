@@ -32,7 +32,7 @@ public sealed class TrainPipeline(LayerKindSet kinds, IPluginLogger log, IProgre
     {
         if (r.Epochs < 1 || r.Epochs > 100_000) throw new CompressException(ErrorKind.InvalidOptions, $"--epochs {r.Epochs} is out of range (1..100000)");
         if (r.BatchSize < 1 || r.BatchSize > 1 << 20) throw new CompressException(ErrorKind.InvalidOptions, $"--batch-size {r.BatchSize} is out of range (1..1048576)");
-        if (!(r.LearningRate > 0 && r.LearningRate < 10)) throw new CompressException(ErrorKind.InvalidOptions, $"--lr {r.LearningRate} is out of range (0..10)");
+        if (!(r.LearningRate > 0 && r.LearningRate < 10)) throw new CompressException(ErrorKind.InvalidOptions, $"--learning-rate {r.LearningRate} is out of range (0..10)");
         if (!(r.WeightDecay >= 0 && r.WeightDecay < 10)) throw new CompressException(ErrorKind.InvalidOptions, $"--weight-decay {r.WeightDecay} is out of range [0, 10)");
         JObject? overrides = null;
         if (r.Config is not null)

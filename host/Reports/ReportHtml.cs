@@ -15,6 +15,9 @@ public static class ReportHtml
         th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
         .note{color:#555;font-size:.9em;max-width:900px}.plots{display:flex;flex-wrap:wrap;gap:1em}
         figure{margin:.5em 0}figcaption{color:#555;font-size:.85em;max-width:720px}img{max-width:100%;border:1px solid #eee}
+        .headline{font-size:1.15em;background:#f2f7fc;border-left:4px solid #1f77b4;padding:.5em .8em;max-width:1000px}
+        pre.json{margin:0;max-width:760px;max-height:14em;overflow:auto;background:#f8f8f8;border:1px solid #e4e4e4;padding:.4em;font-size:.85em;white-space:pre}
+        td{vertical-align:top}
         """;
 
     /// <summary>The HTML of <paramref name="report"/> with <paramref name="plots"/>.</summary>
@@ -24,6 +27,7 @@ public static class ReportHtml
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>compress report</title>\n<style>").Append(Style).Append("</style></head><body>\n");
         sb.Append("<h1>compress report</h1>\n");
         sb.Append($"<p>Input <code>{E(Path.GetFileName(report.Input.Path))}</code>, steps: {E(string.Join(" → ", report.Steps.Select(s => s.Plugin)))}.</p>\n");
+        if (report.Headline is { } h) sb.Append($"<p class=\"headline\" id=\"headline\"><b>Result:</b> {E(h.Text)}.</p>\n");
         foreach (var t in tables)
         {
             sb.Append($"<h2>{E(t.Title)}</h2>\n");
@@ -31,15 +35,17 @@ public static class ReportHtml
             sb.Append("<table>");
             if (t.Headers.Any(h => h.Length > 0)) sb.Append("<tr>").Append(string.Concat(t.Headers.Select(h => $"<th>{E(h)}</th>"))).Append("</tr>");
             foreach (var r in t.Rows)
-                sb.Append("<tr>").Append(string.Concat(r.Select(c => IsNumber(c) ? $"<td class=\"n\">{E(c)}</td>" : $"<td>{E(c)}</td>"))).Append("</tr>\n");
+                sb.Append("<tr>").Append(string.Concat(r.Select(Cell))).Append("</tr>\n");
             sb.Append("</table>\n");
             Figures(sb, ReportMarkdown.PlotsOf(t.Title, plots).ToList());
         }
         var series = plots.Where(p => p.Id.StartsWith("series-", StringComparison.Ordinal)).ToList();
-        if (series.Count > 0)
+        var constant = ReportTables.ConstantSeries(report).ToList();
+        if (series.Count > 0 || constant.Count > 0)
         {
             sb.Append("<h2>Series</h2>\n");
             Figures(sb, series);
+            if (constant.Count > 0) sb.Append("<ul class=\"note\">").Append(string.Concat(constant.Select(c => $"<li>{E(c)}</li>"))).Append("</ul>\n");
         }
         if (!FontSupport.HasFonts) sb.Append("<p class=\"note\">No font was found on this machine, so the plots have no text; the captions name what they show.</p>\n");
         sb.Append("</body></html>\n");
@@ -53,6 +59,23 @@ public static class ReportHtml
         foreach (var p in plots)
             sb.Append($"<figure id=\"{E(p.Id)}\"><img alt=\"{E(p.Caption)}\" src=\"{p.DataUri}\"><figcaption>{E(p.Caption)}</figcaption></figure>\n");
         sb.Append("</div>\n");
+    }
+
+    /// <summary>A table cell: numbers right-aligned; a JSON object (a step's options) pretty-printed in a scrollable block.</summary>
+    private static string Cell(string c)
+    {
+        if (IsNumber(c)) return $"<td class=\"n\">{E(c)}</td>";
+        int brace = c.IndexOf(" {", StringComparison.Ordinal);
+        if (brace >= 0 && c.EndsWith('}'))
+        {
+            try
+            {
+                var json = Newtonsoft.Json.Linq.JObject.Parse(c[(brace + 1)..]);
+                return $"<td>{E(c[..brace])}<pre class=\"json\">{E(json.ToString(Newtonsoft.Json.Formatting.Indented))}</pre></td>";
+            }
+            catch (Newtonsoft.Json.JsonException) { }
+        }
+        return $"<td>{E(c)}</td>";
     }
 
     private static bool IsNumber(string s) => double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _);

@@ -13,6 +13,7 @@ public static class ReportMarkdown
         var sb = new StringBuilder();
         sb.Append("# compress report\n\n");
         sb.Append($"Input `{Path.GetFileName(report.Input.Path)}`, steps: {string.Join(" → ", report.Steps.Select(s => s.Plugin))}.\n\n");
+        if (report.Headline is { } h) sb.Append($"**Result: {h.Text}.**\n\n");
         foreach (var t in tables)
         {
             sb.Append($"## {t.Title}\n\n");
@@ -31,10 +32,13 @@ public static class ReportMarkdown
             foreach (var p in PlotsOf(t.Title, plots)) sb.Append($"![{p.Caption}][{p.Id}]\n\n*{p.Caption}*\n\n");
         }
         var rest = plots.Where(p => p.Id.StartsWith("series-", StringComparison.Ordinal)).ToList();
-        if (rest.Count > 0)
+        var constant = ReportTables.ConstantSeries(report).ToList();
+        if (rest.Count > 0 || constant.Count > 0)
         {
             sb.Append("## Series\n\n");
             foreach (var p in rest) sb.Append($"![{p.Caption}][{p.Id}]\n\n*{p.Caption}*\n\n");
+            foreach (var c in constant) sb.Append($"- {c}\n");
+            if (constant.Count > 0) sb.Append('\n');
         }
         if (plots.Count > 0) sb.Append("<!-- plot images (PNG, base64) -->\n");
         foreach (var p in plots) sb.Append($"[{p.Id}]: {p.DataUri}\n");
@@ -46,6 +50,7 @@ public static class ReportMarkdown
     {
         "Metrics" => plots.Where(p => p.Id.StartsWith("metric-", StringComparison.Ordinal)),
         "Layers" => plots.Where(p => p.Id.StartsWith("layer-", StringComparison.Ordinal)),
+        ReportTables.SizeTitle => plots.Where(p => p.Id.StartsWith("size-", StringComparison.Ordinal)),
         _ => [],
     };
 

@@ -37,7 +37,7 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         var evaluation = context.Data.Evaluation ?? train;
         CheckLabelledImages(train);
         bool vit = model.Transformer is not null;
-        context.Log.Info($"statsq: {(vit ? "ViT/DeiT" : "weight-only")} QAT, W{options.WeightBits}{(vit ? $"A{options.ActBits}" : "")} {options.Quantizer.ToString().ToLowerInvariant()}" +
+        context.Log.Info($"statsq: {(vit ? "ViT/DeiT" : "weight-only")} QAT, W{options.WeightBits}{(vit ? $"A{options.ActivationBits}" : "")} {options.Quantizer.ToString().ToLowerInvariant()}" +
                          $"{(vit && options.Qkr ? " + QKR" : "")}{(options.Cga && options.CgaEpochs > 0 ? $" + CGA (BR {options.CgaBoundary})" : "")}, " +
                          $"{options.Epochs} epoch(s) on {train.Name} ({train.Count} samples){(options.Kd ? ", distilled from the FP model" : "")}");
 

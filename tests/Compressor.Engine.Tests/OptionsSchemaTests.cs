@@ -103,3 +103,69 @@ public sealed class OptionsSchemaTests
         Assert.False((bool)s["additionalProperties"]!);
     }
 }
+
+/// <summary>Renamed options (<see cref="OptionAttribute.Aliases"/>): the former flag and recipe key still work, with a
+/// notice naming the current one; they are hidden from the option list and the schema; an option given under both
+/// names in a recipe is refused; a mistyped flag gets the nearest known one.</summary>
+public sealed class OptionAliasTests
+{
+    public sealed record RenamedOptions : PluginOptions
+    {
+        [Option("Learning rate.", Min = 0, Max = 1, Aliases = ["Lr"])] public double LearningRate { get; init; } = 0.01;
+        [Option("Bits.", Min = 1, Max = 8, Aliases = ["--bits"])] public int WeightBits { get; init; } = 4;
+        [Option("Tables too.", Enables = Compressor.Sdk.Models.LayerType.Embedding)] public bool Embeddings { get; init; }
+    }
+
+    private static readonly OptionsSchema Schema = OptionsSchema.For(typeof(RenamedOptions));
+
+    [Fact]
+    public void FormerFlagsParseWithANoticeAndStayOutOfTheList()
+    {
+        var notices = new List<string>();
+        var o = (RenamedOptions)Schema.ParseCli(["--lr", "0.5", "--bits=3"], "plugin 'p'", notices);
+        Assert.Equal(0.5, o.LearningRate);
+        Assert.Equal(3, o.WeightBits);
+        Assert.Equal(["plugin 'p': option --lr is now --learning-rate (the old name is accepted until the next minor version)",
+            "plugin 'p': option --bits is now --weight-bits (the old name is accepted until the next minor version)"], notices);
+        Assert.DoesNotContain(Schema.Options, d => d.Flag is "--lr" or "--bits");
+        Assert.Equal(["--lr"], Schema.Find("learningRate")!.Aliases);
+        Assert.Null(Schema.JsonSchema()["properties"]!["lr"]);
+        var plain = new List<string>();
+        Schema.ParseCli(["--learning-rate", "0.5"], "plugin 'p'", plain);
+        Assert.Empty(plain);
+    }
+
+    [Fact]
+    public void FormerRecipeKeysParseWithANoticeButNotTogetherWithTheNewOne()
+    {
+        var notices = new List<string>();
+        var o = (RenamedOptions)Schema.FromJson(JObject.Parse("""{"lr": 0.2, "bits": 2}"""), "recipe step 1 ('p')", notices);
+        Assert.Equal(0.2, o.LearningRate);
+        Assert.Equal(2, o.WeightBits);
+        Assert.Contains("recipe step 1 ('p'): option \"lr\" is now \"learningRate\" (the old name is accepted until the next minor version)", notices);
+        Assert.Equal(0.2, (double)Schema.ToJson(o)["learningRate"]!);
+        Assert.Null(Schema.ToJson(o)["lr"]);
+        var e = Assert.Throws<OptionsException>(() => Schema.FromJson(JObject.Parse("""{"lr": 0.2, "learningRate": 0.3}"""), "recipe step 1 ('p')"));
+        Assert.Contains("given twice", e.Message);
+    }
+
+    [Fact]
+    public void AMistypedFlagIsAnsweredWithTheNearestOne()
+    {
+        var e = Assert.Throws<OptionsException>(() => Schema.ParseCli(["--learning-rat", "0.1"], "plugin 'p'"));
+        Assert.StartsWith("unknown option --learning-rat for plugin 'p': did you mean --learning-rate?", e.Message);
+        var far = Assert.Throws<OptionsException>(() => Schema.ParseCli(["--colour", "red"], "plugin 'p'"));
+        Assert.StartsWith("unknown option --colour for plugin 'p' (known: --learning-rate, --weight-bits", far.Message);
+        Assert.Equal(Compressor.Sdk.Models.LayerType.Embedding, Schema.Find("--embeddings")!.Enables);
+    }
+
+    [Theory]
+    [InlineData("plugn", new[] { "plugin", "run", "train" }, "plugin")]
+    [InlineData("rnu", new[] { "plugin", "run", "train" }, "run")]
+    [InlineData("--wieght-bits", new[] { "--weight-bits", "--group-size" }, "--weight-bits")]
+    public void SuggestionsFindTheNearestName(string typed, string[] known, string expected) =>
+        Assert.Equal(expected, Suggestions.For(typed, known)[0]);
+
+    [Fact]
+    public void NothingIsSuggestedForAFarName() => Assert.Empty(Suggestions.For("frobnicate", ["plugin", "run", "train"]));
+}

@@ -109,7 +109,7 @@ public sealed class EvalCommandTests(HostFixture fx) : IClassFixture<HostFixture
         {
             ([Path.Combine(dir, "missing.onnx"), "--data", "digits"], ExitCode.InvalidInput, "no such file"),
             ([onnx, "--reference", Path.Combine(dir, "missing.onnx"), "--data", "digits"], ExitCode.InvalidInput, "no such file"),
-            ([garbage, "--data", "digits"], ExitCode.InvalidInput, "cannot load"),
+            ([garbage, "--data", "digits"], ExitCode.InvalidInput, "is not an ONNX model"),
             ([onnx, "--data", "nonsense"], ExitCode.InvalidArguments, "unknown kind"),
             ([onnx, "--data", "digits", "--batch-size", "0"], ExitCode.InvalidArguments, "--batch-size"),
             ([onnx, "--data", "digits", "--runs", "0"], ExitCode.InvalidArguments, "--runs"),

@@ -148,7 +148,7 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
     [InlineData(new[] { "--weight-bits", "3" }, 2, "option --weight-bits of plugin 'rtn': '3' is not allowed (one of 2, 4, 8)")]
     [InlineData(new[] { "--group-siz", "3" }, 2, "unknown option --group-siz for plugin 'rtn'")]
     [InlineData(new[] { "--include", "nothing.*" }, 2, "no linear or conv layer matches")]
-    [InlineData(new[] { "--device", "cuda" }, 2, "no CUDA device")]
+    [InlineData(new[] { "--device", "cuda" }, 2, "pass --device cpu")]
     [InlineData(new[] { "--arch", "resnet1000" }, 2, "unknown architecture 'resnet1000'")]
     public void BadArgumentsGiveOneLineAndExitCode(string[] extra, int expected, string message)
     {

@@ -40,7 +40,7 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void BlockObjectiveOnAnImportedGraphExportsAndResumes()
     {
-        var options = new JlcmOptions { Bits = 2, Groups = 4, Iterations = 15, CalibrationSamples = 64, Objective = ReconstructionObjective.Block };
+        var options = new JlcmOptions { WeightBits = 2, Groups = 4, Iterations = 15, CalibrationSamples = 64, Objective = ReconstructionObjective.Block };
         string work = Path.Combine(_dir, "work");
         using var first = ImportedMlp();
         var report = Run(first, PluginTests.Calibration(), options, work);
@@ -81,7 +81,7 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         double Relative(bool correct)
         {
             using var model = ImportedMlp();
-            var report = Run(model, data, new JlcmOptions { Bits = 2, Groups = 4, Method = JlcmMethod.Kmeans, CalibrationSamples = 64, BiasCorrection = correct, Permutation = permutation }, Directory.CreateTempSubdirectory("jlcm-work-").FullName);
+            var report = Run(model, data, new JlcmOptions { WeightBits = 2, Groups = 4, Method = JlcmMethod.Kmeans, CalibrationSamples = 64, BiasCorrection = correct, Permutation = permutation }, Directory.CreateTempSubdirectory("jlcm-work-").FullName);
             return Metric(report, "reconstructionRelativeLoss");
         }
         double without = Relative(false), with = Relative(true);
@@ -108,7 +108,7 @@ public sealed class BlockObjectiveTests(ITestOutputHelper output) : IDisposable
         var data = new PluginData(null, MiniLmSentences.TokenIds(), null);
         var options = new JlcmOptions
         {
-            Bits = 2, Groups = 4, CalibrationSamples = MiniLmSentences.Sentences.Length, Objective = ReconstructionObjective.Block,
+            WeightBits = 2, Groups = 4, CalibrationSamples = MiniLmSentences.Sentences.Length, Objective = ReconstructionObjective.Block,
             Include = ["encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense"],
         };
         double Loss(JlcmOptions o)

@@ -12,15 +12,15 @@ namespace JLCM.Tests;
 /// <summary>The SDK conformance kit applied to jlcm on the MLP and on the CNN.</summary>
 public sealed class JlcmConformanceTests : PluginConformanceTests<JlcmPlugin, JlcmOptions>
 {
-    protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 4, Variant = CodebookVariant.Codebooks, Iterations = 10, CalibrationSamples = 32 };
+    protected override JlcmOptions SampleOptions => new() { WeightBits = 4, Groups = 4, Variant = CodebookVariant.Codebooks, Iterations = 10, CalibrationSamples = 32 };
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments =>
     [
-        (["--bits", "9"], "--bits"),
+        (["--weight-bits", "9"], "--weight-bits"),
         (["--groups", "0"], "--groups"),
         (["--variant", "both"], "--variant"),
         (["--gradient", "sideways"], "--gradient"),
-        (["--method", "rtn", "--bits", "3"], "--bits"),
+        (["--method", "rtn", "--weight-bits", "3"], "--weight-bits"),
     ];
 
     // 4-bit (16 codewords) k-means per group of Gaussian-like weights: Lloyd-Max gives ≈ 20 dB for a Gaussian
@@ -37,7 +37,7 @@ public sealed class JlcmConformanceTests : PluginConformanceTests<JlcmPlugin, Jl
 
 public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JlcmPlugin, JlcmOptions>
 {
-    protected override JlcmOptions SampleOptions => new() { Bits = 4, Groups = 2, Iterations = 10, CalibrationSamples = 16, Include = ["convs.*"] };
+    protected override JlcmOptions SampleOptions => new() { WeightBits = 4, Groups = 2, Iterations = 10, CalibrationSamples = 16, Include = ["convs.*"] };
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments => [(["--permutation", "sometimes"], "--permutation")];
 

@@ -71,7 +71,7 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     [InlineData(CodebookVariant.Codebooks, PermutationMode.Explicit)]
     public void ExportedCodebookOnnxReproducesTorchSharp(CodebookVariant variant, PermutationMode permutation)
     {
-        var (model, report) = Run(new JlcmOptions { Bits = 2, Groups = 4, Variant = variant, Permutation = permutation, Iterations = 20, CalibrationSamples = 64 });
+        var (model, report) = Run(new JlcmOptions { WeightBits = 2, Groups = 4, Variant = variant, Permutation = permutation, Iterations = 20, CalibrationSamples = 64 });
         using (model)
         {
             var layers = model.Layers();
@@ -95,7 +95,7 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void InterruptedRunResumesFromTheWorkFolder()
     {
-        var options = new JlcmOptions { Bits = 2, Groups = 2, Iterations = 10, CalibrationSamples = 32 };
+        var options = new JlcmOptions { WeightBits = 2, Groups = 2, Iterations = 10, CalibrationSamples = 32 };
         string work = Path.Combine(_dir, "work");
         var (first, _) = Run(options, work);
         // Drop the last layer's files: as if the run was killed before it finished.
@@ -111,16 +111,16 @@ public sealed class PluginTests(ITestOutputHelper output) : IDisposable
             for (int i = 0; i < a.Count; i++) Tolerances.AssertIdentical(a[i].Tensor, b[i].Tensor, a[i].Name);
         }
         // Other options: stale state is discarded, nothing is resumed.
-        var (third, report3) = Run(options with { Bits = 3 }, work);
+        var (third, report3) = Run(options with { WeightBits = 3 }, work);
         using (third) Assert.Equal(0, report3.Metrics.Single(m => m.Name == "resumedLayers").Value);
     }
 
     [Fact]
     public void RtnAndKmeansBaselinesRunAtTheSameBits()
     {
-        var (rtn, rtnReport) = Run(new JlcmOptions { Bits = 2, Method = JlcmMethod.Rtn, CalibrationSamples = 32 });
+        var (rtn, rtnReport) = Run(new JlcmOptions { WeightBits = 2, Method = JlcmMethod.Rtn, CalibrationSamples = 32 });
         using (rtn) Assert.All(rtn.Layers(), l => Assert.Equal(QuantizedKinds.Linear.Id, Assert.IsType<QuantizedLayer>(l.Module).Kind));
-        var (km, kmReport) = Run(new JlcmOptions { Bits = 2, Method = JlcmMethod.Kmeans, CalibrationSamples = 32 });
+        var (km, kmReport) = Run(new JlcmOptions { WeightBits = 2, Method = JlcmMethod.Kmeans, CalibrationSamples = 32 });
         using (km) Assert.All(km.Layers(), l => Assert.Equal(CodebookKinds.Linear.Id, Assert.IsType<CodebookLayer>(l.Module).Kind));
         double Bpw(ReportBuilder r) => r.Metrics.Single(m => m.Name == "bitsPerWeight").Value;
         output.WriteLine($"bits/weight: rtn {Bpw(rtnReport):F3}, kmeans {Bpw(kmReport):F3}");

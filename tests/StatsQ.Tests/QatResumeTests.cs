@@ -31,7 +31,7 @@ public sealed class QatResumeTests(TrainedVitFixture fx)
         public void Dispose() { }
     }
 
-    private static readonly StatsQOptions Options = new() { WeightBits = 3, ActBits = 3, Epochs = 2, Cga = true, CgaEpochs = 1, BatchSize = 64, Lr = 5e-4 };
+    private static readonly StatsQOptions Options = new() { WeightBits = 3, ActivationBits = 3, Epochs = 2, Cga = true, CgaEpochs = 1, BatchSize = 64, LearningRate = 5e-4 };
 
     private (List<(string Name, Tensor Tensor)> Tensors, ReportBuilder Report, QatTrainer Trainer) Train(string work, int? cancelAfterSteps)
     {

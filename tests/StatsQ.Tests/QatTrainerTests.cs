@@ -69,7 +69,7 @@ public sealed class QatTrainerTests(TrainedVitFixture fx)
         using var teacher = TrainedVit();
         using var student = TrainedVit();
         double fp = TaskLoss.Evaluate(teacher, _data.Evaluation, DataKind.Images, 128, CPU).Accuracy!.Value;
-        var options = new StatsQOptions { WeightBits = 3, ActBits = 4, Quantizer = kind, Qkr = qkr, Cga = false, Epochs = 3, Lr = 5e-4, BatchSize = 32 };
+        var options = new StatsQOptions { WeightBits = 3, ActivationBits = 4, Quantizer = kind, Qkr = qkr, Cga = false, Epochs = 3, LearningRate = 5e-4, BatchSize = 32 };
         var tensors = ModelQuantization.Apply(student, options);
         Assert.Equal(qkr ? 10 : 8, tensors.Count);  // per block: qk, v, proj, fc1, fc2 with QKR; qkv, proj, fc1, fc2 without
         var report = new ReportBuilder();
@@ -90,7 +90,7 @@ public sealed class QatTrainerTests(TrainedVitFixture fx)
     {
         using var teacher = TrainedVit();
         using var student = TrainedVit();
-        var options = new StatsQOptions { WeightBits = 2, ActBits = 4, Epochs = 1, Cga = true, CgaEpochs = 6, CgaBoundary = 0.005, Lr = 5e-4, MinLr = 1e-4, WeightDecay = 0, BatchSize = 32 };
+        var options = new StatsQOptions { WeightBits = 2, ActivationBits = 4, Epochs = 1, Cga = true, CgaEpochs = 6, CgaBoundary = 0.005, LearningRate = 5e-4, MinLearningRate = 1e-4, WeightDecay = 0, BatchSize = 32 };
         var tensors = ModelQuantization.Apply(student, options);
         var report = new ReportBuilder();
         new QatTrainer(student, teacher, tensors, options, _data.Train, _data.Evaluation, DataKind.Images, CPU,

@@ -23,7 +23,7 @@ public sealed class RewriteProbeTests(TrainedVitFixture fx)
                     if (name.EndsWith("qkv.bias", StringComparison.Ordinal)) p.narrow(0, 0, 2 * (p.shape[0] / 3)).zero_();
         var evaluation = fx.Data.Evaluation ?? fx.Data.Train!;
         using var probe = RewriteProbe.Capture(model, evaluation, 64, CPU);
-        ModelQuantization.Apply(model, new StatsQOptions { WeightBits = 2, ActBits = 2, Qkr = true, KeepQueryBias = keepQueryBias });
+        ModelQuantization.Apply(model, new StatsQOptions { WeightBits = 2, ActivationBits = 2, Qkr = true, KeepQueryBias = keepQueryBias });
         return probe.Compare(model);
     }
 
@@ -51,7 +51,7 @@ public sealed class RewriteProbeTests(TrainedVitFixture fx)
         using var model = fx.Load();
         var evaluation = fx.Data.Evaluation ?? fx.Data.Train!;
         using var probe = RewriteProbe.Capture(model, evaluation, 64, CPU);
-        ModelQuantization.Apply(model, new StatsQOptions { WeightBits = 2, ActBits = 2, Qkr = true });
+        ModelQuantization.Apply(model, new StatsQOptions { WeightBits = 2, ActivationBits = 2, Qkr = true });
         probe.Compare(model);
         using var batch = evaluation.Batches(64).First();
         model.Module.eval();

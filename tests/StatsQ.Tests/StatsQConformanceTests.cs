@@ -16,7 +16,7 @@ public sealed class StatsQConformanceTests : PluginConformanceTests<StatsQPlugin
 
     protected override StatsQOptions SampleOptions => new()
     {
-        WeightBits = 4, Quantizer = WeightQuantizerKind.StatsQ, Qkr = false, Epochs = 1, CgaEpochs = 1, BatchSize = 64, Lr = 1e-3,
+        WeightBits = 4, Quantizer = WeightQuantizerKind.StatsQ, Qkr = false, Epochs = 1, CgaEpochs = 1, BatchSize = 64, LearningRate = 1e-3,
     };
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments =>

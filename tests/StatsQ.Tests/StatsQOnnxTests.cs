@@ -114,7 +114,7 @@ public sealed class StatsQOnnxTests
         manual_seed(3);
         var spec = ArchitectureRegistry.Spec("vit", new JObject { ["imageSize"] = 8, ["patchSize"] = 4, ["dim"] = 32, ["depth"] = 2, ["heads"] = 2 });
         using var model = ArchitectureRegistry.CreateModel(spec, StatsQTestKinds.All);
-        var options = new StatsQOptions { WeightBits = bits, ActBits = bits, Quantizer = kind, Qkr = qkr, KeepQueryBias = keepQueryBias, Cga = false };
+        var options = new StatsQOptions { WeightBits = bits, ActivationBits = bits, Quantizer = kind, Qkr = qkr, KeepQueryBias = keepQueryBias, Cga = false };
         ModelQuantization.Apply(model, options);
         using (no_grad())
         using (var x = rand([16, 1, 8, 8], generator: new Generator(4)))

@@ -36,8 +36,8 @@ public sealed class StatsQPluginTests(TrainedVitFixture fx)
         {
             var options = new StatsQOptions
             {
-                WeightBits = wbits, ActBits = abits, Quantizer = kind, Qkr = qkr, Cga = cga, CgaEpochs = 1, KeepQueryBias = keepQueryBias,
-                Epochs = 1, BatchSize = 64, Lr = 5e-4,
+                WeightBits = wbits, ActivationBits = abits, Quantizer = kind, Qkr = qkr, Cga = cga, CgaEpochs = 1, KeepQueryBias = keepQueryBias,
+                Epochs = 1, BatchSize = 64, LearningRate = 5e-4,
             };
             var context = new PluginContext
             {

@@ -16,7 +16,7 @@ public sealed class StepTimingTests(TrainedVitFixture fx)
         using var student = fx.Load();
         teacher.Module.eval();
         foreach (var p in teacher.Module.parameters()) p.requires_grad = false;
-        ModelQuantization.Apply(student, new StatsQOptions { WeightBits = 2, ActBits = 2 });
+        ModelQuantization.Apply(student, new StatsQOptions { WeightBits = 2, ActivationBits = 2 });
         // LSQ scales are created at the first forward; compare every parameter that existed before.
         var before = Named(student, "s.").Concat(Named(teacher, "t.")).ToDictionary(p => p.Name, p => p.Value.detach().clone());
 

@@ -59,7 +59,7 @@ public static class JlcmCompressor
         string fingerprint = JsonSerializer.Serialize(options) + "|" + string.Join(",", targets.Select(t => t.Name)) + "|seed " + context.Seed
                              + "|samples " + feeder.Samples + "|objective " + (byBlock ? "block" : "layer");
         var store = new SavedLayers(context.Resume.Section("layers", fingerprint));
-        context.Log.Info($"jlcm: {targets.Count} layer(s){(blocks is null ? "" : $" in {blocks.Count} block(s)")}, method {Kebab(options.Method)}, {options.Bits}-bit, G = {options.Groups}, " +
+        context.Log.Info($"jlcm: {targets.Count} layer(s){(blocks is null ? "" : $" in {blocks.Count} block(s)")}, method {Kebab(options.Method)}, {options.WeightBits}-bit, G = {options.Groups}, " +
                          $"variant {Kebab(options.Variant)}, gradient {Kebab(options.Gradient)}, objective {(byBlock ? "block" : "layer")}, {feeder.Samples} calibration samples");
 
         var tally = new Tally(context, targets.Count);
@@ -146,7 +146,7 @@ public static class JlcmCompressor
         var info = layers[index];
         var module = info.Module;
         if (options.Method == JlcmMethod.Rtn)
-            return new Prepared(info, null, RtnBaseline.Quantize(module, options.Bits), WeightOf(module).flatten(1).cpu(), null, null, null, null);
+            return new Prepared(info, null, RtnBaseline.Quantize(module, options.WeightBits), WeightOf(module).flatten(1).cpu(), null, null, null, null);
         var w = WeightOf(module).flatten(1).cpu();
         long rows = w.shape[0];
         int groups = (int)Math.Min(options.Groups, rows);
@@ -168,7 +168,7 @@ public static class JlcmCompressor
             }
         }
         var bias = BiasOf(module)?.cpu();   // original order unless folded (then permuted along with the rows)
-        var cb = GroupedCodebook.Initialise(w, options.Bits, groups, options.Variant, options.Init, options.KmeansIterations, seed);
+        var cb = GroupedCodebook.Initialise(w, options.WeightBits, groups, options.Variant, options.Init, options.KmeansIterations, seed);
         return new Prepared(info, cb, null, w, rowOrder, consumer, order, bias);
     }
 
@@ -192,7 +192,7 @@ public static class JlcmCompressor
         {
             if (options.Method == JlcmMethod.Jlcm)
             {
-                var result = JointLearner.Learn(cb, p.Weight, h, options.Iterations, options.Lr, options.CodebookLr, options.Gradient, context.Cancellation);
+                var result = JointLearner.Learn(cb, p.Weight, h, options.Iterations, options.LearningRate, options.CodebookLearningRate, options.Gradient, context.Cancellation);
                 (initial, moves) = (result.InitialLoss, result.Moves);
             }
             else
@@ -241,7 +241,7 @@ public static class JlcmCompressor
         {
             var layers = prepared.Select(p => new BlockLearner.Layer(p.Info.Name, p.Codebook!, (nn.Module<Tensor, Tensor>)model.GetLayer(p.Info.Name), p.RowOrder)).ToList();
             var result = BlockLearner.Learn(model, block, inputs, targetsOut, layers, options.Method == JlcmMethod.Jlcm ? options.Iterations : 0,
-                options.Lr, options.CodebookLr, options.Gradient, context.Device, context.Cancellation, correctBiases: options.BiasCorrection);
+                options.LearningRate, options.CodebookLearningRate, options.Gradient, context.Device, context.Cancellation, correctBiases: options.BiasCorrection);
             (initial, moves) = (result.InitialLoss, result.Moves);
             for (int j = 0; j < prepared.Count; j++)
                 if (result.BiasCorrections[j] is { } correction)

@@ -7,9 +7,9 @@ namespace Compressor.Plugins.Jlcm.Algorithm;
 /// see the README.</summary>
 public sealed record JlcmOptions : PluginOptions
 {
-    /// <summary>Bits per index b (K = 2^b codewords).</summary>
-    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (3-bit indices are stored in 4-bit containers).", Min = 1, Max = 8)]
-    public int Bits { get; init; } = 2;
+    /// <summary>Bits per index b (K = 2^b codewords); formerly <c>--bits</c>.</summary>
+    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (3-bit indices are stored in 4-bit containers).", Min = 1, Max = 8, Aliases = ["Bits"])]
+    public int WeightBits { get; init; } = 2;
 
     /// <summary>Row groups G per layer.</summary>
     [Option("Groups G of output neurons (rows) per layer; capped at the layer's rows.", Min = 1, Max = 4096)]
@@ -55,13 +55,13 @@ public sealed record JlcmOptions : PluginOptions
     [Option("Calibration samples (unlabelled) drawn from the calibration data.", Min = 1, Max = 100000)]
     public int CalibrationSamples { get; init; } = 128;
 
-    /// <summary>Learning rate of the latent indices (index units per step).</summary>
-    [Option("Learning rate of the latent indices, in index units per step (RMS over the layer) ([RECON] default).", Min = 0, Max = 10)]
-    public double Lr { get; init; } = 0.02;
+    /// <summary>Learning rate of the latent indices (index units per step); formerly <c>--lr</c>.</summary>
+    [Option("Learning rate of the latent indices, in index units per step (RMS over the layer) ([RECON] default).", Min = 0, Max = 10, Aliases = ["Lr"])]
+    public double LearningRate { get; init; } = 0.02;
 
-    /// <summary>Learning rate of codebooks and scales, relative to their mean magnitude.</summary>
-    [Option("Adam learning rate of codebook values and group scales, relative to their mean magnitude ([RECON] default).", Min = 0, Max = 1)]
-    public double CodebookLr { get; init; } = 1e-3;
+    /// <summary>Learning rate of codebooks and scales, relative to their mean magnitude; formerly <c>--codebook-lr</c>.</summary>
+    [Option("Adam learning rate of codebook values and group scales, relative to their mean magnitude ([RECON] default).", Min = 0, Max = 1, Aliases = ["CodebookLr"])]
+    public double CodebookLearningRate { get; init; } = 1e-3;
 
     /// <summary>Reconstruction objective.</summary>
     [Option("What joint learning reconstructs: block (each block's output, cut from an imported ONNX graph at its residual/normalisation boundaries; errors through activations, normalisations and residuals count), layer (each layer's output alone, from its input statistics) or auto (block where the model is an imported graph, else layer) ([RECON] default).")]
@@ -82,7 +82,7 @@ public sealed record JlcmOptions : PluginOptions
     /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
-        if (Method == JlcmMethod.Rtn && Bits is not (2 or 4 or 8))
-            yield return "--method rtn needs --bits 2, 4 or 8 (packed integer codes)";
+        if (Method == JlcmMethod.Rtn && WeightBits is not (2 or 4 or 8))
+            yield return "--method rtn needs --weight-bits 2, 4 or 8 (packed integer codes)";
     }
 }

@@ -9,8 +9,8 @@ public sealed record SparsityOptions : PluginOptions
     [Option("Structured form of the selected linears: none, lowrank, blockshuffle or blockdense (none: keep them dense, for --activation-sparsity or, with --from-scratch, the dense baseline trained by the same step trainer).")]
     public Structure Structure { get; init; } = Structure.LowRank;
 
-    /// <summary>Target share of each linear's weights kept by the structure; chooses r / B unless set directly.</summary>
-    [Option("Target share of each selected linear's weights (e.g. 0.63, 0.32); chooses the rank r (lowrank, blockdense) or the block count B (blockshuffle) unless --rank/--blocks set them.", Min = 0.01, Max = 1.0)]
+    /// <summary>The share of each selected FFN linear's weights the structured form keeps; chooses r / B unless set directly.</summary>
+    [Option("Share of the weight parameters of each selected FFN linear that the structured form keeps (0.5 keeps half; biases are unchanged): chooses the rank r (lowrank, blockdense) or the block count B (blockshuffle) unless --rank/--blocks set them. Kept within 1 point; where the structure cannot, the nearest achievable share is used and named in a warning. The achieved share is logged and reported (metric structuredWeightFraction).", Min = 0.01, Max = 1.0)]
     public double Fraction { get; init; } = 0.32;
 
     /// <summary>Rank r for lowrank/blockdense (0: from the fraction).</summary>

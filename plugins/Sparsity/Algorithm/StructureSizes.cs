@@ -18,21 +18,27 @@ public sealed record StructureSizes(Structure Structure, long Rank, long Blocks)
         _ => n * m,
     };
 
+    /// <summary>How far the kept share may be from <c>--fraction</c> (1 percentage point): within it a rank aligned to 16
+    /// (faster kernels) is preferred; beyond it the plugin keeps the nearest achievable share and names it.</summary>
+    public const double FractionTolerance = 0.01;
+
+    /// <summary>The share of an N → M linear's weights this form keeps (<see cref="ParameterCount"/> ÷ N·M).</summary>
+    public double Share(long n, long m) => (double)ParameterCount(n, m) / ((double)n * m);
+
     /// <summary>Chooses the sizes for an N → M linear: the given rank/blocks, or those whose weight count is nearest to
-    /// <paramref name="fraction"/>·N·M (ranks rounded to a multiple of 16 — of B for blockdense — when that large;
-    /// block counts among the common divisors of N and M).</summary>
+    /// <paramref name="fraction"/>·N·M — <c>--fraction</c> is the share of the linear's weights kept. Ranks are whole
+    /// numbers (multiples of B for blockdense); a multiple of 16 is taken instead when its share is within
+    /// <see cref="FractionTolerance"/> of the fraction. Block counts are common divisors of N and M.</summary>
     /// <exception cref="CompressException">The given sizes do not fit the layer.</exception>
     public static StructureSizes Choose(Structure structure, long n, long m, double fraction, int rank, int blocks, string layer)
     {
-        double target = fraction * n * m;
         switch (structure)
         {
             case Structure.LowRank:
             {
-                long r = rank > 0 ? rank : RoundRank(target / (n + m), 1, Math.Min(n, m));
-                if (r > Math.Min(n, m))
-                    throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: --rank {r} exceeds min(N, M) = {Math.Min(n, m)} of '{layer}'");
-                return new(structure, r, 0);
+                if (rank > Math.Min(n, m))
+                    throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: --rank {rank} exceeds min(N, M) = {Math.Min(n, m)} of '{layer}'");
+                return rank > 0 ? new(structure, rank, 0) : Nearest(Candidates(structure, n, m, 0), n, m, fraction);
             }
             case Structure.BlockShuffle:
             {
@@ -42,39 +48,60 @@ public sealed record StructureSizes(Structure Structure, long Rank, long Blocks)
                         throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: --blocks {blocks} must divide both sizes {n} and {m} of '{layer}'");
                     return new(structure, 0, blocks);
                 }
-                var divisors = Enumerable.Range(1, (int)Math.Min(n, m)).Where(b => n % b == 0 && m % b == 0).ToList();
-                long best = divisors.MinBy(b => Math.Abs(Math.Log((double)Math.Min(n, m) / b * (n + m) / target)));
-                return new(structure, 0, best);
+                return Nearest(Candidates(structure, n, m, 0), n, m, fraction);
             }
             case Structure.BlockDense:
             {
                 long b = blocks > 0 ? blocks : 4;
                 if (n % b != 0)
                     throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: --blocks {b} must divide the input size {n} of '{layer}'");
-                long r = rank > 0 ? rank : RoundRank(target / ((double)n / b + m), b, Math.Min(m, n) * 1L);
-                r = Math.Max(b, r / b * b);
                 if (rank > 0 && rank % b != 0)
                     throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: --rank {rank} must be a multiple of --blocks {b}");
-                return new(structure, r, b);
+                return rank > 0 ? new(structure, rank, b) : Nearest(Candidates(structure, n, m, b), n, m, fraction);
             }
             default:
                 throw new CompressException(ErrorKind.InvalidOptions, $"sparsity: no sizes for structure {structure}");
         }
     }
 
-    /// <summary>The rank nearest to <paramref name="ideal"/>: a multiple of 16 (and of <paramref name="multiple"/>)
-    /// when the ideal is at least 16·multiple, else a multiple of <paramref name="multiple"/>; within [multiple, max].</summary>
-    private static long RoundRank(double ideal, long multiple, long max)
+    /// <summary>Every size of <paramref name="structure"/> an N → M linear can take (blockdense with <paramref name="blocks"/>
+    /// blocks): ranks 1..min(N, M) (multiples of B for blockdense), or the common divisors of N and M as block counts.</summary>
+    public static IEnumerable<StructureSizes> Candidates(Structure structure, long n, long m, long blocks) => structure switch
     {
-        long step = ideal >= 16 * multiple ? Lcm(16, multiple) : multiple;
-        long r = (long)Math.Round(ideal / step) * step;
-        return Math.Clamp(r, multiple, Math.Max(multiple, max / multiple * multiple));
+        Structure.LowRank => Range(1, Math.Min(n, m)).Select(r => new StructureSizes(structure, r, 0)),
+        Structure.BlockShuffle => Range(1, Math.Min(n, m)).Where(b => n % b == 0 && m % b == 0).Select(b => new StructureSizes(structure, 0, b)),
+        Structure.BlockDense => Range(1, Math.Min(n, m) / blocks).Select(k => new StructureSizes(structure, k * blocks, blocks)),
+        _ => [],
+    };
+
+    /// <summary>The achievable shares nearest to <paramref name="fraction"/> on each side (the largest below it and the
+    /// smallest above it), for the message that names them when the fraction cannot be kept.</summary>
+    public static IReadOnlyList<StructureSizes> Neighbours(Structure structure, long n, long m, long blocks, double fraction)
+    {
+        var all = Candidates(structure, n, m, blocks).ToList();
+        var below = all.Where(c => c.Share(n, m) <= fraction).MaxBy(c => c.Share(n, m));
+        var above = all.Where(c => c.Share(n, m) > fraction).MinBy(c => c.Share(n, m));
+        return new[] { below, above }.Where(c => c is not null).Select(c => c!).ToList();
     }
 
-    private static long Lcm(long a, long b)
+    /// <summary>"r = 21" / "B = 4" / "r = 96, B = 4".</summary>
+    public override string ToString() => Structure switch
     {
-        long x = a, y = b;
-        while (y != 0) (x, y) = (y, x % y);
-        return a / x * b;
+        Structure.LowRank => $"r = {Rank}",
+        Structure.BlockShuffle => $"B = {Blocks}",
+        _ => $"r = {Rank}, B = {Blocks}",
+    };
+
+    private static StructureSizes Nearest(IEnumerable<StructureSizes> candidates, long n, long m, double fraction)
+    {
+        var list = candidates.ToList();
+        var nearest = list.MinBy(c => Math.Abs(c.Share(n, m) - fraction))!;
+        var aligned = list.Where(c => c.Structure != Structure.BlockShuffle && c.Rank % 16 == 0).MinBy(c => Math.Abs(c.Share(n, m) - fraction));
+        return aligned is not null && Math.Abs(aligned.Share(n, m) - fraction) <= FractionTolerance ? aligned : nearest;
+    }
+
+    private static IEnumerable<long> Range(long from, long to)
+    {
+        for (long i = from; i <= to; i++) yield return i;
     }
 }

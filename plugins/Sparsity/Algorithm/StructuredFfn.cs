@@ -41,6 +41,7 @@ public static class StructuredFfn
         var structured = new Dictionary<string, StructuredLinear>(StringComparer.Ordinal);
         var wrappers = new Dictionary<string, SelfGuidedLinear>(StringComparer.Ordinal);
         long denseWeights = 0, structuredWeights = 0;
+        var missed = new Dictionary<(long N, long M), StructureSizes>();
         using (var progress = context.Progress.Start("sparsity: build structured layers", layers.Count))
         {
             for (int i = 0; i < layers.Count; i++)
@@ -55,6 +56,9 @@ public static class StructuredFfn
                 {
                     long m = w.shape[0], n = w.shape[1];
                     var sizes = StructureSizes.Choose(options.Structure, n, m, options.Fraction, options.Rank, options.Blocks, info.Name);
+                    if (options.Rank == 0 && (options.Blocks == 0 || options.Structure == Structure.BlockDense)
+                        && Math.Abs(sizes.Share(n, m) - options.Fraction) > StructureSizes.FractionTolerance)
+                        missed.TryAdd((n, m), sizes);
                     StructuredLinear layer;
                     if (options.FromScratch)
                     {
@@ -80,7 +84,7 @@ public static class StructuredFfn
                         replacement = wrapper;
                     }
                     model.ReplaceLayer(info.Name, replacement, disposeOld: false);
-                    progress.Advance(1, $"{info.Name}: {Describe(sizes)}");
+                    progress.Advance(1, $"{info.Name}: {sizes}");
                 }
                 finally
                 {
@@ -91,8 +95,20 @@ public static class StructuredFfn
                 }
             }
         }
-        context.Log.Info($"sparsity: {layers.Count} linear(s) → {options.Structure.ToString().ToLowerInvariant()}, {structuredWeights:N0} of {denseWeights:N0} weights ({(double)structuredWeights / denseWeights:P1})"
+        double kept = (double)structuredWeights / denseWeights;
+        context.Log.Info($"sparsity: {layers.Count} linear(s) → {options.Structure.ToString().ToLowerInvariant()}: kept {Percent(kept)} of their weights " +
+                         $"({structuredWeights:N0} of {denseWeights:N0}{(options.Rank == 0 && options.Blocks == 0 ? $"; --fraction {options.Fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "")})"
                          + (wrappers.Count > 0 ? $", SGT over {guidedSteps} of {steps} steps" : ""));
+        foreach (var ((n, m), sizes) in missed)
+        {
+            string near = string.Join(" or ", StructureSizes.Neighbours(options.Structure, n, m, sizes.Blocks, options.Fraction)
+                .Select(c => $"{Percent(c.Share(n, m))} ({c})"));
+            string warning = $"sparsity: --fraction {options.Fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)} cannot be kept by " +
+                             $"{options.Structure.ToString().ToLowerInvariant()} on a {n}→{m} linear: the nearest achievable shares are {near}; " +
+                             $"it keeps {Percent(sizes.Share(n, m))} ({sizes})";
+            context.Log.Warn(warning);
+            context.Report.Warn(warning);
+        }
         try
         {
             if (options.FromScratch) TrainFromScratch(context, options, trainData!);
@@ -125,7 +141,12 @@ public static class StructuredFfn
             context.Report.AddMetric(new Metric($"preMergeBreakEvenTokens:{kind}:{n}x{m}", t, "tokens"));
             context.Log.Info($"sparsity: {kind} {n}→{m} is faster structured from {t} tokens per call; {(options.DeployTokens < t ? "pre-merged" : "kept structured")} for --deploy-tokens {options.DeployTokens}");
         }
-        context.Report.AddMetric(new Metric("structuredWeightFraction", (double)structuredWeights / denseWeights, "ratio"));
+        // The achieved share of the structured linears' weights (what --fraction asks for), and of all selected FFN
+        // linears, those --first-layer-dense kept dense included.
+        long keptDenseWeights = keptDense.Sum(name => model.Layers().First(l => l.Name == name).WeightCount);
+        context.Report.AddMetric(new Metric("structuredWeightFraction", kept, "ratio"));
+        if (options.Rank == 0 && options.Blocks == 0) context.Report.AddMetric(new Metric("requestedWeightFraction", options.Fraction, "ratio"));
+        context.Report.AddMetric(new Metric("ffnWeightFraction", (double)(structuredWeights + keptDenseWeights) / (denseWeights + keptDenseWeights), "ratio"));
         context.Report.AddMetric(new Metric("structuredWeights", structuredWeights, "weights"));
         context.Report.AddMetric(new Metric("replacedDenseWeights", denseWeights, "weights"));
     }
@@ -139,12 +160,7 @@ public static class StructuredFfn
         return c;
     }
 
-    private static string Describe(StructureSizes s) => s.Structure switch
-    {
-        Structure.LowRank => $"r = {s.Rank}",
-        Structure.BlockShuffle => $"B = {s.Blocks}",
-        _ => $"r = {s.Rank}, B = {s.Blocks}",
-    };
+    private static string Percent(double share) => (100 * share).ToString("0.0#", System.Globalization.CultureInfo.InvariantCulture) + " %";
 
     private static StepTrainer.Settings Settings(PluginContext context, SparsityOptions options, int steps, double weightDecay) =>
         new(steps, options.LearningRate, options.BatchSize, options.CheckpointEvery, weightDecay, context.Seed);

@@ -12,15 +12,15 @@ public sealed record StatsQOptions : PluginOptions
     public int WeightBits { get; init; } = 4;
 
     /// <summary>Activation bits inside the blocks.</summary>
-    [Option("Activation bits of the inputs of those linears and of the attention internals.", Min = 2, Max = 8)]
-    public int ActBits { get; init; } = 4;
+    [Option("Activation bits of the inputs of those linears and of the attention internals.", Min = 2, Max = 8, Aliases = ["ActBits"])]
+    public int ActivationBits { get; init; } = 4;
 
-    /// <summary>Weight and activation bits at once; 0 leaves <see cref="WeightBits"/> and <see cref="ActBits"/> as given.</summary>
-    [Option("Weight and activation bits at once (--bits 2 is W2A2); 0 keeps --weight-bits and --act-bits.", Min = 0, Max = 8)]
+    /// <summary>Weight and activation bits at once; 0 leaves <see cref="WeightBits"/> and <see cref="ActivationBits"/> as given.</summary>
+    [Option("Weight and activation bits at once (--bits 2 is W2A2); 0 keeps --weight-bits and --activation-bits.", Min = 0, Max = 8)]
     public int Bits { get; init; }
 
     /// <summary>The options with <see cref="Bits"/> applied to both widths.</summary>
-    public StatsQOptions Resolved() => Bits > 0 ? this with { WeightBits = Bits, ActBits = Bits, Bits = 0 } : this;
+    public StatsQOptions Resolved() => Bits > 0 ? this with { WeightBits = Bits, ActivationBits = Bits, Bits = 0 } : this;
 
     /// <summary>Weight quantizer: StatsQ (the method) or LSQ (the baseline, learnable per-row scale).</summary>
     [Option("Weight quantizer of the block linears: statsq (the method) or lsq (the baseline with a learnable per-row scale).")]
@@ -51,12 +51,12 @@ public sealed record StatsQOptions : PluginOptions
     public int Epochs { get; init; } = 10;
 
     /// <summary>Peak learning rate.</summary>
-    [Option("Peak AdamW learning rate (the reference: 5.47e-4 for DeiT at batch 560).", Min = 1e-8, Max = 1)]
-    public double Lr { get; init; } = 5e-4;
+    [Option("Peak AdamW learning rate (the reference: 5.47e-4 for DeiT at batch 560).", Min = 1e-8, Max = 1, Aliases = ["Lr"])]
+    public double LearningRate { get; init; } = 5e-4;
 
     /// <summary>Final (and CGA) learning rate.</summary>
-    [Option("Final learning rate of the cosine schedule, also the constant CGA learning rate (the reference: 1e-5).", Min = 0, Max = 1)]
-    public double MinLr { get; init; } = 1e-5;
+    [Option("Final learning rate of the cosine schedule, also the constant CGA learning rate (the reference: 1e-5).", Min = 0, Max = 1, Aliases = ["MinLr"])]
+    public double MinLearningRate { get; init; } = 1e-5;
 
     /// <summary>AdamW weight decay.</summary>
     [Option("AdamW weight decay (the reference: 0.05).", Min = 0, Max = 1)]

@@ -1,3 +1,4 @@
+using Compressor.Sdk.Models;
 using Compressor.Sdk.Options;
 
 namespace Compressor.Samples.RoundToNearest.Algorithm;
@@ -23,7 +24,7 @@ public sealed record RtnOptions : PluginOptions
 
     /// <summary>Also quantize embedding tables (e.g. a transformer's word embeddings) into
     /// quantized embedding (<c>quantized_embedding</c>), per row group, with the same bits, group size and scheme.</summary>
-    [Option("Also quantize embedding tables (Gather tables of imported ONNX models, token/position embeddings) with the same bits, group size and scheme; exported as a Gather of packed code rows.")]
+    [Option("Also quantize embedding tables (Gather tables of imported ONNX models, token/position embeddings) with the same bits, group size and scheme; exported as a Gather of packed code rows.", Enables = LayerType.Embedding)]
     public bool Embeddings { get; init; }
 
     /// <summary>Layers (name globs) kept at <see cref="HighPrecisionBits"/> per output channel instead of

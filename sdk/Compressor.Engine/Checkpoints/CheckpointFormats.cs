@@ -14,7 +14,14 @@ public static class CheckpointFormats
 
     /// <summary>Opens <paramref name="path"/> with the format its content matches.</summary>
     /// <exception cref="CompressException">Missing, unreadable or unrecognised file, or a malformed one.</exception>
-    public static ICheckpointReader Open(string path)
+    public static ICheckpointReader Open(string path) =>
+        Detect(path)?.Open(path) ?? throw new CompressException(ErrorKind.InvalidInput,
+            $"{path}: unrecognised checkpoint format (this version reads {string.Join(", ", All.Select(f => f.Name))})");
+
+    /// <summary>The format whose signature the first bytes of <paramref name="path"/> match (nothing is parsed past
+    /// them), or null when none does.</summary>
+    /// <exception cref="CompressException">Missing or unreadable file.</exception>
+    public static ICheckpointFormat? Detect(string path)
     {
         // A FIFO or a device is refused before it is opened (opening a FIFO waits for a writer; a device never ends).
         IO.InputFiles.RequireRegular(path);
@@ -32,8 +39,7 @@ public static class CheckpointFormats
             throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
         }
         foreach (var format in All)
-            if (format.Sniff(head, length)) return format.Open(path);
-        throw new CompressException(ErrorKind.InvalidInput,
-            $"{path}: unrecognised checkpoint format (this version reads {string.Join(", ", All.Select(f => f.Name))})");
+            if (format.Sniff(head, length)) return format;
+        return null;
     }
 }

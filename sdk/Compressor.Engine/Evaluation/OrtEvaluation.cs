@@ -1,4 +1,5 @@
 using Compressor.Sdk.Data;
+using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Reports;
 using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
@@ -8,20 +9,33 @@ namespace Compressor.Engine.Evaluation;
 /// <summary>Evaluates an ONNX model on ONNX Runtime (CPU) over a data set, optionally against a reference ONNX model
 /// run on the same batches: the task metric (top-1 accuracy for labelled images, perplexity for tokens), fidelity to
 /// the reference (output cosine, top-1 agreement, KL divergence of the softmaxes), latency of one batch (median and
-/// p90 after warm-up, intra-op threads stated) and peak memory (<see cref="PeakMemory"/>). Every session uses
+/// p90 after warm-up, intra-op threads stated; with a reference, the two timed in interleaved runs so their ratio has a
+/// spread) and peak memory (<see cref="PeakMemory"/>). Every session uses
 /// <see cref="OrtEvaluationOptions.OptimizationLevel"/> (ORT_ENABLE_ALL by default, as deployed).</summary>
 public static class OrtEvaluation
 {
     /// <summary>Runs the evaluation of <paramref name="modelPath"/> (and <paramref name="referencePath"/>) on <paramref name="data"/>.</summary>
     /// <exception cref="CompressException">A missing or unloadable model, or data the model does not take (InvalidInput);
     /// bad options (InvalidOptions).</exception>
+    /// <param name="modelPath">The ONNX model.</param>
+    /// <param name="referencePath">The reference ONNX model, or null.</param>
+    /// <param name="data">The evaluation split.</param>
+    /// <param name="kind">What the data are.</param>
+    /// <param name="options">How to run (batch size, runs, threads, <see cref="OrtEvaluationOptions.Limit"/>).</param>
+    /// <param name="cancellation">Stops the work between batches and timed runs.</param>
+    /// <param name="progress">Where the work shows its progress: one task, advanced per batch and per timed run.</param>
     public static OrtEvaluationResult Run(string modelPath, string? referencePath, IDataSet data, DataKind kind, OrtEvaluationOptions? options = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, IProgressReporter? progress = null)
     {
         options ??= new OrtEvaluationOptions();
         options.Validate();
         if (data.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"data set {data.Name} is empty");
         string dataset = data.Name;
+        long toEvaluate = Math.Min(data.Count, options.Limit ?? long.MaxValue);
+        long batches = (toEvaluate + options.BatchSize - 1) / options.BatchSize;
+        int models = referencePath is null ? 1 : 2;
+        using var work = (progress ?? NullProgressReporter.Instance).Start(
+            $"evaluating on ONNX Runtime ({dataset}, {toEvaluate} samples)", 1 + batches + (long)options.Runs * models);
 
         // Peak memory first, each model alone: session creation plus one batch, from a known baseline. A throwaway
         // session of each model first pays the one-time costs (ORT's native library, ~29 MiB resident here, and the
@@ -34,6 +48,7 @@ public static class OrtEvaluation
         double? referenceMemory = null;
         if (referencePath is not null)
             referenceMemory = PeakMemory.Measure(() => { using var r = new OrtModelRunner(referencePath, options); r.Run(first.Input); }).MiB;
+        work.Advance(1, "peak memory");
 
         using var model = new OrtModelRunner(modelPath, options);
         using var reference = referencePath is null ? null : new OrtModelRunner(referencePath, options);
@@ -42,9 +57,11 @@ public static class OrtEvaluation
         var fidelity = new FidelityAccumulator();
         long samples = 0;
         bool hasTargets = true;
+        long done = 0;
         foreach (var batch in data.Batches(options.BatchSize))
         {
-            using var b = batch;
+            if (samples >= toEvaluate) { batch.Dispose(); break; }
+            using var b = samples + batch.Input.shape[0] > toEvaluate ? Head(batch, toEvaluate - samples) : batch;
             cancellation.ThrowIfCancellationRequested();
             // Encoder sentences have no targets: only fidelity to the reference (and latency, memory) is measured.
             bool fidelityOnly = b.Target is null && kind == DataKind.Sentences && reference is not null;
@@ -66,10 +83,13 @@ public static class OrtEvaluation
             }
             hasTargets &= targets is not null;
             samples += b.Input.shape[0];
+            work.Advance(1, $"batch {++done}/{batches}");
         }
 
-        var latency = LatencyBenchmark.Measure(model, first.Input, options, cancellation);
-        var referenceLatency = reference is null ? null : LatencyBenchmark.Measure(reference, first.Input, options, cancellation);
+        LatencyResult latency;
+        LatencyResult? referenceLatency = null;
+        if (reference is null) latency = LatencyBenchmark.Measure(model, first.Input, options, cancellation, work);
+        else (latency, referenceLatency) = LatencyBenchmark.MeasurePaired(model, reference, first.Input, options, cancellation, work);
 
         bool hasRef = reference is not null;
         var metrics = new List<Metric>();
@@ -85,7 +105,14 @@ public static class OrtEvaluation
         metrics.Add(new Metric(EvaluationMetricNames.LatencyP90Ms, latency.P90Ms, "ms", dataset, referenceLatency?.P90Ms));
         metrics.Add(new Metric(EvaluationMetricNames.PeakMemoryMB, memory, "MiB", dataset, referenceMemory));
         return new OrtEvaluationResult(metrics, dataset, samples, OrtEnv.Instance().GetVersionString(), options.OptimizationLevel.ToString(),
-            latency, referenceLatency, method);
+            latency, referenceLatency, method) { AvailableSamples = data.Count };
+    }
+
+    /// <summary>The first <paramref name="count"/> samples of <paramref name="batch"/> (which it disposes).</summary>
+    private static DataBatch Head(DataBatch batch, long count)
+    {
+        using (batch)
+            return new DataBatch(batch.Input.narrow(0, 0, count).clone(), batch.Target?.narrow(0, 0, count).clone());
     }
 
     private static DataBatch FirstBatch(IDataSet data, int batchSize)

@@ -20,6 +20,10 @@ public sealed record OrtEvaluationOptions
     /// <summary>ORT graph optimisation level of every session (default ORT_ENABLE_ALL: fused kernels, as deployed).</summary>
     public GraphOptimizationLevel OptimizationLevel { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
 
+    /// <summary>Evaluate at most this many samples: the first ones of the evaluation split, which the seed fixes
+    /// (null: all). Latency and memory are measured on the first batch either way.</summary>
+    public long? Limit { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="CompressException">A value out of range (kind InvalidOptions).</exception>
     public void Validate()
@@ -27,6 +31,7 @@ public sealed record OrtEvaluationOptions
         if (BatchSize is < 1 or > 65536) throw new CompressException(ErrorKind.InvalidOptions, $"--batch-size {BatchSize}: must be in 1..65536");
         if (Runs is < 1 or > 100000) throw new CompressException(ErrorKind.InvalidOptions, $"--runs {Runs}: must be in 1..100000");
         if (WarmupRuns is < 0 or > 1000) throw new CompressException(ErrorKind.InvalidOptions, $"warm-up runs {WarmupRuns}: must be in 0..1000");
+        if (Limit is < 1) throw new CompressException(ErrorKind.InvalidOptions, $"--eval-limit {Limit}: must be at least 1");
         if (IntraOpThreads is < 1 or > 1024) throw new CompressException(ErrorKind.InvalidOptions, $"intra-op threads {IntraOpThreads}: must be in 1..1024");
     }
 }

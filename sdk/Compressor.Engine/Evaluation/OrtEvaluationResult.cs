@@ -6,7 +6,7 @@ namespace Compressor.Engine.Evaluation;
 /// <param name="Metrics">Named values (<see cref="EvaluationMetricNames"/>), each with the reference model's value in
 /// <see cref="Metric.Reference"/> when a reference was given; fidelity metrics compare the model to the reference.</param>
 /// <param name="Dataset">The evaluation set's name, e.g. <c>digits/test</c>.</param>
-/// <param name="Samples">Samples evaluated.</param>
+/// <param name="Samples">Samples evaluated (at most <see cref="OrtEvaluationOptions.Limit"/>).</param>
 /// <param name="OrtVersion">The ONNX Runtime version.</param>
 /// <param name="OptimizationLevel">The ORT graph optimisation level of every session.</param>
 /// <param name="Latency">Latency of the model.</param>
@@ -15,6 +15,9 @@ namespace Compressor.Engine.Evaluation;
 public sealed record OrtEvaluationResult(IReadOnlyList<Metric> Metrics, string Dataset, long Samples, string OrtVersion, string OptimizationLevel,
     LatencyResult Latency, LatencyResult? ReferenceLatency, string PeakMemoryMethod)
 {
+    /// <summary>Samples in the evaluation split (more than <see cref="Samples"/> when a limit applied).</summary>
+    public long AvailableSamples { get; init; }
+
     /// <summary>The metric named <paramref name="name"/>, or null.</summary>
     public Metric? this[string name] => Metrics.FirstOrDefault(m => m.Name == name);
 }

@@ -15,6 +15,13 @@ public sealed class OptionDescriptor
         JsonName = Naming.ToCamel(property.Name);
     }
 
+    /// <summary>Former names, as flags (<c>--lr</c>): accepted, with a notice, and hidden from help
+    /// (<see cref="OptionAttribute.Aliases"/>).</summary>
+    public IReadOnlyList<string> Aliases => (Attribute.Aliases ?? []).Select(a => "--" + Naming.ToKebab(a.TrimStart('-'))).ToList();
+
+    /// <summary>The layer types this switch adds to the plugin's selection (<see cref="OptionAttribute.Enables"/>).</summary>
+    public Compressor.Sdk.Models.LayerType Enables => Attribute.Enables;
+
     /// <summary>The record property.</summary>
     public PropertyInfo Property { get; }
 

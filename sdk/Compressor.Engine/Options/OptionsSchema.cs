@@ -35,7 +35,14 @@ public sealed class OptionsSchema
         }
         Options = list;
         _byKey = list.ToDictionary(o => Naming.Key(o.Property.Name));
+        _byAlias = new Dictionary<string, OptionDescriptor>();
+        foreach (var o in list)
+            foreach (var alias in o.Aliases)
+                if (!_byKey.ContainsKey(Naming.Key(alias)) && !_byAlias.TryAdd(Naming.Key(alias), o))
+                    throw new ArgumentException($"{type.Name}: alias {alias} names two options.");
     }
+
+    private readonly Dictionary<string, OptionDescriptor> _byAlias;
 
     /// <summary>The schema of <paramref name="optionsType"/>.</summary>
     public static OptionsSchema For(Type optionsType) => Cache.GetOrAdd(optionsType, t => new OptionsSchema(t));
@@ -49,13 +56,20 @@ public sealed class OptionsSchema
     /// <summary>A record holding every default.</summary>
     public PluginOptions Defaults() => (PluginOptions)Activator.CreateInstance(Type)!;
 
-    /// <summary>Finds an option by flag (<c>--weight-bits</c>), JSON key (<c>weightBits</c>) or property name.</summary>
-    public OptionDescriptor? Find(string name) => _byKey.GetValueOrDefault(Naming.Key(name));
+    /// <summary>Finds an option by flag (<c>--weight-bits</c>), JSON key (<c>weightBits</c>), property name or a former
+    /// name (<see cref="OptionDescriptor.Aliases"/>).</summary>
+    public OptionDescriptor? Find(string name) => _byKey.GetValueOrDefault(Naming.Key(name)) ?? _byAlias.GetValueOrDefault(Naming.Key(name));
+
+    /// <summary>Whether <paramref name="name"/> is a former name of an option (what to write instead is its <see cref="OptionDescriptor.Flag"/>).</summary>
+    public bool IsAlias(string name) => !_byKey.ContainsKey(Naming.Key(name)) && _byAlias.ContainsKey(Naming.Key(name));
 
     /// <summary>Parses command-line tokens (<c>--name value</c>, <c>--name=value</c>, a bare <c>--flag</c> for true)
     /// over the defaults, then validates.</summary>
     /// <exception cref="OptionsException">An unknown option, a malformed value or a failed check, in one line.</exception>
-    public PluginOptions ParseCli(IReadOnlyList<string> tokens, string owner)
+    /// <param name="tokens">The tokens.</param>
+    /// <param name="owner">Who the options belong to, for messages (e.g. <c>plugin 'rtn'</c>).</param>
+    /// <param name="notices">Receives one line per former option name used (what to write instead).</param>
+    public PluginOptions ParseCli(IReadOnlyList<string> tokens, string owner, ICollection<string>? notices = null)
     {
         var options = Defaults();
         var lists = new Dictionary<OptionDescriptor, List<string>>();
@@ -69,6 +83,7 @@ public sealed class OptionsSchema
             int eq = token.IndexOf('=');
             if (eq > 0) { name = token[..eq]; value = token[(eq + 1)..]; }
             var d = Find(name) ?? throw new OptionsException(UnknownMessage(name, owner));
+            if (IsAlias(name)) notices?.Add(RenamedNotice(name, d, owner));
             if (value is null)
             {
                 bool next = i + 1 < tokens.Count && !tokens[i + 1].StartsWith("--", StringComparison.Ordinal);
@@ -88,15 +103,20 @@ public sealed class OptionsSchema
         return options;
     }
 
-    /// <summary>Reads a recipe step's <c>options</c> object (keys in camelCase or kebab-case) over the defaults, then validates.</summary>
-    public PluginOptions FromJson(JObject? json, string owner)
+    /// <summary>Reads a recipe step's <c>options</c> object (keys in camelCase or kebab-case; former names accepted with
+    /// a notice in <paramref name="notices"/>) over the defaults, then validates.</summary>
+    public PluginOptions FromJson(JObject? json, string owner, ICollection<string>? notices = null)
     {
         var options = Defaults();
+        var seen = new HashSet<OptionDescriptor>();
         if (json is not null)
         {
             foreach (var prop in json.Properties())
             {
                 var d = Find(prop.Name) ?? throw new OptionsException(UnknownMessage(prop.Name, owner));
+                if (IsAlias(prop.Name)) notices?.Add($"{owner}: option \"{prop.Name}\" is now \"{d.JsonName}\" (the old name is accepted until the next minor version)");
+                if (seen.Contains(d)) throw new OptionsException($"option {d.JsonName} of {owner} is given twice (once under a former name)");
+                seen.Add(d);
                 d.Property.SetValue(options, ParseJson(d, prop.Value, owner));
             }
         }
@@ -177,10 +197,16 @@ public sealed class OptionsSchema
             throw new OptionsException($"{owner}: {problem}");
     }
 
+    private static string RenamedNotice(string name, OptionDescriptor d, string owner) =>
+        $"{owner}: option --{Naming.ToKebab(name.TrimStart('-')).TrimStart('-')} is now {d.Flag} (the old name is accepted until the next minor version)";
+
     private string UnknownMessage(string name, string owner)
     {
         string flag = name.StartsWith("--", StringComparison.Ordinal) ? name : "--" + Naming.ToKebab(name);
-        return $"unknown option {flag} for {owner} (known: {string.Join(", ", Options.Select(o => o.Flag))})";
+        var near = Suggestions.For(flag, Options.Select(o => o.Flag));
+        return $"unknown option {flag} for {owner}" + (near.Count > 0
+            ? $": did you mean {string.Join(" or ", near)}? (all: {string.Join(", ", Options.Select(o => o.Flag))})"
+            : $" (known: {string.Join(", ", Options.Select(o => o.Flag))})");
     }
 
     private static string Expect(OptionDescriptor d) => d.AllowedText.Length > 0 ? d.AllowedText : d.TypeName;

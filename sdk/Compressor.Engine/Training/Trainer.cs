@@ -55,7 +55,8 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
             // replays it exactly (HashCode.Combine would not do: it is salted per process).
             int epochSeed = EpochSeed(settings.Seed, epoch);
             manual_seed(epochSeed);
-            using (var task = progress.Start($"train: epoch {epoch + 1}/{settings.Epochs}", stepsPerEpoch))
+            // One task per epoch, its evaluation included: the epoch's summary line is logged before its bar finishes.
+            using (var task = progress.Start($"train: epoch {epoch + 1}/{settings.Epochs}", stepsPerEpoch + 1))
             {
                 foreach (var batch in data.Train.Batches(settings.BatchSize, shuffle: true, seed: epochSeed))
                 {
@@ -71,19 +72,20 @@ public sealed class Trainer(CompressibleModel model, DataSplits data, TrainingSe
                     if (settings.GradientClip > 0) nn.utils.clip_grad_norm_(parameters, settings.GradientClip);
                     optimizer.step();
                     double l = loss.item<float>();
-                    if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"train: the loss became {l} at step {step + 1} (lower --lr?)");
+                    if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"train: the loss became {l} at step {step + 1} (lower --learning-rate?)");
                     lossSum += l;
                     batches++;
                     step++;
                     task.Advance(1, $"loss {l:F4}");
                 }
+                var (evalLoss, acc, ppl) = TaskLoss.Evaluate(model, data.Evaluation, data.Info.Kind, Math.Max(settings.BatchSize, 64), device);
+                task.Advance(1, "evaluated");
+                var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, batches), evalLoss, acc, ppl, Math.Round(clock.Elapsed.TotalSeconds, 2));
+                history.Add(record);
+                log.Info($"train: epoch {record.Epoch}/{settings.Epochs} train loss {record.TrainLoss:F4}, eval loss {evalLoss:F4}"
+                         + (acc is { } a ? $", accuracy {a:P2}" : "") + (ppl is { } p ? $", perplexity {p:F2}" : "") + $" ({record.Seconds:F1} s)");
+                SaveState(optimizer, epoch + 1, step, history);
             }
-            var (evalLoss, acc, ppl) = TaskLoss.Evaluate(model, data.Evaluation, data.Info.Kind, Math.Max(settings.BatchSize, 64), device);
-            var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, batches), evalLoss, acc, ppl, Math.Round(clock.Elapsed.TotalSeconds, 2));
-            history.Add(record);
-            log.Info($"train: epoch {record.Epoch}/{settings.Epochs} train loss {record.TrainLoss:F4}, eval loss {evalLoss:F4}"
-                     + (acc is { } a ? $", accuracy {a:P2}" : "") + (ppl is { } p ? $", perplexity {p:F2}" : "") + $" ({record.Seconds:F1} s)");
-            SaveState(optimizer, epoch + 1, step, history);
         }
         return history;
     }

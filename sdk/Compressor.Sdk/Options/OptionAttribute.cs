@@ -20,4 +20,14 @@ public sealed class OptionAttribute : Attribute
 
     /// <summary>The allowed values, written as they appear on the command line (null: any value of the type).</summary>
     public string[]? Choices { get; init; }
+
+    /// <summary>Former names of the option (property-style, e.g. <c>"Lr"</c>, or as a flag, <c>"lr"</c>): still
+    /// accepted on the command line and in recipes, with a warning naming the current flag, and hidden from help and
+    /// the recipe schema. A renamed option keeps its old name here for one minor version.</summary>
+    public string[]? Aliases { get; init; }
+
+    /// <summary>For a <see cref="bool"/> option that widens the plugin's selection: the layer types it adds (e.g. an
+    /// <c>--embeddings</c> switch adds <see cref="Models.LayerType.Embedding"/>). The host names the option when a
+    /// layer of those types was left uncompressed.</summary>
+    public Models.LayerType Enables { get; init; }
 }

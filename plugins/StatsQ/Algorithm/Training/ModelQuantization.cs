@@ -42,7 +42,7 @@ public static class ModelQuantization
             var qkv = (TorchSharp.Modules.Linear)model.GetLayer($"{a}.{attention.QueryKeyValue}");
             var proj = (TorchSharp.Modules.Linear)model.GetLayer($"{a}.{attention.Output}");
             long c = qkv.in_features;
-            var projQ = new QatLinear(proj, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActBits, signed: true, LsqGranularity.PerToken));
+            var projQ = new QatLinear(proj, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken));
             if (o.Qkr)
             {
                 var qkr = new QkrAttention(qkv, projQ, attention.Heads, o.WeightBits, o.KeepQueryBias);
@@ -58,15 +58,15 @@ public static class ModelQuantization
             }
             else
             {
-                var qkvQ = new QatLinear(qkv, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActBits, signed: true, LsqGranularity.PerToken));
-                model.ReplaceLayer(a, new QatAttention(qkvQ, projQ, attention.Heads, o.ActBits), disposeOld: false);
+                var qkvQ = new QatLinear(qkv, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken));
+                model.ReplaceLayer(a, new QatAttention(qkvQ, projQ, attention.Heads, o.ActivationBits), disposeOld: false);
                 tensors.Add(Track($"{a}.qkv", qkvQ, cga: true));
             }
             tensors.Add(Track($"{a}.proj", projQ, cga: true));
             var fc1 = (TorchSharp.Modules.Linear)model.GetLayer(block.FeedForwardIn);
             var fc2 = (TorchSharp.Modules.Linear)model.GetLayer(block.FeedForwardOut);
-            var fc1Q = new QatLinear(fc1, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc1.in_features, o.ActBits, signed: true, LsqGranularity.PerToken));
-            var fc2Q = new QatLinear(fc2, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc2.in_features, o.ActBits, signed: false, LsqGranularity.PerToken));
+            var fc1Q = new QatLinear(fc1, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc1.in_features, o.ActivationBits, signed: true, LsqGranularity.PerToken));
+            var fc2Q = new QatLinear(fc2, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc2.in_features, o.ActivationBits, signed: false, LsqGranularity.PerToken));
             model.ReplaceLayer(block.FeedForwardIn, fc1Q, disposeOld: false);
             model.ReplaceLayer(block.FeedForwardOut, fc2Q, disposeOld: false);
             tensors.Add(Track(block.FeedForwardIn, fc1Q, cga: true));

@@ -68,7 +68,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         using (no_grad())
         using (var scope = NewDisposeScope()) student.Forward(first.Input.to(device));
         var parameters = student.Module.parameters().Where(p => p.requires_grad).ToList();
-        using var optimizer = optim.AdamW(parameters, options.Lr, 0.9, 0.999, 1e-8, options.WeightDecay);
+        using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
         try
         {
             return Train(optimizer, cancellation);
@@ -84,7 +84,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
     private double Train(TorchSharp.Modules.AdamW optimizer, CancellationToken cancellation)
     {
         long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        var schedule = new LearningRateSchedule(options.Lr, WarmupFraction: 0.05, MinRateRatio: options.MinLr / options.Lr);
+        var schedule = new LearningRateSchedule(options.LearningRate, WarmupFraction: 0.05, MinRateRatio: options.MinLearningRate / options.LearningRate);
         long step = 0, total = stepsPerEpoch * options.Epochs;
         int cgaEpochs = options.Cga ? options.CgaEpochs : 0;
         foreach (var t in tensors) using (var c = t.Codes()) _trackers[t.Name].Update(c);
@@ -134,7 +134,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
                     {
                         cancellation.ThrowIfCancellationRequested();
                         using var b = batch;
-                        Step(optimizer, b, options.MinLr, cga: true);
+                        Step(optimizer, b, options.MinLearningRate, cga: true);
                         step++;
                         task.Advance(1, $"unfrozen {_unfrozen[^1]:N0}");
                     }
@@ -190,7 +190,7 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         optimizer.step();
         foreach (var (w, freeze, copy) in saved) ConfidenceGuidedAnnealing.AfterStep(w, freeze, copy);
         double l = loss.item<float>();
-        if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"statsq: the loss became {l} (lower --lr?)");
+        if (!double.IsFinite(l)) throw new CompressException(ErrorKind.PluginFailed, $"statsq: the loss became {l} (lower --learning-rate?)");
         long events = 0;
         foreach (var t in tensors)
         {

@@ -9,12 +9,12 @@ namespace MyPlugin.Tests;
 /// the SQNR floor below, and no tensor leaks.</summary>
 public sealed class MyPluginConformanceTests : PluginConformanceTests<MyPluginPlugin, MyPluginOptions>
 {
-    protected override MyPluginOptions SampleOptions => new() { Bits = 8 };
+    protected override MyPluginOptions SampleOptions => new() { WeightBits = 8 };
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments =>
     [
-        (["--bits", "3"], "--bits"),
-        (["--bits", "eight"], "--bits"),
+        (["--weight-bits", "3"], "--weight-bits"),
+        (["--weight-bits", "eight"], "--weight-bits"),
         (["--no-such-option", "1"], "--no-such-option"),
     ];
 

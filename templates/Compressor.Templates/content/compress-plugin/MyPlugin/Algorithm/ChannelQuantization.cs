@@ -25,9 +25,9 @@ public static class ChannelQuantization
             if (layer.Module is not TorchSharp.Modules.Linear linear) continue;
             using var scope = NewDisposeScope();
             var original = linear.weight!.detach();
-            var (codes, scales) = ChannelQuantizer.Quantize(original, options.Bits);
+            var (codes, scales) = ChannelQuantizer.Quantize(original, options.WeightBits);
             var replacement = new ChannelQuantLinear(codes.DetachFromDisposeScope(), scales.DetachFromDisposeScope(),
-                linear.bias?.detach().clone().DetachFromDisposeScope(), options.Bits);
+                linear.bias?.detach().clone().DetachFromDisposeScope(), options.WeightBits);
             context.Report.AddLayer(layer.Name, replacement, original);
             replacement.to(context.Device);
             model.ReplaceLayer(layer.Name, replacement);

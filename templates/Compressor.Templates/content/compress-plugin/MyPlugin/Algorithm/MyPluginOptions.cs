@@ -8,5 +8,5 @@ public sealed record MyPluginOptions : PluginOptions
 {
     /// <summary>Bits per weight code.</summary>
     [Option("Bits per weight code (symmetric signed codes, one scale per output channel).", Choices = ["2", "4", "8"])]
-    public int Bits { get; init; } = 8;
+    public int WeightBits { get; init; } = 8;
 }
