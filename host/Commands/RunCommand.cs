@@ -23,14 +23,17 @@ public static class RunCommand
         var opset = new Option<int?>("--opset") { Description = "ai.onnx opset of model.onnx (default 21; 25 where 2-bit weights need int2)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop a plugin step that runs longer than this many seconds (exit code 8, nothing written). Default: no limit." };
         var maxMemory = new Option<string?>("--max-memory") { Description = "Memory limit for the model, the in-memory data and each layer's working set, e.g. 2GB or 512MiB: a run that would exceed it stops before allocating (exit code 10, nothing written). Default: no limit." };
+        var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help };
+        exportTarget.AcceptOnlyFromAmong([.. ExportTargets.Names]);
         var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, timeout, maxMemory }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, exportTarget, timeout, maxMemory }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
-            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory)))));
+            pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory),
+            pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null))));
         return cmd;
     }
 
@@ -59,6 +62,8 @@ public static class RunCommand
             env.Out.WriteLine($"eval    {e.Dataset} on ONNX Runtime {e.Runtime.OptimizationLevel}, {N(e.Runtime.IntraOpThreads)} intra-op threads (reference: the input model)");
             TextTable.Write(env.Out, ["METRIC", "VALUE", "REFERENCE", "UNIT"],
                 evaluated.Select(m => new[] { m.Name, ReportTables.Text(m.Value), ReportTables.Text(m.Reference), m.Unit }).ToList());
+            if (e.SpeedUp is { Median: { } median } s)
+                env.Out.WriteLine($"speed   {median.ToString("F2", CultureInfo.InvariantCulture)}× the input model (p10–p90 {ReportTables.Text(s.P10)}–{ReportTables.Text(s.P90)}×, {N(s.Pairs)} interleaved pairs)");
         }
         foreach (var w in r.Warnings) env.Out.WriteLine($"warning: {w}");
         if (r.Layers.Count > 0)

@@ -2,6 +2,7 @@ using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Host.Results;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 
 namespace Compressor.Host.Pipeline;
@@ -20,15 +21,26 @@ public static class OnnxStage
     /// <param name="Verification">The gate's findings, in report form.</param>
     public sealed record Result(OnnxExportResult Export, OnnxOutput Output, OnnxVerification Verification);
 
+    /// <summary>The warning for a speed export whose layers (some) still run float products, or null.</summary>
+    public static string? FallbackWarning(OnnxVerification v) => v.FallbackLayers.Count == 0 ? null
+        : $"--target speed: {v.FallbackLayers.Count} of {v.LayerKernels.Count} compressed layer(s) still run a float product on ONNX Runtime " +
+          $"(not on an integer kernel): {string.Join(", ", v.FallbackLayers.Take(12))}{(v.FallbackLayers.Count > 12 ? ", …" : "")}; " +
+          "quantize their inputs too (e.g. rtn --activation-bits 8 --weight-bits 8 --group-size 0) to run them on int8 kernels";
+
+    /// <summary>The warning for a speed export that did not run faster than the input model, or null.</summary>
+    public static string? SlowWarning(SpeedUpResult? s) => s is { Median: { } m } && m <= 1.0
+        ? $"--target speed: model.onnx is not faster than the input model on ONNX Runtime here (speed-up {m:F2}×, p10–p90 {s.P10:F2}–{s.P90:F2}× over {s.Pairs} interleaved pairs)"
+        : null;
+
     /// <summary>Whether <paramref name="model"/> can be exported (an executable architecture that emits its graph).</summary>
     public static bool CanExport(CompressibleModel model) => model.IsExecutable && model.Module is IOnnxExportableModel;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (its compressed layers lowered by
     /// <paramref name="kinds"/>) and verifies it.</summary>
     /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
-    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset)
+    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, ExportTarget target = ExportTarget.Size)
     {
-        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset });
+        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target });
         var verification = OnnxVerifier.Verify(model, export);
         verification.EnsurePassed();
         return new Result(export, SizeAccounting.Of(model).Onnx(export), OnnxVerification.Of(verification));

@@ -1,4 +1,5 @@
 using Compressor.Sdk;
+using Compressor.Sdk.Layers;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
@@ -10,6 +11,9 @@ namespace Compressor.Host.Pipeline;
 /// fields (tool, input, …, as written by a run) are ignored.</remarks>
 public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
 {
+    /// <summary>The export target the recipe names (<c>"target": "size" | "speed"</c>), or null.</summary>
+    public ExportTarget? Target { get; init; }
+
     /// <summary>Reads a recipe file.</summary>
     /// <exception cref="CompressException">Unreadable or malformed, in one line.</exception>
     public static Recipe Load(string path)
@@ -40,6 +44,12 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
             if (s.Type != JTokenType.Integer || (long)s < 0 || (long)s > int.MaxValue) throw Bad("\"seed\" must be an integer in 0..2147483647");
             seed = (int)s;
         }
+        ExportTarget? target = null;
+        if (o["target"] is { } t)
+        {
+            if (t.Type != JTokenType.String || !ExportTargets.TryParse((string)t!, out var parsed)) throw Bad("\"target\" must be \"size\" or \"speed\"");
+            target = parsed;
+        }
         if (o["steps"] is not JArray steps || steps.Count == 0) throw Bad("\"steps\" must be a non-empty array");
         var list = new List<RecipeStep>();
         for (int i = 0; i < steps.Count; i++)
@@ -52,6 +62,6 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
                 if (p.Name is not ("plugin" or "options" or "version")) throw Bad($"step {i + 1}: unknown field \"{p.Name}\"");
             list.Add(new RecipeStep((string)step["plugin"]!, options as JObject));
         }
-        return new Recipe(seed, list);
+        return new Recipe(seed, list) { Target = target };
     }
 }

@@ -50,11 +50,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (request.TimeoutSeconds is { } t && !(t > 0 && t <= 7 * 24 * 3600))
             throw new CompressException(ErrorKind.InvalidOptions, $"--timeout {t} is out of range (0..604800 seconds)");
         long? memoryLimit = request.MaxMemory is null ? null : MemoryBudget.Parse(request.MaxMemory);
-        var (steps, recipeSeed) = ResolveSteps(request);
+        var (steps, recipeSeed, recipeTarget) = ResolveSteps(request);
+        var target = request.ExportTarget ?? recipeTarget ?? Compressor.Sdk.Layers.ExportTarget.Size;
         int seed = request.Seed ?? recipeSeed ?? 0;
         var device = DeviceSelector.Resolve(request.Device);
         foreach (var s in steps)
-            if (s.Plugin.Manifest!.Needs != DataRequirement.None && request.Data is null)
+            if (s.Plugin.Manifest!.Needs is DataRequirement.Calibration or DataRequirement.Training && request.Data is null)
                 throw new CompressException(ErrorKind.InvalidOptions,
                     $"plugin '{s.Plugin.Id}' needs {s.Plugin.Manifest.Needs.ToString().ToLowerInvariant()} data: pass --data SPEC");
 
@@ -96,7 +97,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             var (entry, options) = steps[i];
             cancellation.ThrowIfCancellationRequested();
-            if (entry.Manifest!.Needs != DataRequirement.None && !model.IsExecutable)
+            if (entry.Manifest!.Needs is DataRequirement.Calibration or DataRequirement.Training && !model.IsExecutable)
                 throw new CompressException(ErrorKind.InvalidInput, $"plugin '{entry.Id}' needs an executable model, but {request.ModelPath} has no known architecture: pass --arch");
             string work = Path.Combine(workRoot, $"{i + 1}-{entry.Id}");
             using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -149,9 +150,10 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset);
+            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset, target);
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
+            if (OnnxStage.FallbackWarning(verification) is { } fallback) report.Warn(fallback);
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
         }
         else
@@ -160,9 +162,10 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         }
         var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
             ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation) : null;
+        if (target == Compressor.Sdk.Layers.ExportTarget.Speed && OnnxStage.SlowWarning(evaluation?.SpeedUp) is { } slow) report.Warn(slow);
         timings["total"] = ReportNumber.Seconds(clock.Elapsed);
 
-        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied);
+        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied, ExportTargets.Name(target));
         var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
         ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
@@ -172,14 +175,14 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         return new RunResult(staging.OutputDirectory, files, runReport, recipe, evaluation is null ? null : referenceBytes);
     }
 
-    private (List<ResolvedStep> Steps, int? Seed) ResolveSteps(RunRequest request)
+    private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target) ResolveSteps(RunRequest request)
     {
         bool isRecipe = request.Target.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(request.Target);
         if (!isRecipe)
         {
             var entry = catalog.Require(request.Target);
             var options = OptionsSchema.For(entry.Instance!.OptionsType).ParseCli(request.PluginArguments, $"plugin '{entry.Id}'");
-            return ([new ResolvedStep(entry, options)], null);
+            return ([new ResolvedStep(entry, options)], null, null);
         }
         if (request.PluginArguments.Count > 0)
             throw new CompressException(ErrorKind.InvalidOptions,
@@ -193,7 +196,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var options = OptionsSchema.For(entry.Instance!.OptionsType).FromJson(recipe.Steps[i].Options, $"recipe step {i + 1} ('{entry.Id}')");
             steps.Add(new ResolvedStep(entry, options));
         }
-        return (steps, recipe.Seed);
+        return (steps, recipe.Seed, recipe.Target);
     }
 
     private static void CheckFinite(CompressibleModel model, string plugin)

@@ -14,6 +14,7 @@ namespace Compressor.Host.Pipeline;
 /// <param name="TimeoutSeconds">Longest time one plugin step may run (null: no limit).</param>
 /// <param name="MaxMemory">The memory limit as written on the command line (e.g. <c>2GB</c>; null: no limit), see
 /// <see cref="Compressor.Sdk.Plugins.MemoryBudget"/>.</param>
+/// <param name="ExportTarget">What model.onnx is optimised for (<c>--target</c>; null: the recipe's, else size).</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -26,4 +27,5 @@ public sealed record RunRequest(
     string? WorkDirectory,
     int? Opset = null,
     double? TimeoutSeconds = null,
-    string? MaxMemory = null);
+    string? MaxMemory = null,
+    Compressor.Sdk.Layers.ExportTarget? ExportTarget = null);

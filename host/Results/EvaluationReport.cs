@@ -11,9 +11,15 @@ namespace Compressor.Host.Results;
 /// <param name="Runtime">The ORT setup.</param>
 public sealed record EvaluationReport(string? Model, string? Reference, string Dataset, long Samples, EvaluationRuntime Runtime)
 {
+    /// <summary>The model's speed-up over the reference, timed side by side (null without a reference).</summary>
+    public SpeedUpResult? SpeedUp { get; init; }
+
     /// <summary>The report form of <paramref name="result"/>, naming the model and the reference as given.</summary>
     public static EvaluationReport Of(OrtEvaluationResult result, string? model, string? reference) => new(
         model, reference, result.Dataset, result.Samples,
         new EvaluationRuntime(result.OrtVersion, result.OptimizationLevel, result.Latency.IntraOpThreads, result.Latency.BatchSize, result.Latency.Runs,
-            result.Latency.WarmupRuns, result.PeakMemoryMethod));
+            result.Latency.WarmupRuns, result.PeakMemoryMethod))
+    {
+        SpeedUp = result.SpeedUp is { } s ? SpeedUpResult.Of(s) : null,
+    };
 }

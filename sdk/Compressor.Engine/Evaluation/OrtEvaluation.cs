@@ -68,8 +68,12 @@ public static class OrtEvaluation
             samples += b.Input.shape[0];
         }
 
-        var latency = LatencyBenchmark.Measure(model, first.Input, options, cancellation);
-        var referenceLatency = reference is null ? null : LatencyBenchmark.Measure(reference, first.Input, options, cancellation);
+        // With a reference, both are timed interleaved on the same batch, so that their ratio sees one machine load.
+        LatencyResult latency;
+        LatencyResult? referenceLatency = null;
+        SpeedUp? speedUp = null;
+        if (reference is null) latency = LatencyBenchmark.Measure(model, first.Input, options, cancellation);
+        else (latency, referenceLatency, speedUp) = LatencyBenchmark.MeasurePair(model, reference, first.Input, options, cancellation);
 
         bool hasRef = reference is not null;
         var metrics = new List<Metric>();
@@ -85,7 +89,7 @@ public static class OrtEvaluation
         metrics.Add(new Metric(EvaluationMetricNames.LatencyP90Ms, latency.P90Ms, "ms", dataset, referenceLatency?.P90Ms));
         metrics.Add(new Metric(EvaluationMetricNames.PeakMemoryMB, memory, "MiB", dataset, referenceMemory));
         return new OrtEvaluationResult(metrics, dataset, samples, OrtEnv.Instance().GetVersionString(), options.OptimizationLevel.ToString(),
-            latency, referenceLatency, method);
+            latency, referenceLatency, method) { SpeedUp = speedUp };
     }
 
     private static DataBatch FirstBatch(IDataSet data, int batchSize)

@@ -15,6 +15,9 @@ namespace Compressor.Engine.Evaluation;
 public sealed record OrtEvaluationResult(IReadOnlyList<Metric> Metrics, string Dataset, long Samples, string OrtVersion, string OptimizationLevel,
     LatencyResult Latency, LatencyResult? ReferenceLatency, string PeakMemoryMethod)
 {
+    /// <summary>The reference's latency over the model's, per pair of interleaved runs, or null without a reference.</summary>
+    public SpeedUp? SpeedUp { get; init; }
+
     /// <summary>The metric named <paramref name="name"/>, or null.</summary>
     public Metric? this[string name] => Metrics.FirstOrDefault(m => m.Name == name);
 }

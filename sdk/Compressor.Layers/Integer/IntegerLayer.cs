@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Compressor.Layers.Integer;
 
 /// <summary>A layer that computes in 8-bit integers (W8A8): int8 weight codes [rows, columns] with one float32 scale
-/// per output channel (symmetric, codes −127…127), and an 8-bit input quantizer (<see cref="IntegerFormat"/>): static
+/// per output channel (symmetric, no zero point), and an 8-bit input quantizer (<see cref="IntegerFormat"/>): static
 /// (a calibrated scale and uint8 zero point), or dynamic per token / per tensor. Linear and conv2d geometries (kinds
 /// <c>integer_linear</c>, <c>integer_conv2d</c>). Buffers: <c>qweight</c> (int8 [rows, columns]), <c>scales</c>
 /// (float32 [rows]), <c>input_scale</c> (float32 [1]) and <c>input_zero_point</c> (uint8 [1]) when static, and
@@ -37,7 +37,7 @@ public sealed class IntegerLayer : GeometricLayer
         RegisterBias();
     }
 
-    /// <summary>Builds the layer from int8 codes [rows, columns] (in −127…127), per-channel scales [rows], the static
+    /// <summary>Builds the layer from int8 codes [rows, columns] (in −128…127), per-channel scales [rows], the static
     /// input scale and zero point (ignored unless static) and an optional bias.</summary>
     /// <exception cref="ArgumentException">Shapes or values that do not fit.</exception>
     public static IntegerLayer FromCodes(WeightGeometry geometry, IntegerFormat format, Tensor codes, Tensor scales, float inputScale, int inputZeroPoint, Tensor? bias)
@@ -49,8 +49,8 @@ public sealed class IntegerLayer : GeometricLayer
             using var scope = NewDisposeScope();
             if (codes.dim() != 2 || codes.shape[0] != layer.Rows || codes.shape[1] != layer.Columns)
                 throw new ArgumentException($"codes must be [{layer.Rows}, {layer.Columns}], got [{string.Join(", ", codes.shape)}]");
-            if (codes.numel() > 0 && (codes.min().to_type(ScalarType.Int64).item<long>() < -127 || codes.max().to_type(ScalarType.Int64).item<long>() > 127))
-                throw new ArgumentException("int8 weight codes must lie in −127…127");
+            if (codes.numel() > 0 && (codes.min().to_type(ScalarType.Int64).item<long>() < -128 || codes.max().to_type(ScalarType.Int64).item<long>() > 127))
+                throw new ArgumentException("int8 weight codes must lie in −128…127");
             if (scales.numel() != layer.Rows) throw new ArgumentException($"scales must have {layer.Rows} entries");
             layer.Codes.copy_(codes.to_type(ScalarType.Int8));
             layer.Scales.copy_(scales.reshape(layer.Rows).to_type(ScalarType.Float32));
