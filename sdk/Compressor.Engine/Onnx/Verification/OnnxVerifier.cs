@@ -84,15 +84,19 @@ public static class OnnxVerifier
         double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
         var fused = new List<KeyValuePair<string, int>>();
         IReadOnlyList<LayerKernel> kernels = [];
+        // A speed export quantizes activations in integer operators: their codes follow the model's fake quantization,
+        // but float rounding differences of the inputs flip single codes and the flips compound layer after layer, so
+        // its floor is the integer one (see VerificationOptions.MinimumIntegerSqnrDb).
+        double basicFloor = export.Target == ExportTarget.Speed ? Math.Min(options.MinimumSqnrDb, options.MinimumIntegerSqnrDb) : options.MinimumSqnrDb;
         try
         {
             var actual = Run(export, x, ParityLevel, null);
             loads = true;
             (maxAbs, sqnr) = CompareAll(expected, actual, failures, "ORT_ENABLE_BASIC");
-            if (double.IsFinite(sqnr) && sqnr < options.MinimumSqnrDb || double.IsNaN(sqnr))
-                failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {options.MinimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            if (double.IsFinite(sqnr) && sqnr < basicFloor || double.IsNaN(sqnr))
+                failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {basicFloor} dB (max abs error {maxAbs:G3})");
             if (export.ExternalDataPath is null && layerExpected.Count > 0)
-                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures, options.MinimumSqnrDb));
+                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures, basicFloor));
         }
         catch (OnnxRuntimeException e)
         {
