@@ -72,8 +72,9 @@ internal static class OnnxInputScaleFold
         return null;
     }
 
+    /// <summary>The nodes that read <paramref name="value"/>'s elements (a Shape node reads only its shape).</summary>
     private static List<int> Readers(IList<NodeProto> nodes, string value) =>
-        nodes.Select((n, i) => (n, i)).Where(p => p.n.Input.Contains(value)).Select(p => p.i).ToList();
+        nodes.Select((n, i) => (n, i)).Where(p => p.n.OpType != "Shape" && p.n.Input.Contains(value)).Select(p => p.i).ToList();
 
     /// <summary>Add(Mul(x, γ), β) with γ, β constant [C] and the Mul read by this Add only.</summary>
     private static bool TryAffine(OnnxModule module, IList<NodeProto> nodes, NodeProto add, long channels, out Tensor? gamma, out Tensor? beta, out string name)
