@@ -13,21 +13,30 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
         string outDir = fx.NewDir("schema-run");
         var (code, stdout, stderr) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--data", "digits", "--format", "json", "-v", "q");
         Assert.True(code == 0, stderr);
-        JsonFields.AssertMatchGolden("cli-run.fields", stdout);
-        JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)));
-        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)));
+        // Added within the version (issue 18): the export target, the kernels each layer ran on, and the speed-up.
+        JsonFields.AssertMatchGolden("cli-run.fields", stdout, [.. VerificationAdded.Select(f => "report." + f), .. SpeedUpAdded.Select(f => "report.evaluation." + f)]);
+        JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)), [.. VerificationAdded, .. SpeedUpAdded.Select(f => "evaluation." + f)]);
+        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)), "target");
 
         string onnx = Path.Combine(fx.NewDir("schema-export"), "m.onnx");
         var export = HostFixture.Cli("export", Path.Combine(outDir, RunPipeline.CheckpointFile), "--out", onnx, "--format", "json", "-v", "q");
         Assert.True(export.Code == 0, export.Err);
-        JsonFields.AssertMatchGolden("cli-export.fields", export.Out);
+        JsonFields.AssertMatchGolden("cli-export.fields", export.Out, VerificationAdded);
 
         string fp32 = Path.Combine(fx.NewDir("schema-fp32"), "fp32.onnx");
         Assert.Equal(0, HostFixture.Cli("export", fx.ModelPath, "--out", fp32, "-v", "q").Code);
         var eval = HostFixture.Cli("eval", onnx, "--reference", fp32, "--data", "digits", "--runs", "2", "--format", "json", "-v", "q");
         Assert.True(eval.Code == 0, eval.Err);
-        JsonFields.AssertMatchGolden("cli-eval.fields", eval.Out);
+        JsonFields.AssertMatchGolden("cli-eval.fields", eval.Out, SpeedUpAdded);
     }
+
+    private static readonly string[] VerificationAdded =
+    [
+        "verification.target", "verification.layerKernels", "verification.layerKernels[].layer", "verification.layerKernels[].kind",
+        "verification.layerKernels[].form", "verification.layerKernels[].kernels", "verification.fallbackLayers",
+    ];
+
+    private static readonly string[] SpeedUpAdded = ["speedUp", "speedUp.median", "speedUp.p10", "speedUp.p90", "speedUp.pairs"];
 
     [Fact]
     public void TrainJsonAndTrainOutputKeepTheirFields()

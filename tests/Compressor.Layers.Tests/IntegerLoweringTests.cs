@@ -46,6 +46,27 @@ public sealed class IntegerLoweringTests(ITestOutputHelper output) : IDisposable
         Check(layer, [2, 3, 9, 9], [2, 8, 5, 5], "conv " + activations, "ConvInteger");
     }
 
+    [Fact]
+    public void CodebookLayersRefuseTheSpeedTargetNamingTheLayer()
+    {
+        // Arbitrary float16 codebook values have no exact int8 grid: a speed export stops (exit code 2's kind) before
+        // writing anything, and says what to do instead; the size target still exports it.
+        using var scope = NewDisposeScope();
+        var g = new Generator(7);
+        var indices = randint(0, 16, [8, 32], generator: g, dtype: ScalarType.Int64);
+        var codebooks = randn([1, 16], generator: g).sort(-1).Values;
+        var layer = Compressor.Layers.Codebook.CodebookLayer.FromIndices(new LinearGeometry(32, 8, false), 4, 1, Compressor.Layers.Codebook.CodebookVariant.Codebooks,
+            indices, codebooks, null, null, null);
+        var model = SingleLayerModel.Wrap(layer, [2, 32], [2, 8]);
+        string path = Path.Combine(_dir, "codebook-speed.onnx");
+        var e = Assert.Throws<Compressor.Sdk.CompressException>(() => OnnxExporter.Export(model, path, Kinds.BuiltIn, new OnnxExportOptions { Target = ExportTarget.Speed }));
+        Assert.Equal(Compressor.Sdk.ErrorKind.InvalidOptions, e.Kind);
+        Assert.Contains("'layer'", e.Message);
+        Assert.Contains("--target size", e.Message);
+        Assert.False(File.Exists(path));
+        Assert.True(OnnxExporter.Export(model, path, Kinds.BuiltIn).BytesOnDisk > 0);
+    }
+
     private void Check(IntegerLayer layer, long[] inputShape, long[] outputShape, string what, string kernel)
     {
         var model = SingleLayerModel.Wrap(layer, inputShape, outputShape);

@@ -9,10 +9,11 @@ namespace Compressor.Layers.Integer;
 /// CPUs: uint8 activations (its QDQ fusions refuse int8 activations off ARM) and int8 weights (U8S8, what MLAS's
 /// VNNI kernels take). The file holds the int8 codes and float32 scales, nothing dequantized.
 /// <list type="bullet">
-/// <item><b>Linear, static</b>: QuantizeLinear(x, s, z) → DequantizeLinear, DequantizeLinear(Wᵀ int8 [columns, rows],
-/// per-channel scales, axis 1) → MatMul (→ Add bias). ORT_ENABLE_EXTENDED and above fuse the pair of DQs and the
-/// MatMul into <c>com.microsoft.MatMulIntegerToFloat</c>; at ORT_ENABLE_BASIC it runs in float and equals the
-/// TorchSharp layer.</item>
+/// <item><b>Linear, static</b>: QuantizeLinear(x, s, z) → MatMulInteger(x_q, Wᵀ int8 [columns, rows], z) → Cast →
+/// Mul(s·w_scales) (→ Add bias), which ORT_ENABLE_EXTENDED and above fuse into
+/// <c>com.microsoft.MatMulIntegerToFloat</c>. (The QDQ form DQ(x_q), DQ(Wᵀ) → MatMul fuses the same way for 3-D inputs,
+/// but on a 2-D input ORT first merges MatMul + Add into a float Gemm, measured here on an MLP and MiniLM's pooler:
+/// the explicit integer operators keep every input rank on the integer kernel.)</item>
 /// <item><b>Linear, dynamic per tensor</b>: DynamicQuantizeLinear(x) → MatMulInteger(x_q, Wᵀ, x_zp) → Cast →
 /// Mul(x_scale·w_scales) (→ Add bias): ORT's <c>quantize_dynamic</c> pattern, fused into
 /// <c>com.microsoft.DynamicQuantizeMatMul</c>.</item>
@@ -98,9 +99,10 @@ public static class IntegerLowering
             case ActivationQuantization.Static:
             {
                 var (q, s, z) = QuantizeStatic(c, x, l.InputScale, l.InputZeroPoint, "input");
-                string xd = Initializers.Node(c, "DequantizeLinear", "input/dq", [q, s, z]);
-                string wd = Initializers.Node(c, "DequantizeLinear", "weight_t", [w, scales], new Dictionary<string, object> { ["axis"] = 1L });
-                return Initializers.Node(c, "MatMul", "matmul", [xd, wd]);
+                string acc = Initializers.Node(c, "MatMulInteger", "matmul_integer", [q, w, z]);
+                string f = Initializers.Node(c, "Cast", "matmul_float", [acc], new Dictionary<string, object> { ["to"] = (long)OnnxDataType.Float });
+                string scale = Initializers.Node(c, "Mul", "output_scale", [s, scales]);
+                return Initializers.Node(c, "Mul", "matmul", [f, scale]);
             }
             case ActivationQuantization.DynamicPerTensor:
             {
