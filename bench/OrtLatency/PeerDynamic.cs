@@ -58,7 +58,9 @@ internal static class PeerDynamic
             string wq = Fresh("w"), ws = Fresh("ws"), wz = Fresh("wz");
             g.Initializer.Add(Tensor(wq, 3, [.. w.Dims], codes.Select(b => (byte)b).ToArray()));
             g.Initializer.Add(Tensor(ws, 1, isMatMul ? [rows] : [1, rows, 1, 1], scales.SelectMany(BitConverter.GetBytes).ToArray()));
-            g.Initializer.Add(Tensor(wz, 3, isMatMul ? [rows] : [rows], new byte[rows]));
+            // ConvInteger takes only a per-tensor weight zero point (ORT 1.31: "Non per-tensor quantization is not supported");
+            // the weights are symmetric, so 0 either way.
+            g.Initializer.Add(isMatMul ? Tensor(wz, 3, [rows], new byte[rows]) : Tensor(wz, 3, [], [0]));
             removeInits.Add(w.Name);
             var (q, s0, z) = Quantize(n.Input[0]);
             string acc = Fresh("acc"), f = Fresh("f"), scale = Fresh("scale");

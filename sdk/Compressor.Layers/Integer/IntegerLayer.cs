@@ -137,6 +137,13 @@ public sealed class IntegerLayer : GeometricLayer
         return Geometry.Apply(xq, w, Bias).MoveToOuterDisposeScope();
     }
 
-    /// <summary>8 bits per weight, a float32 scale per output channel, and the static input scale and zero point.</summary>
-    public override long WeightStorageBits => Rows * Columns * 8 + Rows * 32 + (Format.Activations == ActivationQuantization.Static ? 32 + 8 : 0);
+    /// <summary>8 bits per weight, a float32 scale per output channel, and the input quantizer's constants: the static
+    /// scale and uint8 zero point, or the per-token levels (127), smallest scale and unit scale (float32) and zero point
+    /// 128 (uint8) that its lowering writes.</summary>
+    public override long WeightStorageBits => Rows * Columns * 8 + Rows * 32 + Format.Activations switch
+    {
+        ActivationQuantization.Static => 32 + 8,
+        ActivationQuantization.DynamicPerToken => 3 * 32 + 8,
+        _ => 0,
+    };
 }
