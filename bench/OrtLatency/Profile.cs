@@ -4,8 +4,8 @@ using DenseTensorL = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>;
 
 namespace OrtLatency;
 
-/// <summary><c>int8 profile --model FILE.onnx</c>: where the time of a MiniLM-shaped model (input_ids, attention_mask,
-/// token_type_ids; batch 8 × 128) goes, by operator, from ONNX Runtime's own profiler (SessionOptions.EnableProfiling:
+/// <summary><c>int8 profile --model FILE.onnx</c>: where the time of a model goes (token ids as a MiniLM batch of 8 × 128,
+/// float inputs at their declared shape), by operator, from ONNX Runtime's own profiler (SessionOptions.EnableProfiling:
 /// per-node kernel times of every run after 3 warm-up runs, summed by op type).</summary>
 internal static class Profile
 {
@@ -16,15 +16,30 @@ internal static class Profile
         so.EnableProfiling = true;
         so.ProfileOutputPathPrefix = prefix;
         using var session = new InferenceSession(model, so);
+        // Feeds from the declared inputs: token ids (int64) as a MiniLM batch of 8 × 128, float inputs N(0, 1) at their
+        // declared shape (a symbolic batch as 8).
         var g = new Random(0);
-        int[] shape = [8, 128];
-        var ids = Enumerable.Range(0, 1024).Select(_ => (long)g.Next(1000, 30000)).ToArray();
-        var feeds = new List<NamedOnnxValue>
+        var feeds = new List<NamedOnnxValue>();
+        foreach (var (name, meta) in session.InputMetadata)
         {
-            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensorL(ids, shape)),
-            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensorL(Enumerable.Repeat(1L, 1024).ToArray(), shape)),
-            NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensorL(new long[1024], shape)),
-        };
+            int[] shape = meta.Dimensions.Select((d, i) => d > 0 ? d : i == 0 ? 8 : 128).ToArray();
+            int count = shape.Aggregate(1, (a, b) => a * b);
+            if (meta.ElementType == typeof(long))
+            {
+                var values = name switch
+                {
+                    "input_ids" => Enumerable.Range(0, count).Select(_ => (long)g.Next(1000, 30000)).ToArray(),
+                    "attention_mask" => Enumerable.Repeat(1L, count).ToArray(),
+                    _ => new long[count],
+                };
+                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new DenseTensorL(values, shape)));
+            }
+            else
+            {
+                feeds.Add(NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(
+                    Enumerable.Range(0, count).Select(_ => (float)(g.NextDouble() * 2 - 1)).ToArray(), shape)));
+            }
+        }
         for (int i = 0; i < 3 + runs; i++) using (session.Run(feeds)) { }
         string file = session.EndProfiling();
         var events = JArray.Parse(File.ReadAllText(file)).Cast<JObject>()
@@ -34,7 +49,7 @@ internal static class Profile
         var byOp = byNode.GroupBy(e => (string?)e["args"]?["op_name"] ?? "?").Select(g => (Op: g.Key, Us: g.Sum(e => (double)e["dur"]!) / runs, Nodes: g.Count() / runs))
             .OrderByDescending(x => x.Us).ToList();
         double total = byOp.Sum(x => x.Us);
-        Console.WriteLine($"{Path.GetFileName(model)}: {total / 1000:F1} ms of kernel time per run (8 × 128 tokens, {runs} runs)");
+        Console.WriteLine($"{Path.GetFileName(model)}: {total / 1000:F1} ms of kernel time per run ({runs} runs)");
         Console.WriteLine();
         Console.WriteLine("| operator | nodes | ms per run | share |");
         Console.WriteLine("|---|---|---|---|");

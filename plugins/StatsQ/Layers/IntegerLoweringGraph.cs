@@ -108,7 +108,7 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
     }
 
     /// <summary>The product of two quantized activations on integer kernels: <paramref name="left"/> [..., N, K] under
-    /// <paramref name="lq"/> (scale 1 along K) and <paramref name="right"/> [..., K, M] given as codes with its column
+    /// <paramref name="lq"/> (scale 1 along K) and the right operand [..., K, M] given as its codes <paramref name="rightCodes"/> with its column
     /// scale already in [..., 1, M] form.</summary>
     public string Product(string left, FrozenActivationQuantizer lq, string rightCodes, string rightColumnScale, string hint)
     {

@@ -9,11 +9,11 @@ namespace Compressor.Layers.Integer;
 /// CPUs: uint8 activations (its QDQ fusions refuse int8 activations off ARM) and int8 weights (U8S8, what MLAS's
 /// VNNI kernels take). The file holds the int8 codes and float32 scales, nothing dequantized.
 /// <list type="bullet">
-/// <item><b>Linear, static</b>: QuantizeLinear(x, s, z) → MatMulInteger(x_q, Wᵀ int8 [columns, rows], z) → Cast →
-/// Mul(s·w_scales) (→ Add bias), which ORT_ENABLE_EXTENDED and above fuse into
-/// <c>com.microsoft.MatMulIntegerToFloat</c>. (The QDQ form DQ(x_q), DQ(Wᵀ) → MatMul fuses the same way for 3-D inputs,
-/// but on a 2-D input ORT first merges MatMul + Add into a float Gemm, measured here on an MLP and MiniLM's pooler:
-/// the explicit integer operators keep every input rank on the integer kernel.)</item>
+/// <item><b>Linear, static</b>: QuantizeLinear(x, s, z) → <c>com.microsoft.MatMulIntegerToFloat</c>(x_q, Wᵀ int8
+/// [columns, rows], s, per-channel scales, z, —, bias): the kernel ORT's fusions produce, written directly. Measured
+/// on ORT 1.31.1: the standard QDQ form (DQ(x_q), DQ(Wᵀ) → MatMul) fuses into it for 3-D inputs but becomes a float
+/// Gemm for 2-D ones (MatMul + Add are merged first: an MLP, MiniLM's pooler), and QuantizeLinear → MatMulInteger →
+/// Cast → Mul is not fused at all (three passes over the output).</item>
 /// <item><b>Linear, dynamic per tensor</b>: DynamicQuantizeLinear(x) → MatMulInteger(x_q, Wᵀ, x_zp) → Cast →
 /// Mul(x_scale·w_scales) (→ Add bias): ORT's <c>quantize_dynamic</c> pattern, fused into
 /// <c>com.microsoft.DynamicQuantizeMatMul</c>.</item>
@@ -30,6 +30,11 @@ public static class IntegerLowering
     {
         context.RequireOpset("", 21);   // ReduceMax's axes input (18) and QuantizeLinear as the rest of the SDK writes it
         using var scope = NewDisposeScope();
+        if (layer.Geometry is LinearGeometry && layer.Format.Activations == ActivationQuantization.Static)
+        {
+            StaticLinear(context, layer, input, output);
+            return;
+        }
         string y = layer.Geometry switch
         {
             LinearGeometry => Linear(context, layer, input),
@@ -89,6 +94,21 @@ public static class IntegerLowering
         return (q, s, z);
     }
 
+    /// <summary>The static linear: QuantizeLinear(x, s, z) → com.microsoft.MatMulIntegerToFloat(x_q, Wᵀ, s, w_scales,
+    /// z, —, bias), the kernel ORT's own fusions produce, written directly.</summary>
+    private static void StaticLinear(ILoweringContext c, IntegerLayer l, string x, string output)
+    {
+        using var scope = NewDisposeScope();
+        using var wt = l.Codes.t().contiguous();
+        string w = Int8(c, "qweight_t", wt, [l.Columns, l.Rows]);
+        string scales = Initializers.Float(c, "scales", l.Scales);
+        var (q, s, z) = QuantizeStatic(c, x, l.InputScale, l.InputZeroPoint, "input");
+        c.RequireOpset("com.microsoft", 1);
+        var inputs = new List<string> { q, w, s, scales, z };
+        if (Initializers.Bias(c, l.Bias) is { } bias) inputs.AddRange(["", bias]);
+        c.AddNode("MatMulIntegerToFloat", inputs, [output], domain: "com.microsoft");
+    }
+
     private static string Linear(ILoweringContext c, IntegerLayer l, string x)
     {
         using var wt = l.Codes.t().contiguous();
@@ -96,14 +116,6 @@ public static class IntegerLowering
         string scales = Initializers.Float(c, "scales", l.Scales);
         switch (l.Format.Activations)
         {
-            case ActivationQuantization.Static:
-            {
-                var (q, s, z) = QuantizeStatic(c, x, l.InputScale, l.InputZeroPoint, "input");
-                string acc = Initializers.Node(c, "MatMulInteger", "matmul_integer", [q, w, z]);
-                string f = Initializers.Node(c, "Cast", "matmul_float", [acc], new Dictionary<string, object> { ["to"] = (long)OnnxDataType.Float });
-                string scale = Initializers.Node(c, "Mul", "output_scale", [s, scales]);
-                return Initializers.Node(c, "Mul", "matmul", [f, scale]);
-            }
             case ActivationQuantization.DynamicPerTensor:
             {
                 string q = c.UniqueName("input/q"), s = c.UniqueName("input/scale"), z = c.UniqueName("input/zero_point");
