@@ -29,6 +29,25 @@ using Newtonsoft.Json.Linq;
 using static TorchSharp.torch;
 
 string mode = args.Length > 0 ? args[0] : "ffn";
+if (mode == "int8")
+{
+    // Issue 18's benchmark: int8 speed exports against FP32 and the quantize_dynamic peer (bench/README.md).
+    string what = args.Length > 1 ? args[1] : "minilm";
+    string Opt(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
+    OrtLatency.Int8Bench.Threads = int.Parse(Opt("--threads", "2"));
+    int n = int.Parse(Opt("--runs", "20"));
+    var k = new LayerKindSet(BuiltInLayerKinds.All).With(new RtnPlugin().LayerKinds);
+    string work = Directory.CreateTempSubdirectory("ort-int8-").FullName;
+    Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
+    if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"));
+    else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
+    else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what);
+    else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
+    else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18 or profile");
+    Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
+    Directory.Delete(work, recursive: true);
+    return;
+}
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
 int runs = int.Parse(Arg("--runs", "30"));
 string accuracyLevel = Arg("--accuracy-level", "0");

@@ -15,10 +15,13 @@ public static class ExportCommand
         var output = new Option<string>("--out", "-o") { Description = "The ONNX file to write (tensors go to FILE.data beside it when the model exceeds 2 GB).", Required = true };
         var opset = new Option<int?>("--opset") { Description = "ai.onnx opset (default 21; 25 where 2-bit weights need int2; at most 25)." };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …)." };
+        var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help.Replace("model.onnx", "the ONNX model") };
+        exportTarget.AcceptOnlyFromAmong([.. ExportTargets.Names]);
         var cmd = new Command("export", "Export a checkpoint to ONNX (compressed layers as packed low-bit weights) and verify it on ONNX Runtime: it loads, matches TorchSharp, holds the theoretical bytes, and uses only ops ORT runs.");
         cmd.Arguments.Add(checkpoint);
-        foreach (var o in new Option[] { output, opset, arch }) cmd.Options.Add(o);
-        cmd.SetAction(pr => execute(pr, env => Handle(env, new ExportRequest(pr.GetValue(checkpoint)!, pr.GetValue(output)!, pr.GetValue(opset), pr.GetValue(arch)))));
+        foreach (var o in new Option[] { output, opset, arch, exportTarget }) cmd.Options.Add(o);
+        cmd.SetAction(pr => execute(pr, env => Handle(env, new ExportRequest(pr.GetValue(checkpoint)!, pr.GetValue(output)!, pr.GetValue(opset), pr.GetValue(arch),
+            pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : Compressor.Sdk.Layers.ExportTarget.Size))));
         return cmd;
     }
 

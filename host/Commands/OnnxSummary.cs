@@ -17,6 +17,12 @@ public static class OnnxSummary
         writer.WriteLine($"verify  ONNX Runtime {verification.OrtVersion}: loads, max abs error {F(verification.MaxAbsError, "G3")} " +
                          $"(SQNR {F(verification.SqnrDb, "F1")} dB) at {verification.OptimizationLevel}; {F(optimized.MaxAbsError, "G3")} " +
                          $"({F(optimized.SqnrDb, "F1")} dB) at {optimized.OptimizationLevel}; fused: {(fused.Count == 0 ? "none" : string.Join(", ", fused))}");
+        if (verification.LayerKernels.Count > 0)
+        {
+            var forms = verification.LayerKernels.GroupBy(k => k.Form).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {N(g.Count())}");
+            writer.WriteLine($"kernels target {verification.Target}: compressed layers on {string.Join(", ", forms)}" +
+                             (verification.FallbackLayers.Count > 0 ? $"; fell back to float: {string.Join(", ", verification.FallbackLayers)}" : ""));
+        }
     }
 
     private static string N(long value) => value.ToString(CultureInfo.InvariantCulture);

@@ -31,7 +31,8 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
         cancellation.ThrowIfCancellationRequested();
         using var staging = new OutputStaging(Path.GetDirectoryName(Path.GetFullPath(request.OutputPath))!);
         log.Info($"exporting {fileName} and verifying it on ONNX Runtime");
-        var onnx = OnnxStage.Run(model, staging.PathOf(fileName), kinds, request.Opset);
+        var onnx = OnnxStage.Run(model, staging.PathOf(fileName), kinds, request.Opset, request.Target);
+        if (OnnxStage.FallbackWarning(onnx.Verification) is { } warning) log.Warn(warning);
         var files = staging.Commit();
         return new ExportResult(files, onnx.Output, onnx.Verification);
     }

@@ -5,4 +5,6 @@ namespace Compressor.Host.Pipeline;
 /// <param name="OutputPath">The .onnx file to write (a side file <c>.data</c> appears beside it for models over 2 GB).</param>
 /// <param name="Opset">The ai.onnx opset (null: 21, or 25 where 2-bit weights need it).</param>
 /// <param name="Architecture">A built-in architecture for a checkpoint that does not name one (null: from the file).</param>
-public sealed record ExportRequest(string CheckpointPath, string OutputPath, int? Opset, string? Architecture);
+/// <param name="Target">What the ONNX model is optimised for (<c>--target size|speed</c>).</param>
+public sealed record ExportRequest(string CheckpointPath, string OutputPath, int? Opset, string? Architecture,
+    Compressor.Sdk.Layers.ExportTarget Target = Compressor.Sdk.Layers.ExportTarget.Size);

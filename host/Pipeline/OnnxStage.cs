@@ -3,6 +3,7 @@ using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
 using Compressor.Host.Results;
 using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 
 namespace Compressor.Host.Pipeline;
@@ -21,16 +22,29 @@ public static class OnnxStage
     /// <param name="Verification">The gate's findings, in report form.</param>
     public sealed record Result(OnnxExportResult Export, OnnxOutput Output, OnnxVerification Verification);
 
+    /// <summary>The warning for a speed export whose layers (some) still run float products, or null.</summary>
+    public static string? FallbackWarning(OnnxVerification v) => v.FallbackLayers.Count == 0 ? null
+        : $"--target speed: {v.FallbackLayers.Count} of {v.LayerKernels.Count} compressed layer(s) still run a float product on ONNX Runtime " +
+          $"(not on an integer kernel): {string.Join(", ", v.FallbackLayers.Take(12))}{(v.FallbackLayers.Count > 12 ? ", …" : "")}; " +
+          "quantize their inputs too (e.g. rtn --activation-bits 8 --weight-bits 8 --group-size 0) to run them on int8 kernels";
+
+    /// <summary>The warning for a speed export that did not run faster than the input model in the median interleaved
+    /// run, or null. A model slower in three quarters of the runs is already warned about by
+    /// <see cref="EvaluationStage.CostWarnings"/>, so this one covers the undecided middle.</summary>
+    public static string? SlowWarning(SpeedUp? s) => s is { Median: <= 1.0, P75: >= 1.0 }
+        ? $"--target speed: {FileName} is not faster than the input model on ONNX Runtime here ({s.Describe()})"
+        : null;
+
     /// <summary>Whether <paramref name="model"/> can be exported (an executable architecture that emits its graph).</summary>
     public static bool CanExport(CompressibleModel model) => model.IsExecutable && model.Module is IOnnxExportableModel;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (its compressed layers lowered by
     /// <paramref name="kinds"/>) and verifies it, as one progress task (export, then verification).</summary>
     /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
-    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, IProgressReporter? progress = null)
+    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, ExportTarget target = ExportTarget.Size, IProgressReporter? progress = null)
     {
         using var task = (progress ?? NullProgressReporter.Instance).Start($"exporting {Path.GetFileName(path)}", 2);
-        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset });
+        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target });
         task.Advance(1, "verifying on ONNX Runtime");
         var verification = OnnxVerifier.Verify(model, export);
         verification.EnsurePassed();

@@ -1,4 +1,5 @@
 using Compressor.Sdk;
+using Compressor.Sdk.Layers;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
@@ -12,6 +13,8 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
 {
     /// <summary>The largest recipe file read.</summary>
     public const long MaxBytes = 4 << 20;
+    /// <summary>The export target the recipe names (<c>"target": "size" | "speed"</c>), or null.</summary>
+    public ExportTarget? Target { get; init; }
 
     /// <summary>Reads a recipe file.</summary>
     /// <exception cref="CompressException">Unreadable or malformed, in one line.</exception>
@@ -38,6 +41,12 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
             if (s is not JValue { Value: long v } || v < 0 || v > int.MaxValue) throw Bad("\"seed\" must be an integer in 0..2147483647");
             seed = (int)v;
         }
+        ExportTarget? target = null;
+        if (o["target"] is { } t)
+        {
+            if (t.Type != JTokenType.String || !ExportTargets.TryParse((string)t!, out var parsed)) throw Bad("\"target\" must be \"size\" or \"speed\"");
+            target = parsed;
+        }
         if (o["steps"] is not JArray steps || steps.Count == 0) throw Bad("\"steps\" must be a non-empty array");
         var list = new List<RecipeStep>();
         for (int i = 0; i < steps.Count; i++)
@@ -50,6 +59,6 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
                 if (p.Name is not ("plugin" or "options" or "version")) throw Bad($"step {i + 1}: unknown field \"{p.Name}\"");
             list.Add(new RecipeStep((string)step["plugin"]!, options as JObject));
         }
-        return new Recipe(seed, list);
+        return new Recipe(seed, list) { Target = target };
     }
 }

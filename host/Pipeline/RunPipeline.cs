@@ -52,11 +52,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (request.EvalLimit is { } evalLimit && (evalLimit < 1 || request.Data is null))
             throw new CompressException(ErrorKind.InvalidOptions, evalLimit < 1 ? $"--eval-limit {evalLimit} must be at least 1" : "--eval-limit limits the evaluation of --data: pass --data SPEC");
         long? memoryLimit = request.MaxMemory is null ? null : MemoryBudget.Parse(request.MaxMemory);
-        var (steps, recipeSeed) = ResolveSteps(request);
+        var (steps, recipeSeed, recipeTarget) = ResolveSteps(request);
+        var target = request.ExportTarget ?? recipeTarget ?? Compressor.Sdk.Layers.ExportTarget.Size;
         int seed = request.Seed ?? recipeSeed ?? 0;
         var device = DeviceSelector.Resolve(request.Device);
         foreach (var s in steps)
-            if (s.Plugin.Manifest!.Needs != DataRequirement.None && request.Data is null)
+            if (s.Plugin.Manifest!.Needs is DataRequirement.Calibration or DataRequirement.Training && request.Data is null)
                 throw new CompressException(ErrorKind.InvalidOptions,
                     $"plugin '{s.Plugin.Id}' needs {s.Plugin.Manifest.Needs.ToString().ToLowerInvariant()} data: pass --data SPEC");
 
@@ -66,7 +67,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
         try
         {
-            return Execute(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot);
+            return Execute(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target);
         }
         catch when (request.WorkDirectory is null)
         {
@@ -79,7 +80,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     }
 
     private RunResult Execute(RunRequest request, CancellationToken cancellation, Stopwatch clock, long? memoryLimit, List<ResolvedStep> steps,
-        int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot)
+        int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target)
     {
         ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
         if (!File.Exists(request.ModelPath) && !Directory.Exists(request.ModelPath)) throw new CompressException(ErrorKind.InvalidInput, $"{request.ModelPath}: no such file");
@@ -126,7 +127,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             var (entry, options) = steps[i];
             cancellation.ThrowIfCancellationRequested();
-            if (entry.Manifest!.Needs != DataRequirement.None && !model.IsExecutable)
+            if (entry.Manifest!.Needs is DataRequirement.Calibration or DataRequirement.Training && !model.IsExecutable)
                 throw new CompressException(ErrorKind.InvalidInput, $"plugin '{entry.Id}' needs an executable model, but {request.ModelPath} has no known architecture: pass --arch");
             string work = Path.Combine(workRoot, $"{i + 1}-{entry.Id}");
             using var stepCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
@@ -180,10 +181,11 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset, progress);
+            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset, target, progress);
             onnxExport = onnx.Export;
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
+            if (OnnxStage.FallbackWarning(verification) is { } fallback) report.Warn(fallback);
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
         }
         else
@@ -194,11 +196,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
             ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation, progress, request.EvalLimit) : null;
         if (evaluation is not null) timings["evaluation"] = ReportNumber.Seconds(evaluationClock.Elapsed);
+        if (target == Compressor.Sdk.Layers.ExportTarget.Speed && OnnxStage.SlowWarning(evaluation?.SpeedUp) is { } slow) report.Warn(slow);
         timings["total"] = ReportNumber.Seconds(clock.Elapsed);
 
         var audited = steps.Select(s => new LayerAudit.Step(s.Plugin, s.Options)).ToList();
         var sizes = LayerAudit.Breakdown(model, LayerAudit.Fp32Layers(model, audited, catalog), CheckpointFile, output.BytesOnDisk, onnxExport);
-        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied);
+        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied, ExportTargets.Name(target));
         var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation, LayerAudit.Storage(model), sizes);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
         ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
@@ -208,7 +211,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         return new RunResult(staging.OutputDirectory, files, runReport, recipe, evaluation is null ? null : referenceBytes);
     }
 
-    private (List<ResolvedStep> Steps, int? Seed) ResolveSteps(RunRequest request)
+    private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target) ResolveSteps(RunRequest request)
     {
         bool isRecipe = request.Target.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(request.Target);
         if (!isRecipe)
@@ -217,7 +220,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var notices = new List<string>();
             var options = OptionsSchema.For(entry.Instance!.OptionsType).ParseCli(request.PluginArguments, $"plugin '{entry.Id}'", notices);
             foreach (var n in notices) log.Warn(n);
-            return ([new ResolvedStep(entry, options)], null);
+            return ([new ResolvedStep(entry, options)], null, null);
         }
         if (request.PluginArguments.Count > 0)
             throw new CompressException(ErrorKind.InvalidOptions,
@@ -233,7 +236,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             foreach (var n in notices) log.Warn(n);
             steps.Add(new ResolvedStep(entry, options));
         }
-        return (steps, recipe.Seed);
+        return (steps, recipe.Seed, recipe.Target);
     }
 
     /// <summary>An input whose floating-point tensors hold NaN or Inf is a bad input, named as such before any plugin

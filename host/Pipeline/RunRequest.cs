@@ -15,6 +15,7 @@ namespace Compressor.Host.Pipeline;
 /// <param name="MaxMemory">The memory limit as written on the command line (e.g. <c>2GB</c>; null: no limit), see
 /// <see cref="Compressor.Sdk.Plugins.MemoryBudget"/>.</param>
 /// <param name="EvalLimit">Evaluate at most this many samples of the evaluation split (null: all).</param>
+/// <param name="ExportTarget">What model.onnx is optimised for (<c>--target</c>; null: the recipe's, else size).</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -28,4 +29,5 @@ public sealed record RunRequest(
     int? Opset = null,
     double? TimeoutSeconds = null,
     string? MaxMemory = null,
-    long? EvalLimit = null);
+    long? EvalLimit = null,
+    Compressor.Sdk.Layers.ExportTarget? ExportTarget = null);

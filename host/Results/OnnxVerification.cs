@@ -20,6 +20,15 @@ public sealed record OnnxVerification(
     IReadOnlyList<LayerOutputParity> LayerOutputs,
     bool Passed)
 {
+    /// <summary>What the export was optimised for: <c>size</c> or <c>speed</c> (<c>--target</c>).</summary>
+    public string Target { get; init; } = "size";
+
+    /// <summary>Per compressed layer, the kernels ORT_ENABLE_ALL ran it on.</summary>
+    public IReadOnlyList<LayerKernelResult> LayerKernels { get; init; } = [];
+
+    /// <summary>With <c>--target speed</c>: the layers that still run a float product (fell back).</summary>
+    public IReadOnlyList<string> FallbackLayers { get; init; } = [];
+
     /// <summary>Why parity is gated at ORT_ENABLE_BASIC (written with every report).</summary>
     public const string BasicLevelReason = "ORT_ENABLE_BASIC applies only exact rewrites; EXTENDED/ALL fuse DQ→MatMul into MatMulNBits and int8 weights into integer matmuls, which are less exact (reported below, gated loosely)";
 
@@ -33,6 +42,11 @@ public sealed record OnnxVerification(
             new OptimizedParity("ORT_ENABLE_ALL", N(v.OptimizedMaxAbsError), N(v.OptimizedSqnrDb)), v.Compatible, [.. v.FusedKernels], counts,
             [.. v.Layers.Select(l => new LayerBytes(l.Layer, l.Kind, l.Bytes, l.TheoreticalBytes, N(l.Ratio)))],
             [.. v.LayerOutputs.Select(l => new LayerOutputParity(l.Layer, N(l.MaxAbsError), N(l.SqnrDb)))],
-            v.Passed);
+            v.Passed)
+        {
+            Target = v.Target.ToString().ToLowerInvariant(),
+            LayerKernels = [.. v.LayerKernels.Select(k => new LayerKernelResult(k.Layer, k.Kind, k.Form, k.Kernels))],
+            FallbackLayers = v.FallbackLayers,
+        };
     }
 }

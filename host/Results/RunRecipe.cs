@@ -11,4 +11,7 @@ namespace Compressor.Host.Results;
 /// <param name="Input">The input checkpoint.</param>
 /// <param name="Data">The data spec, or null.</param>
 /// <param name="Steps">The steps that ran, each with every option (defaults included).</param>
-public sealed record RunRecipe(int SchemaVersion, ToolInfo Tool, int Seed, string Device, InputFile Input, string? Data, IReadOnlyList<AppliedStep> Steps);
+/// <param name="Target">The export target of model.onnx: <c>size</c> or <c>speed</c> (<c>--target</c>; a recipe run
+/// again uses it unless <c>--target</c> is given).</param>
+public sealed record RunRecipe(int SchemaVersion, ToolInfo Tool, int Seed, string Device, InputFile Input, string? Data, IReadOnlyList<AppliedStep> Steps,
+    string Target = "size");

@@ -1,4 +1,5 @@
 using Compressor.Layers.Codebook;
+using Compressor.Layers.Integer;
 using Compressor.Layers.Quantized;
 using Compressor.Layers.Structured;
 using Compressor.Sdk.Layers;
@@ -9,6 +10,6 @@ namespace Compressor.Layers;
 public static class BuiltInLayerKinds
 {
     /// <summary>Every kind of the library: group-quantized (linear, conv2d, embedding), codebook (linear, conv2d),
-    /// low-rank, block-shuffle, block-dense and top-k masked linears.</summary>
-    public static IReadOnlyList<ILayerKind> All { get; } = [.. QuantizedKinds.All, .. CodebookKinds.All, .. StructuredKinds.All];
+    /// low-rank, block-shuffle, block-dense and top-k masked linears, and integer (W8A8) linear and conv2d.</summary>
+    public static IReadOnlyList<ILayerKind> All { get; } = [.. QuantizedKinds.All, .. CodebookKinds.All, .. StructuredKinds.All, .. IntegerKinds.All];
 }

@@ -9,7 +9,7 @@ namespace Compressor.Host.Tests;
 /// of the tool before the SDK 2.0 redesign (commit c7f510b).</summary>
 public static class JsonFields
 {
-    private static readonly HashSet<string> Opaque = ["options", "config", "fusedKernelCounts", "timings", "series", "metadata", "recipeSchema"];
+    private static readonly HashSet<string> Opaque = ["options", "config", "fusedKernelCounts", "timings", "series", "metadata", "recipeSchema", "kernels"];
     private static readonly HashSet<string> Maps = ["metrics", "reference"];
 
     /// <summary>The field paths of <paramref name="json"/>.</summary>

@@ -25,14 +25,15 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
         string outDir = fx.NewDir("schema-run");
         var (code, stdout, stderr) = HostFixture.Cli("run", "rtn", "--model", fx.ModelPath, "--out", outDir, "--data", "digits", "--format", "json", "-v", "q");
         Assert.True(code == 0, stderr);
-        JsonFields.AssertMatchGolden("cli-run.fields", stdout, [.. AddedToRunReport.Select(f => "report." + f)]);
-        JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)), AddedToRunReport);
-        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)));
+        // Added within the version: issue 19's fields (above) and issue 18's export target and per-layer kernels.
+        JsonFields.AssertMatchGolden("cli-run.fields", stdout, [.. AddedToRunReport.Select(f => "report." + f), .. VerificationAdded.Select(f => "report." + f)]);
+        JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)), [.. AddedToRunReport, .. VerificationAdded]);
+        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)), "target");
 
         string onnx = Path.Combine(fx.NewDir("schema-export"), "m.onnx");
         var export = HostFixture.Cli("export", Path.Combine(outDir, RunPipeline.CheckpointFile), "--out", onnx, "--format", "json", "-v", "q");
         Assert.True(export.Code == 0, export.Err);
-        JsonFields.AssertMatchGolden("cli-export.fields", export.Out);
+        JsonFields.AssertMatchGolden("cli-export.fields", export.Out, VerificationAdded);
 
         string fp32 = Path.Combine(fx.NewDir("schema-fp32"), "fp32.onnx");
         Assert.Equal(0, HostFixture.Cli("export", fx.ModelPath, "--out", fp32, "-v", "q").Code);
@@ -40,6 +41,12 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
         Assert.True(eval.Code == 0, eval.Err);
         JsonFields.AssertMatchGolden("cli-eval.fields", eval.Out, ["availableSamples", .. SpeedUp]);
     }
+
+    private static readonly string[] VerificationAdded =
+    [
+        "verification.target", "verification.layerKernels", "verification.layerKernels[].layer", "verification.layerKernels[].kind",
+        "verification.layerKernels[].form", "verification.layerKernels[].kernels", "verification.fallbackLayers",
+    ];
 
     [Fact]
     public void TrainJsonAndTrainOutputKeepTheirFields()

@@ -21,7 +21,8 @@ public sealed class LayerKindTests
     {
         Assert.Equal(
             ["quantized_linear", "quantized_conv2d", "quantized_embedding", "codebook_linear", "codebook_conv2d",
-             "lowrank_linear", "blockshuffle_linear", "blockdense_linear", "topk_masked_linear"],
+             "lowrank_linear", "blockshuffle_linear", "blockdense_linear", "topk_masked_linear",
+             "integer_linear", "integer_conv2d"],   // added by issue 18 (W8A8); every earlier id is unchanged
             BuiltInLayerKinds.All.Select(k => k.Id));
         Assert.Equal(BuiltInLayerKinds.All.Count, new LayerKindSet(BuiltInLayerKinds.All).Count);   // no duplicate id
     }

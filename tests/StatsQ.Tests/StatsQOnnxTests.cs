@@ -4,6 +4,7 @@ using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 using Compressor.Plugins.StatsQ.Algorithm.Training;
 using Compressor.Engine.Checkpoints;
 using Newtonsoft.Json.Linq;
+using Compressor.Sdk;
 using Compressor.Sdk.Models;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
@@ -15,7 +16,7 @@ namespace StatsQ.Tests;
 
 /// <summary>The StatsQ lowerings on hand-built layers, where ONNX Runtime's integer paths can be compared bit for bit
 /// with TorchSharp.</summary>
-public sealed class StatsQOnnxTests
+public sealed class StatsQOnnxTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>Exports with the kinds a host hands in: StatsQ's own (with their lowerings) and the layers library's.</summary>
     private static string Export(CompressibleModel model)
@@ -129,5 +130,52 @@ public sealed class StatsQOnnxTests
             Assert.True(result.SqnrDb > 60, $"SQNR {result.SqnrDb:F1} dB at ORT_ENABLE_BASIC");
         }
         finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData(4, WeightQuantizerKind.StatsQ)]
+    [InlineData(4, WeightQuantizerKind.Lsq)]
+    [InlineData(2, WeightQuantizerKind.StatsQ)]
+    public void SpeedExportRunsEveryQuantizedProductOnIntegerKernels(int bits, WeightQuantizerKind kind)
+    {
+        // The same untrained shipped ViT (standard attention; the QKR form has no integer form yet and is reported as a
+        // float fallback) exported for speed: every compressed layer (patch embedding, attention with its two products,
+        // FFN, 8-bit head) runs on MatMulInteger/ConvInteger at ORT_ENABLE_ALL, the file keeps the
+        // packed codes (size gate), and the output stays within the integer parity floor of the TorchSharp QAT model.
+        manual_seed(3);
+        var spec = ArchitectureRegistry.Spec("vit", new JObject { ["imageSize"] = 8, ["patchSize"] = 4, ["dim"] = 32, ["depth"] = 2, ["heads"] = 2 });
+        using var model = ArchitectureRegistry.CreateModel(spec, StatsQTestKinds.All);
+        ModelQuantization.Apply(model, new StatsQOptions { WeightBits = bits, ActivationBits = bits, Quantizer = kind, Qkr = false, Cga = false });
+        using (no_grad())
+        using (var x = rand([16, 1, 8, 8], generator: new Generator(4)))
+            model.Forward(x).Dispose();
+        QatConversion.Apply(model, null, CPU);
+        string path = Export(model);
+        try
+        {
+            var export = OnnxExporter.Export(model, path, StatsQTestKinds.All, new OnnxExportOptions { Target = Compressor.Sdk.Layers.ExportTarget.Speed });
+            var result = OnnxVerifier.Verify(model, export);
+            output.WriteLine($"W{bits}A{bits} {kind}: BASIC {result.SqnrDb:F1} dB, ALL {result.OptimizedSqnrDb:F1} dB; " +
+                             string.Join("; ", result.LayerKernels.Select(k => $"{k.Layer}: {k.Form} ({string.Join(", ", k.Kernels.Where(p => p.Key.Contains("Integer")).Select(p => $"{p.Key}×{p.Value}"))})")));
+            Assert.True(result.Passed, string.Join("; ", result.Failures));
+            Assert.NotEmpty(result.LayerKernels);
+            Assert.All(result.LayerKernels, k => Assert.Equal(LayerKernel.Integer, k.Form));
+            var attention = result.LayerKernels.First(k => k.Kind == StatsQAttentionKind.KindId);
+            Assert.Equal(4, attention.Kernels.GetValueOrDefault("MatMulInteger"));   // q/k/v, q·kᵀ, attn·v, proj
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void SpeedExportRefusesZeroLessEightBitWeights()
+    {
+        // 2k + 1 for 8-bit codes reaches ±255: no int8 grid carries it, so the export stops with exit code 2's kind.
+        manual_seed(5);
+        var input = new FrozenActivationQuantizer([], 8, signed: true, 0);
+        var layer = new StatsQLinear(16, 8, 8, zeroLess: true, hasBias: false, input);
+        using var model = OneLayer(16, 8, layer);
+        var e = Assert.Throws<CompressException>(() => OnnxExporter.Build(model, StatsQTestKinds.All, new OnnxExportOptions { Target = Compressor.Sdk.Layers.ExportTarget.Speed }));
+        Assert.Equal(ErrorKind.InvalidOptions, e.Kind);
+        Assert.Contains("int8 cannot carry", e.Message);
     }
 }

@@ -12,6 +12,11 @@ internal static class StatsQAttentionLowering
     public static void Lower(ILoweringContext context, StatsQAttention a, string input, string output)
     {
         var g = new LoweringGraph(context);
+        if (context.Target == ExportTarget.Speed && !a.Qkr)
+        {
+            LowerInteger(context, g, a, input, output);
+            return;
+        }
         long c = a.Dim, h = a.Heads, d = c / h;
         string attnLogits, v;
         if (a.Qkr)
@@ -53,5 +58,55 @@ internal static class StatsQAttentionLowering
         string o = g.Reshape(g.Transpose(g.Node("MatMul", "context", [probs, vh]), "context_t", 0, 2, 1, 3), "context_flat", 0, 0, c);
         string y = g.Linear(o, a.Linear("proj"), "proj", 3);
         context.AddNode("Identity", [y], [output]);
+    }
+
+    /// <summary>The speed form of the standard attention: the q/k/v and output projections and both attention
+    /// products on MatMulInteger where the quantizers' scales factor out of the product (per token or per tensor for
+    /// rows, per token or per channel for columns, no shifts); any other part keeps its size form.</summary>
+    private static void LowerInteger(ILoweringContext context, LoweringGraph g, StatsQAttention a, string input, string output)
+    {
+        var ig = new IntegerLoweringGraph(g);
+        long c = a.Dim, h = a.Heads, d = c / h;
+        string Linear(string x, string name) => IntegerLoweringGraph.HasIntegerForm(a.Linear(name)) ? ig.Linear(x, a.Linear(name), name) : g.Linear(x, a.Linear(name), name, 3);
+        string qkv = g.Transpose(g.Reshape(Linear(input, "qkv"), "qkv_split", 0, 0, 3, h, d), "qkv_heads", 2, 0, 3, 1, 4);
+        string Part(long i) => g.Node("Gather", $"part{i}", [qkv, g.Int64Scalar($"index{i}", i)], new() { ["axis"] = 0L });
+        var qq = a.Quantizer("q_quant");
+        var kq = a.Quantizer("k_quant");
+        var vq = a.Quantizer("v_quant");
+        var pq = a.Quantizer("attn_quant");
+        string logits;
+        if (IntegerLoweringGraph.FactorsOutOfLastAxis(qq) && IntegerLoweringGraph.FactorsOutOfLastAxis(kq) && kq.Signed)
+        {
+            var (kCodes, _) = ig.Codes(Part(1), kq, "k_quant", unsignedOperand: false);
+            string kT = g.Transpose(kCodes, "k_T", 0, 1, 3, 2);
+            using var columns = kq.Scale.dim() >= 2 ? kq.Scale.transpose(-2, -1).contiguous() : kq.Scale.alias();
+            logits = ig.Product(Part(0), qq, kT, g.Float("k_quant.column_scale", columns), "logits");
+        }
+        else
+        {
+            string q = g.Quantize(Part(0), qq, "q_quant", 4);
+            string k = g.Quantize(Part(1), kq, "k_quant", 4);
+            logits = g.Node("MatMul", "logits", [q, g.Transpose(k, "k_T", 0, 1, 3, 2)]);
+        }
+        string scaled = g.Scale(logits, "scaled", (float)(1.0 / Math.Sqrt(d)));
+        string probs = g.Node("Softmax", "softmax", [scaled], new() { ["axis"] = -1L });
+        string vFlat = g.Reshape(g.Transpose(Part(2), "v_tokens", 0, 2, 1, 3), "v_flat", 0, 0, c);
+        string context2;
+        bool vPerChannel = vq.ShiftFeatures == 0 && vq.Signed && (vq.ScaleShape.Length == 0 || (vq.ScaleShape.Length == 1 && vq.ScaleShape[0] == c));
+        if (vPerChannel && IntegerLoweringGraph.FactorsOutOfLastAxis(pq))
+        {
+            var (vCodes, _) = ig.Codes(vFlat, vq, "v_quant", unsignedOperand: false);
+            string vh = g.Transpose(g.Reshape(vCodes, "v_split", 0, 0, h, d), "v_heads", 0, 2, 1, 3);
+            using var columns = vq.Scale.numel() == 1 ? vq.Scale.reshape(1) : vq.Scale.reshape(h, 1, d);
+            context2 = ig.Product(probs, pq, vh, g.Float("v_quant.column_scale", columns), "context");
+        }
+        else
+        {
+            string v = g.Quantize(vFlat, vq, "v_quant", 3);
+            string vh = g.Transpose(g.Reshape(v, "v_split", 0, 0, h, d), "v_heads", 0, 2, 1, 3);
+            context2 = g.Node("MatMul", "context", [g.Quantize(probs, pq, "attn_quant", 4), vh]);
+        }
+        string o = g.Reshape(g.Transpose(context2, "context_t", 0, 2, 1, 3), "context_flat", 0, 0, c);
+        context.AddNode("Identity", [Linear(o, "proj")], [output]);
     }
 }

@@ -25,6 +25,15 @@ public static class RtnCompressor
         var layers = model.Select(types, new LayerSelector(options.Include, options.Exclude));
         if (layers.Count == 0)
             throw new CompressException(ErrorKind.InvalidOptions, $"rtn: no linear{(options.Embeddings ? ", conv or embedding" : " or conv")} layer matches --include/--exclude");
+        if (options.ActivationBits == 8)
+        {
+            if (options.Embeddings)
+                throw new CompressException(ErrorKind.InvalidOptions, "rtn --activation-bits 8 quantizes linear and conv layers: leave out --embeddings");
+            W8A8Compressor.Run(context, options, layers);
+            return;
+        }
+        if (options.ActivationScheme != ActivationScheme.Static || options.Smoothquant > 0)
+            throw new CompressException(ErrorKind.InvalidOptions, "rtn: --activation-scheme and --smoothquant apply with --activation-bits 8");
         var highPrecisionSelector = new LayerSelector(options.HighPrecisionLayers, []);
         bool IsHighPrecision(string name) => options.HighPrecisionLayers.Length > 0 && highPrecisionSelector.Matches(name);
         int kept = layers.Count(l => IsHighPrecision(l.Name));

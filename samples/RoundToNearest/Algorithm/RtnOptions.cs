@@ -35,4 +35,29 @@ public sealed record RtnOptions : PluginOptions
     /// <summary>Bits per code of the <see cref="HighPrecisionLayers"/>.</summary>
     [Option("Bits per weight code of the --high-precision-layers.", Choices = ["2", "4", "8"])]
     public int HighPrecisionBits { get; init; } = 8;
+
+    /// <summary>Bits of the layer inputs: 0 keeps them float (weight-only); 8 quantizes them too (W8A8, with
+    /// <c>--weight-bits 8 --group-size 0</c>), so that ONNX Runtime runs the layers on its integer kernels.</summary>
+    [Option("Bits of each layer's input: 0 = float inputs (weight-only quantization); 8 = W8A8 (needs --weight-bits 8 --group-size 0): the layers become integer layers that ONNX Runtime runs on its int8 kernels (export with --target speed).", Choices = ["0", "8"])]
+    public int ActivationBits { get; init; }
+
+    /// <summary>Static (calibrated), dynamic per token, or dynamic per tensor input quantization.</summary>
+    [Option("With --activation-bits 8: static (one calibrated uint8 scale and zero point per layer; needs --data), dynamic (per-token int8 scales computed at run time; data-free) or dynamic-tensor (one scale per tensor at run time, as ONNX Runtime's quantize_dynamic).")]
+    public ActivationScheme ActivationScheme { get; init; } = ActivationScheme.Static;
+
+    /// <summary>How static ranges are calibrated.</summary>
+    [Option("How a static activation range is chosen: minmax (observed range), percentile (--percentile), mse (clip minimising the squared quantization error).")]
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>The percentile of <c>--calibration percentile</c>.</summary>
+    [Option("Upper percentile of --calibration percentile (the lower one is 100 minus it).", Min = 90, Max = 100)]
+    public double Percentile { get; init; } = 99.99;
+
+    /// <summary>Calibration batches to observe (of 8 samples each).</summary>
+    [Option("Calibration batches (8 samples each) observed for static ranges and SmoothQuant.", Min = 1, Max = 10000)]
+    public int CalibrationBatches { get; init; } = 8;
+
+    /// <summary>SmoothQuant's migration strength α (0 = off).</summary>
+    [Option("SmoothQuant migration strength alpha in (0, 1] (0 = off): per input channel s = max|X|^alpha / max|W|^(1-alpha), X/s folded into the preceding LayerNorm or linear, W·s into the layer; needs --activation-bits 8 and --data.", Min = 0, Max = 1)]
+    public double Smoothquant { get; init; }
 }

@@ -3,6 +3,7 @@ using Compressor.Engine.Kinds;
 using Compressor.Engine.Models;
 using Compressor.Sdk.Models;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Compressor.Engine.Architectures;
 
@@ -53,6 +54,25 @@ public sealed class ArchitectureModel : EngineModel
             IReadOnlyList<string> heads = vit.Distilled ? ["head", "head_dist"] : ["head"];
             return new TransformerLayout(blocks, ["patch_embed.proj"], heads);
         }
+    }
+
+    /// <summary>SmoothQuant's fold for the built-in transformers: a single q/k/v projection or fc1 into the
+    /// LayerNorm before it, the output projection into the value rows of the q/k/v projection
+    /// (<see cref="TransformerBlock.FoldInputScale"/>); null for anything else.</summary>
+    public override string? FoldInputScale(IReadOnlyList<string> layers, torch.Tensor divisor)
+    {
+        if (layers.Count != 1) return null;
+        string name = layers[0];
+        for (int dot = name.LastIndexOf('.'); dot > 0; dot = name.LastIndexOf('.', dot - 1))
+        {
+            string prefix = name[..dot];
+            nn.Module parent;
+            try { parent = GetLayer(prefix); }
+            catch (KeyNotFoundException) { continue; }
+            if (parent is TransformerBlock block)
+                return block.FoldInputScale(name[(dot + 1)..], divisor) is { } folded ? prefix + "." + folded : null;
+        }
+        return null;
     }
 
     /// <inheritdoc/>

@@ -31,6 +31,38 @@ public sealed class TransformerBlock : LayerContainer, IOnnxExportable
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <summary>SmoothQuant's fold (<see cref="CompressibleModel.FoldInputScale"/>) for one layer of this block, named
+    /// relative to it: the q/k/v projection's input is norm1's output and fc1's is norm2's (pre-norm: nothing else
+    /// reads them), so their scale and shift absorb the division; the output projection reads attn·v, whose channels
+    /// are v's, so the v rows of a still-dense q/k/v projection absorb it. Returns the absorbing module's relative
+    /// name, or null.</summary>
+    public string? FoldInputScale(string layer, Tensor divisor)
+    {
+        using var noGrad = no_grad();
+        if (layer == _names.Attention + "." + _names.Qkv) return FoldIntoNorm(_names.Norm1, divisor);
+        if (layer == _names.Mlp + "." + _names.Fc1) return FoldIntoNorm(_names.Norm2, divisor);
+        if (layer == _names.Attention + "." + _names.Proj && Child(_names.Attention) is SelfAttention attention
+            && attention.named_children().FirstOrDefault(c => c.name == _names.Qkv).module is TorchSharp.Modules.Linear qkv)
+        {
+            long c = divisor.numel();
+            if (qkv.weight!.shape[0] != 3 * c) return null;
+            var s = divisor.to(qkv.weight!.device).to_type(qkv.weight!.dtype);
+            qkv.weight!.narrow(0, 2 * c, c).div_(s.unsqueeze(1));
+            qkv.bias?.narrow(0, 2 * c, c).div_(s);
+            return _names.Attention + "." + _names.Qkv + " (value rows)";
+        }
+        return null;
+    }
+
+    private string? FoldIntoNorm(string name, Tensor divisor)
+    {
+        if (Child(name) is not TorchSharp.Modules.LayerNorm norm || norm.weight is null || norm.weight.numel() != divisor.numel()) return null;
+        var s = divisor.to(norm.weight.device).to_type(norm.weight.dtype);
+        norm.weight.div_(s);
+        norm.bias?.div_(s);
+        return name;
+    }
+
     /// <inheritdoc/>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {

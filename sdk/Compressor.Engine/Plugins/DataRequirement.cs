@@ -9,4 +9,7 @@ public enum DataRequirement
     Calibration,
     /// <summary>A training set (labels where the loss needs them) and an executable model.</summary>
     Training,
+    /// <summary>Data-free by default; some options use a calibration set when the run has one (<c>rtn</c>'s static
+    /// activation quantization and SmoothQuant). The plugin reports a missing set itself.</summary>
+    Optional,
 }

@@ -18,6 +18,9 @@ public sealed class CodebookKind<TGeometry> : LayerKind<CodebookLayer, LayerConf
     public override CodebookLayer Create(LayerConfig<CodebookFormat, TGeometry> config) => new(config.Format, config.Geometry);
 
     /// <inheritdoc/>
-    public override void Lower(ILoweringContext context, CodebookLayer layer, string input, string output) =>
+    public override void Lower(ILoweringContext context, CodebookLayer layer, string input, string output)
+    {
+        CodebookSpeedCheck.Refuse(context, layer);
         GeometryLowering.Lower(context, layer, CodebookLowering.Instance, input, output);
+    }
 }

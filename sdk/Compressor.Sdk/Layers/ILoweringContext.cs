@@ -23,4 +23,9 @@ public interface ILoweringContext
 
     /// <summary>Declares that the graph needs at least <paramref name="version"/> of <paramref name="domain"/>'s opset.</summary>
     void RequireOpset(string domain, int version);
+
+    /// <summary>What the export is optimised for (<c>--target size|speed</c>): a lowering with an integer-kernel form
+    /// writes it for <see cref="ExportTarget.Speed"/>. A context that does not implement this
+    /// member (written against SDK 2.0.0) reports <see cref="ExportTarget.Size"/>.</summary>
+    ExportTarget Target => ExportTarget.Size;
 }

@@ -94,6 +94,18 @@ public class CompressibleModel : IDisposable
         Action<string, Tensor>? observe = null) =>
         throw new CompressException(ErrorKind.InvalidInput, $"a model of architecture {ArchitectureName ?? "unknown"} has no named values to run");
 
+    /// <summary>SmoothQuant's difficulty migration without an extra node: divides the activation that
+    /// <paramref name="layers"/> (all reading the same value, and its only readers) take as input by
+    /// <paramref name="divisor"/> [channels] along its last axis, by rescaling the operator that produces it — a layer
+    /// normalisation's scale and shift, or the output rows (and bias) of a linear layer reached through operators that
+    /// keep channels apart (reshapes, transposes, the attention product with the values). The caller then multiplies
+    /// the layers' weight columns by <paramref name="divisor"/>, which leaves the model's function unchanged. Returns
+    /// the name of the operator that absorbed the division, or null when none can (nothing changed). Folding the
+    /// reciprocal undoes a fold.</summary>
+    /// <param name="layers">The layers that read the activation (e.g. the q, k, v projections after a LayerNorm).</param>
+    /// <param name="divisor">Positive factors, one per channel of the activation.</param>
+    public virtual string? FoldInputScale(IReadOnlyList<string> layers, Tensor divisor) => null;
+
     /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
     /// compressed (whose own weight-bearing sub-layers, if any, are listed too).</summary>
     public IReadOnlyList<LayerInfo> Layers()

@@ -24,6 +24,11 @@ public sealed record OnnxExportOptions
     /// <summary>Initializers smaller than this stay inside the model file when external data is used.</summary>
     public long ExternalDataMinimumBytes { get; init; } = 1024;
 
+    /// <summary>What the export is optimised for, handed to every compressed layer's lowering
+    /// (<see cref="Compressor.Sdk.Layers.ILoweringContext.Target"/>): <see cref="Compressor.Sdk.Layers.ExportTarget.Size"/> (default)
+    /// or <see cref="Compressor.Sdk.Layers.ExportTarget.Speed"/> (ONNX Runtime's integer kernels).</summary>
+    public Compressor.Sdk.Layers.ExportTarget Target { get; init; } = Compressor.Sdk.Layers.ExportTarget.Size;
+
     /// <summary>The graph name (default: the architecture name).</summary>
     public string? GraphName { get; init; }
 }

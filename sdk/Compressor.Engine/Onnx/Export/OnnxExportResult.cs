@@ -25,6 +25,9 @@ public sealed record OnnxExportResult(
     IReadOnlyList<OnnxValueSpec> Inputs,
     IReadOnlyList<OnnxValueSpec> Outputs)
 {
+    /// <summary>What the export was optimised for (<see cref="OnnxExportOptions.Target"/>).</summary>
+    public Compressor.Sdk.Layers.ExportTarget Target { get; init; } = Compressor.Sdk.Layers.ExportTarget.Size;
+
     /// <summary>Raw bytes of the compressed layers' initializers (codes, scales, zero points, biases).</summary>
     public long CompressedTensorBytes => CompressedLayers.Sum(l => l.Initializers.Sum(n => InitializerBytes.First(kv => kv.Key == n).Value));
 

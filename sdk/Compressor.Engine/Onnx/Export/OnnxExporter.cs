@@ -43,7 +43,7 @@ public static class OnnxExporter
         // A graph written for an opset of its own (an imported model) keeps it, at least 13 (the table's floor);
         // lowerings raise it as far as they need.
         int minimum = options.Opset ?? (root.SourceOpset is { } source ? Math.Clamp(source, 13, OnnxExportOptions.MaximumOpset) : OnnxExportOptions.DefaultOpset);
-        var builder = new OnnxGraphBuilder(minimum, kinds);
+        var builder = new OnnxGraphBuilder(minimum, kinds, options.Target);
         var graph = new GraphProto { Name = options.GraphName ?? model.ArchitectureName ?? "model" };
         foreach (var input in root.OnnxInputs)
         {
@@ -125,7 +125,7 @@ public static class OnnxExporter
         string sha = Sha256(path) + (dataPath is null ? "" : "+" + Sha256(dataPath));
         var opsets = proto.OpsetImport.ToDictionary(o => o.Domain, o => (int)o.Version);
         return new OnnxExportResult(Path.GetFullPath(path), dataPath is null ? null : Path.GetFullPath(dataPath), opsets[""], proto.IrVersion, opsets,
-            bytes, sha, sizes, compressed, root.OnnxInputs, root.OnnxOutputs);
+            bytes, sha, sizes, compressed, root.OnnxInputs, root.OnnxOutputs) { Target = options.Target };
     }
 
     /// <summary>Lower-case hex SHA-256 of a file.</summary>

@@ -63,6 +63,9 @@ public static class OrtCompatibility
         [("", "CastLike")] = new(15), [("", "Size")] = new(13), [("", "Einsum")] = new(13, Float),
         // Integer unpacking of packed embedding rows (QuantizedEmbeddingLowering): int64 Div/Mod/Add/Sub.
         [("", "Mod")] = new(13, Numeric),
+        // Integer kernels (IntegerLowering, speed exports): uint8/int8 operands, int32 accumulators.
+        [("", "DynamicQuantizeLinear")] = new(11, Float), [("", "MatMulInteger")] = new(10, Quantized8), [("", "ConvInteger")] = new(10, Quantized8),
+        [("com.microsoft", "MatMulIntegerToFloat")] = new(1, Quantized8, Quantized8, Float, Float, Quantized8, Quantized8, Float),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
     };
 

@@ -81,6 +81,10 @@ public sealed class ImportedModel : EngineModel
     public override IReadOnlyDictionary<string, Tensor> RunValues(IReadOnlyDictionary<string, Tensor> given, IReadOnlyCollection<string> wanted,
         Action<string, Tensor>? observe = null) => Graph.RunValues(given, wanted, observe);
 
+    /// <summary>SmoothQuant's fold on the graph: into a layer normalisation or a dense linear layer that produces the
+    /// layers' input (<see cref="OnnxInputScaleFold"/>).</summary>
+    public override string? FoldInputScale(IReadOnlyList<string> layers, Tensor divisor) => OnnxInputScaleFold.Fold(Graph, layers, divisor);
+
     /// <inheritdoc/>
     protected override EngineModel CreateEmptyCopy() =>
         new ImportedModel(OnnxImporter.Build(Graph.GraphWithoutWeights(), withWeights: false, baseDirectory: null, what: "imported ONNX graph"), Kinds, Steps);

@@ -34,6 +34,17 @@ public sealed record VerificationResult(
     IReadOnlyList<LayerParity> LayerOutputs,
     IReadOnlyList<string> Failures)
 {
+    /// <summary>Per compressed layer, the kernels ORT_ENABLE_ALL ran it on (empty when the optimised graph was not
+    /// read: <see cref="VerificationOptions.DetectFusedKernels"/> off, or ORT could not run the model).</summary>
+    public IReadOnlyList<LayerKernel> LayerKernels { get; init; } = [];
+
+    /// <summary>What the export was optimised for.</summary>
+    public Compressor.Sdk.Layers.ExportTarget Target { get; init; }
+
+    /// <summary>The layers that still run a float product at ORT_ENABLE_ALL although the export targets speed.</summary>
+    public IReadOnlyList<string> FallbackLayers => Target == Compressor.Sdk.Layers.ExportTarget.Speed
+        ? LayerKernels.Where(k => k.Form == LayerKernel.Float).Select(k => k.Layer).ToList() : [];
+
     /// <summary>Whether every check passed.</summary>
     public bool Passed => Failures.Count == 0;
 

@@ -1,0 +1,150 @@
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Engine.Kinds;
+using Compressor.Engine.Models.Pretrained;
+using Compressor.Engine.Onnx.Verification;
+using Compressor.Plugins.StatsQ;
+using Compressor.Plugins.StatsQ.Algorithm;
+using Compressor.Plugins.StatsQ.Algorithm.Quantizers;
+using Compressor.Plugins.StatsQ.Algorithm.Training;
+using Compressor.Samples.RoundToNearest;
+using Compressor.Samples.RoundToNearest.Algorithm;
+using Compressor.Sdk.Data;
+using Compressor.Sdk.Layers;
+using Compressor.Sdk.Models;
+using Microsoft.ML.OnnxRuntime;
+using Newtonsoft.Json.Linq;
+using static TorchSharp.torch;
+using DenseTensorF = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
+
+namespace OrtLatency;
+
+/// <summary><c>int8 vit</c> (DeiT-tiny's shape: 224², patch 16, dim 192, depth 12, 3 heads; random weights) and
+/// <c>int8 resnet18</c> (the real CNTK ResNet18 featurizer): FP32 against the quantize_dynamic peer and the rtn,
+/// StatsQ and low-rank variants, timed interleaved at batch 8 (ResNet18's graph has a fixed batch of 1); quality =
+/// output cosine against FP32 on held-out inputs (random images for the random-weight ViT, sklearn digits upsampled to
+/// 224² for ResNet18).</summary>
+internal static class VisionInt8
+{
+    public static void Run(string dir, LayerKindSet kinds, int runs, string what)
+    {
+        kinds = kinds.With(new StatsQPlugin().LayerKinds);
+        bool vit = what == "vit";
+        Func<CompressibleModel> load;
+        string input;
+        int batch;
+        IDataSet calibration;
+        Tensor heldOut;
+        if (vit)
+        {
+            var spec = ArchitectureRegistry.Spec("vit", new JObject { ["imageSize"] = 224, ["patchSize"] = 16, ["inChannels"] = 3, ["dim"] = 192, ["depth"] = 12, ["heads"] = 3, ["mlpRatio"] = 4, ["classes"] = 1000 });
+            load = () => { manual_seed(0); return ArchitectureRegistry.CreateModel(spec, kinds); };
+            input = "images";
+            batch = 8;
+            var g = new Generator(1);
+            calibration = new TensorDataSet("random-images/calibration", randn([64, 3, 224, 224], generator: g), null);
+            heldOut = randn([16, 3, 224, 224], generator: g);
+        }
+        else
+        {
+            string path = PretrainedModels.ResNet18();
+            load = () => ModelIO.Load(path, kinds);
+            input = "Input247";
+            batch = 1;
+            var digits = DataSources.Open("digits,size=224,channels=3,scale=255", 0);
+            calibration = digits.Calibration!;
+            heldOut = First(digits.Evaluation!, 16);
+        }
+        string fp32 = Path.Combine(dir, $"{what}-fp32.onnx");
+        long fp32Bytes;
+        using (var m = load()) fp32Bytes = Int8Bench.Export(m, fp32, kinds, ExportTarget.Size).Bytes;
+        var fp32Out = OrtOutputs(fp32, input, heldOut, vit ? 8 : 1);
+        var feeds = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor(input, new DenseTensorF(randn([batch, 3, 224, 224], generator: new Generator(9)).data<float>().ToArray(), [batch, 3, 224, 224])) };
+
+        Console.WriteLine(vit
+            ? "ViT in DeiT-tiny's shape (224², patch 16, dim 192, depth 12, 3 heads, 5.7M parameters), random weights; quality = logit cosine vs FP32 on 16 random images"
+            : "ResNet18 (real CNTK weights, featurizer); its graph has a fixed batch of 1; quality = feature cosine vs FP32 on 16 held-out sklearn digits upsampled to 224² (calibration: the digits' calibration split)");
+        Console.WriteLine($"ORT {OnnxVerifier.OrtVersion}, ORT_ENABLE_ALL, {Int8Bench.Threads} intra-op threads, {runs} interleaved pairs after 5 warm-up runs, batch {batch}");
+        Console.WriteLine();
+        Console.WriteLine("| variant | target | median ms | p90 ms | speed-up vs FP32 (p10–p90) | bytes | kernels | cosine vs FP32 mean / min |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        void Row(string label, string target, string path, long bytes, string kernels, double[] cos)
+        {
+            var t = Int8Bench.Time(fp32, path, feeds, runs);
+            Console.WriteLine($"| {label} | {target} | {t.Median:F1} | {t.P90:F1} | {t.SpeedUp:F2}× ({t.SpeedUpP10:F2}–{t.SpeedUpP90:F2}; FP32 {t.Fp32Median:F1} ms) | {bytes:N0} | {kernels} | " +
+                              (cos.Length == 0 ? "1 |" : $"{cos.Average():F4} / {cos.Min():F4} |"));
+        }
+        Row("FP32", "–", fp32, fp32Bytes, "–", []);
+        string peer = Path.Combine(dir, $"{what}-peer.onnx");
+        var (mm, convs) = PeerDynamic.Build(fp32, peer);
+        Row($"quantize_dynamic peer ({mm} MatMuls, {convs} Convs)", "–", peer, new FileInfo(peer).Length, Int8Bench.Kernels(peer, []), MiniLmInt8.Cosines(fp32Out, OrtOutputs(peer, input, heldOut, vit ? 8 : 1)));
+
+        var variants = new List<(string Label, Action<CompressibleModel> Apply, ExportTarget Target)>
+        {
+            ("rtn W8A8 static, min-max", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0), ExportTarget.Speed),
+            ("rtn W8A8 dynamic-tensor", m => Rtn(m, kinds, calibration, ActivationScheme.DynamicTensor, 0), ExportTarget.Speed),
+        };
+        if (vit)
+        {
+            variants.Add(("rtn W8A8 static min-max + SmoothQuant α 0.5", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0.5), ExportTarget.Speed));
+            variants.Add(("rtn W8A8 dynamic per token", m => Rtn(m, kinds, calibration, ActivationScheme.Dynamic, 0), ExportTarget.Speed));
+            variants.Add(("StatsQ W4A4 (untrained QAT form, standard attention)", m => StatsQ(m, 4, calibration), ExportTarget.Speed));
+            variants.Add(("StatsQ W4A4, size form", m => StatsQ(m, 4, calibration), ExportTarget.Size));
+            variants.Add(("StatsQ W8A8 (LSQ weights)", m => StatsQ(m, 8, calibration), ExportTarget.Speed));
+            variants.Add(("low-rank 50 % (SVD) + int8 factors", m => LowRank.Apply(m, 0.5), ExportTarget.Speed));
+        }
+        variants.Add(("rtn 4-bit group 32", m => Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 4, GroupSize = 32 }, kinds, null), ExportTarget.Size));
+        foreach (var (label, apply, target) in variants)
+        {
+            using var model = load();
+            apply(model);
+            string path = Path.Combine(dir, $"{what}-{string.Concat(label.Where(char.IsLetterOrDigit)).ToLowerInvariant()}-{target}.onnx");
+            var (_, bytes, layers, v) = Int8Bench.Export(model, path, kinds, target);
+            Row(label + $" (gate {v.SqnrDb:F1} dB)", target == ExportTarget.Speed ? "speed" : "size", path, bytes, Int8Bench.Kernels(path, layers),
+                MiniLmInt8.Cosines(fp32Out, OrtOutputs(path, input, heldOut, vit ? 8 : 1)));
+        }
+    }
+
+    private static void Rtn(CompressibleModel m, LayerKindSet kinds, IDataSet calibration, ActivationScheme scheme, double alpha) =>
+        Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = scheme, Smoothquant = alpha }, kinds, calibration);
+
+    /// <summary>StatsQ's QAT rewrite, LSQ scales initialised on calibration batches (no training: the speed of the
+    /// shipped form does not depend on the values), then the shipped form.</summary>
+    private static void StatsQ(CompressibleModel m, int bits, IDataSet calibration)
+    {
+        ModelQuantization.Apply(m, new StatsQOptions { WeightBits = bits, ActivationBits = bits, Quantizer = bits == 8 ? WeightQuantizerKind.Lsq : WeightQuantizerKind.StatsQ, Qkr = false, Cga = false });
+        using (no_grad())
+            foreach (var b in calibration.Batches(8).Take(1))
+                using (b) m.Forward(b.Input).Dispose();
+        QatConversion.Apply(m, null, CPU);
+    }
+
+    private static Tensor First(IDataSet data, int n)
+    {
+        foreach (var b in data.Batches(n)) return b.Input.narrow(0, 0, Math.Min(n, b.Input.shape[0])).clone();
+        throw new InvalidOperationException("empty data set");
+    }
+
+    /// <summary>Flattened outputs per sample from an ONNX file (ORT_ENABLE_ALL), in batches.</summary>
+    private static float[][] OrtOutputs(string path, string input, Tensor x, int batch)
+    {
+        using var so = Int8Bench.Options();
+        using var session = new InferenceSession(path, so);
+        var result = new List<float[]>();
+        for (long i = 0; i < x.shape[0]; i += batch)
+        {
+            using var chunk = x.narrow(0, i, Math.Min(batch, x.shape[0] - i)).contiguous();
+            int[] shape = chunk.shape.Select(d => (int)d).ToArray();
+            using var outputs = session.Run([NamedOnnxValue.CreateFromTensor(input, new DenseTensorF(chunk.data<float>().ToArray(), shape))]);
+            var y = outputs.First().AsEnumerable<float>().ToArray();
+            int per = y.Length / shape[0];
+            for (int s = 0; s < shape[0]; s++)
+            {
+                var v = y.Skip(s * per).Take(per).Select(f => (double)f).ToArray();
+                double norm = Math.Sqrt(v.Sum(a => a * a));
+                result.Add(v.Select(a => (float)(a / norm)).ToArray());
+            }
+        }
+        return [.. result];
+    }
+}

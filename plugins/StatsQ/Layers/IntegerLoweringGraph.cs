@@ -1,0 +1,125 @@
+using Compressor.Layers.Integer;
+using Compressor.Layers.Lowering;
+using Compressor.Sdk;
+using Compressor.Sdk.Layers;
+using static TorchSharp.torch;
+
+namespace Compressor.Plugins.StatsQ.Layers;
+
+/// <summary>The <see cref="ExportTarget.Speed"/> forms of the StatsQ lowerings (plugins/StatsQ/README.md, "Integer
+/// kernels"): products whose operands the QAT model quantized run as ONNX MatMulInteger / ConvInteger on the very
+/// integer codes the model computed, and the scales are applied once to the int32 result.
+/// <list type="bullet">
+/// <item>Activation codes: (x + shift_before), clamped to [s·Qn, s·Qp] as the size form does, divided by the scale in
+/// its broadcast shape and rounded by QuantizeLinear(·, 1, z): uint8 with z = 128 for signed codes, z = 0 for
+/// unsigned ones (ONNX Runtime's x86 integer kernels take uint8 left operands), int8 with z = 0 for a right operand.
+/// The codes are those of the fake quantizer (the same division, rounded half to even).</item>
+/// <item>Weights: the stored codes k in their container type (int2/int4/int8; Cast to int8 at session load by ORT's
+/// constant folding, so the file keeps the packed codes), as k for LSQ and as 2k + 1 at half the step for StatsQ's
+/// zero-less grid a·k + a/2 = (a/2)(2k + 1): exact in int8 up to 7 bits; 8-bit zero-less codes (±255) refuse the
+/// target.</item>
+/// <item>Linear: MatMulInteger(x codes, Wᵀ int8, z) → Cast → ×s (per tensor or per token) → ×step → + (b + shift_after·Wᵀ),
+/// the last a constant (the quantizer's shift after the codes is linear).</item>
+/// <item>Attention: q·kᵀ and attn·v as batched MatMulInteger on the per-token (rows) and per-token/per-channel
+/// (columns) scaled codes, rescaled by s_rows ⊗ s_columns.</item>
+/// </list></summary>
+internal sealed class IntegerLoweringGraph(LoweringGraph g)
+{
+    private ILoweringContext C => g.Context;
+
+    /// <summary>Integer codes of <paramref name="x"/> under <paramref name="q"/> (without its shift after): returns the
+    /// codes' name and the scale's initializer name (its broadcast shape). <paramref name="unsignedOperand"/>: uint8
+    /// codes (left operand), else int8 (right operand; signed quantizers only).</summary>
+    public (string Codes, string Scale) Codes(string x, FrozenActivationQuantizer q, string hint, bool unsignedOperand)
+    {
+        C.RequireOpset("", 21);
+        if (q.ShiftBefore is { } before) x = g.Node("Add", hint + "/shift_before", [x, g.Float(hint + ".shift_before", before)]);
+        string scale = g.Float(hint + ".scale", q.Scale);
+        string lo = g.Node("Mul", hint + "/lo", [scale, g.Scalar(q.Qn)]);
+        string hi = g.Node("Mul", hint + "/hi", [scale, g.Scalar(q.Qp)]);
+        string clamped = g.Node("Min", hint + "/clamp", [g.Node("Max", hint + "/clamp_lo", [x, lo]), hi]);
+        string normalised = g.Node("Div", hint + "/normalised", [clamped, scale]);
+        int zero = unsignedOperand && q.Signed ? 128 : 0;
+        string z = C.UniqueName(hint + ".zero_point");
+        C.AddInitializer(new OnnxInitializer(z, unsignedOperand ? OnnxDataType.UInt8 : OnnxDataType.Int8, [], [(byte)zero]));
+        if (!unsignedOperand && !q.Signed) throw new InvalidOperationException("an unsigned quantizer's codes go to the left operand");
+        string codes = g.Node("QuantizeLinear", hint + "/codes", [normalised, g.Scalar(1f), z]);
+        return (codes, scale);
+    }
+
+    /// <summary>The zero point scalar of <paramref name="q"/>'s uint8 codes (128 signed, 0 unsigned).</summary>
+    public string UInt8Zero(FrozenActivationQuantizer q, string hint) => IntegerLowering.UInt8Scalar(C, hint + ".a_zero_point", q.Signed ? 128 : 0);
+
+    /// <summary>Whether <paramref name="l"/> has an integer form: a quantized input and a grid int8 carries.</summary>
+    public static bool HasIntegerForm(CodedLinear l) => l.Input is not null;
+
+    /// <summary>The error for a grid that int8 cannot carry.</summary>
+    public static CompressException NotCarried(string layer, int bits) => new(ErrorKind.InvalidOptions,
+        $"--target speed: layer '{layer}' has {bits}-bit StatsQ zero-less weights (levels (2k+1)/2 up to ±{(1 << bits) - 1} half steps), which int8 cannot carry exactly; " +
+        "nearest option: --target size (its exact float form), or LSQ weights at 8 bits");
+
+    /// <summary>The int8 weight Wᵀ [in, out] (k, or 2k + 1 on the zero-less grid) computed from the stored codes in
+    /// their container type; returns the int8 value's name.</summary>
+    public string WeightT(CodedLinear l, string hint)
+    {
+        int bits = CodedLinear.ContainerBits(l.Bits);
+        if (l.ZeroLess && l.Bits >= 8) throw NotCarried(C.LayerName + "/" + hint, l.Bits);
+        using var codes = l.Codes();
+        using var t = codes.t().contiguous();
+        if (bits == 8 && !l.ZeroLess) return IntegerLowering.Int8(C, hint + ".qweight_t", t, [l.InFeatures, l.OutFeatures]);
+        int type = OnnxDataType.Integer(bits, signed: true);
+        C.RequireOpset("", OnnxDataType.MinimumOpset(type));
+        using var packed = Compressor.Layers.Packing.IntPacking.Pack(t, bits, signed: true);
+        string stored = C.UniqueName(hint + ".qweight_t");
+        C.AddInitializer(new OnnxInitializer(stored, type, [l.InFeatures, l.OutFeatures], packed.bytes.ToArray()));
+        if (!l.ZeroLess) return g.Node("Cast", hint + "/weight_int8", [stored], new() { ["to"] = (long)OnnxDataType.Int8 });
+        string wide = g.Node("Cast", hint + "/weight_int32", [stored], new() { ["to"] = (long)OnnxDataType.Int32 });
+        string odd = g.Node("Add", hint + "/weight_odd", [g.Node("Mul", hint + "/weight_twice", [wide, Int32(hint + ".two", 2)]), Int32(hint + ".one", 1)]);
+        return g.Node("Cast", hint + "/weight_int8", [odd], new() { ["to"] = (long)OnnxDataType.Int8 });
+    }
+
+    private string Int32(string hint, int value)
+    {
+        string name = C.UniqueName(hint);
+        C.AddInitializer(new OnnxInitializer(name, OnnxDataType.Int32, [], BitConverter.GetBytes(value)));
+        return name;
+    }
+
+    /// <summary>A coded linear map on integer kernels (its input quantizer first); see the class.</summary>
+    public string Linear(string x, CodedLinear l, string hint)
+    {
+        var q = l.Input ?? throw new InvalidOperationException("a coded linear without input quantizer has no integer form");
+        var (codes, scale) = Codes(x, q, hint + ".input", unsignedOperand: true);
+        string w = WeightT(l, hint);
+        string acc = g.Node("MatMulInteger", hint + "/matmul_integer", [codes, w, UInt8Zero(q, hint)]);
+        string y = g.Node("Cast", hint + "/matmul_float", [acc], new() { ["to"] = (long)OnnxDataType.Float });
+        y = g.Node("Mul", hint + "/input_scaled", [y, scale]);
+        using (var step = l.ZeroLess ? l.Step.mul(0.5) : l.Step.alias())
+            y = g.Node("Mul", hint + "/matmul", [y, g.Float(hint + ".step", step)]);
+        using var scope = NewDisposeScope();
+        Tensor? constant = l.Bias?.detach().clone();
+        if (q.ShiftAfter is { } after)
+        {
+            using var w1 = l.DenseWeight();
+            var term = after.unsqueeze(0).matmul(w1.t()).squeeze(0);
+            constant = constant is null ? term : constant.add(term);
+        }
+        return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
+    }
+
+    /// <summary>The product of two quantized activations on integer kernels: <paramref name="left"/> [..., N, K] under
+    /// <paramref name="lq"/> (scale 1 along K) and the right operand [..., K, M] given as its codes <paramref name="rightCodes"/> with its column
+    /// scale already in [..., 1, M] form.</summary>
+    public string Product(string left, FrozenActivationQuantizer lq, string rightCodes, string rightColumnScale, string hint)
+    {
+        var (codes, scale) = Codes(left, lq, hint + ".left", unsignedOperand: true);
+        string acc = g.Node("MatMulInteger", hint + "/matmul_integer", [codes, rightCodes, UInt8Zero(lq, hint)]);
+        string y = g.Node("Cast", hint + "/matmul_float", [acc], new() { ["to"] = (long)OnnxDataType.Float });
+        y = g.Node("Mul", hint + "/row_scaled", [y, scale]);
+        return g.Node("Mul", hint + "/product", [y, rightColumnScale]);
+    }
+
+    /// <summary>Whether a quantizer's scale is constant along the last axis of what it quantizes (so it factors out of
+    /// a product over that axis) and it has no shifts.</summary>
+    public static bool FactorsOutOfLastAxis(FrozenActivationQuantizer q) => q.ShiftFeatures == 0 && (q.ScaleShape.Length == 0 || q.ScaleShape[^1] == 1);
+}
