@@ -64,6 +64,8 @@ public static class OrtCompatibility
         // Integer unpacking of packed embedding rows (QuantizedEmbeddingLowering): int64 Div/Mod/Add/Sub.
         [("", "Mod")] = new(13, Numeric),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
+        // Unpacking of densely packed 3/5/6/7-bit codes and indices (Compressor.Layers DenseUnpacking): uint8 bytes.
+        [("", "BitShift")] = new(11, [OnnxDataType.UInt8]), [("", "BitwiseAnd")] = new(18, [OnnxDataType.UInt8]), [("", "BitwiseOr")] = new(18, [OnnxDataType.UInt8]),
     };
 
     /// <summary>Element types ORT's CPU DequantizeLinear takes, with the opset each first appears in.</summary>
