@@ -20,7 +20,7 @@ public sealed class JlcmConformanceTests : PluginConformanceTests<JlcmPlugin, Jl
         (["--groups", "0"], "--groups"),
         (["--variant", "both"], "--variant"),
         (["--gradient", "sideways"], "--gradient"),
-        (["--method", "rtn", "--bits", "3"], "--bits"),
+        (["--method", "rtn", "--bits", "1"], "--bits"),
     ];
 
     // 4-bit (16 codewords) k-means per group of Gaussian-like weights: Lloyd-Max gives ≈ 20 dB for a Gaussian

@@ -83,7 +83,7 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
                 else _sum.add_(xtx);
             }
             var abs = x.abs();
-            var channelMeans = x.dim() == 4 ? abs.sum([0, 2, 3]) : abs.reshape(-1, x.shape[^1]).sum(0);
+            var channelMeans = x.dim() == 4 ? abs.sum([0, 2, 3]) : abs.reshape(-1, x.shape[^1]).sum([0L]);
             _channelCount += x.dim() == 4 ? x.shape[0] * x.shape[2] * x.shape[3] : x.numel() / x.shape[^1];
             if (_absSum is null) _absSum = channelMeans.DetachFromDisposeScope();
             else _absSum.add_(channelMeans);

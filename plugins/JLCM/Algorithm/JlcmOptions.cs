@@ -8,7 +8,7 @@ namespace Compressor.Plugins.Jlcm.Algorithm;
 public sealed record JlcmOptions : PluginOptions
 {
     /// <summary>Bits per index b (K = 2^b codewords).</summary>
-    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (3-bit indices are stored in 4-bit containers).", Min = 1, Max = 8)]
+    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (indices are packed densely: exactly b bits each in the checkpoint and the ONNX file).", Min = 1, Max = 8)]
     public int Bits { get; init; } = 2;
 
     /// <summary>Row groups G per layer.</summary>
@@ -82,7 +82,7 @@ public sealed record JlcmOptions : PluginOptions
     /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
-        if (Method == JlcmMethod.Rtn && Bits is not (2 or 4 or 8))
-            yield return "--method rtn needs --bits 2, 4 or 8 (packed integer codes)";
+        if (Method == JlcmMethod.Rtn && Bits < 2)
+            yield return "--method rtn needs --bits 2 to 8 (integer codes)";
     }
 }
