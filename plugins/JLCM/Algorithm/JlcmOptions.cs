@@ -39,9 +39,9 @@ public sealed record JlcmOptions : PluginOptions
     [Option("Mapping gradient through the index: proximal (g/Δ, the paper's proposal) or default (g·Δ).")]
     public MappingGradientKind Gradient { get; init; } = MappingGradientKind.Proximal;
 
-    /// <summary>K-means initialisation.</summary>
-    [Option("Initialisation of the 1-D k-means: plus-plus (seeded k-means++) or quantile.")]
-    public KmeansInit Init { get; init; } = KmeansInit.PlusPlus;
+    /// <summary>Codebook and index initialisation.</summary>
+    [Option("Initialisation before joint learning: plus-plus (1-D k-means seeded by k-means++) or quantile (k-means seeded at quantiles), every index the nearest codeword; or gptq (GPTVQ: k-means weighted by GPTQ's column importance, then indices assigned with GPTQ's error feedback over the codebook values, from each layer's input statistics).")]
+    public CodebookInit Init { get; init; } = CodebookInit.PlusPlus;
 
     /// <summary>Lloyd iterations of the 1-D k-means.</summary>
     [Option("Lloyd iterations of the 1-D k-means.", Min = 1, Max = 1000)]
