@@ -92,7 +92,7 @@ public static class ActivationAwareScaling
         IReadOnlyList<string> group, Dictionary<string, Tensor> rows, Tensor meanAbs)
     {
         long channels = meanAbs.shape[0];
-        var producer = ScaleFolding.Find(model, group, channels, () => stream.Probe(4), context.Seed * 31L + channels);
+        var producer = ScaleFolding.Find(model, group, channels, () => stream.Probe(4), context.Seed * 31L + channels, stream.ProbeBlock);
         if (producer is null)
         {
             context.Log.Debug($"gptq: AWQ: no op before [{string.Join(", ", group)}] absorbs a per-channel scale; not scaled");
@@ -134,6 +134,8 @@ public static class ActivationAwareScaling
         }
         var chosen = bestScale.MoveToOuterDisposeScope();
         ScaleFolding.Apply(producer, weights, chosen);
+        // A producer before the block changed the block's inputs: compute them again for the blocks after it.
+        if (!producer.InsideBlock) stream.Recompute(context.Cancellation);
         foreach (var name in group) rows[name].div_(ColumnScale(chosen, rows[name].shape[1]));
         context.Log.Debug($"gptq: AWQ [{string.Join(", ", group)}]: α = {(double)bestStep / options.AwqGrid:F2}, folded into {producer.Description}");
         return chosen;

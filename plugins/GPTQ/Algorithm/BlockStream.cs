@@ -35,6 +35,11 @@ public sealed class BlockStream : IDisposable
         }
     }
 
+    /// <summary>While a batch runs: which of its token positions are real tokens (flattened [N·T], from the feed's
+    /// <c>attention_mask</c>), or null (no mask: images, features, a model run whole). Padding positions are computed by
+    /// the model but never reach an output, so they are not calibration data (README "Calibration").</summary>
+    public Tensor? TokenMask { get; private set; }
+
     /// <summary>The layers of each block, in execution order.</summary>
     public IReadOnlyList<IReadOnlyList<string>> Blocks { get; }
 
@@ -60,6 +65,23 @@ public sealed class BlockStream : IDisposable
         }
     }
 
+    /// <summary>Computes the current block's inputs again from the model inputs (after a change before the block, such
+    /// as an AWQ scale folded into an earlier block's normalisation).</summary>
+    public void Recompute(CancellationToken cancellation)
+    {
+        if (_blocks is null) return;
+        using var noGrad = no_grad();
+        for (int b = 0; b < _feeds.Count; b++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var inputs = _model.RunValues(_feeds[b], _blocks[_current].Inputs);
+            var kept = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope(), StringComparer.Ordinal);
+            foreach (var t in _blockInputs[b].Values) t.Dispose();
+            _blockInputs[b] = kept;
+        }
+    }
+
     /// <summary>Runs the current block on every calibration batch (outputs discarded: stand-in layers observe).</summary>
     public void Run(CancellationToken cancellation)
     {
@@ -73,12 +95,34 @@ public sealed class BlockStream : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            _model.RunValues(Given(b), _blocks[_current].Outputs);
+            TokenMask = _feeds[b].TryGetValue(MaskName, out var mask) && mask.dim() == 2 ? mask.ne(0).flatten() : null;
+            try
+            {
+                _model.RunValues(Given(b), _blocks[_current].Outputs);
+            }
+            finally
+            {
+                TokenMask = null;
+            }
         }
     }
 
+    /// <summary>The feed name of an encoder's padding mask.</summary>
+    public const string MaskName = "attention_mask";
+
     /// <summary>The model's outputs on the first <paramref name="samples"/> calibration samples (caller's scope), flattened.</summary>
     public Tensor Probe(int samples) => _feeder.Run(_model, 0, samples);
+
+    /// <summary>The current block's outputs on the first calibration batch's block inputs (caller's scope), flattened
+    /// (the model's outputs on that batch when the model is one block). Inputs are the values held for this block, so a
+    /// change before the block does not show here.</summary>
+    public Tensor ProbeBlock()
+    {
+        using var noGrad = no_grad();
+        if (_blocks is null) return _feeder.Run(_model, 0);
+        var outputs = _model.RunValues(Given(0), _blocks[_current].Outputs);
+        return cat(outputs.Values.Select(t => t.to_type(ScalarType.Float32).flatten()).ToList(), 0);
+    }
 
     private Dictionary<string, Tensor> Given(int b)
     {

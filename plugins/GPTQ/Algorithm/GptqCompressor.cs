@@ -146,7 +146,7 @@ public static class GptqCompressor
             foreach (var name in layers)
             {
                 var module = (nn.Module<Tensor, Tensor>)model.GetLayer(name);
-                var capture = new InputCapture(module, name, hessian, rowsPerCall, context.Seed * 7919L + captures.Count);
+                var capture = new InputCapture(module, name, hessian, rowsPerCall, context.Seed * 7919L + captures.Count, () => stream.TokenMask);
                 model.ReplaceLayer(name, capture, disposeOld: false);
                 captures[name] = capture;
             }

@@ -7,7 +7,8 @@ namespace Compressor.Plugins.Gptq.Algorithm;
 /// unchanged and records what GPTQ and AWQ need of its inputs — H = 2·XᵀX/N over the input rows X (a linear's rows of
 /// the last dimension; a convolution's im2col patches in the [in·kh·kw] order of its flattened weight), the mean |x| per
 /// input channel, a seeded sample of input rows, a fingerprint of its first input (layers reading the same value share
-/// it) and the order of first use. A non-finite input stops the run naming the layer. Held, not registered, so
+/// it) and the order of first use; rows at padding positions of token inputs are left out. A non-finite input stops
+/// the run naming the layer. Held, not registered, so
 /// disposing the stand-in leaves the layer.</summary>
 public sealed class InputCapture : nn.Module<Tensor, Tensor>
 {
@@ -19,6 +20,7 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
     private Tensor? _sum, _absSum;
     private long _channelCount;
     private readonly List<Tensor> _rows = [];
+    private readonly Func<Tensor?>? _tokenMask;
     private static long _clock;
 
     /// <summary>Wraps <paramref name="inner"/> (the layer named <paramref name="layer"/>).</summary>
@@ -27,8 +29,11 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
     /// <param name="hessian">Accumulate H.</param>
     /// <param name="rowsPerCall">Input rows to keep per call (0: none), drawn with <paramref name="seed"/>.</param>
     /// <param name="seed">Seed of the row sample.</param>
-    public InputCapture(nn.Module<Tensor, Tensor> inner, string layer, bool hessian, int rowsPerCall, long seed) : base(nameof(InputCapture))
+    /// <param name="tokenMask">The current batch's real-token positions [N·T] (null: every row counts); rows of a
+    /// [N, T, C] input at padding positions are left out.</param>
+    public InputCapture(nn.Module<Tensor, Tensor> inner, string layer, bool hessian, int rowsPerCall, long seed, Func<Tensor?>? tokenMask = null) : base(nameof(InputCapture))
     {
+        _tokenMask = tokenMask;
         _inner = inner;
         _layer = layer;
         _hessian = hessian;
@@ -54,7 +59,7 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
         ? throw new CompressException(ErrorKind.PluginFailed, $"gptq: layer '{_layer}' saw no calibration input (is it used by the model's forward?)")
         : _sum.mul(2.0 / Count);
 
-    /// <summary>Mean |x| per input channel [C] (a convolution's input planes), a new tensor.</summary>
+    /// <summary>Mean |x| per input channel [C] (a convolution's input planes; a linear's over the rows kept), a new tensor.</summary>
     public Tensor MeanAbs() => _absSum is null ? throw new InvalidOperationException("no input seen") : _absSum.div(Math.Max(1, _channelCount));
 
     /// <summary>The sampled input rows [n, I] (float32), a new tensor.</summary>
@@ -75,6 +80,7 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
                 Fingerprint = $"{string.Join("x", x.shape)}:{x.sum().item<float>():R}:{x.square().sum().item<float>():R}:{x.flatten()[0].item<float>():R}";
             }
             var rows = Rows(x);
+            if (x.dim() == 3 && _tokenMask?.Invoke() is { } mask && mask.numel() == rows.shape[0]) rows = rows.index_select(0, mask.nonzero().flatten());
             Count += rows.shape[0];
             if (_hessian)
             {
@@ -83,8 +89,8 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
                 else _sum.add_(xtx);
             }
             var abs = x.abs();
-            var channelMeans = x.dim() == 4 ? abs.sum([0, 2, 3]) : abs.reshape(-1, x.shape[^1]).sum([0L]);
-            _channelCount += x.dim() == 4 ? x.shape[0] * x.shape[2] * x.shape[3] : x.numel() / x.shape[^1];
+            var channelMeans = x.dim() == 4 ? abs.sum([0, 2, 3]) : rows.abs().sum([0L]);
+            _channelCount += x.dim() == 4 ? x.shape[0] * x.shape[2] * x.shape[3] : rows.shape[0];
             if (_absSum is null) _absSum = channelMeans.DetachFromDisposeScope();
             else _absSum.add_(channelMeans);
             if (_rowsPerCall > 0)

@@ -7,8 +7,11 @@ namespace Compressor.Plugins.Gptq.Algorithm;
 
 /// <summary>Where AWQ's 1/s goes (README "AWQ: folding"): the op that produces the consumers' input must absorb a
 /// division of each input channel by s exactly, so that W·diag(s) applied to x/s is the original layer and the graph
-/// is unchanged. The model graph is not inspected; candidates are tried and kept only when the model's outputs on a
-/// few calibration samples do not move (relative L2 ≤ <see cref="Tolerance"/>) with a random positive r in place of s:
+/// is unchanged. The model graph is not inspected; candidates are tried and kept only when the outputs do not move
+/// (relative L2 ≤ <see cref="Tolerance"/>) with a random positive r in place of s — first every candidate against the
+/// current block's outputs on its held inputs (cheap; only a producer inside the block can pass, and then nothing after
+/// the block can see the change), then at most <see cref="MaxOutsideCandidates"/> against the whole model's outputs on
+/// a few calibration samples (a producer in an earlier block):
 /// <list type="number">
 /// <item>an earlier linear or conv layer with as many output channels (its weight rows and bias), nearest first —
 /// v_proj → o_proj, fc1 → ReLU → fc2;</item>
@@ -24,10 +27,20 @@ public static class ScaleFolding
     /// rescaled weights through a few layers: ~1e−6; a wrong fold changes outputs by O(1)).</summary>
     public const double Tolerance = 1e-4;
 
+    /// <summary>Candidates tried against the whole model (producers before the current block): the nearest earlier
+    /// layers first, then parameter groups by the length of the name prefix they share with the consumer.</summary>
+    public const int MaxOutsideCandidates = 8;
+
     /// <summary>A producer found: the tensors whose dimension 0 is divided by s.</summary>
     /// <param name="Description">What it is, for messages.</param>
     /// <param name="Tensors">Weight rows, biases or affine parameters (dimension 0 = channels).</param>
-    public sealed record Producer(string Description, IReadOnlyList<Tensor> Tensors);
+    /// <param name="Names">The layer's or the parameters' names.</param>
+    /// <param name="IsLayer">A linear or conv layer (rather than normalisation parameters).</param>
+    public sealed record Producer(string Description, IReadOnlyList<Tensor> Tensors, IReadOnlyList<string> Names, bool IsLayer)
+    {
+        /// <summary>Whether it passed the check against the current block's outputs (it lies inside the block).</summary>
+        public bool InsideBlock { get; init; }
+    }
 
     /// <summary>Finds the producer of the input of <paramref name="consumers"/> (C input channels), or null.</summary>
     /// <param name="model">The model.</param>
@@ -35,14 +48,26 @@ public static class ScaleFolding
     /// <param name="channels">C.</param>
     /// <param name="probe">The model's outputs on a few calibration samples (flattened).</param>
     /// <param name="seed">Seed of the random test scaling.</param>
-    public static Producer? Find(CompressibleModel model, IReadOnlyList<string> consumers, long channels, Func<Tensor> probe, long seed)
+    /// <param name="blockProbe">The current block's outputs on its held inputs (flattened), or null.</param>
+    public static Producer? Find(CompressibleModel model, IReadOnlyList<string> consumers, long channels, Func<Tensor> probe, long seed, Func<Tensor>? blockProbe = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var reference = probe();
         var r = rand(channels, generator: new Generator((ulong)seed)).mul(1.5).add(0.5);   // U(0.5, 2)
         var consumerWeights = consumers.Select(c => WeightOf(model.GetLayer(c))).ToList();
-        foreach (var candidate in Candidates(model, consumers, channels))
+        var candidates = Candidates(model, consumers, channels).ToList();
+        if (blockProbe is not null && Try(candidates, consumerWeights, r, blockProbe) is { } inside) return inside with { InsideBlock = true };
+        string consumer = consumers[0];
+        int Shared(Producer p) => p.Names.Max(n => n.Zip(consumer).TakeWhile(c => c.First == c.Second).Count());
+        var outside = candidates.Where(c => c.IsLayer).Take(3).Concat(candidates.Where(c => !c.IsLayer).OrderByDescending(Shared))
+            .Take(blockProbe is null ? int.MaxValue : MaxOutsideCandidates).ToList();
+        return Try(outside, consumerWeights, r, probe);
+    }
+
+    private static Producer? Try(IReadOnlyList<Producer> candidates, IReadOnlyList<Tensor> consumerWeights, Tensor r, Func<Tensor> probe)
+    {
+        var reference = probe();
+        foreach (var candidate in candidates)
         {
             var saved = candidate.Tensors.Concat(consumerWeights).Select(t => t.clone()).ToList();
             try
@@ -92,7 +117,7 @@ public static class ScaleFolding
             if (w.shape[0] != channels) continue;
             tried++;
             var bias = m is TorchSharp.Modules.Linear l ? l.bias : ((TorchSharp.Modules.Conv2d)m).bias;
-            yield return new Producer($"layer {layers[i].Name}", bias is null ? [w] : [w, bias]);
+            yield return new Producer($"layer {layers[i].Name}", bias is null ? [w] : [w, bias], [layers[i].Name], true);
         }
         // 2. Per-channel affine parameters outside the replaceable layers.
         var layerNames = layers.Select(l => l.Name + ".").ToList();
@@ -114,9 +139,9 @@ public static class ScaleFolding
         }
         string Prefix(string n) => n.LastIndexOf('.') is var d and > 0 ? n[..d] : "";
         foreach (var group in vectors.GroupBy(v => Prefix(v.Name)).Where(g => g.Key.Length > 0))
-            yield return new Producer($"parameters {string.Join(", ", group.Select(v => v.Name))}", group.Select(v => v.Tensor).ToList());
+            yield return new Producer($"parameters {string.Join(", ", group.Select(v => v.Name))}", group.Select(v => v.Tensor).ToList(), group.Select(v => v.Name).ToList(), false);
         var flat = vectors.Where(v => Prefix(v.Name).Length == 0 || vectors.Count(o => Prefix(o.Name) == Prefix(v.Name)) == 1).ToList();
         for (int i = 0; i + 1 < flat.Count; i++)
-            yield return new Producer($"parameters {flat[i].Name}, {flat[i + 1].Name}", [flat[i].Tensor, flat[i + 1].Tensor]);
+            yield return new Producer($"parameters {flat[i].Name}, {flat[i + 1].Name}", [flat[i].Tensor, flat[i + 1].Tensor], [flat[i].Name, flat[i + 1].Name], false);
     }
 }
