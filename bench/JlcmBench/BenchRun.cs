@@ -29,6 +29,9 @@ internal static class BenchRun
     /// round to nearest), awq (AWQ + nearest), gptq, awq-gptq, gptq-act (act-order with static groups), awq-gptq-act.</summary>
     public static readonly string[] GptqFamily = ["rtn-plugin", "nearest", "awq", "gptq", "awq-gptq", "gptq-act", "awq-gptq-act"];
 
+    /// <summary>AWQ's clipping in the gptq-family rows (bench argument awqclip=auto|on|off).</summary>
+    public static ClipMode AwqClip { get; set; } = ClipMode.Auto;
+
     /// <summary>jlcm rows with the GPTVQ initialisation: gptvq (initialisation only) and jlcm-gptq (then joint learning, proximal).</summary>
     public static bool IsGptvq(string method) => method is "gptvq" or "jlcm-gptq";
 
@@ -45,6 +48,7 @@ internal static class BenchRun
             Awq = method.StartsWith("awq", StringComparison.Ordinal),
             Rounding = method is "nearest" or "awq" ? Rounding.Nearest : Rounding.Gptq,
             ActOrder = method.EndsWith("-act", StringComparison.Ordinal),
+            AwqClip = AwqClip,
         };
         return (new GptqPlugin(), o);
     }

@@ -35,6 +35,7 @@ var include = Get("include", "").Split(',', StringSplitOptions.RemoveEmptyEntrie
 var objective = Enum.Parse<ReconstructionObjective>(Get("objective", "auto"), ignoreCase: true);
 int gsize = int.Parse(Get("gsize", "32"), CultureInfo.InvariantCulture);        // group size of the gptq-family rows
 bool symmetric = Get("scheme", "asymmetric") == "symmetric";                      // grid of the gptq-family rows
+BenchRun.AwqClip = Enum.Parse<Compressor.Plugins.Gptq.Algorithm.ClipMode>(Get("awqclip", "auto"), ignoreCase: true);
 // The sentence source's calibration split holds 64 sentences unless told otherwise: ask for as many as the rows use.
 string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64,calibration={samples}";
 string evalSpec = $"sentences:{Path.Combine(root, "bench/data/text/sotu.txt")},context=64";

@@ -64,7 +64,7 @@ public static class ActivationAwareScaling
                     if (s is not null) scaled += group.Count;
                     foreach (var name in group)
                     {
-                        if (options.AwqClip && !IsQueryOrKey(name) && Clip(model, name, rows[name], settings)) clipped++;
+                        if (options.ClipsWithAwq() && !IsQueryOrKey(name) && Clip(model, name, rows[name], settings)) clipped++;
                         progress.Advance(1, name);
                     }
                 }

@@ -39,7 +39,7 @@ public static class GptqCompressor
                                 "using all of them (a --data source takes ,calibration=N for a larger calibration split)");
         var settings = GptqSettings.Of(options);
         context.Log.Info($"gptq: {targets.Count} layer(s), {options.WeightBits}-bit {Kebab(options.Scheme)}, group size {options.GroupSize}, rounding {Kebab(options.Rounding)}" +
-                         $"{(options.ActOrder ? ", act-order (static groups)" : "")}{(options.Awq ? ", AWQ scaling" + (options.AwqClip ? " and clipping" : "") : "")}, {feeder.Samples} calibration samples");
+                         $"{(options.ActOrder ? ", act-order (static groups)" : "")}{(options.Awq ? ", AWQ scaling" + (options.ClipsWithAwq() ? " and clipping" : "") : "")}, {feeder.Samples} calibration samples");
         bool training = model.Module.training;
         model.Module.eval();
         var tally = new Tally(context);
@@ -53,13 +53,20 @@ public static class GptqCompressor
                 tally.AwqScaled = awq.Scaled;
                 tally.AwqClipped = awq.Clipped;
             }
-            using var stream = new BlockStream(model, feeder, names);
             using var progress = context.Progress.Start("gptq: quantize layers", targets.Count);
-            for (int k = 0; k < stream.Blocks.Count; k++)
+            if (options.Rounding == Rounding.Nearest)
             {
-                context.Cancellation.ThrowIfCancellationRequested();
-                stream.Enter(k, context.Cancellation);
-                QuantizeBlock(context, options, settings, model, stream, stream.Blocks[k], tally, progress);
+                QuantizeBlock(context, options, settings, model, stream: null, names, tally, progress);   // weights only: no calibration pass
+            }
+            else
+            {
+                using var stream = new BlockStream(model, feeder, names);
+                for (int k = 0; k < stream.Blocks.Count; k++)
+                {
+                    context.Cancellation.ThrowIfCancellationRequested();
+                    stream.Enter(k, context.Cancellation);
+                    QuantizeBlock(context, options, settings, model, stream, stream.Blocks[k], tally, progress);
+                }
             }
         }
         finally
@@ -71,11 +78,28 @@ public static class GptqCompressor
 
     /// <summary>Quantizes one block's layers, group by group (layers reading one value together); with
     /// <see cref="GptqOptions.TrueSequential"/> each group's Hessians come from a pass with the earlier groups quantized.</summary>
-    private static void QuantizeBlock(PluginContext context, GptqOptions options, GptqSettings settings, CompressibleModel model, BlockStream stream,
+    private static void QuantizeBlock(PluginContext context, GptqOptions options, GptqSettings settings, CompressibleModel model, BlockStream? stream,
         IReadOnlyList<string> block, Tally tally, IProgressTask progress)
     {
         bool needHessian = options.Rounding == Rounding.Gptq;
-        var captures = Capture(context, model, stream, block, needHessian);
+        if (!needHessian)
+        {
+            // Nearest rounding reads only the weights (AWQ, if asked, ran before): no calibration pass.
+            foreach (var name in block)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var module = model.GetLayer(name);
+                var (weight, bias) = WeightOf(module);
+                context.Memory.EnsureFits($"gptq: layer '{name}'", 5 * 4 * weight.numel());
+                using var codes = NearestRounding.Quantize(weight.flatten(1), settings);
+                Replace(context, options, model, name, module, weight, bias, codes, tally);
+                module.Dispose();
+                progress.Advance(1, name);
+            }
+            return;
+        }
+        var captures = Capture(context, model, stream!, block, needHessian);
         IReadOnlyList<IReadOnlyList<string>> groups;
         try
         {
@@ -93,7 +117,7 @@ public static class GptqCompressor
             if (gi > 0 && options.TrueSequential && needHessian)
             {
                 Release(model, captures);
-                captures = Capture(context, model, stream, groups[gi], needHessian);
+                captures = Capture(context, model, stream!, groups[gi], needHessian);
             }
             foreach (var name in groups[gi])
             {
@@ -119,13 +143,8 @@ public static class GptqCompressor
                 }
                 using (codes)
                 {
-                    var format = new QuantizedFormat(options.WeightBits, options.GroupSize, codes.ZeroPoints is null);
-                    var replacement = QuantizedLayer.FromCodes(WeightGeometry.Of(module), format, codes.Codes, codes.Scales, codes.ZeroPoints, bias);
-                    context.Report.AddLayer(name, replacement, weight);
-                    tally.Add(weight.numel(), replacement.WeightStorageBits, codes.Loss);
+                    Replace(context, options, model, name, module, weight, bias, codes, tally);
                     context.Log.Debug($"gptq: {name} [{weight.shape[0]}x{columns}] loss {codes.Loss:G4}, dampening {codes.DampUsed:G3}, {capture.Count} input rows");
-                    replacement.to(context.Device);
-                    model.ReplaceLayer(name, replacement, disposeOld: false);
                 }
                 captures.Remove(name);
                 capture.Dispose();
@@ -134,6 +153,18 @@ public static class GptqCompressor
             }
         }
         Release(model, captures);
+    }
+
+    /// <summary>Puts the layers library's quantized layer of <paramref name="codes"/> in place of the layer and reports it.</summary>
+    private static void Replace(PluginContext context, GptqOptions options, CompressibleModel model, string name, nn.Module module, Tensor weight, Tensor? bias,
+        LayerCodes codes, Tally tally)
+    {
+        var format = new QuantizedFormat(options.WeightBits, options.GroupSize, codes.ZeroPoints is null);
+        var replacement = QuantizedLayer.FromCodes(WeightGeometry.Of(module), format, codes.Codes, codes.Scales, codes.ZeroPoints, bias);
+        context.Report.AddLayer(name, replacement, weight);
+        tally.Add(weight.numel(), replacement.WeightStorageBits, codes.Loss);
+        replacement.to(context.Device);
+        model.ReplaceLayer(name, replacement, disposeOld: false);
     }
 
     /// <summary>Puts stand-ins in place of <paramref name="layers"/>, runs the current block and returns them.</summary>

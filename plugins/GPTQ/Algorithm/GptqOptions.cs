@@ -47,8 +47,11 @@ public sealed record GptqOptions : PluginOptions
     public int AwqGrid { get; init; } = 20;
 
     /// <summary>AWQ's per-group clipping search.</summary>
-    [Option("With --awq, also search per group a clipping of max|w| that minimises the group's output error (AWQ's auto-clip).")]
-    public bool AwqClip { get; init; } = true;
+    [Option("With --awq, when to search per group a clipping of max|w| that minimises the group's output error (AWQ's auto-clip): auto (with --rounding nearest only: before GPTQ it took away the weights GPTQ's feedback aims at and lowered MiniLM's cosine), on, off.")]
+    public ClipMode AwqClip { get; init; } = ClipMode.Auto;
+
+    /// <summary>Whether AWQ's clipping runs under these options.</summary>
+    public bool ClipsWithAwq() => Awq && (AwqClip == ClipMode.On || (AwqClip == ClipMode.Auto && Rounding == Rounding.Nearest));
 
     /// <summary>Input rows used by AWQ's searches.</summary>
     [Option("Input rows (tokens or conv patches, sampled with the seed) each AWQ search evaluates the output error on.", Min = 16, Max = 1 << 20)]
