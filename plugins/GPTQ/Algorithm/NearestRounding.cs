@@ -5,7 +5,9 @@ namespace Compressor.Plugins.Gptq.Algorithm;
 
 /// <summary>Round to nearest on GPTQ's grid (README "Rounding"): every group's grid from its own weights
 /// (<see cref="MinMaxGrid"/>), q = clamp(round(w/scale) + zero). With AWQ first this is AWQ as published (whose
-/// quantizer is the same min-max grid); alone it is the round-to-nearest baseline GPTQ's paper compares with.</summary>
+/// quantizer is the same min-max grid); alone it is the round-to-nearest baseline GPTQ's paper compares with. All
+/// groups at once: a partial last group is padded with zeros, which changes neither its range (the grid always spans
+/// 0) nor its codes.</summary>
 public static class NearestRounding
 {
     /// <summary>Quantizes <paramref name="weight"/> [rows, cols].</summary>
@@ -16,18 +18,10 @@ public static class NearestRounding
         var w = weight.detach().to_type(ScalarType.Float32);
         long rows = w.shape[0], cols = w.shape[1];
         long g = GroupQuantization.EffectiveGroupSize(cols, settings.GroupSize), groups = GroupQuantization.GroupCount(cols, settings.GroupSize);
-        var scales = zeros(rows, groups);
-        var zeroPoints = zeros(rows, groups);
-        var codes = zeros(rows, cols);
-        for (long k = 0; k < groups; k++)
-        {
-            long width = Math.Min(g, cols - k * g);
-            var slice = w.narrow(1, k * g, width);
-            using var grid = MinMaxGrid.Fit(slice, settings.Bits, settings.Symmetric);
-            codes.narrow(1, k * g, width).copy_(grid.Codes(slice));
-            scales[.., (int)k] = grid.Scale;
-            zeroPoints[.., (int)k] = grid.Zero;
-        }
-        return GptqSolver.Package(codes, scales, zeroPoints, settings, 0, double.NaN);
+        var padded = groups * g == cols ? w : nn.functional.pad(w, [0, groups * g - cols]);
+        var byGroup = padded.reshape(rows * groups, g);
+        using var grid = MinMaxGrid.Fit(byGroup, settings.Bits, settings.Symmetric);
+        var codes = grid.Codes(byGroup).reshape(rows, groups * g).narrow(1, 0, cols);
+        return GptqSolver.Package(codes, grid.Scale.reshape(rows, groups), grid.Zero.reshape(rows, groups), settings, 0, double.NaN);
     }
 }
