@@ -29,6 +29,10 @@ internal static class BenchRun
     /// round to nearest), awq (AWQ + nearest), gptq, awq-gptq, gptq-act (act-order with static groups), awq-gptq-act.</summary>
     public static readonly string[] GptqFamily = ["rtn-plugin", "nearest", "awq", "gptq", "awq-gptq", "gptq-act", "awq-gptq-act"];
 
+    /// <summary>CPU seconds (all threads of the process) of the last <see cref="Compress(string, ICompressionPlugin, PluginOptions, PluginData, int)"/>:
+    /// on a shared machine the wall time measures the other jobs too; the CPU time is what the run itself used.</summary>
+    public static double LastCpuSeconds { get; private set; }
+
     /// <summary>AWQ's clipping in the gptq-family rows (bench argument awqclip=auto|on|off).</summary>
     public static ClipMode AwqClip { get; set; } = ClipMode.Auto;
 
@@ -74,11 +78,13 @@ internal static class BenchRun
         var report = new ReportBuilder();
         string work = Directory.CreateTempSubdirectory("jlcm-bench-").FullName;
         var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var (mib, _) = PeakMemory.Measure(() => plugin.Run(new PluginContext
         {
             Model = model, Data = data, Resume = new FolderResumeStore(work, Kinds), Report = report, Seed = seed,
         }, options));
         double seconds = clock.Elapsed.TotalSeconds;
+        LastCpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         Directory.Delete(work, recursive: true);
         return (model, report, seconds, mib);
     }

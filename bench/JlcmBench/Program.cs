@@ -123,7 +123,7 @@ foreach (int bits in bitsList)
             double Sum(string n) => report.Series.FirstOrDefault(x => x.Name == n)?.Y.Sum() ?? 0;
             Console.WriteLine($"#   {method} {bits}-bit G={g} {v}: index moves |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
                               $"objective {objective}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); " +
-                              $"gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, dampening increases {Metric("dampeningIncreases")}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+                              $"CPU {BenchRun.LastCpuSeconds:F1} s, gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, dampening increases {Metric("dampeningIncreases")}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         }
 
 static Tensor First(IDataSet data, int n)

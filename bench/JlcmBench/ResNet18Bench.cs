@@ -144,7 +144,7 @@ internal static class ResNet18Bench
                     Console.WriteLine($"| {method} | {bits} | {g} | {v} | {BenchRun.BitsPerWeight(report):F4} | {accounted:F4} | " +
                                       $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {accuracy:P2} | {100 * (fpAccuracy - accuracy):F2} | {bytes:N0} | {seconds:F1} | {mib:F0} | " +
                                       $"{(method is "default" or "proximal" or "jlcm-gptq" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
-                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, seed {seed}, objective {objective}, bias correction {biasCorrection}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
+                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: CPU {BenchRun.LastCpuSeconds:F1} s, gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, seed {seed}, objective {objective}, bias correction {biasCorrection}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
                                       $"permutation mode {permutation}, folded {Metric("permutationsFolded")}, stored {Metric("permutationsStored")}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
                 }
     }
