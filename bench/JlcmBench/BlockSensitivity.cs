@@ -30,7 +30,7 @@ internal static class BlockSensitivity
             foreach (var name in block.Layers)
             {
                 var conv = (TorchSharp.Modules.Conv2d)model.GetLayer(name);
-                using var cb = GroupedCodebook.Initialise(conv.weight!.detach().flatten(1), bits, 4, CodebookVariant.Scales, KmeansInit.PlusPlus, 30, seed: 1);
+                using var cb = GroupedCodebook.Initialise(conv.weight!.detach().flatten(1), bits, 4, CodebookVariant.Scales, CodebookInit.PlusPlus, 30, seed: 1);
                 originals.Add((name, conv));
                 model.ReplaceLayer(name, cb.ToLayer(conv, null, conv.bias?.detach()), disposeOld: false);
             }

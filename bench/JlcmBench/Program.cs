@@ -1,6 +1,8 @@
 // jlcm benchmark on the real all-MiniLM-L6-v2: sentence-embedding cosine vs FP32 on held-out State of the Union
 // sentences, for RTN / k-means-only / JLCM-default / JLCM-proximal at equal index bits.
 // Usage: dotnet run --project bench/JlcmBench -c Release -- [bits=2,3] [groups=4] [methods=rtn,kmeans,default,proximal]
+//        methods may also name gptq-family rows (rtn-plugin, nearest, awq, gptq, awq-gptq, gptq-act, awq-gptq-act; group size gsize=32,
+//        scheme=asymmetric|symmetric) and GPTVQ-initialised jlcm rows (gptvq = initialisation only, jlcm-gptq = then joint learning)
 //        [samples=128] [iterations=100] [eval=256] [include=glob,glob] [variant=scales|codebooks] [lr=0.02] [objective=auto|block|layer] [biascorrection=0|1]
 //        [header=1|0]   (needs bash bench/fetch-data.sh text)
 //        model=resnet18 runs the ResNet18 featurizer benchmark instead (ResNet18Bench.cs).
@@ -31,6 +33,9 @@ int evalCount = int.Parse(Get("eval", "256"), CultureInfo.InvariantCulture);
 string root = Get("root", ".");
 var include = Get("include", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var objective = Enum.Parse<ReconstructionObjective>(Get("objective", "auto"), ignoreCase: true);
+int gsize = int.Parse(Get("gsize", "32"), CultureInfo.InvariantCulture);        // group size of the gptq-family rows
+bool symmetric = Get("scheme", "asymmetric") == "symmetric";                      // grid of the gptq-family rows
+BenchRun.AwqClip = Enum.Parse<Compressor.Plugins.Gptq.Algorithm.ClipMode>(Get("awqclip", "auto"), ignoreCase: true);
 // The sentence source's calibration split holds 64 sentences unless told otherwise: ask for as many as the rows use.
 string calibrationSpec = $"sentences:{Path.Combine(root, "bench/data/text/moby-dick.txt")},context=64,calibration={samples}";
 string evalSpec = $"sentences:{Path.Combine(root, "bench/data/text/sotu.txt")},context=64";
@@ -99,19 +104,26 @@ foreach (int bits in bitsList)
     foreach (int groups in groupsList)
         foreach (var method in methods)
         {
-            if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | |"); continue; }
-            var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Include = include, Objective = objective, BiasCorrection = Get("biascorrection", "0") == "1" };
-            var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibration.Train, calibration.Calibration, null));
+            if (method == "rtn" && bits < 2) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn needs 2 to 8 bits) | | | | | | | | |"); continue; }
+            bool uniform = BenchRun.GptqFamily.Contains(method);
+            var (plugin, options) = uniform
+                ? BenchRun.GptqRow(method, bits, gsize, symmetric, samples, include, [])
+                : (new JlcmPlugin(), BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Include = include, Objective = objective, BiasCorrection = Get("biascorrection", "0") == "1" });
+            var (model, report, seconds, mib) = BenchRun.Compress(modelPath, plugin, options, new PluginData(calibration.Train, calibration.Calibration, null));
             using var _ = model;
             using var emb = Embed(model);
             var cos = emb.mul(reference).sum(1);
             long bytes = BenchRun.OnnxBytes(model);
             double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
-            Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
-                              $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} | {PairDeviation(model):F4} |");
+            string g = uniform ? $"g{(gsize == 0 ? "row" : gsize)}" : method == "rtn" ? "-" : groups.ToString(CultureInfo.InvariantCulture);
+            string v = uniform ? (symmetric ? "uniform sym" : "uniform asym") : method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant();
+            double accounted = uniform ? BenchRun.BitsPerWeight(report) : Metric("accountedBitsPerWeight");
+            Console.WriteLine($"| {method} | {bits} | {g} | {v} | {BenchRun.BitsPerWeight(report):F4} | {accounted:F4} | " +
+                              $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {bytes:N0} | {seconds:F1} | {mib:F0} | {(method is "default" or "proximal" or "jlcm-gptq" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} | {PairDeviation(model):F4} |");
             double Sum(string n) => report.Series.FirstOrDefault(x => x.Name == n)?.Y.Sum() ?? 0;
-            Console.WriteLine($"#   {method} {bits}-bit G={groups} {variant}: index moves summed over layers and updates: |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
-                              $"objective {objective}, bias correction {Get("biascorrection", "0")}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); load average {File.ReadAllText("/proc/loadavg").Trim()}");
+            Console.WriteLine($"#   {method} {bits}-bit G={g} {v}: index moves |Δk|=1 {Sum("indexMoves1"):F0}, 2 {Sum("indexMoves2"):F0}, ≥3 {Sum("indexMoves3Plus"):F0}; " +
+                              $"objective {objective}, reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}); " +
+                              $"CPU {BenchRun.LastCpuSeconds:F1} s, gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, dampening increases {Metric("dampeningIncreases")}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         }
 
 static Tensor First(IDataSet data, int n)

@@ -46,6 +46,9 @@ internal static class ResNet18Bench
         var exclude = get("exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         int seed = int.Parse(get("seed", "0"), CultureInfo.InvariantCulture);
         bool biasCorrection = get("biascorrection", "0") == "1";
+        int gsize = int.Parse(get("gsize", "0"), CultureInfo.InvariantCulture);     // gptq-family rows: per channel by default
+        bool symmetric = get("scheme", "asymmetric") == "symmetric";
+        BenchRun.AwqClip = Enum.Parse<Compressor.Plugins.Gptq.Algorithm.ClipMode>(get("awqclip", "auto"), ignoreCase: true);
 
         string modelPath = PretrainedModels.ResNet18();
         string prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(modelPath))!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
@@ -123,19 +126,25 @@ internal static class ResNet18Bench
             foreach (int groups in groupsList)
                 foreach (var method in methods)
                 {
-                    if (method == "rtn" && bits is not (2 or 4 or 8)) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn packs 2/4/8-bit codes only) | | | | | | | | | |"); continue; }
-                    var options = BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Permutation = permutation, Objective = objective, Exclude = exclude, BiasCorrection = biasCorrection };
-                    var (model, report, seconds, mib) = BenchRun.Compress(modelPath, options, new PluginData(calibrationSet, calibrationSet, null), seed);
+                    if (method == "rtn" && bits < 2) { Console.WriteLine($"| rtn | {bits} | - | - | (rtn needs 2 to 8 bits) | | | | | | | | | |"); continue; }
+                    bool uniform = BenchRun.GptqFamily.Contains(method);
+                    var (plugin, options) = uniform
+                        ? BenchRun.GptqRow(method, bits, gsize, symmetric, samples, [], exclude)
+                        : (new JlcmPlugin(), BenchRun.Options(method, bits, groups, variant, lr, samples, iterations) with { Permutation = permutation, Objective = objective, Exclude = exclude, BiasCorrection = biasCorrection });
+                    var (model, report, seconds, mib) = BenchRun.Compress(modelPath, plugin, options, new PluginData(calibrationSet, calibrationSet, null), seed);
                     using var _ = model;
                     using var q = Features(model, testX);
                     using var cos = nn.functional.cosine_similarity(q, fpTest, 1);
                     double accuracy = Accuracy(q, testY, w, mu, sd);
                     long bytes = BenchRun.OnnxBytes(model);
                     double Metric(string n) => report.Metrics.FirstOrDefault(m => m.Name == n)?.Value ?? double.NaN;
-                    Console.WriteLine($"| {method} | {bits} | {(method == "rtn" ? "-" : groups)} | {(method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant())} | {Metric("bitsPerWeight"):F4} | {Metric("accountedBitsPerWeight"):F4} | " +
+                    string g = uniform ? $"g{(gsize == 0 ? "row" : gsize)}" : method == "rtn" ? "-" : groups.ToString(CultureInfo.InvariantCulture);
+                    string v = uniform ? (symmetric ? "uniform sym" : "uniform asym") : method == "rtn" ? "per-row uniform" : variant.ToString().ToLowerInvariant();
+                    double accounted = uniform ? BenchRun.BitsPerWeight(report) : Metric("accountedBitsPerWeight");
+                    Console.WriteLine($"| {method} | {bits} | {g} | {v} | {BenchRun.BitsPerWeight(report):F4} | {accounted:F4} | " +
                                       $"{cos.mean().item<float>():F4} | {cos.min().item<float>():F4} | {accuracy:P2} | {100 * (fpAccuracy - accuracy):F2} | {bytes:N0} | {seconds:F1} | {mib:F0} | " +
-                                      $"{(method is "default" or "proximal" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
-                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: seed {seed}, objective {objective}, bias correction {biasCorrection}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
+                                      $"{(method is "default" or "proximal" or "jlcm-gptq" ? Metric("unitMoveShare").ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
+                    Console.WriteLine($"#   {method} {bits}-bit G={groups}: CPU {BenchRun.LastCpuSeconds:F1} s, gptq loss {Metric("gptqLoss"):G4}, AWQ scaled {Metric("awqScaledLayers")} clipped {Metric("awqClippedLayers")}, seed {seed}, objective {objective}, bias correction {biasCorrection}, exclude [{string.Join(",", exclude)}], reconstruction loss Σ {Metric("reconstructionLossInit"):G4} → {Metric("reconstructionLoss"):G4} (relative {Metric("reconstructionRelativeLoss"):P2}), " +
                                       $"permutation mode {permutation}, folded {Metric("permutationsFolded")}, stored {Metric("permutationsStored")}, load average {File.ReadAllText("/proc/loadavg").Trim()}");
                 }
     }

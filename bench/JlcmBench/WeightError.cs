@@ -20,7 +20,7 @@ internal static class WeightError
             var w = ((TorchSharp.Modules.Conv2d)layer.Module).weight!.detach().flatten(1);
             double Error(long groups, CodebookVariant variant)
             {
-                using var cb = GroupedCodebook.Initialise(w, bits, groups, variant, KmeansInit.PlusPlus, 30, seed: 1);
+                using var cb = GroupedCodebook.Initialise(w, bits, groups, variant, CodebookInit.PlusPlus, 30, seed: 1);
                 using var approx = cb.Weight();
                 return approx.sub(w).square().sum().item<float>() / w.square().sum().item<float>();
             }

@@ -64,7 +64,9 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     [Theory]
     [InlineData(2, 4, CodebookVariant.Scales, false, true)]
     [InlineData(2, 3, CodebookVariant.Codebooks, true, false)]
-    [InlineData(3, 5, CodebookVariant.Scales, true, true)]      // 3-bit indices in uint4 containers
+    [InlineData(3, 5, CodebookVariant.Scales, true, true)]      // 3-bit indices packed densely, unpacked in the graph
+    [InlineData(5, 2, CodebookVariant.Codebooks, false, false)] // 5-bit, dense
+    [InlineData(1, 2, CodebookVariant.Scales, false, true)]     // 1-bit, dense
     [InlineData(4, 1, CodebookVariant.Codebooks, false, true)]
     [InlineData(8, 2, CodebookVariant.Scales, false, false)]
     public void CodebookLinearMatchesTorchSharpInOrt(int bits, int groups, CodebookVariant variant, bool permuted, bool bias)
@@ -104,6 +106,8 @@ public sealed class CodebookLoweringTests(ITestOutputHelper output) : IDisposabl
     [InlineData(2, 16, CodebookVariant.Scales)]
     [InlineData(2, 16, CodebookVariant.Codebooks)]
     [InlineData(4, 4, CodebookVariant.Scales)]
+    [InlineData(3, 4, CodebookVariant.Scales)]        // dense 3-bit: 3 bits per index in the file, not a 4-bit container
+    [InlineData(6, 4, CodebookVariant.Codebooks)]
     public void FileBytesMatchTheSection22Accounting(int bits, int groups, CodebookVariant variant)
     {
         // A MiniLM-sized FFN linear without bias: the whole .onnx file against that accounting alone.

@@ -62,6 +62,8 @@ public sealed class LayerKindTests
             ["quantized embedding 4-bit g8"] = () => Quantized(new EmbeddingGeometry(40, 16), 4, 8, true),
             ["codebook linear 2-bit scales"] = () => Codebook(new LinearGeometry(32, 10, true), 2, 4, CodebookVariant.Scales, false),
             ["codebook linear 3-bit codebooks permuted"] = () => Codebook(new LinearGeometry(32, 10, false), 3, 2, CodebookVariant.Codebooks, true),
+            ["quantized linear 3-bit g16 asym (dense)"] = () => Quantized(new LinearGeometry(32, 10, true), 3, 16, false),
+            ["quantized conv2d 5-bit sym (dense)"] = () => Quantized(conv, 5, 0, true),
             ["codebook conv2d 4-bit"] = () => Codebook(conv, 4, 3, CodebookVariant.Scales, true),
             ["low-rank"] = () => new LowRankLinear(32, 16, 4, true) { PreMerged = true },
             ["block-shuffle"] = () => new BlockShuffleLinear(32, 16, 4, false),
@@ -122,16 +124,23 @@ public sealed class LayerKindTests
         Assert.Equal(rows, shape[0]);
         Assert.Equal(columns, shape.Skip(1).Aggregate(1L, (a, b) => a * b));
         if (layer is QuantizedLayer { Geometry: Conv2dGeometry conv }) Assert.Equal(2, conv.ConvGroups);
+        if (layer is CodebookLayer codebook)
+        {
+            Assert.Equal(IndexPacking.Containers, codebook.Format.Packing);
+            Assert.Equal(Packing.CodebookBits.ContainerBits(codebook.IndexBits), codebook.ContainerBits);
+        }
         // Written again, the config has format 1's fields and nothing more (conv groups are convGroups since version 2;
         // an embedding has no bias field).
+        // Codebook configs gained "packing" in version 2; version 1 is upgraded to "containers" (3-bit indices in 4 bits).
         var expected = JsonNode.Parse(json)!.AsObject().Select(kv => kv.Key == "groups" && kind == "quantized_conv2d" ? "convGroups" : kv.Key)
-            .Where(k => !(kind == "quantized_embedding" && k == "bias")).Order(StringComparer.Ordinal);
+            .Where(k => !(kind == "quantized_embedding" && k == "bias"))
+            .Concat(kind.StartsWith("codebook_", StringComparison.Ordinal) ? ["packing"] : []).Order(StringComparer.Ordinal);
         Assert.Equal(expected, LayerConfigJson.Write(compressed).Select(kv => kv.Key).Order(StringComparer.Ordinal));
     }
 
     /// <summary>A config that does not describe a layer is refused with one line naming the kind.</summary>
     [Theory]
-    [InlineData("quantized_linear", """{"bits":3,"groupSize":8,"symmetric":true,"bias":true,"inFeatures":64,"outFeatures":24}""", "3-bit")]
+    [InlineData("quantized_linear", """{"bits":9,"groupSize":8,"symmetric":true,"bias":true,"inFeatures":64,"outFeatures":24}""", "9-bit")]
     [InlineData("quantized_linear", """{"bits":4,"groupSize":8,"symmetric":true,"bias":true,"inFeatures":64}""", "outFeatures")]
     [InlineData("quantized_conv2d", """{"bits":8,"groupSize":0,"symmetric":true,"bias":false,"inChannels":3,"outChannels":8,"kernel":[3,3],"stride":[1,1],"padding":[1,1],"dilation":[1,1],"convGroups":2}""", "groups 2")]
     [InlineData("codebook_linear", """{"bits":2,"groups":40,"variant":"scales","permuted":false,"bias":true,"inFeatures":8,"outFeatures":24}""", "40 groups")]

@@ -16,6 +16,7 @@ public sealed class PackingTests
 {
     [Theory]
     [InlineData(2, true)] [InlineData(2, false)] [InlineData(4, true)] [InlineData(4, false)] [InlineData(8, true)] [InlineData(8, false)]
+    [InlineData(1, false)] [InlineData(3, true)] [InlineData(3, false)] [InlineData(5, true)] [InlineData(5, false)] [InlineData(6, true)] [InlineData(6, false)] [InlineData(7, true)]
     public void PackUnpackRoundTripsEveryCode(int bits, bool signed)
     {
         var (min, max) = IntPacking.Range(bits, signed);
@@ -36,12 +37,35 @@ public sealed class PackingTests
         Assert.Equal(new byte[] { 0b11_10_01_00, 0b01 }, p2.data<byte>().ToArray());
     }
 
+    /// <summary>Odd widths are one little-endian bit stream: 3-bit codes 0..7 take exactly 3 bytes (code i at bits 3i..3i+2,
+    /// crossing byte boundaries), 6-bit codes 4 in 3 bytes; a partial word is cut at the last byte holding a bit.</summary>
+    [Fact]
+    public void OddWidthsPackDenselyAsOneBitStream()
+    {
+        using var p3 = IntPacking.Pack(tensor(new[] { 0, 1, 2, 3, 4, 5, 6, 7 }), 3, signed: false);
+        // bits: 000 100 010 110 001 101 011 111 (LSB first) → 0b10_001_000, 0b1_101_011_0, 0b111_101_01... computed:
+        ulong stream = 0;
+        for (int i = 0; i < 8; i++) stream |= (ulong)i << (3 * i);
+        Assert.Equal(new[] { (byte)stream, (byte)(stream >> 8), (byte)(stream >> 16) }, p3.data<byte>().ToArray());
+        using var p6 = IntPacking.Pack(tensor(new[] { -32, 31, -1, 5, 7 }), 6, signed: true);
+        Assert.Equal(IntPacking.PackedBytes(5, 6), p6.numel());   // 30 bits → 4 bytes
+        ulong s6 = 0;
+        int[] v6 = [-32, 31, -1, 5, 7];
+        for (int i = 0; i < 5; i++) s6 |= (ulong)(v6[i] & 63) << (6 * i);
+        Assert.Equal(new[] { (byte)s6, (byte)(s6 >> 8), (byte)(s6 >> 16), (byte)(s6 >> 24) }, p6.data<byte>().ToArray());
+        Assert.Equal((8, 3), IntPacking.Word(3));
+        Assert.Equal((8, 5), IntPacking.Word(5));
+        Assert.Equal((4, 3), IntPacking.Word(6));
+        Assert.Equal((2, 1), IntPacking.Word(4));
+    }
+
     [Fact]
     public void RejectsOutOfRangeCodesAndWidths()
     {
         Assert.Throws<ArgumentException>(() => IntPacking.Pack(tensor(new[] { 8 }), 4, signed: true));
         Assert.Throws<ArgumentException>(() => IntPacking.Pack(tensor(new[] { -1 }), 4, signed: false));
-        Assert.Throws<ArgumentException>(() => IntPacking.Pack(tensor(new[] { 0 }), 3, signed: false));
+        Assert.Throws<ArgumentException>(() => IntPacking.Pack(tensor(new[] { 0 }), 9, signed: false));
+        Assert.Throws<ArgumentException>(() => IntPacking.Pack(tensor(new[] { 4 }), 3, signed: true));
     }
 
     [Fact]

@@ -66,6 +66,19 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
     private static void AssertPackedCodes(OnnxExportResult export, int bits, bool symmetric, long weights)
     {
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        if (!IntPacking.HasOnnxType(bits))
+        {
+            // Odd widths: the codes' dense bytes as one uint8 initializer [words, bytes per word], unpacked in the graph.
+            var (perWord, wordBytes) = IntPacking.Word(bits);
+            var dense = model.Graph.Initializer.Where(t => t.DataType == OnnxDataType.UInt8 && t.Dims.Count == 2 && t.Dims[1] == wordBytes
+                                                            && t.Dims[0] == (weights + perWord - 1) / perWord).ToList();
+            Assert.Single(dense);
+            Assert.Equal((weights + perWord - 1) / perWord * wordBytes, dense[0].RawData.Length);
+            Assert.Contains(model.Graph.Node, n => n.OpType == "BitShift");
+            Assert.Contains(model.Graph.Node, n => n.OpType == "BitwiseAnd");
+            Assert.DoesNotContain(model.Graph.Initializer, t => t.DataType == OnnxDataType.Float && t.Dims.Aggregate(1L, (a, b) => a * b) >= weights);
+            return;
+        }
         int type = OnnxDataType.Integer(bits, symmetric);
         var codes = model.Graph.Initializer.Where(t => t.DataType == type && t.Dims.Aggregate(1L, (a, b) => a * b) == weights).ToList();
         Assert.Single(codes);
@@ -84,6 +97,12 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
     [InlineData(2, 32, true, true)]    // int2 blocked (opset 25)
     [InlineData(2, 32, false, false)]  // uint2 blocked with zero points
     [InlineData(2, 0, false, true)]    // uint2 per channel
+    [InlineData(3, 32, true, true)]    // 3-bit, densely packed (8 codes in 3 bytes), unpacked in the graph
+    [InlineData(3, 32, false, false)]  // 3-bit with densely packed zero points
+    [InlineData(3, 0, true, false)]    // 3-bit per channel
+    [InlineData(5, 16, false, true)]   // 5-bit (8 codes in 5 bytes)
+    [InlineData(6, 0, true, true)]     // 6-bit (4 codes in 3 bytes)
+    [InlineData(7, 32, true, false)]
     public void QuantizedLinearMatchesTorchSharpInOrt(int bits, int groupSize, bool symmetric, bool bias)
     {
         using var layer = RandomLinear(128, 48, bits, groupSize, symmetric, bias, seed: bits * 100 + groupSize);
@@ -91,6 +110,7 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(bits == 2 ? 25 : 21, export.Opset);
         Assert.Equal(bits == 2 ? 13 : 10, export.IrVersion);
         AssertPackedCodes(export, bits, symmetric, 128 * 48);
+        Assert.Equal(IntPacking.PackedBytes(128 * 48, bits) * 8 + layer.Scales.numel() * 32 + (symmetric ? 0 : IntPacking.PackedBytes(layer.Scales.numel(), bits) * 8), layer.WeightStorageBits);
         var size = Assert.Single(export.CompressedLayers);
         Assert.Equal(size.TheoreticalBytes, size.Initializers.Sum(n => export.InitializerBytes.Single(kv => kv.Key == n).Value));
         var (_, _, fused) = CheckAgainstOrt(model, export, $"QuantizedLinear {bits}-bit group {groupSize} {(symmetric ? "sym" : "asym")}{(bias ? " bias" : "")}");
@@ -128,6 +148,8 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
     [InlineData(4, 0, false)]
     [InlineData(4, 16, true)]    // blocked along the flattened in·kh·kw dimension, then Reshape
     [InlineData(2, 8, false)]
+    [InlineData(3, 0, true)]     // dense 3-bit codes straight on the 4-D kernel shape
+    [InlineData(5, 16, false)]
     public void QuantizedConv2dMatchesTorchSharpInOrt(int bits, int groupSize, bool symmetric)
     {
         using var scope = NewDisposeScope();
@@ -167,6 +189,9 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
     [InlineData(2, 32, false)]    // uint2 + zero points
     [InlineData(4, 32, true, 72)] // partial last group (72 = 2·32 + 8)
     [InlineData(2, 0, true, 30)]  // rows of 30 2-bit codes: not a whole number of bytes
+    [InlineData(3, 32, true)]     // dense 3-bit: codes straddle bytes
+    [InlineData(6, 0, false)]     // dense 6-bit with zero points
+    [InlineData(5, 0, true, 30)]  // 150-bit rows
     public void QuantizedEmbeddingMatchesTorchSharpInOrt(int bits, int groupSize, bool symmetric, int dim = 64)
     {
         const int vocabulary = 50;

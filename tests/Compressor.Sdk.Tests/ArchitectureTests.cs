@@ -12,7 +12,7 @@ public sealed class ArchitectureTests
     public static TheoryData<string> Assemblies() =>
     [
         "Compressor.Sdk.dll", "Compressor.Layers.dll", "Compressor.Engine.dll", "Compressor.Sdk.Testing.dll", "compress.dll",
-        "StatsQ.dll", "JLCM.dll", "Sparsity.dll", "RoundToNearest.dll",
+        "StatsQ.dll", "JLCM.dll", "Sparsity.dll", "RoundToNearest.dll", "GPTQ.dll",
     ];
 
     private static string PathOf(string file)
@@ -87,6 +87,7 @@ public sealed class ArchitectureTests
     [InlineData("JLCM.dll")]
     [InlineData("Sparsity.dll")]
     [InlineData("RoundToNearest.dll")]
+    [InlineData("GPTQ.dll")]
     public void PluginsReferenceTheContractAndTheLayersLibraryOnly(string plugin)
     {
         var references = Assembly.LoadFrom(PathOf(plugin)).GetReferencedAssemblies().Select(a => a.Name!).Where(n => !IsFramework(n)).ToList();

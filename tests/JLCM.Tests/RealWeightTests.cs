@@ -33,9 +33,9 @@ public sealed class RealWeightTests(ITestOutputHelper output)
         output.WriteLine($"calibration {clock.Elapsed.TotalSeconds:F1} s");
         var w = ((TorchSharp.Modules.Linear)ffn.Module).weight!.detach().narrow(0, 0, 192).clone();
 
-        using var kmeans = GroupedCodebook.Initialise(w, 2, 4, CodebookVariant.Scales, KmeansInit.PlusPlus, 30, seed: 1);
+        using var kmeans = GroupedCodebook.Initialise(w, 2, 4, CodebookVariant.Scales, CodebookInit.PlusPlus, 30, seed: 1);
         double kmeansLoss = JointLearner.Loss(kmeans.Weight(), w, h);
-        using var learned = GroupedCodebook.Initialise(w, 2, 4, CodebookVariant.Scales, KmeansInit.PlusPlus, 30, seed: 1);
+        using var learned = GroupedCodebook.Initialise(w, 2, 4, CodebookVariant.Scales, CodebookInit.PlusPlus, 30, seed: 1);
         var result = JointLearner.Learn(learned, w, h, iterations: 60, indexLr: 0.02, codebookLr: 1e-3, MappingGradientKind.Proximal);
         output.WriteLine($"learn {clock.Elapsed.TotalSeconds:F1} s");
         double learnedLoss = JointLearner.Loss(learned.Weight(), w, h);

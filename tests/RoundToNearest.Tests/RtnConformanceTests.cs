@@ -13,7 +13,7 @@ public sealed class RtnConformanceTests : PluginConformanceTests<RtnPlugin, RtnO
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments =>
     [
-        (["--weight-bits", "3"], "--weight-bits"),
+        (["--weight-bits", "9"], "--weight-bits"),
         (["--group-size", "-1"], "--group-size"),
         (["--scheme", "nonuniform"], "--scheme"),
         (["--bits", "4"], "--bits"),

@@ -54,13 +54,22 @@ public sealed class GroupedCodebook : IDisposable
 
     /// <summary>K-means initialisation on the stored-order weight [O, I]: variant scales clusters the group-normalised
     /// weights w/α_g (α_g = the group's standard deviation) into one codebook; variant codebooks clusters each group's
-    /// weights into its own. Every index is the nearest codeword; u = k.</summary>
-    public static GroupedCodebook Initialise(Tensor weight, int bits, long groups, CodebookVariant variant, KmeansInit init, int iterations, long seed)
+    /// weights into its own. Every index is the nearest codeword; u = k. With <see cref="CodebookInit.Gptq"/> (GPTVQ,
+    /// README "Initialisation") the k-means weighs every weight by its column's GPTQ importance 1/Uᵢᵢ² (U the upper
+    /// Cholesky factor of <paramref name="hessian"/>⁻¹), seeded by k-means++, and the indices are assigned with GPTQ's
+    /// error feedback over the codewords (<see cref="GptvqAssignment"/>).</summary>
+    /// <exception cref="ArgumentException"><see cref="CodebookInit.Gptq"/> without input statistics.</exception>
+    public static GroupedCodebook Initialise(Tensor weight, int bits, long groups, CodebookVariant variant, CodebookInit init, int iterations, long seed,
+        Tensor? hessian = null)
     {
+        if (init == CodebookInit.Gptq && hessian is null) throw new ArgumentException("the gptq initialisation needs the layer's input statistics");
         var cb = new GroupedCodebook(weight.shape[0], weight.shape[1], bits, groups, variant);
         using var scope = NewDisposeScope();
         var w = weight.detach().to_type(ScalarType.Float32);
         int k = 1 << bits;
+        Tensor? u = init == CodebookInit.Gptq ? GptvqAssignment.InverseCholesky(hessian!) : null;
+        var importance = u is null ? null : GptvqAssignment.Importance(u).unsqueeze(0).expand(cb.Rows, cb.Cols);
+        var seeding = init == CodebookInit.Gptq ? CodebookInit.PlusPlus : init;
         Tensor codebooks, indices;
         Tensor? scales = null;
         if (variant == CodebookVariant.Scales)
@@ -68,7 +77,7 @@ public sealed class GroupedCodebook : IDisposable
             var alpha = stack(Enumerable.Range(0, (int)groups).Select(g => w.index_select(0, cb.RowsOf(g)).std()).ToList());
             alpha = where(alpha.gt(0), alpha, ones_like(alpha));
             var normalised = w.div(alpha.index_select(0, cb.RowGroup).unsqueeze(1));
-            codebooks = KMeans1D.Fit(normalised, k, init, iterations, seed).unsqueeze(0);
+            codebooks = KMeans1D.Fit(normalised, k, seeding, iterations, seed, importance).unsqueeze(0);
             indices = KMeans1D.Assign(normalised, codebooks[0]);
             scales = alpha;
         }
@@ -80,7 +89,7 @@ public sealed class GroupedCodebook : IDisposable
             {
                 var rows = cb.RowsOf(g);
                 var wg = w.index_select(0, rows);
-                var c = KMeans1D.Fit(wg, k, init, iterations, seed + 7919 * g);
+                var c = KMeans1D.Fit(wg, k, seeding, iterations, seed + 7919 * g, importance?.index_select(0, rows));
                 books.Add(c);
                 indices.index_copy_(0, rows, KMeans1D.Assign(wg, c));
             }
@@ -88,6 +97,10 @@ public sealed class GroupedCodebook : IDisposable
         }
         cb.Codebooks = Leaf(codebooks);
         cb.Scales = scales is null ? null : Leaf(scales);
+        if (u is not null)
+            using (no_grad())
+            using (var rowCodewords = cb.RowCodewords())
+                indices = GptvqAssignment.Assign(w, rowCodewords, u);
         cb.Indices = indices.DetachFromDisposeScope();
         cb.Latent = indices.to_type(ScalarType.Float32).DetachFromDisposeScope();
         return cb;

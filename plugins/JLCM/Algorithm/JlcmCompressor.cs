@@ -141,7 +141,7 @@ public static class JlcmCompressor
     /// <summary>Groups the rows of the live layer at <paramref name="index"/>, folds or stores the re-ordering and
     /// k-means-initialises its codebook (method rtn: quantizes it).</summary>
     private static Prepared Prepare(PluginContext context, JlcmOptions options, CompressibleModel model, CalibrationFeeder feeder,
-        IReadOnlyList<LayerInfo> layers, int index, int ordinal)
+        IReadOnlyList<LayerInfo> layers, int index, int ordinal, Tensor? hessian = null)
     {
         var info = layers[index];
         var module = info.Module;
@@ -168,7 +168,10 @@ public static class JlcmCompressor
             }
         }
         var bias = BiasOf(module)?.cpu();   // original order unless folded (then permuted along with the rows)
-        var cb = GroupedCodebook.Initialise(w, options.WeightBits, groups, options.Variant, options.Init, options.KmeansIterations, seed);
+        // --init gptq needs the layer's input statistics; the block objective has them only once the whole block is
+        // prepared (a fold may permute a later layer's inputs), so it starts from k-means and re-initialises then.
+        var init = options.Init == CodebookInit.Gptq && hessian is null ? CodebookInit.PlusPlus : options.Init;
+        var cb = GroupedCodebook.Initialise(w, options.WeightBits, groups, options.Variant, init, options.KmeansIterations, seed, hessian);
         return new Prepared(info, cb, null, w, rowOrder, consumer, order, bias);
     }
 
@@ -185,7 +188,7 @@ public static class JlcmCompressor
     {
         var info = layers[index];
         using var h = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
-        var p = Prepare(context, options, model, feeder, layers, index, ordinal);
+        var p = Prepare(context, options, model, feeder, layers, index, ordinal, h);
         var moves = new IndexMoveStats();
         double initial = double.NaN;
         if (p.Codebook is { } cb)
@@ -233,6 +236,7 @@ public static class JlcmCompressor
             var current = model.Layers();
             prepared.Add(Prepare(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i));
         }
+        if (options.Init == CodebookInit.Gptq && options.Method != JlcmMethod.Rtn) ReinitialiseWithGptq(options, model, block, inputs, prepared, ordinals, context.Seed);
         var targetsOut = BlockLearner.Targets(model, block, inputs);
         var originals = prepared.Select(p => WeightOf(p.Info.Module).clone()).ToList();
         double initial = double.NaN;
@@ -265,6 +269,44 @@ public static class JlcmCompressor
         foreach (var p in prepared) p.Info.Module.Dispose();
         foreach (var t in targetsOut) foreach (var v in t.Values) v.Dispose();
         context.Log.Debug($"jlcm: block [{string.Join(", ", block.Layers)}] loss {initial:G4} → {final:G4} ({final / Math.Max(1e-30, power):P2} of the output power), ±1 moves {string.Join(", ", moves.Select(m => m.ShareOfUnitMoves.ToString("P1")))}");
+    }
+
+    /// <summary><c>--init gptq</c> on the block objective: each prepared layer's input statistics from one pass of the
+    /// block on its inputs (the block's earlier layers still full precision, as in GPTQ's reference without true
+    /// sequential), then its codebook initialised again by GPTVQ.</summary>
+    private static void ReinitialiseWithGptq(JlcmOptions options, CompressibleModel model, ModelBlock block, List<Dictionary<string, Tensor>> inputs,
+        List<Prepared> prepared, IReadOnlyList<int> ordinals, int seed)
+    {
+        var wrappers = prepared.Select(p => new LayerInputStatistics((nn.Module<Tensor, Tensor>)p.Info.Module)).ToList();
+        for (int j = 0; j < prepared.Count; j++) model.ReplaceLayer(prepared[j].Info.Name, wrappers[j], disposeOld: false);
+        try
+        {
+            using (no_grad())
+                foreach (var given in inputs)
+                {
+                    using var scope = NewDisposeScope();
+                    model.RunValues(given, block.Outputs);
+                }
+            for (int j = 0; j < prepared.Count; j++)
+            {
+                using var scope = NewDisposeScope();
+                var h = wrappers[j].Hessian();
+                if (options.Damping > 0) h = h.add(eye(h.shape[0]).mul(options.Damping * h.diagonal().mean().item<float>()));
+                var p = prepared[j];
+                var cb = GroupedCodebook.Initialise(p.Weight, options.Bits, p.Codebook!.Groups, options.Variant, CodebookInit.Gptq, options.KmeansIterations,
+                    seed * 1_000_003L + ordinals[j], h);
+                p.Codebook.Dispose();
+                prepared[j] = p with { Codebook = cb };
+            }
+        }
+        finally
+        {
+            for (int j = 0; j < prepared.Count; j++)
+            {
+                model.ReplaceLayer(prepared[j].Info.Name, prepared[j].Info.Module, disposeOld: false);
+                wrappers[j].Dispose();
+            }
+        }
     }
 
     /// <summary>H = XᵀX/N of the layer's inputs, from a calibration pass through the current model, plus damping·mean(diag H)·I.</summary>

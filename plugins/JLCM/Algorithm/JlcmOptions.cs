@@ -8,7 +8,7 @@ namespace Compressor.Plugins.Jlcm.Algorithm;
 public sealed record JlcmOptions : PluginOptions
 {
     /// <summary>Bits per index b (K = 2^b codewords); formerly <c>--bits</c>.</summary>
-    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (3-bit indices are stored in 4-bit containers).", Min = 1, Max = 8, Aliases = ["Bits"])]
+    [Option("Bits per weight index b: each codebook has K = 2^b fp16 codewords (indices are packed densely: exactly b bits each in the checkpoint and the ONNX file).", Min = 1, Max = 8, Aliases = ["Bits"])]
     public int WeightBits { get; init; } = 2;
 
     /// <summary>Row groups G per layer.</summary>
@@ -39,9 +39,9 @@ public sealed record JlcmOptions : PluginOptions
     [Option("Mapping gradient through the index: proximal (g/Δ, the paper's proposal) or default (g·Δ).")]
     public MappingGradientKind Gradient { get; init; } = MappingGradientKind.Proximal;
 
-    /// <summary>K-means initialisation.</summary>
-    [Option("Initialisation of the 1-D k-means: plus-plus (seeded k-means++) or quantile.")]
-    public KmeansInit Init { get; init; } = KmeansInit.PlusPlus;
+    /// <summary>Codebook and index initialisation.</summary>
+    [Option("Initialisation before joint learning: plus-plus (1-D k-means seeded by k-means++) or quantile (k-means seeded at quantiles), every index the nearest codeword; or gptq (GPTVQ: k-means weighted by GPTQ's column importance, then indices assigned with GPTQ's error feedback over the codebook values, from each layer's input statistics).")]
+    public CodebookInit Init { get; init; } = CodebookInit.PlusPlus;
 
     /// <summary>Lloyd iterations of the 1-D k-means.</summary>
     [Option("Lloyd iterations of the 1-D k-means.", Min = 1, Max = 1000)]
@@ -82,7 +82,7 @@ public sealed record JlcmOptions : PluginOptions
     /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
-        if (Method == JlcmMethod.Rtn && WeightBits is not (2 or 4 or 8))
-            yield return "--method rtn needs --weight-bits 2, 4 or 8 (packed integer codes)";
+        if (Method == JlcmMethod.Rtn && WeightBits < 2)
+            yield return "--method rtn needs --weight-bits 2 to 8 (integer codes)";
     }
 }

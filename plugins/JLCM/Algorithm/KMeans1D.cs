@@ -7,19 +7,22 @@ namespace Compressor.Plugins.Jlcm.Algorithm;
 /// cluster keeps its previous centre.</summary>
 public static class KMeans1D
 {
-    /// <summary>K sorted centres of <paramref name="values"/> (any shape, float32).</summary>
-    public static Tensor Fit(Tensor values, int k, KmeansInit init, int iterations, long seed)
+    /// <summary>K sorted centres of <paramref name="values"/> (any shape, float32), each value counting with its
+    /// <paramref name="weights"/> (same shape, ≥ 0; null: all 1) in the seeding (D²·weight) and the centre updates
+    /// (weighted means): the Hessian-weighted k-means of GPTVQ when the weights are GPTQ's per-column importances.</summary>
+    public static Tensor Fit(Tensor values, int k, CodebookInit init, int iterations, long seed, Tensor? weights = null)
     {
         using var scope = NewDisposeScope();
         var x = values.detach().flatten().to_type(ScalarType.Float32);
         if (x.numel() == 0) throw new ArgumentException("k-means on an empty tensor");
-        var centres = init == KmeansInit.Quantile ? QuantileInit(x, k) : PlusPlusInit(x, k, seed);
+        var wt = weights?.detach().flatten().to_type(ScalarType.Float32);
+        var centres = init == CodebookInit.Quantile ? QuantileInit(x, k) : PlusPlusInit(x, k, seed, wt);
         centres = centres.sort().Values;
         for (int it = 0; it < iterations; it++)
         {
             var assign = Assign(x, centres);
-            var sums = zeros(k).index_add(0, assign, x, 1);
-            var counts = bincount(assign, minlength: k).to_type(ScalarType.Float32);
+            var sums = zeros(k).index_add(0, assign, wt is null ? x : x.mul(wt), 1);
+            var counts = wt is null ? bincount(assign, minlength: k).to_type(ScalarType.Float32) : zeros(k).index_add(0, assign, wt, 1);
             var updated = where(counts.gt(0), sums.div(counts.clamp_min(1)), centres).sort().Values;
             bool converged = updated.sub(centres).abs().max().item<float>() <= 1e-7f * (1 + centres.abs().max().item<float>());
             centres = updated;
@@ -45,19 +48,22 @@ public static class KMeans1D
         return sorted.index_select(0, positions);
     }
 
-    private static Tensor PlusPlusInit(Tensor x, int k, long seed)
+    private static Tensor PlusPlusInit(Tensor x, int k, long seed, Tensor? weights)
     {
         var g = new Generator((ulong)seed);
         // Sample at most 65,536 values: D² seeding on a subsample is the usual practice and keeps it O(K·n_s).
-        var pool = x.numel() > 65536 ? x.index_select(0, randperm(x.numel(), generator: g).narrow(0, 0, 65536)) : x;
+        var sample = x.numel() > 65536 ? randperm(x.numel(), generator: g).narrow(0, 0, 65536) : null;
+        var pool = sample is null ? x : x.index_select(0, sample);
+        var importance = weights is null ? null : sample is null ? weights : weights.index_select(0, sample);
         var chosen = new List<Tensor> { pool[randint(0, pool.numel(), [1], generator: g)] };
         var d2 = pool.sub(chosen[0]).square();
         for (int i = 1; i < k; i++)
         {
-            double total = d2.sum().item<float>();
+            var p = importance is null ? d2 : d2.mul(importance);
+            double total = p.sum().item<float>();
             Tensor next;
             if (total <= 0) next = chosen[^1];   // fewer distinct values than K: duplicate centres
-            else next = pool[multinomial(d2.div(total), 1, generator: g)];
+            else next = pool[multinomial(p.div(total), 1, generator: g)];
             chosen.Add(next);
             d2 = minimum(d2, pool.sub(next).square());
         }

@@ -7,7 +7,7 @@ namespace Compressor.Samples.RoundToNearest.Algorithm;
 public sealed record RtnOptions : PluginOptions
 {
     /// <summary>Bits per weight code.</summary>
-    [Option("Bits per weight code.", Choices = ["2", "4", "8"])]
+    [Option("Bits per weight code; 3, 5, 6 and 7 are packed densely (exactly b bits per weight in the checkpoint and the ONNX file, unpacked in the graph).", Choices = ["2", "3", "4", "5", "6", "7", "8"])]
     public int WeightBits { get; init; } = 4;
 
     /// <summary>Weights per scale along each output row; 0 means one scale per output channel.</summary>
@@ -33,7 +33,7 @@ public sealed record RtnOptions : PluginOptions
     public string[] HighPrecisionLayers { get; init; } = [];
 
     /// <summary>Bits per code of the <see cref="HighPrecisionLayers"/>.</summary>
-    [Option("Bits per weight code of the --high-precision-layers.", Choices = ["2", "4", "8"])]
+    [Option("Bits per weight code of the --high-precision-layers.", Choices = ["2", "3", "4", "5", "6", "7", "8"])]
     public int HighPrecisionBits { get; init; } = 8;
 
     /// <summary>Bits of the layer inputs: 0 keeps them float (weight-only); 8 quantizes them too (W8A8, with

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Lowering;
 using Compressor.Sdk.Layers;
@@ -13,6 +14,16 @@ public sealed class CodebookKind<TGeometry> : LayerKind<CodebookLayer, LayerConf
 
     /// <inheritdoc/>
     public override string Id { get; }
+
+    /// <summary>Version 2 adds <c>packing</c> (<see cref="IndexPacking"/>): new layers pack their indices densely;
+    /// version-1 configs stored them in byte-aligned containers and are upgraded to say so.</summary>
+    public override int ConfigVersion => 2;
+
+    /// <inheritdoc/>
+    public override void UpgradeConfig(int fromVersion, JsonObject config)
+    {
+        if (fromVersion < 2 && !config.ContainsKey("packing")) config["packing"] = "containers";
+    }
 
     /// <inheritdoc/>
     public override CodebookLayer Create(LayerConfig<CodebookFormat, TGeometry> config) => new(config.Format, config.Geometry);

@@ -7,7 +7,8 @@ namespace Compressor.Layers.Codebook;
 
 /// <summary>A layer whose weight matrix [O, I] (rows, columns) is a grouped codebook (<see cref="CodebookFormat"/>), on
 /// any <see cref="WeightGeometry"/> (kinds <c>codebook_linear</c>, <c>codebook_conv2d</c>). Buffers: <c>indices</c>
-/// (uint8, the indices packed flat in 2/4/8-bit containers, ONNX layout), <c>codebooks</c> (float16 [1 or G, K]),
+/// (uint8, the indices packed flat, row-major: densely, b bits each, for new layers; in 2/4/8-bit containers for
+/// layers of config version 1 (<see cref="IndexPacking"/>); ONNX layout at 2, 4 and 8 bits), <c>codebooks</c> (float16 [1 or G, K]),
 /// <c>scales</c> (float16 [G]; variant scales only), <c>row_order</c> (int16/int32 [O], only when the rows were
 /// re-ordered and the permutation could not be folded: original row j is stored row row_order[j]) and <c>bias</c>
 /// (float32, original order). The dense weight is computed in float32 as float(codeword) · float(scale), which the
@@ -26,7 +27,7 @@ public sealed class CodebookLayer : GeometricLayer
         if (format.Groups < 1 || format.Groups > Rows)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(CodebookLayer)}: {format.Groups} groups for {Rows} rows (1..rows)");
         Format = format;
-        ContainerBits = CodebookBits.ContainerBits(format.Bits);
+        ContainerBits = format.Packing == IndexPacking.Dense ? format.Bits : CodebookBits.ContainerBits(format.Bits);
         register_buffer("indices", zeros(IntPacking.PackedBytes(Rows * Columns, ContainerBits), ScalarType.Byte).DetachFromDisposeScope());
         register_buffer("codebooks", zeros([format.Variant == CodebookVariant.Codebooks ? format.Groups : 1, CodebookSize], ScalarType.Float16).DetachFromDisposeScope());
         if (format.Variant == CodebookVariant.Scales) register_buffer("scales", ones(format.Groups, ScalarType.Float16).DetachFromDisposeScope());
@@ -60,7 +61,7 @@ public sealed class CodebookLayer : GeometricLayer
     /// <summary>b: bits per index (K = 2^b codewords).</summary>
     public int IndexBits => Format.Bits;
 
-    /// <summary>Bits of the container each index is stored in (2, 4 or 8).</summary>
+    /// <summary>Bits each index is stored in: b when packed densely; 2, 4 or 8 in containers.</summary>
     public int ContainerBits { get; }
 
     /// <summary>G: contiguous row groups.</summary>
@@ -148,9 +149,9 @@ public sealed class CodebookLayer : GeometricLayer
 
     /// <summary>What the layer stores for its weight (checkpoint and ONNX alike): the packed index containers, the fp16
     /// codebooks and scales, and the row order at its stored width (16 bits per row up to 32,767 rows, else 32).
-    /// Equals <see cref="AccountedBits"/> for 2-, 4- and 8-bit indices without a stored permutation (up to the
-    /// padding of the last byte); 3-bit indices take 4-bit containers, and a stored permutation takes 16 bits per row
-    /// instead of the paper's ⌈log2 O⌉.</summary>
+    /// Equals <see cref="AccountedBits"/> without a stored permutation (up to the padding of the last byte) when the
+    /// indices are packed densely (and at 2, 4 and 8 bits in containers); in containers (config version 1) 3-bit
+    /// indices take 4 bits; a stored permutation takes 16 bits per row instead of the paper's ⌈log2 O⌉.</summary>
     public override long WeightStorageBits =>
         IntPacking.PackedBytes(Rows * Columns, ContainerBits) * 8
         + CodebookBits.LayerBits(Rows, Columns, IndexBits, Groups, Variant == CodebookVariant.Codebooks, false) - IndexBits * Rows * Columns

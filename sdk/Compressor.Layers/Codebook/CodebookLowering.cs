@@ -1,11 +1,13 @@
 using Compressor.Layers.Lowering;
+using Compressor.Layers.Packing;
 using Compressor.Sdk.Layers;
 using static TorchSharp.torch;
 
 namespace Compressor.Layers.Codebook;
 
 /// <summary>Writes a <see cref="CodebookLayer"/>'s weight as ONNX: the packed indices as one uint2/uint4/uint8
-/// initializer [O, I] (the stored bytes, unchanged) → Cast(int64) → Gather from the fp16 codebook(s) → Cast(float),
+/// initializer [O, I] (the stored bytes, unchanged; densely packed 1-, 3-, 5-, 6- and 7-bit indices as their uint8
+/// bytes unpacked in the graph by <see cref="DenseUnpacking"/>) → Cast(int64) → Gather from the fp16 codebook(s) → Cast(float),
 /// times the fp16 group scale gathered per row (variant scales), or with each row's indices offset by group·K into the
 /// flattened per-group codebooks (variant codebooks); a stored row order is applied with a final Gather on axis 0. Row
 /// groups are computed in the graph, ⌊Range(O)·G / O⌋, so no per-row table is stored. ORT has no codebook operator;
@@ -42,12 +44,19 @@ public sealed class CodebookLowering : IWeightLowering<CodebookLayer>
     private static string Emit(ILoweringContext context, CodebookLayer layer)
     {
         using var scope = NewDisposeScope();
-        int type = OnnxDataType.Integer(layer.ContainerBits, signed: false);
-        context.RequireOpset("", Math.Max(13, type switch { OnnxDataType.UInt2 => 25, OnnxDataType.UInt4 => 21, _ => 13 }));
         long rows = layer.Rows, cols = layer.Columns, k = layer.CodebookSize;
-
-        string packed = context.UniqueName("codebook_indices");
-        context.AddInitializer(new OnnxInitializer(packed, type, [rows, cols], layer.PackedIndices.detach().cpu().bytes.ToArray()));
+        string packed;
+        if (IntPacking.HasOnnxType(layer.ContainerBits))
+        {
+            int type = OnnxDataType.Integer(layer.ContainerBits, signed: false);
+            context.RequireOpset("", Math.Max(13, type switch { OnnxDataType.UInt2 => 25, OnnxDataType.UInt4 => 21, _ => 13 }));
+            packed = context.UniqueName("codebook_indices");
+            context.AddInitializer(new OnnxInitializer(packed, type, [rows, cols], layer.PackedIndices.detach().cpu().bytes.ToArray()));
+        }
+        else
+        {
+            packed = DenseUnpacking.Unpack(context, "codebook_indices", layer.PackedIndices.detach().cpu().bytes.ToArray(), rows * cols, layer.ContainerBits, signed: false, [rows, cols]);
+        }
         string idx = context.UniqueName("indices_i64");
         context.AddNode("Cast", [packed], [idx], Attr("to", OnnxDataType.Int64));
 

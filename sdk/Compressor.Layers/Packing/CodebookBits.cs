@@ -35,7 +35,8 @@ public static class CodebookBits
         return indexBits * rows * cols + overhead + (explicitPermutation ? rows * CeilLog2(rows) : 0);
     }
 
-    /// <summary>The byte-aligned container the indices are stored in: 2, 4 or 8 bits (3-bit indices take 4).</summary>
+    /// <summary>The byte-aligned container indices of config version 1 are stored in: 2, 4 or 8 bits (3-bit indices take
+    /// 4). New layers pack indices densely instead (b bits each).</summary>
     public static int ContainerBits(int indexBits) => indexBits switch
     {
         1 or 2 => 2,

@@ -7,8 +7,9 @@ namespace Compressor.Layers.Quantized;
 
 /// <summary>A layer whose weight matrix [rows, columns] is stored as packed integer codes with per-group scales along
 /// each row (<see cref="QuantizedFormat"/>), on any <see cref="WeightGeometry"/> (kinds <c>quantized_linear</c>,
-/// <c>quantized_conv2d</c>, <c>quantized_embedding</c>). Buffers: <c>qweight</c> (uint8, the codes packed flat in ONNX
-/// order, row-major), <c>scales</c> (float32 [rows, groups]), <c>zero_points</c> (uint8, packed like the codes;
+/// <c>quantized_conv2d</c>, <c>quantized_embedding</c>). Buffers: <c>qweight</c> (uint8, the codes packed densely in
+/// one bit stream, row-major (<see cref="IntPacking"/>): ONNX's own int2/int4/int8 packing at 2, 4 and 8 bits, exactly b
+/// bits per code at 3, 5, 6 and 7), <c>scales</c> (float32 [rows, groups]), <c>zero_points</c> (uint8, packed like the codes;
 /// asymmetric only) and <c>bias</c> (float32; linear and conv2d with a bias). Symmetric codes are signed, asymmetric
 /// ones unsigned. An embedding decodes only the rows it looks up when rows start on byte boundaries.</summary>
 public sealed class QuantizedLayer : GeometricLayer
@@ -16,12 +17,15 @@ public sealed class QuantizedLayer : GeometricLayer
     /// <summary>The representation's name in kind ids.</summary>
     public const string Representation = "quantized";
 
+    /// <summary>The narrowest code width (signed 1-bit codes would hold only −1 and 0).</summary>
+    public const int MinimumBits = 2;
+
     /// <summary>Creates an empty layer (zero codes, unit scales); fill it with <see cref="FromCodes"/> or by loading tensors.</summary>
     /// <exception cref="CompressException">Unsupported bits or invalid sizes (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
     public QuantizedLayer(QuantizedFormat format, WeightGeometry geometry) : base(nameof(QuantizedLayer), geometry)
     {
-        if (!IntPacking.SupportedBits.Contains(format.Bits))
-            throw new CompressException(ErrorKind.InvalidInput, $"{nameof(QuantizedLayer)}: {format.Bits}-bit weights are not supported (2, 4, 8)");
+        if (format.Bits is < MinimumBits or > 8)
+            throw new CompressException(ErrorKind.InvalidInput, $"{nameof(QuantizedLayer)}: {format.Bits}-bit weights are not supported (2 to 8)");
         if (format.GroupSize < 0)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(QuantizedLayer)}: invalid group size {format.GroupSize}");
         Format = format;

@@ -21,7 +21,11 @@ namespace Compressor.Layers.Quantized;
 /// byte = Gather(codes, p / (8/b)); u = (byte / 2^(b·(p mod 8/b))) mod 2^b; signed q = (u + 2^(b−1)) mod 2^b − 2^(b−1);
 /// w = (q − zero[k])·scale[k].</item>
 /// </list>
-/// Signed codes have no zero-point input; unsigned codes a zero-point tensor of the same type and the scales' shape.</summary>
+/// Signed codes have no zero-point input; unsigned codes a zero-point tensor of the same type and the scales' shape.
+/// <para>Odd widths (3, 5, 6, 7 bits) have no ONNX element type: their codes (and zero points) are stored densely packed
+/// as uint8 bytes and unpacked into int8/uint8 in the graph by <see cref="DenseUnpacking"/> (BitShift, BitwiseAnd,
+/// Cast; constant-folded by ORT at session start) before the same DequantizeLinear; an embedding decodes the two bytes
+/// each looked-up code spans with integer Div/Mod.</para></summary>
 public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
 {
     /// <summary>The instance.</summary>
@@ -53,7 +57,8 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
     {
         using var scope = NewDisposeScope();
         bool signed = layer.Symmetric;
-        int type = OnnxDataType.Integer(layer.Bits, signed);
+        bool dense = !IntPacking.HasOnnxType(layer.Bits);   // 3/5/6/7-bit: uint8 bytes unpacked in the graph (DenseUnpacking)
+        int type = dense ? (signed ? OnnxDataType.Int8 : OnnxDataType.UInt8) : OnnxDataType.Integer(layer.Bits, signed);
         long rows = layer.Rows, cols = layer.Columns;
         long groups = GroupQuantization.GroupCount(cols, layer.GroupSize);
         bool perChannel = groups == 1;
@@ -88,16 +93,20 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
         }
         if (!perChannel) attributes["block_size"] = GroupQuantization.EffectiveGroupSize(cols, layer.GroupSize);
 
-        string q = context.UniqueName(transpose ? "qweight_t" : "qweight");
-        context.AddInitializer(new OnnxInitializer(q, type, codeDims, codeBytes));
+        string q = dense
+            ? DenseUnpacking.Unpack(context, transpose ? "qweight_t" : "qweight", codeBytes, rows * cols, layer.Bits, signed, codeDims)
+            : context.UniqueName(transpose ? "qweight_t" : "qweight");
+        if (!dense) context.AddInitializer(new OnnxInitializer(q, type, codeDims, codeBytes));
         string s = context.UniqueName(transpose ? "scales_t" : "scales");
         context.AddInitializer(new OnnxInitializer(s, OnnxDataType.Float, scaleDims, scales.contiguous().bytes.ToArray()));
         var inputs = new List<string> { q, s };
         if (zeros is not null)
         {
             using var pz = IntPacking.Pack(zeros, layer.Bits, signed: false);
-            string z = context.UniqueName(transpose ? "zero_points_t" : "zero_points");
-            context.AddInitializer(new OnnxInitializer(z, type, scaleDims, pz.cpu().bytes.ToArray()));
+            string z = dense
+                ? DenseUnpacking.Unpack(context, transpose ? "zero_points_t" : "zero_points", pz.cpu().bytes.ToArray(), zeros.numel(), layer.Bits, signed: false, scaleDims)
+                : context.UniqueName(transpose ? "zero_points_t" : "zero_points");
+            if (!dense) context.AddInitializer(new OnnxInitializer(z, type, scaleDims, pz.cpu().bytes.ToArray()));
             inputs.Add(z);
         }
         string w = context.UniqueName(transpose ? "weight_t" : "weight");
@@ -125,7 +134,7 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
         context.AddNode("Reshape", [input, Initializers.Int64Vector(context, "shape_column", -1, 1)], [flat]);
 
         // Codes: positions i·dim + j.
-        string codeTable = Table(context, "codes", e.PackedCodes);
+        string codeTable = Table(context, "codes", e.PackedCodes, e.Bits);
         string codePositions = Positions(context, flat, cols, Initializers.Int64Vector(context, "columns", Enumerable.Range(0, (int)cols).Select(j => (long)j).ToArray()), "code");
         string q = Unpack(context, "codes", codeTable, codePositions, e.Bits, e.Symmetric);
 
@@ -141,7 +150,7 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
         string centred = q;
         if (e.PackedZeroPoints is { } zeroPoints)
         {
-            string z = Unpack(context, "zero_points", Table(context, "zero_points", zeroPoints), groupPositions, e.Bits, signed: false);
+            string z = Unpack(context, "zero_points", Table(context, "zero_points", zeroPoints, e.Bits), groupPositions, e.Bits, signed: false);
             centred = context.UniqueName("codes_centred");
             context.AddNode("Sub", [q, z], [centred]);
         }
@@ -158,13 +167,63 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
 
     private static Dictionary<string, object> Axis0 => new() { ["axis"] = 0L };
 
-    /// <summary>Adds packed bytes as a flat uint8 initializer.</summary>
-    private static string Table(ILoweringContext context, string hint, Tensor packed)
+    /// <summary>Adds packed bytes as a flat uint8 initializer; densely packed odd widths get one zero byte more, so that
+    /// a code's second byte can always be gathered (<see cref="UnpackDense"/>).</summary>
+    private static string Table(ILoweringContext context, string hint, Tensor packed, int bits)
     {
         string name = context.UniqueName(hint);
         using var bytes = packed.detach().cpu().contiguous();
-        context.AddInitializer(new OnnxInitializer(name, OnnxDataType.UInt8, [bytes.numel()], bytes.bytes.ToArray()));
+        var data = bytes.bytes.ToArray();
+        if (!IntPacking.HasOnnxType(bits)) Array.Resize(ref data, data.Length + 1);
+        context.AddInitializer(new OnnxInitializer(name, OnnxDataType.UInt8, [data.LongLength], data));
         return name;
+    }
+
+    /// <summary>Decodes densely packed odd-width codes (3, 5, 6, 7 bits: one bit stream) at flat
+    /// <paramref name="positions"/>: code p starts at bit p·b, in byte ⌊p·b/8⌋ at shift p·b mod 8 and may continue into
+    /// the next byte, so u = ((byte0 + 256·byte1) / 2^shift) mod 2^b in int64; signed: u − 2^b·[u ≥ 2^(b−1)].</summary>
+    private static string UnpackDense(ILoweringContext context, string hint, string table, string positions, int bits, bool signed)
+    {
+        string bitIndex = context.UniqueName(hint + "_bit_index");
+        context.AddNode("Mul", [positions, Initializers.Int64Vector(context, "bits", bits)], [bitIndex]);
+        string first = context.UniqueName(hint + "_byte_index");
+        context.AddNode("Div", [bitIndex, Initializers.Int64Vector(context, "eight", 8)], [first]);
+        string second = context.UniqueName(hint + "_next_byte_index");
+        context.AddNode("Add", [first, Initializers.Int64Vector(context, "one", 1)], [second]);
+        string Byte(string index, string name)
+        {
+            string b = context.UniqueName(hint + name);
+            context.AddNode("Gather", [table, index], [b], Axis0);
+            string wide = context.UniqueName(hint + name + "_int");
+            context.AddNode("Cast", [b], [wide], new Dictionary<string, object> { ["to"] = (long)OnnxDataType.Int64 });
+            return wide;
+        }
+        string b0 = Byte(first, "_byte0"), b1 = Byte(second, "_byte1");
+        string high = context.UniqueName(hint + "_byte1_shifted");
+        context.AddNode("Mul", [b1, Initializers.Int64Vector(context, "byte_weight", 256)], [high]);
+        string pair = context.UniqueName(hint + "_two_bytes");
+        context.AddNode("Add", [b0, high], [pair]);
+        string shift = context.UniqueName(hint + "_shift");
+        context.AddNode("Mod", [bitIndex, Initializers.Int64Vector(context, "eight", 8)], [shift]);
+        string weight = context.UniqueName(hint + "_shift_weight");
+        context.AddNode("Gather", [Initializers.Int64Vector(context, "shift_weights", Enumerable.Range(0, 8).Select(i => 1L << i).ToArray()), shift], [weight], Axis0);
+        string shifted = context.UniqueName(hint + "_shifted");
+        context.AddNode("Div", [pair, weight], [shifted]);
+        string v = context.UniqueName(hint + "_low_bits");
+        context.AddNode("Mod", [shifted, Initializers.Int64Vector(context, "modulus", 1L << bits)], [v]);
+        if (signed)
+        {
+            string half = Initializers.Int64Vector(context, "half_range", 1L << (bits - 1));
+            string a = context.UniqueName(hint + "_offset");
+            context.AddNode("Add", [v, half], [a]);
+            string m = context.UniqueName(hint + "_wrapped");
+            context.AddNode("Mod", [a, Initializers.Int64Vector(context, "modulus", 1L << bits)], [m]);
+            v = context.UniqueName(hint + "_signed");
+            context.AddNode("Sub", [m, half], [v]);
+        }
+        string f = context.UniqueName(hint + "_float");
+        context.AddNode("Cast", [v], [f], new Dictionary<string, object> { ["to"] = (long)OnnxDataType.Float });
+        return f;
     }
 
     /// <summary>Flat positions row·width + offset [N, columns] for row indices [N, 1] and per-column offsets.</summary>
@@ -180,6 +239,7 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
     /// <summary>Decodes the b-bit values at flat <paramref name="positions"/> of a packed uint8 table: float, same shape.</summary>
     private static string Unpack(ILoweringContext context, string hint, string table, string positions, int bits, bool signed)
     {
+        if (!IntPacking.HasOnnxType(bits)) return UnpackDense(context, hint, table, positions, bits, signed);
         int per = 8 / bits;
         string byteIndex = positions;
         if (per > 1)

@@ -67,6 +67,8 @@ public static class OrtCompatibility
         [("", "DynamicQuantizeLinear")] = new(11, Float), [("", "MatMulInteger")] = new(10, Quantized8), [("", "ConvInteger")] = new(10, Quantized8),
         [("com.microsoft", "MatMulIntegerToFloat")] = new(1, Quantized8, Quantized8, Float, Float, Quantized8, Quantized8, Float),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
+        // Unpacking of densely packed 3/5/6/7-bit codes and indices (Compressor.Layers DenseUnpacking): uint8 bytes.
+        [("", "BitShift")] = new(11, [OnnxDataType.UInt8]), [("", "BitwiseAnd")] = new(18, [OnnxDataType.UInt8]), [("", "BitwiseOr")] = new(18, [OnnxDataType.UInt8]),
     };
 
     /// <summary>Element types ORT's CPU DequantizeLinear takes, with the opset each first appears in.</summary>
