@@ -23,10 +23,24 @@ public static class ModelIO
     /// <param name="architecture">The architecture to load it as (<c>--arch</c>), or null.</param>
     /// <exception cref="CompressException">Unreadable, malformed or mismatching file, or a compressed layer of an
     /// unknown kind, in one line.</exception>
-    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null)
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) => Load(path, kinds, architecture, null);
+
+    /// <summary>As <see cref="Load(string, LayerKindSet, ArchitectureSpec?)"/>, and also: a Hugging Face or timm model
+    /// folder (<see cref="ModelFolder"/>: config.json + weights), and a foreign checkpoint without a config whose sizes
+    /// are inferred from its tensors (<see cref="ShapeInference"/>) for the family it is detected as or that
+    /// <paramref name="foreign"/> names.</summary>
+    /// <exception cref="CompressException">As the other overload; a folder without config or weights, a config the
+    /// tensors disagree with, sizes the tensors do not determine (one line naming the file and the key).</exception>
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture, ForeignModelOptions? foreign)
     {
         ArgumentNullException.ThrowIfNull(kinds);
+        if (architecture is null && ModelFolder.IsFolder(path))
+        {
+            var folder = ModelFolder.Open(path, foreign?.Heads);
+            return LoadForeign(folder.WeightsPath, kinds, folder.Spec, $" (sizes from {folder.ConfigPath})");
+        }
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
+        if (architecture is null && ForeignSpec(path, foreign) is { } inferred) return LoadForeign(path, kinds, inferred, " (sizes inferred from its tensors)");
         using var reader = CheckpointFormats.Open(path);
         if (reader is OnnxCheckpointReader onnx)
         {
@@ -50,9 +64,10 @@ public static class ModelIO
                     catch (KeyNotFoundException) { throw new CompressException(ErrorKind.InvalidInput, $"{path}: compressed layer '{name}' does not exist in architecture {arch.Name}"); }
                 }
                 // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
-                bool foreign = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
+                bool foreignLayout = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
                 var a = ArchitectureRegistry.Get(arch.Name);
-                LoadTensors(model.Module, reader, strict: true, foreign ? a.FromEcosystem : null, foreign ? a.IsRedundantEcosystemTensor : null);
+                using var renamed = foreignLayout ? new RenamedCheckpointReader(CheckpointFormats.Open(path), a.ToModuleName) : null;
+                LoadTensors(model.Module, renamed ?? reader, strict: true, foreignLayout ? a.FromEcosystem : null, foreignLayout ? a.IsRedundantEcosystemTensor : null);
                 return model;
             }
             catch
@@ -74,6 +89,42 @@ public static class ModelIO
         catch
         {
             root.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The spec of a foreign checkpoint (no <c>compress</c> metadata) inferred from its tensors, or null when
+    /// it is not a transformer family <see cref="ShapeInference"/> knows (or is not foreign).</summary>
+    private static ArchitectureSpec? ForeignSpec(string path, ForeignModelOptions? foreign)
+    {
+        using var reader = CheckpointFormats.Open(path);
+        if (reader is OnnxCheckpointReader || reader.Metadata.ContainsKey(CompressionManifest.MetadataKey) || reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey))
+            return null;
+        string? family = foreign?.Architecture ?? ArchitectureDetector.Detect(reader.Tensors.Select(t => t.Name).ToList(), reader.Metadata)?.Name;
+        if (family is null) return null;
+        var spec = ShapeInference.Infer(family.ToLowerInvariant(), reader.Tensors, foreign?.Heads, path);
+        return spec ?? (foreign?.Architecture is { } name ? ArchitectureRegistry.Spec(name) : null);
+    }
+
+    /// <summary>Loads a checkpoint in its ecosystem's layout (names mapped by the architecture, tensors converted,
+    /// redundant ones skipped) into a fresh model of <paramref name="spec"/>.</summary>
+    private static EngineModel LoadForeign(string weights, LayerKindSet kinds, ArchitectureSpec spec, string sizesFrom)
+    {
+        var a = ArchitectureRegistry.Get(spec.Name);
+        var model = ArchitectureRegistry.CreateModel(spec, kinds);
+        try
+        {
+            using var reader = new RenamedCheckpointReader(CheckpointFormats.Open(weights), a.ToModuleName);
+            try { LoadTensors(model.Module, reader, strict: true, a.FromEcosystem, a.IsRedundantEcosystemTensor); }
+            catch (CompressException e) when (e.Kind == ErrorKind.InvalidInput && !e.Message.Contains(sizesFrom, StringComparison.Ordinal))
+            {
+                throw new CompressException(ErrorKind.InvalidInput, e.Message + sizesFrom, e);
+            }
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
             throw;
         }
     }
