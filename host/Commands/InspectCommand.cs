@@ -17,7 +17,7 @@ public static class InspectCommand
     {
         var file = new Argument<string>("checkpoint")
         {
-            Description = "A checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index (*.index.json) or TorchSharp module.save; the format is recognised by content.",
+            Description = "A checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index (*.index.json) or TorchSharp module.save (the format is recognised by content), or a Hugging Face / timm model folder (its config, the architecture it loads as, and its weights).",
         };
         var cmd = new Command("inspect", "Show a checkpoint's format, tensors (name, dtype, shape, bytes), parameter count, total bytes, detected architecture and metadata.");
         cmd.Arguments.Add(file);
@@ -28,6 +28,10 @@ public static class InspectCommand
     /// <summary>Inspects <paramref name="path"/> and prints the summary (text or JSON) on stdout.</summary>
     public static ExitCode Handle(CommandEnvironment env, string path)
     {
+        var folder = ModelFolder.IsFolder(path) ? ModelFolder.Open(path) : null;
+        var shown = folder is null ? null : new InspectedFolder(folder.Directory, folder.ConfigPath, folder.Family, folder.Spec.Name, folder.Spec.Config,
+            folder.WeightsPath, folder.CompanionFiles.Select(Path.GetFileName).ToList()!);
+        if (folder is not null) path = folder.WeightsPath;
         using var reader = CheckpointFormats.Open(path);
         var tensors = reader.Tensors;
         long parameters = tensors.Where(t => t.ScalarType.IsFloatingPoint()).Sum(t => t.ElementCount);
@@ -38,10 +42,17 @@ public static class InspectCommand
         {
             JsonOutput.Write(env.Out, new InspectOutput(JsonOutput.SchemaVersion, reader.Path, reader.Format, parameters, elements, bytes, new FileInfo(path).Length,
                 arch, new SortedDictionary<string, string>(reader.Metadata.ToDictionary(), StringComparer.Ordinal),
-                [.. tensors.Select(t => new InspectedTensor(t.Name, TensorDType.NameOf(t.ScalarType), t.DType, t.Shape, t.ByteCount))]));
+                [.. tensors.Select(t => new InspectedTensor(t.Name, TensorDType.NameOf(t.ScalarType), t.DType, t.Shape, t.ByteCount))], shown));
             return ExitCode.Success;
         }
         var o = env.Out;
+        if (shown is not null)
+        {
+            o.WriteLine($"folder        {shown.Path}");
+            o.WriteLine($"config        {Path.GetFileName(shown.Config)} (model_type {shown.ModelType})");
+            o.WriteLine($"loads as      {shown.Architecture} {shown.ArchitectureConfig.ToString(Newtonsoft.Json.Formatting.None)}");
+            o.WriteLine($"files         {string.Join(", ", shown.CompanionFiles.Prepend(Path.GetFileName(shown.Weights)))}");
+        }
         o.WriteLine($"checkpoint    {reader.Path}");
         o.WriteLine($"format        {reader.Format}");
         o.WriteLine($"architecture  {(arch is null ? "not recognised" : $"{arch.Name} ({arch.Family}{(arch.Depth is { } d ? $", {d} blocks" : "")}; from {arch.Evidence})")}");

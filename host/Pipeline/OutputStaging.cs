@@ -47,9 +47,11 @@ public sealed class OutputStaging : IDisposable
         var moved = new List<string>();
         try
         {
-            foreach (var file in Directory.GetFiles(StagingDirectory).Order(StringComparer.Ordinal))
+            // Files in sub-folders (a deployable folder's onnx/model.onnx) keep their relative paths.
+            foreach (var file in Directory.GetFiles(StagingDirectory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
-                string target = Path.Combine(OutputDirectory, Path.GetFileName(file));
+                string target = Path.Combine(OutputDirectory, Path.GetRelativePath(StagingDirectory, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.Move(file, target, overwrite: true);
                 moved.Add(target);
             }

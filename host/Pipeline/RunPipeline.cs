@@ -62,15 +62,19 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         using var staging = new OutputStaging(request.OutputDirectory);
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
         var input = InputFile.Of(request.ModelPath);
-        ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
+        if (request.Architecture is not null) ArchitectureRegistry.Get(request.Architecture);   // an unknown name fails before anything loads
+        var foreign = new ForeignModelOptions(request.Architecture, request.Heads);
+        // A model folder gives a deployable output folder: its config and tokenizer files beside onnx/model.onnx.
+        var folder = ModelFolder.IsFolder(request.ModelPath) ? ModelFolder.Open(request.ModelPath, request.Heads) : null;
+        string onnxFile = folder is null ? OnnxStage.FileName : DeployableFolder.OnnxFile;
 
         using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
-        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, dataBytes, limit);
+        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(folder?.WeightsPath ?? request.ModelPath, dataBytes, limit);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
-        using var model = ModelIO.Load(request.ModelPath, kinds, arch);
+        using var model = ModelIO.Load(request.ModelPath, kinds, null, foreign);
         _observer.Loaded(request.ModelPath, model);
         var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
         // The evaluation's reference is the input model as loaded: exported now (on the CPU, where it was loaded),
@@ -149,7 +153,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset);
+            var onnx = OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset);
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
@@ -159,11 +163,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             report.Warn($"ONNX export skipped: {(model.IsExecutable ? $"architecture {model.ArchitectureName} does not implement ONNX export" : "the model is weights-only (unknown architecture); pass --arch to export model.onnx")}");
         }
         var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
-            ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation) : null;
+            ? EvaluationStage.Evaluate(staging.PathOf(onnxFile), reference, data, report, log, cancellation) : null;
         timings["total"] = ReportNumber.Seconds(clock.Elapsed);
 
         var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied);
         var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation);
+        if (folder is not null) DeployableFolder.CopyCompanions(folder, staging.StagingDirectory);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
         ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
         Reports.ReportWriter.Write(runReport, staging.StagingDirectory, log);

@@ -41,6 +41,7 @@ public static class ModelIO
         }
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no such file");
         if (architecture is null && ForeignSpec(path, foreign) is { } inferred) return LoadForeign(path, kinds, inferred, " (sizes inferred from its tensors)");
+        if (architecture is null && foreign?.Architecture is { } named) architecture = ArchitectureRegistry.Spec(named);
         using var reader = CheckpointFormats.Open(path);
         if (reader is OnnxCheckpointReader onnx)
         {
@@ -97,13 +98,20 @@ public static class ModelIO
     /// it is not a transformer family <see cref="ShapeInference"/> knows (or is not foreign).</summary>
     private static ArchitectureSpec? ForeignSpec(string path, ForeignModelOptions? foreign)
     {
+        var head = new byte[64];
+        long length;
+        using (var fs = File.OpenRead(path))
+        {
+            length = fs.Length;
+            Array.Resize(ref head, fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
+        }
+        if (new OnnxFormat().Sniff(head, length)) return null;   // a graph carries its own architecture
         using var reader = CheckpointFormats.Open(path);
         if (reader is OnnxCheckpointReader || reader.Metadata.ContainsKey(CompressionManifest.MetadataKey) || reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey))
             return null;
         string? family = foreign?.Architecture ?? ArchitectureDetector.Detect(reader.Tensors.Select(t => t.Name).ToList(), reader.Metadata)?.Name;
         if (family is null) return null;
-        var spec = ShapeInference.Infer(family.ToLowerInvariant(), reader.Tensors, foreign?.Heads, path);
-        return spec ?? (foreign?.Architecture is { } name ? ArchitectureRegistry.Spec(name) : null);
+        return ShapeInference.Infer(family.ToLowerInvariant(), reader.Tensors, foreign?.Heads, path);
     }
 
     /// <summary>Loads a checkpoint in its ecosystem's layout (names mapped by the architecture, tensors converted,
