@@ -68,7 +68,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var folder = ModelFolder.IsFolder(request.ModelPath) ? ModelFolder.Open(request.ModelPath, request.Heads) : null;
         string onnxFile = folder is null ? OnnxStage.FileName : DeployableFolder.OnnxFile;
 
-        using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
+        using var data = request.Data is null ? null : DataSources.Open(request.Data, seed, folder?.Directory);
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
         if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(folder?.WeightsPath ?? request.ModelPath, dataBytes, limit);
