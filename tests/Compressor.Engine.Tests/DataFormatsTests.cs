@@ -114,6 +114,40 @@ public sealed class DataFormatsTests : IDisposable
         Assert.Contains("no array 'pixels'", bad.Message);
     }
 
+    [Fact]
+    public void ImageFoldersAreDecodedCroppedAndNormalisedAsTimmDoes()
+    {
+        string root = Path.Combine(_dir, "images");
+        var colors = new Dictionary<string, SkiaSharp.SKColor> { ["blue"] = new(0, 0, 255), ["red"] = new(255, 0, 0) };
+        foreach (var (label, color) in colors)
+        {
+            string dir = Directory.CreateDirectory(Path.Combine(root, label)).FullName;
+            for (int i = 0; i < 3; i++)
+            {
+                using var bitmap = new SkiaSharp.SKBitmap(40 + 10 * i, 30);
+                bitmap.Erase(color);
+                using var data = bitmap.Encode(i == 2 ? SkiaSharp.SKEncodedImageFormat.Jpeg : SkiaSharp.SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(Path.Combine(dir, $"{i}.{(i == 2 ? "jpg" : "png")}"), data.ToArray());
+            }
+        }
+        File.WriteAllText(Path.Combine(root, "red", "notes.txt"), "not an image");
+        using var splits = DataSources.Open($"images:{root},size=16,validation=0.2", 0);
+        Assert.Equal(DataKind.Images, splits.Info.Kind);
+        Assert.Equal(2, splits.Info.Classes);
+        Assert.Equal(new long[] { 3, 16, 16 }, splits.Info.SampleShape);
+        var batches = splits.Train.Batches(10).Concat(splits.Evaluation.Batches(10)).ToList();
+        using var x = cat(batches.Select(b => b.Input).ToList(), 0);
+        using var y = cat(batches.Select(b => b.Target!).ToList(), 0);
+        Assert.Equal(6, x.shape[0]);
+        // A solid red PNG (label 1, "red" sorts after "blue") is (1 − 0.485)/0.229, (0 − 0.456)/0.224, (0 − 0.406)/0.225 in every pixel.
+        int red = Enumerable.Range(0, 6).First(i => y[i].item<long>() == 1);
+        Tolerances.AssertClose(tensor(new[] { (1 - 0.485f) / 0.229f, -0.456f / 0.224f, -0.406f / 0.225f }), x[red].mean([1, 2]), rtol: 0, atol: 0.02, "normalised red");
+        var bad = Path.Combine(root, "blue", "broken.png");
+        File.WriteAllText(bad, "not a png");
+        var e = Assert.Throws<CompressException>(() => DataSources.Open($"images:{root}", 0));
+        Assert.Contains("broken.png: not a decodable", e.Message);
+    }
+
     private static void Npy(ZipArchive zip, string name, string descr, string shape, byte[] data)
     {
         string header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";

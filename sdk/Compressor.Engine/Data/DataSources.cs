@@ -7,7 +7,8 @@ public static class DataSources
     public const string Help = "digits (embedded sklearn digits, 8x8), idx:DIR (MNIST-layout IDX files, gzipped or not), " +
                                "text:FILE[,tokenizer=char|gpt2][,context=T] (language-model windows), sentences:FILE[,context=T][,vocab=PATH] " +
                                "(BERT WordPiece sentences, MiniLM's vocabulary by default), jsonl:FILE[,field=text][,tokenizer=PATH][,task=lm|encoder] " +
-                               "(texts tokenized with the model folder's tokenizer.json), npz:FILE[,input=NAME][,target=NAME] (NumPy arrays keyed by the model's input names); images take ,size=S ,channels=C ,scale=F; all take ,calibration=N ,limit=N";
+                               "(texts tokenized with the model folder's tokenizer.json), npz:FILE[,input=NAME][,target=NAME] (NumPy arrays keyed by the model's input names), " +
+                               "images:DIR (JPEG/PNG, one sub-folder per class, preprocessed as the model's config or timm's defaults say); digits and idx take ,size=S ,channels=C ,scale=F; all take ,calibration=N ,limit=N";
 
     /// <summary>Parses and opens <paramref name="spec"/>; the seed fixes the splits.</summary>
     /// <exception cref="CompressException">Bad spec or bad files, in one line.</exception>
@@ -26,6 +27,7 @@ public static class DataSources
             "text" => TextDataSource.Open(s, seed),
             "jsonl" => JsonlDataSource.Open(s, seed, modelFolder),
             "npz" => NpzDataSource.Open(s, seed),
+            "images" => ImageFolderDataSource.Open(s, seed, modelFolder),
             _ => throw new CompressException(ErrorKind.InvalidOptions, $"--data '{spec}': unknown kind"),
         };
     }

@@ -10,7 +10,7 @@ namespace Compressor.Engine.Data;
 public sealed record DataSpec(string Kind, string? Path, IReadOnlyDictionary<string, string> Options)
 {
     /// <summary>The kinds understood.</summary>
-    public static readonly string[] Kinds = ["digits", "idx", "text", "sentences", "jsonl", "npz"];
+    public static readonly string[] Kinds = ["digits", "idx", "text", "sentences", "jsonl", "npz", "images"];
 
     /// <summary>Parses a spec.</summary>
     /// <exception cref="CompressException">Malformed spec, in one line naming it.</exception>
