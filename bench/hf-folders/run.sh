@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The user's own models through compress (issue: Hugging Face folders and timm checkpoints). Writes the inputs with
 # bench/HfFolders, then runs, each into bench/hf-folders/out/<name>/ with its report.json:
-#   deit-statsq   a DeiT-S timm checkpoint (.pth, no config, 22M parameters) → statsq W4A4 + QKR, a few steps, export
+#   deit-statsq   a DeiT-S timm checkpoint (.pth, no config, 22M parameters) → statsq W4A4 + QKR, 2 + 2 steps on
+#                 images:DIR (80 digit PNGs, resized to 224 and normalised as timm does: 16 for training, 8 held out), export
 #   minilm-jlcm   the real all-MiniLM-L6-v2 as a BERT folder → jlcm (2-bit codebooks), calibration texts from a
 #                 jsonl file tokenized with the folder's own tokenizer.json
 #   gpt2-rtn, gpt2-sparsity, llama-rtn, llama-sparsity   GPT-2 (124M) and Llama-style (74M) folders → rtn / sparsity
@@ -15,7 +16,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 dotnet build host -c Release -v q -nologo >/dev/null
 dotnet build bench/HfFolders -c Release -v q -nologo >/dev/null
 [ -f bench/data/text/moby-dick.txt ] || bash bench/fetch-data.sh text
-[ -d "$models/llama" ] || dotnet bench/HfFolders/bin/Release/net10.0/linux-x64/HfFolders.dll "$models"
+[ -d "$models/digits-images" ] || dotnet bench/HfFolders/bin/Release/net10.0/linux-x64/HfFolders.dll "$models"
 compress=host/bin/Release/net10.0/linux-x64/compress
 text="text:bench/data/text/moby-dick.txt,tokenizer=gpt2,context=64,calibration=32,limit=256"
 want="${*:-deit-statsq minilm-jlcm gpt2-rtn gpt2-sparsity llama-rtn llama-sparsity}"
@@ -31,8 +32,8 @@ print(f'{sys.argv[2]:15s} params {r["input"]["parameters"]:>12,}  bits/w {o.get(
       f'onnx {o["bytesOnDisk"]:>12,} B  parity {v.get("sqnrDb", float("nan")):6.1f} dB (max abs {v.get("maxAbsError", float("nan")):.2e})  {sys.argv[3]} s')
 PY
 }
-run deit-statsq statsq --model "$models/deit_small_patch16_224.pth" --heads 6 --data digits,size=224,channels=3,limit=32,calibration=16 \
-  --bits 4 --qkr true --epochs 1 --cga-epochs 1 --batch-size 16
+run deit-statsq statsq --model "$models/deit_small_patch16_224.pth" --heads 6 --data "images:$models/digits-images,limit=16,calibration=8" \
+  --bits 4 --qkr true --epochs 1 --cga-epochs 1 --batch-size 8
 run minilm-jlcm jlcm --model "$models/all-MiniLM-L6-v2" --data "jsonl:$models/moby.jsonl,context=32,calibration=64" \
   --bits 2 --groups 4 --iterations 20 --calibration-samples 64
 run gpt2-rtn rtn --model "$models/gpt2" --weight-bits 4 --group-size 128
