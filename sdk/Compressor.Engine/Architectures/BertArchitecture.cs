@@ -367,7 +367,6 @@ public sealed class BertSelfAttention : LayerContainer, IOnnxExportable
     public Tensor Attend(Tensor x, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], n = x.shape[1];
         var q = AttentionMath.SplitHeads(Child("query").forward(x), _heads);
         var k = AttentionMath.SplitHeads(Child("key").forward(x), _heads);
         var v = AttentionMath.SplitHeads(Child("value").forward(x), _heads);
