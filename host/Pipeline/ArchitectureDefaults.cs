@@ -12,8 +12,9 @@ namespace Compressor.Host.Pipeline;
 /// (input shape, classes, vocabulary, context), then overridden by <c>--config</c>.</summary>
 public static class ArchitectureDefaults
 {
-    /// <summary>Names <c>train</c> accepts.</summary>
-    public static IEnumerable<string> Names => ArchitectureRegistry.All.Select(a => a.Name)
+    /// <summary>Names <c>train</c> accepts (BERT and the Llama family load from Hugging Face folders; they are not
+    /// trained from scratch here).</summary>
+    public static IEnumerable<string> Names => ArchitectureRegistry.All.Select(a => a.Name).Where(n => n is not ("bert" or "llama"))
         .Concat(VitArchitecture.Presets.Keys).Concat(Gpt2Architecture.Presets.Keys).Order(StringComparer.Ordinal);
 
     /// <summary>The spec for <paramref name="name"/> on <paramref name="info"/>.</summary>
