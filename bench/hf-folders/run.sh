@@ -18,7 +18,7 @@ dotnet build bench/HfFolders -c Release -v q -nologo >/dev/null
 [ -f bench/data/text/moby-dick.txt ] || bash bench/fetch-data.sh text
 [ -d "$models/digits-images" ] || dotnet bench/HfFolders/bin/Release/net10.0/linux-x64/HfFolders.dll "$models"
 compress=host/bin/Release/net10.0/linux-x64/compress
-text="text:bench/data/text/moby-dick.txt,tokenizer=gpt2,context=64,calibration=32,limit=256"
+text="text:bench/data/text/moby-dick.txt,tokenizer=gpt2,context=64,calibration=32,limit=256,validation=0.01"
 want="${*:-deit-statsq minilm-jlcm gpt2-rtn gpt2-sparsity llama-rtn llama-sparsity}"
 run() { # name args...
   local name="$1"; shift
