@@ -11,8 +11,8 @@ public static class ExportCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
     {
-        var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint written by 'compress run' (compressed.safetensors) or any safetensors file of a built-in architecture." };
-        var output = new Option<string>("--out", "-o") { Description = "The ONNX file to write (tensors go to FILE.data beside it when the model exceeds 2 GB).", Required = true };
+        var checkpoint = new Argument<string>("checkpoint") { Description = "A checkpoint written by 'compress run' (compressed.safetensors), any safetensors file of a built-in architecture, or a Hugging Face / timm model folder (then --out is a folder: config.json, tokenizer files, onnx/model.onnx)." };
+        var output = new Option<string>("--out", "-o") { Description = "The ONNX file to write (tensors go to FILE.data beside it when the model exceeds 2 GB); for a model folder, the output folder.", Required = true };
         var opset = new Option<int?>("--opset") { Description = "ai.onnx opset (default 21; 25 where 2-bit weights need int2; at most 25)." };
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …)." };
         var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help.Replace("model.onnx", "the ONNX model") };

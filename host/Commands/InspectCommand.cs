@@ -18,7 +18,7 @@ public static class InspectCommand
     {
         var file = new Argument<string>("checkpoint")
         {
-            Description = "A checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index (*.index.json) or TorchSharp module.save; the format is recognised by content.",
+            Description = "A checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index (*.index.json) or TorchSharp module.save (the format is recognised by content), or a Hugging Face / timm model folder (its config, the architecture it loads as, and its weights).",
         };
         var cmd = new Command("inspect", "Show a checkpoint's format, tensors (name, dtype, shape, bytes), parameter count, total bytes, detected architecture and metadata.");
         cmd.Arguments.Add(file);
@@ -29,6 +29,10 @@ public static class InspectCommand
     /// <summary>Inspects <paramref name="path"/> and prints the summary (text or JSON) on stdout.</summary>
     public static ExitCode Handle(CommandEnvironment env, string path)
     {
+        var folder = ModelFolder.IsFolder(path) ? ModelFolder.Open(path) : null;
+        var shown = folder is null ? null : new InspectedFolder(folder.Directory, folder.ConfigPath, folder.Family, folder.Spec.Name, folder.Spec.Config,
+            folder.WeightsPath, folder.CompanionFiles.Select(Path.GetFileName).ToList()!);
+        if (folder is not null) path = folder.WeightsPath;
         using var reader = CheckpointFormats.Open(path);
         var tensors = reader.Tensors;
         long parameters = tensors.Where(t => t.ScalarType.IsFloatingPoint()).Sum(t => t.ElementCount);
@@ -39,11 +43,18 @@ public static class InspectCommand
         {
             JsonOutput.Write(env.Out, new InspectOutput(JsonOutput.SchemaVersion, reader.Path, reader.Format, parameters, elements, bytes, new FileInfo(path).Length,
                 arch, new SortedDictionary<string, string>(reader.Metadata.ToDictionary(), StringComparer.Ordinal),
-                [.. tensors.Select(t => new InspectedTensor(t.Name, TensorDType.NameOf(t.ScalarType), t.DType, t.Shape, t.ByteCount))]));
+                [.. tensors.Select(t => new InspectedTensor(t.Name, TensorDType.NameOf(t.ScalarType), t.DType, t.Shape, t.ByteCount))], shown));
             return ExitCode.Success;
         }
         var o = env.Out;
         // Names, metadata and evidence come from the file: escaped and capped before they reach the terminal.
+        if (shown is not null)
+        {
+            o.WriteLine($"folder        {TerminalText.Cell(shown.Path, 4096)}");
+            o.WriteLine($"config        {TerminalText.Cell(Path.GetFileName(shown.Config), 256)} (model_type {TerminalText.Cell(shown.ModelType, 64)})");
+            o.WriteLine($"loads as      {shown.Architecture} {TerminalText.Cell(shown.ArchitectureConfig.ToString(Newtonsoft.Json.Formatting.None), 1000)}");
+            o.WriteLine($"files         {TerminalText.Cell(string.Join(", ", shown.CompanionFiles.Prepend(Path.GetFileName(shown.Weights))), 1000)}");
+        }
         o.WriteLine($"checkpoint    {TerminalText.Cell(reader.Path, 4096)}");
         o.WriteLine($"format        {reader.Format}");
         o.WriteLine($"architecture  {(arch is null ? "not recognised" : $"{arch.Name} ({arch.Family}{(arch.Depth is { } d ? $", {d} blocks" : "")}; from {TerminalText.Cell(arch.Evidence, 200)})")}");

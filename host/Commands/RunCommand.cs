@@ -11,9 +11,10 @@ public static class RunCommand
     public static Command Create(Func<ParseResult, Func<CommandEnvironment, ExitCode>, int> execute)
     {
         var target = new Argument<string>("plugin|recipe") { Description = "A plugin id (see 'compress plugin list') or a recipe JSON file of ordered steps." };
-        var model = new Option<string>("--model", "-m") { Description = "The input checkpoint: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index, TorchSharp, or an ONNX model (recognised by content).", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, model.onnx, recipe.json, report.json. Existing files are replaced only when the run succeeds.", Required = true };
-        var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …). Without it such a checkpoint loads weights-only (data-free plugins only)." };
+        var model = new Option<string>("--model", "-m") { Description = "The input: a Hugging Face or timm model folder (config.json + model.safetensors, shards or pytorch_model.bin), or a checkpoint file: safetensors, PyTorch torch.save (.pt/.pth/.bin), a Hugging Face sharded index, TorchSharp, or an ONNX model (recognised by content).", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder: compressed.safetensors, model.onnx, recipe.json, report.json; from a model folder laid out as Hugging Face loaders expect (config.json, tokenizer files, onnx/model.onnx). Existing files are replaced only when the run succeeds.", Required = true };
+        var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, vit, gpt2, bert, llama, …); transformer sizes are read from the tensors. Without it a checkpoint of no recognised family loads weights-only (data-free plugins only)." };
+        var heads = new Option<int?>("--heads") { Description = "Attention heads of a checkpoint without config.json (tensor shapes never tell them; default width/64, the head width of timm ViT/DeiT and GPT-2)." };
         var data = new Option<string?>("--data") { Description = "Data set for plugins that need calibration or training data: " + DataSources.Help };
         var seed = new Option<int?>("--seed") { Description = "Seed for every random choice (default: the recipe's, else 0). Same inputs and seed give the same outputs." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N (auto: CUDA when available).", DefaultValueFactory = _ => "auto" };
@@ -29,10 +30,10 @@ public static class RunCommand
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, data, seed, device, work, opset, exportTarget, timeout, maxMemory, evalLimit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, heads, data, seed, device, work, opset, exportTarget, timeout, maxMemory, evalLimit }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
             pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory),
-            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null))));
+            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null, pr.GetValue(heads)))));
         return cmd;
     }
 

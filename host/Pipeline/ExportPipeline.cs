@@ -18,6 +18,7 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
     /// <exception cref="CompressException">Any user-facing failure, with its kind.</exception>
     public ExportResult Execute(ExportRequest request, CancellationToken cancellation)
     {
+        if (ModelFolder.IsFolder(request.CheckpointPath)) return ExecuteFolder(request, cancellation);
         if (!File.Exists(request.CheckpointPath)) throw new CompressException(ErrorKind.InvalidInput, $"{request.CheckpointPath}: no such file");
         string fileName = Path.GetFileName(request.OutputPath);
         if (fileName.Length == 0 || Directory.Exists(request.OutputPath))
@@ -33,6 +34,24 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
         log.Info($"exporting {fileName} and verifying it on ONNX Runtime");
         var onnx = OnnxStage.Run(model, staging.PathOf(fileName), kinds, request.Opset, request.Target);
         if (OnnxStage.FallbackWarning(onnx.Verification) is { } warning) log.Warn(warning);
+        var files = staging.Commit();
+        return new ExportResult(files, onnx.Output, onnx.Verification);
+    }
+
+    /// <summary>A Hugging Face / timm model folder: <c>--out</c> is a folder that receives the deployable layout
+    /// (<see cref="DeployableFolder"/>).</summary>
+    private ExportResult ExecuteFolder(ExportRequest request, CancellationToken cancellation)
+    {
+        if (File.Exists(request.OutputPath))
+            throw new CompressException(ErrorKind.InvalidOptions, $"--out {request.OutputPath}: exporting a model folder writes a folder, and this is a file");
+        var folder = ModelFolder.Open(request.CheckpointPath);
+        log.Info($"loading {request.CheckpointPath} ({folder.Family}, {Path.GetFileName(folder.WeightsPath)})");
+        using var model = ModelIO.Load(request.CheckpointPath, kinds, null, new ForeignModelOptions(request.Architecture));
+        cancellation.ThrowIfCancellationRequested();
+        using var staging = new OutputStaging(request.OutputPath);
+        log.Info($"exporting {DeployableFolder.OnnxFile} and verifying it on ONNX Runtime");
+        var onnx = OnnxStage.Run(model, staging.PathOf(DeployableFolder.OnnxFile), kinds, request.Opset);
+        DeployableFolder.CopyCompanions(folder, staging.StagingDirectory);
         var files = staging.Commit();
         return new ExportResult(files, onnx.Output, onnx.Verification);
     }

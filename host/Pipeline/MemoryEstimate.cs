@@ -53,13 +53,20 @@ public static class MemoryEstimate
     /// <summary>Refuses, before loading or hashing it, a checkpoint whose run would exceed <paramref name="limit"/>:
     /// first on the file's size alone for a self-contained ONNX file, then on what the checkpoint declares
     /// (<see cref="ModelIO.Declare"/>). Returns the model's declared tensor bytes.</summary>
+    /// <param name="path">The checkpoint, or a model folder.</param>
+    /// <param name="weights">A model folder's weights file (null for a checkpoint file).</param>
+    /// <param name="kinds">The layer kinds that rebuild compressed layers.</param>
+    /// <param name="foreign">The <c>--arch</c> / <c>--heads</c> of the run.</param>
+    /// <param name="dataBytes">The in-memory data's bytes.</param>
+    /// <param name="limit">The limit in bytes.</param>
     /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>, or the reader's own errors.</exception>
-    public static long CheckCheckpoint(string path, LayerKindSet kinds, ArchitectureSpec? architecture, long dataBytes, long limit)
+    public static long CheckCheckpoint(string path, string? weights, LayerKindSet kinds, ForeignModelOptions? foreign, long dataBytes, long limit)
     {
-        long fileBytes = Compressor.Engine.IO.InputFiles.RequireRegular(path);
+        string file = weights ?? path;
+        long fileBytes = Compressor.Engine.IO.InputFiles.RequireRegular(file);
         // An ONNX file is parsed whole to be declared: its size bounds its tensors, so check that first.
-        if (IsOnnx(path)) Check(fileBytes, dataBytes, limit, $"{path}: the model");
-        var declared = ModelIO.Declare(path, kinds, architecture);
+        if (IsOnnx(file)) Check(fileBytes, dataBytes, limit, $"{file}: the model");
+        var declared = ModelIO.Declare(path, kinds, null, foreign);
         Check(declared.ModelTensorBytes, dataBytes, limit, $"{path}: the checkpoint");
         return declared.ModelTensorBytes;
     }

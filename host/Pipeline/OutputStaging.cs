@@ -6,7 +6,8 @@ namespace Compressor.Host.Pipeline;
 
 /// <summary>Collects a command's output files in a hidden staging folder inside the output directory and commits them
 /// as a set: every file, or none, replaces the folder's previous outputs. Files the output directory already had (the
-/// previous run's, the user's own) stay untouched until the commit.
+/// previous run's, the user's own) stay untouched until the commit. Outputs may sit in sub-folders (a deployable model
+/// folder's <c>onnx/model.onnx</c>): they are named by their path relative to the output directory.
 /// <para>The commit: every final name is checked first (a folder in the way fails the commit before anything is
 /// replaced); each previous output is kept as a hard link (or copy) in the staging folder; a commit marker
 /// (<c>.commit</c>, the list of names) is written atomically — <b>the commit point</b>; the staged files are renamed
@@ -65,8 +66,13 @@ public sealed class OutputStaging : IDisposable
     /// <summary>The interrupted commits this staging completed when it was created (their staging folders' names).</summary>
     public IReadOnlyList<string> Recovered { get; }
 
-    /// <summary>The staging path of output <paramref name="fileName"/>.</summary>
-    public string PathOf(string fileName) => Path.Combine(StagingDirectory, fileName);
+    /// <summary>The staging path of output <paramref name="fileName"/> (a name or a relative path; its folder is created).</summary>
+    public string PathOf(string fileName)
+    {
+        string path = Path.Combine(StagingDirectory, fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        return path;
+    }
 
     /// <summary>The final path of output <paramref name="fileName"/>.</summary>
     public string FinalPathOf(string fileName) => Path.Combine(OutputDirectory, fileName);
@@ -75,18 +81,29 @@ public sealed class OutputStaging : IDisposable
     /// <exception cref="CompressException">Of kind <see cref="ErrorKind.OutputFailed"/>, with the folder as it was.</exception>
     public IReadOnlyList<string> Commit()
     {
-        var names = Directory.GetFiles(StagingDirectory).Select(Path.GetFileName).Where(n => n is not (LockFile or MarkerFile)).Select(n => n!)
-            .Order(StringComparer.Ordinal).ToList();
         string previous = Path.Combine(StagingDirectory, PreviousFolder);
+        var names = Directory.GetFiles(StagingDirectory, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(StagingDirectory, f))
+            .Where(n => n is not (LockFile or MarkerFile) && !n.StartsWith(PreviousFolder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal).ToList();
         foreach (var name in names)
+        {
             if (Directory.Exists(FinalPathOf(name)))
                 throw new CompressException(ErrorKind.OutputFailed, $"cannot write {FinalPathOf(name)}: a folder is in the way (nothing was replaced)");
+            for (string? dir = Path.GetDirectoryName(name); !string.IsNullOrEmpty(dir); dir = Path.GetDirectoryName(dir))
+                if (File.Exists(FinalPathOf(dir)))
+                    throw new CompressException(ErrorKind.OutputFailed, $"cannot write {FinalPathOf(name)}: {FinalPathOf(dir)} is a file, not a folder (nothing was replaced)");
+        }
         string marker = Path.Combine(StagingDirectory, MarkerFile);
         try
         {
             Directory.CreateDirectory(previous);
             foreach (var name in names)
-                if (File.Exists(FinalPathOf(name))) KeepCopy(FinalPathOf(name), Path.Combine(previous, name));
+                if (File.Exists(FinalPathOf(name)))
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(previous, name))!);
+                    KeepCopy(FinalPathOf(name), Path.Combine(previous, name));
+                }
             AtomicFile.WriteAllText(marker, JsonSerializer.Serialize(names));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -99,7 +116,8 @@ public sealed class OutputStaging : IDisposable
         {
             foreach (var name in names)
             {
-                File.Move(PathOf(name), FinalPathOf(name), overwrite: true);
+                Directory.CreateDirectory(Path.GetDirectoryName(FinalPathOf(name))!);
+                File.Move(Path.Combine(StagingDirectory, name), FinalPathOf(name), overwrite: true);
                 moved.Add(name);
                 CrashPoints.Reach("commit.after-move");
             }
@@ -146,9 +164,12 @@ public sealed class OutputStaging : IDisposable
                     foreach (var name in names)
                     {
                         // Names are checked again: a marker is only ever written by a commit, but the folder is the user's.
-                        if (name.Length == 0 || name != Path.GetFileName(name) || name is "." or "..") continue;
+                        if (!IsRelativeInside(name)) continue;
                         string staged = Path.Combine(dir, name);
-                        if (File.Exists(staged)) File.Move(staged, Path.Combine(outputDirectory, name), overwrite: true);
+                        if (!File.Exists(staged)) continue;
+                        string final = Path.Combine(outputDirectory, name);
+                        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                        File.Move(staged, final, overwrite: true);
                     }
                     AtomicFile.SyncDirectory(outputDirectory);
                     completed.Add(Path.GetFileName(dir));
@@ -162,6 +183,10 @@ public sealed class OutputStaging : IDisposable
         }
         return completed;
     }
+
+    /// <summary>Whether <paramref name="name"/> is a relative path that stays inside its folder (no root, no <c>..</c>).</summary>
+    private static bool IsRelativeInside(string name) =>
+        name.Length > 0 && !Path.IsPathRooted(name) && name.Split('/', '\\').All(part => part.Length > 0 && part is not ("." or ".."));
 
     /// <summary>Whether a live process holds the staging folder <paramref name="dir"/>: its lock file is locked, or (a
     /// folder from a version without lock files) the process id in its name is running.</summary>

@@ -82,19 +82,23 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     private RunResult Execute(RunRequest request, CancellationToken cancellation, Stopwatch clock, long? memoryLimit, List<ResolvedStep> steps,
         int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target)
     {
-        ArchitectureSpec? arch = request.Architecture is null ? null : ArchitectureRegistry.Spec(request.Architecture);
-        if (!File.Exists(request.ModelPath) && !Directory.Exists(request.ModelPath)) throw new CompressException(ErrorKind.InvalidInput, $"{request.ModelPath}: no such file");
+        if (request.Architecture is not null) ArchitectureRegistry.Get(request.Architecture);   // an unknown name fails before anything loads
+        var foreign = new ForeignModelOptions(request.Architecture, request.Heads);
+        // A model folder gives a deployable output folder: its config and tokenizer files beside onnx/model.onnx.
+        var folder = ModelFolder.IsFolder(request.ModelPath) ? ModelFolder.Open(request.ModelPath, request.Heads) : null;
+        if (folder is null) Compressor.Engine.IO.InputFiles.RequireRegular(request.ModelPath);   // missing, a FIFO, a device: refused before data loads
+        string onnxFile = folder is null ? OnnxStage.FileName : DeployableFolder.OnnxFile;
 
-        using var data = request.Data is null ? null : DataSources.Open(request.Data, seed);
+        using var data = request.Data is null ? null : DataSources.Open(request.Data, seed, folder?.Directory);
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
         // The memory check comes before the input is hashed or loaded: a file too large for the limit is refused
         // from its header alone.
-        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, kinds, arch, dataBytes, limit);
+        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, folder?.WeightsPath, kinds, foreign, dataBytes, limit);
         var input = InputFile.Of(request.ModelPath);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
-        using var model = ModelIO.Load(request.ModelPath, kinds, arch);
+        using var model = ModelIO.Load(request.ModelPath, kinds, null, foreign);
         CheckFiniteInput(model, request.ModelPath);
         _observer.Loaded(request.ModelPath, model);
         var memory = memoryLimit is { } l ? MemoryEstimate.Budget(model, dataBytes, l) : MemoryBudget.Unlimited;
@@ -181,7 +185,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(OnnxStage.FileName), kinds, request.Opset, target, progress);
+            var onnx = OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset, target, progress);
             onnxExport = onnx.Export;
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
@@ -194,7 +198,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         }
         var evaluationClock = Stopwatch.StartNew();
         var evaluation = data is not null && reference is not null && output.Onnx is not null  // compressed vs input model on ORT
-            ? EvaluationStage.Evaluate(staging.PathOf(OnnxStage.FileName), reference, data, report, log, cancellation, progress, request.EvalLimit) : null;
+            ? EvaluationStage.Evaluate(staging.PathOf(onnxFile), reference, data, report, log, cancellation, progress, request.EvalLimit) : null;
         if (evaluation is not null) timings["evaluation"] = ReportNumber.Seconds(evaluationClock.Elapsed);
         if (target == Compressor.Sdk.Layers.ExportTarget.Speed && OnnxStage.SlowWarning(evaluation?.SpeedUp) is { } slow) report.Warn(slow);
         timings["total"] = ReportNumber.Seconds(clock.Elapsed);
@@ -203,6 +207,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var sizes = LayerAudit.Breakdown(model, LayerAudit.Fp32Layers(model, audited, catalog), CheckpointFile, output.BytesOnDisk, onnxExport);
         var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied, ExportTargets.Name(target));
         var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation, LayerAudit.Storage(model), sizes);
+        if (folder is not null) DeployableFolder.CopyCompanions(folder, staging.StagingDirectory);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
         ResultJson.WriteFile(staging.PathOf(ReportFile), runReport);
         Reports.ReportWriter.Write(runReport, staging.StagingDirectory, log);

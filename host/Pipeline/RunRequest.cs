@@ -2,9 +2,10 @@ namespace Compressor.Host.Pipeline;
 
 /// <summary>Everything <c>compress run</c> was asked to do.</summary>
 /// <param name="Target">A plugin id or a recipe file.</param>
-/// <param name="ModelPath">The input checkpoint.</param>
+/// <param name="ModelPath">The input checkpoint, or a Hugging Face / timm model folder.</param>
 /// <param name="OutputDirectory">Where outputs go.</param>
-/// <param name="Architecture">A built-in architecture name for a foreign checkpoint (null: from the file).</param>
+/// <param name="Architecture">A built-in architecture name for a foreign checkpoint (null: from the file or folder;
+/// its sizes come from the config or the tensors).</param>
 /// <param name="Data">The data spec, or null.</param>
 /// <param name="Seed">The seed (null: the recipe's, else 0).</param>
 /// <param name="Device">auto, cpu, cuda or cuda:N.</param>
@@ -16,6 +17,7 @@ namespace Compressor.Host.Pipeline;
 /// <see cref="Compressor.Sdk.Plugins.MemoryBudget"/>.</param>
 /// <param name="EvalLimit">Evaluate at most this many samples of the evaluation split (null: all).</param>
 /// <param name="ExportTarget">What model.onnx is optimised for (<c>--target</c>; null: the recipe's, else size).</param>
+/// <param name="Heads">Attention heads of a checkpoint whose sizes are inferred from its tensors (<c>--heads</c>), or null.</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -30,4 +32,5 @@ public sealed record RunRequest(
     double? TimeoutSeconds = null,
     string? MaxMemory = null,
     long? EvalLimit = null,
-    Compressor.Sdk.Layers.ExportTarget? ExportTarget = null);
+    Compressor.Sdk.Layers.ExportTarget? ExportTarget = null,
+    int? Heads = null);

@@ -32,6 +32,13 @@ public sealed class StatsQPlugin : CompressionPlugin<StatsQOptions>
         var model = context.Model;
         if (!model.IsExecutable)
             throw new CompressException(ErrorKind.InvalidInput, "statsq: quantization-aware training needs an executable model (pass --arch for a bare checkpoint)");
+        // QKR folds W_qᵀW_k into one matrix and the quantized attention replaces the whole module: both need the fused,
+        // unmasked, position-free attention of ViT/DeiT (README "Where the quantizers go"). Other forms are refused in
+        // one line rather than skipped.
+        if (model.Transformer?.Blocks.FirstOrDefault(b => b.Attention.Differences() is not null) is { } other)
+            throw new CompressException(ErrorKind.InvalidInput,
+                $"statsq: {(options.Qkr ? "QKR and " : "")}the quantized attention apply to the fused, unmasked attention of ViT/DeiT; " +
+                $"{other.Attention.Name} ({model.ArchitectureName}) has {other.Attention.Differences()}, which this version does not rewrite");
         var train = context.Data.Train
                     ?? throw new CompressException(ErrorKind.InvalidOptions, "statsq: quantization-aware training needs labelled training data: pass --data (e.g. --data digits or --data idx:DIR)");
         var evaluation = context.Data.Evaluation ?? train;

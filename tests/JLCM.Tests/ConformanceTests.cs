@@ -57,7 +57,7 @@ public sealed class JlcmConformanceCnnTests : PluginConformanceTests<JlcmPlugin,
 /// (3 bits each) through export and the gate.</summary>
 public sealed class JlcmConformanceGptqInitTests : PluginConformanceTests<JlcmPlugin, JlcmOptions>
 {
-    protected override JlcmOptions SampleOptions => new() { Bits = 3, Groups = 2, Init = CodebookInit.Gptq, Iterations = 5, CalibrationSamples = 128 };
+    protected override JlcmOptions SampleOptions => new() { WeightBits = 3, Groups = 2, Init = CodebookInit.Gptq, Iterations = 5, CalibrationSamples = 128 };
 
     protected override IEnumerable<(string[] Arguments, string Flag)> InvalidArguments => [(["--init", "spectral"], "--init")];
 

@@ -82,6 +82,29 @@ public sealed class StatsQPluginTests(TrainedVitFixture fx)
         }
     }
 
+    [Theory]
+    [InlineData("gpt", "a causal mask")]
+    [InlineData("bert", "separate q/k/v projections, a padding mask")]
+    [InlineData("llama", "rotary position embeddings, grouped-query attention")]
+    public void AttentionFormsItCannotRewriteAreNamedInOneLine(string architecture, string form)
+    {
+        using var model = Compressor.Engine.Checkpoints.ArchitectureRegistry.CreateModel(
+            Compressor.Engine.Checkpoints.ArchitectureRegistry.Spec(architecture, new Newtonsoft.Json.Linq.JObject { ["layers"] = 1 }), StatsQTestKinds.All);
+        string work = Directory.CreateTempSubdirectory("statsq-forms-").FullName;
+        try
+        {
+            var e = Assert.Throws<CompressException>(() => new StatsQPlugin().Run(
+                new PluginContext { Model = model, Resume = new FolderResumeStore(work, StatsQTestKinds.All) }, new StatsQOptions()));
+            Assert.Contains("QKR", e.Message);
+            Assert.Contains(form, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     [Fact]
     public void NoTrainingDataIsAClearError()
     {

@@ -293,7 +293,7 @@ public static class JlcmCompressor
                 var h = wrappers[j].Hessian();
                 if (options.Damping > 0) h = h.add(eye(h.shape[0]).mul(options.Damping * h.diagonal().mean().item<float>()));
                 var p = prepared[j];
-                var cb = GroupedCodebook.Initialise(p.Weight, options.Bits, p.Codebook!.Groups, options.Variant, CodebookInit.Gptq, options.KmeansIterations,
+                var cb = GroupedCodebook.Initialise(p.Weight, options.WeightBits, p.Codebook!.Groups, options.Variant, CodebookInit.Gptq, options.KmeansIterations,
                     seed * 1_000_003L + ordinals[j], h);
                 p.Codebook.Dispose();
                 prepared[j] = p with { Codebook = cb };

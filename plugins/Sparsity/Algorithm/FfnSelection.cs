@@ -6,13 +6,16 @@ namespace Compressor.Plugins.Sparsity.Algorithm;
 
 /// <summary>Which linears the plugin rewrites. Without --include: the feed-forward linears of transformers by their
 /// usual names — GPT-2 <c>mlp.c_fc</c>/<c>mlp.c_proj</c>, timm ViT <c>mlp.fc1</c>/<c>mlp.fc2</c>, BERT/MiniLM
-/// <c>intermediate.dense</c>/<c>output.dense</c> (not <c>attention.output.dense</c>). With --include: every
+/// <c>intermediate.dense</c>/<c>output.dense</c> (not <c>attention.output.dense</c>), and the SwiGLU triple of the Llama
+/// family <c>mlp.gate_proj</c>/<c>up_proj</c>/<c>down_proj</c> (each sized by the same per-linear arithmetic, README
+/// "Gated feed-forwards"). With --include: every
 /// matching linear. --exclude applies after both. The first transformer layer (the lowest first number in the
 /// names) is then dropped when asked.</summary>
 public static partial class FfnSelection
 {
     /// <summary>The default FFN name globs.</summary>
-    public static readonly string[] FfnGlobs = ["*mlp.c_fc", "*mlp.c_proj", "*mlp.fc1", "*mlp.fc2", "*intermediate.dense", "*output.dense"];
+    public static readonly string[] FfnGlobs = ["*mlp.c_fc", "*mlp.c_proj", "*mlp.fc1", "*mlp.fc2", "*intermediate.dense", "*output.dense",
+        "*mlp.gate_proj", "*mlp.up_proj", "*mlp.down_proj"];
 
     [GeneratedRegex(@"(^|\.)(\d+)(\.|$)", RegexOptions.CultureInvariant)]
     private static partial Regex LayerNumber();
@@ -28,7 +31,7 @@ public static partial class FfnSelection
         if (layers.Count == 0)
             throw new CompressException(ErrorKind.InvalidOptions, include.Length > 0
                 ? "sparsity: no linear layer matches --include/--exclude"
-                : "sparsity: no feed-forward linear found by name (mlp.c_fc/c_proj, mlp.fc1/fc2, intermediate.dense/output.dense): pass --include");
+                : "sparsity: no feed-forward linear found by name (mlp.c_fc/c_proj, mlp.fc1/fc2, intermediate.dense/output.dense, mlp.gate_proj/up_proj/down_proj): pass --include");
         var kept = new List<string>();
         if (firstLayerDense)
         {

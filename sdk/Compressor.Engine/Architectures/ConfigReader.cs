@@ -22,6 +22,15 @@ internal static class ConfigReader
         return v.Select(x => (int)x).ToArray();
     }
 
+    public static double Double(JObject c, string key, double min, double max)
+    {
+        var t = c[key];
+        if (t is null || (t.Type != JTokenType.Float && t.Type != JTokenType.Integer)) throw Bad(key, "a number");
+        double v = (double)t;
+        if (!(v >= min && v <= max)) throw Bad(key, $"in {min}..{max}");
+        return v;
+    }
+
     public static bool Bool(JObject c, string key)
     {
         var t = c[key];

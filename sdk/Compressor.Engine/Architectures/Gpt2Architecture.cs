@@ -10,7 +10,8 @@ namespace Compressor.Engine.Architectures;
 
 /// <summary>A GPT-2-style decoder with Hugging Face <c>gpt2</c> names (<c>transformer.wte</c>, <c>transformer.wpe</c>,
 /// <c>transformer.h.N.ln_1</c>, <c>attn.c_attn</c>, <c>attn.c_proj</c>, <c>ln_2</c>, <c>mlp.c_fc</c>, <c>mlp.c_proj</c>,
-/// <c>transformer.ln_f</c>), learned positions, causal attention, tanh-approximated GELU, LayerNorm eps 1e-5, and
+/// <c>transformer.ln_f</c>), learned positions, causal attention, tanh-approximated GELU, LayerNorm eps 1e-5 (config <c>layerNormEps</c>), a
+/// feed-forward width of <c>inner</c> (0: dim·mlpRatio), and
 /// the output head tied to <c>wte</c>. Its linears are ordinary [out, in] linear layers, so every plugin sees them;
 /// Hugging Face's Conv1D weights ([in, out]) are transposed when a foreign checkpoint loads, and its tied
 /// <c>lm_head.weight</c> and causal-mask buffers are skipped.</summary>
@@ -33,12 +34,17 @@ public sealed partial class Gpt2Architecture : IArchitecture
     public string Name => "gpt";
 
     /// <inheritdoc/>
-    public string Description => "GPT-2-style decoder with Hugging Face gpt2 names; config vocabSize, context, dim, layers, heads, mlpRatio";
+    public string Description => "GPT-2-style decoder with Hugging Face gpt2 names; config vocabSize, context, dim, layers, heads, mlpRatio, inner, layerNormEps";
 
     /// <inheritdoc/>
     public JObject Complete(JObject? config)
     {
-        var c = ConfigReader.Merge((JObject)Presets["gpt-tiny"].DeepClone(), config, Name);
+        var defaults = (JObject)Presets["gpt-tiny"].DeepClone();
+        defaults["inner"] = 0;
+        defaults["layerNormEps"] = 1e-5;
+        var c = ConfigReader.Merge(defaults, config, Name);
+        ConfigReader.Int(c, "inner", 0, 1 << 20);
+        ConfigReader.Double(c, "layerNormEps", 0, 1);
         ConfigReader.Int(c, "vocabSize", 2, 1 << 22);
         ConfigReader.Int(c, "context", 1, 1 << 20);
         int dim = ConfigReader.Int(c, "dim", 1, 1 << 16), heads = ConfigReader.Int(c, "heads", 1, 1024);
@@ -50,25 +56,33 @@ public sealed partial class Gpt2Architecture : IArchitecture
 
     /// <inheritdoc/>
     public nn.Module Create(JObject c) => new GptModel(ConfigReader.Int(c, "vocabSize", 2, 1 << 22), ConfigReader.Int(c, "context", 1, 1 << 20),
-        ConfigReader.Int(c, "dim", 1, 1 << 16), ConfigReader.Int(c, "layers", 1, 1024), ConfigReader.Int(c, "heads", 1, 1024), ConfigReader.Int(c, "mlpRatio", 1, 64));
+        ConfigReader.Int(c, "dim", 1, 1 << 16), ConfigReader.Int(c, "layers", 1, 1024), ConfigReader.Int(c, "heads", 1, 1024), ConfigReader.Int(c, "mlpRatio", 1, 64),
+        c["inner"] is { } inner ? (int)inner : 0, c["layerNormEps"] is { } eps ? (double)eps : 1e-5);
 
     /// <inheritdoc/>
     public Tensor FromEcosystem(string name, Tensor tensor) =>
         Conv1dWeight().IsMatch(name) && tensor.dim() == 2 ? tensor.t().contiguous() : tensor;
 
     /// <inheritdoc/>
-    public bool IsRedundantEcosystemTensor(string name) => Redundant().IsMatch(name);
+    public bool IsRedundantEcosystemTensor(string name) => Redundant().IsMatch(ToModuleName(name));
+
+    /// <summary>Hugging Face's <c>GPT2Model</c> files name the trunk's tensors without the <c>transformer.</c> prefix
+    /// (<c>h.0.attn.c_attn.weight</c>, <c>wte.weight</c>); <c>GPT2LMHeadModel</c> files with it.</summary>
+    public string ToModuleName(string name) =>
+        name.StartsWith("transformer.", StringComparison.Ordinal) || name.StartsWith("lm_head.", StringComparison.Ordinal) ? name : "transformer." + name;
 }
 
 /// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab].</summary>
 public sealed class GptModel : LayerContainer, IOnnxExportableModel
 {
     /// <summary>Builds the model with GPT-2's initialisation (normal 0.02; residual projections 0.02/√(2·layers)).</summary>
-    public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("gpt")
+    public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio, int inner = 0, double eps = 1e-5) : base("gpt")
     {
         Context = context;
+        Layers = layers;
+        AttentionHeads = heads;
         if (context > 4096) throw new CompressException(ErrorKind.InvalidOptions, $"gpt: context {context} exceeds 4096");
-        register_module("transformer", new Trunk(vocab, context, dim, layers, heads, mlpRatio));
+        register_module("transformer", new Trunk(vocab, context, dim, layers, heads, mlpRatio, inner, eps));
         OnnxInputs = [new OnnxValueSpec("input_ids", OnnxDataType.Int64, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context))], ValueLimit: vocab)];
         OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context)), OnnxDim.Fixed(vocab)])];
         using var noGrad = no_grad();
@@ -83,6 +97,12 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
 
     /// <summary>Maximum sequence length.</summary>
     public int Context { get; }
+
+    /// <summary>Blocks (<c>transformer.h.0</c> …).</summary>
+    public int Layers { get; }
+
+    /// <summary>Attention heads of every block.</summary>
+    public int AttentionHeads { get; }
 
     /// <inheritdoc/>
     public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
@@ -118,13 +138,13 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
 
     private sealed class Trunk : LayerContainer, IOnnxExportable
     {
-        public Trunk(int vocab, int context, int dim, int layers, int heads, int mlpRatio) : base("transformer")
+        public Trunk(int vocab, int context, int dim, int layers, int heads, int mlpRatio, int inner, double eps) : base("transformer")
         {
             register_module("wte", Memory.DeclaredModules.Embedding(vocab, dim));
             register_module("wpe", Memory.DeclaredModules.Embedding(context, dim));
             register_module("h", new LayerList(Enumerable.Range(0, layers).Select(_ =>
-                (nn.Module)new TransformerBlock(dim, heads, mlpRatio, qkvBias: true, causal: true, eps: 1e-5, names: BlockNames.Gpt2, tanhGelu: true))));
-            register_module("ln_f", nn.LayerNorm(dim, 1e-5));
+                (nn.Module)new TransformerBlock(dim, heads, mlpRatio, qkvBias: true, causal: true, eps: eps, names: BlockNames.Gpt2, tanhGelu: true, hidden: inner))));
+            register_module("ln_f", nn.LayerNorm(dim, eps));
         }
 
         public override Tensor forward(Tensor ids)

@@ -24,6 +24,10 @@ public interface IArchitecture
     /// Returns the input when no conversion applies (the default).</summary>
     torch.Tensor FromEcosystem(string name, torch.Tensor tensor) => tensor;
 
+    /// <summary>The module tensor name of a foreign checkpoint's tensor <paramref name="name"/>: a wrapper prefix
+    /// removed or added (Hugging Face's <c>bert.</c>, GPT-2's <c>transformer.</c>). Default: unchanged.</summary>
+    string ToModuleName(string name) => name;
+
     /// <summary>Whether a foreign checkpoint tensor holds nothing this module keeps (a tied output head, a
     /// precomputed causal-mask buffer), so that loading skips it instead of failing. Default: none.</summary>
     bool IsRedundantEcosystemTensor(string name) => false;

@@ -12,14 +12,14 @@ public sealed class TransformerBlock : LayerContainer, IOnnxExportable
     private readonly BlockNames _names;
 
     /// <summary>Creates the block.</summary>
-    public TransformerBlock(int dim, int heads, int mlpRatio, bool qkvBias, bool causal, double eps, BlockNames names, bool tanhGelu = false)
+    public TransformerBlock(int dim, int heads, int mlpRatio, bool qkvBias, bool causal, double eps, BlockNames names, bool tanhGelu = false, int hidden = 0)
         : base("block")
     {
         _names = names;
         register_module(names.Norm1, nn.LayerNorm(dim, eps));
         register_module(names.Attention, new SelfAttention(dim, heads, qkvBias, causal, names));
         register_module(names.Norm2, nn.LayerNorm(dim, eps));
-        register_module(names.Mlp, new FeedForward(dim, dim * mlpRatio, names, tanhGelu));
+        register_module(names.Mlp, new FeedForward(dim, hidden > 0 ? hidden : dim * mlpRatio, names, tanhGelu));
     }
 
     /// <inheritdoc/>

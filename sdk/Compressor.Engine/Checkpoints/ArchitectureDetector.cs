@@ -19,6 +19,9 @@ public static partial class ArchitectureDetector
     [GeneratedRegex(@"(^|\.)encoder\.layer\.(\d+)\.attention\.self\.query\.weight$", RegexOptions.CultureInvariant)]
     private static partial Regex BertLayer();
 
+    [GeneratedRegex(@"(^|\.)layers\.(\d+)\.self_attn\.q_proj\.weight$", RegexOptions.CultureInvariant)]
+    private static partial Regex LlamaLayer();
+
     [GeneratedRegex(@"(^|\.)layer([1-4])\.(\d+)\.conv1\.weight$", RegexOptions.CultureInvariant)]
     private static partial Regex ResNetBlock();
 
@@ -55,6 +58,7 @@ public static partial class ArchitectureDetector
         return ByBlocks(VitBlock(), 2, "vit", "timm ViT/DeiT", () => HasSuffix("patch_embed.proj.weight"))
                ?? ByBlocks(Gpt2Block(), 2, "gpt2", "Hugging Face GPT-2")
                ?? ByBlocks(BertLayer(), 2, "bert", "Hugging Face BERT")
+               ?? ByBlocks(LlamaLayer(), 2, "llama", "Hugging Face Llama family", () => names.Any(n => n.EndsWith("mlp.gate_proj.weight", StringComparison.Ordinal)))
                ?? ResNet();
 
         DetectedArchitecture? ResNet()

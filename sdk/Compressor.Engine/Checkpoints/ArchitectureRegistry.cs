@@ -8,21 +8,28 @@ using TorchSharp;
 
 namespace Compressor.Engine.Checkpoints;
 
-/// <summary>The architectures <c>compress</c> knows by name: the built-ins (mlp, cnn, vit, gpt) and imported ONNX
+/// <summary>The architectures <c>compress</c> knows by name: the built-ins (mlp, cnn, vit, gpt, bert, llama) and imported ONNX
 /// graphs (<see cref="OnnxArchitecture"/>). A fixed list: nothing registers more at run time.</summary>
 public static class ArchitectureRegistry
 {
     private static readonly FrozenDictionary<string, IArchitecture> Known = new IArchitecture[]
     {
-        new MlpArchitecture(), new SmallCnnArchitecture(), new VitArchitecture(), new Gpt2Architecture(), new OnnxArchitecture(),
+        new MlpArchitecture(), new SmallCnnArchitecture(), new VitArchitecture(), new Gpt2Architecture(), new BertArchitecture(), new LlamaArchitecture(),
+        new OnnxArchitecture(),
     }.ToFrozenDictionary(a => a.Name, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Other names the architectures answer to: the Hugging Face <c>model_type</c>s and the timm family.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Aliases = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["gpt2"] = "gpt", ["qwen2"] = "llama", ["mistral"] = "llama", ["deit"] = "vit",
+    };
 
     /// <summary>Every architecture, by name.</summary>
     public static IReadOnlyList<IArchitecture> All { get; } = Known.Values.OrderBy(a => a.Name, StringComparer.Ordinal).ToList();
 
     /// <summary>The architecture called <paramref name="name"/>.</summary>
     /// <exception cref="CompressException">Unknown name.</exception>
-    public static IArchitecture Get(string name) => Known.TryGetValue(name, out var a)
+    public static IArchitecture Get(string name) => Known.TryGetValue(Aliases.TryGetValue(name, out var alias) ? alias : name, out var a)
         ? a
         : throw new CompressException(ErrorKind.InvalidOptions, $"unknown architecture '{name}' (known: {string.Join(", ", All.Select(x => x.Name))})");
 
@@ -52,6 +59,8 @@ public static class ArchitectureRegistry
     {
         if (VitArchitecture.Presets.TryGetValue(name, out var v)) return Spec("vit", (JObject)v.DeepClone());
         if (Gpt2Architecture.Presets.TryGetValue(name, out var g)) return Spec("gpt", (JObject)g.DeepClone());
+        if (BertArchitecture.Presets.TryGetValue(name, out var b)) return Spec("bert", (JObject)b.DeepClone());
+        if (LlamaArchitecture.Presets.TryGetValue(name, out var l)) return Spec("llama", (JObject)l.DeepClone());
         return null;
     }
 

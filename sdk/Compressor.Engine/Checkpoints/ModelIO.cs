@@ -1,3 +1,4 @@
+using Compressor.Engine.IO;
 using Compressor.Engine.Kinds;
 using Compressor.Engine.Memory;
 using Compressor.Engine.Models;
@@ -24,19 +25,37 @@ public static class ModelIO
     /// <param name="architecture">The architecture to load it as (<c>--arch</c>), or null.</param>
     /// <exception cref="CompressException">Unreadable, malformed or mismatching file, or a compressed layer of an
     /// unknown kind, in one line.</exception>
-    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) =>
-        Open(path, kinds, architecture, materialize: true).Model!;
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) => Load(path, kinds, architecture, null);
+
+    /// <summary>As <see cref="Load(string, LayerKindSet, ArchitectureSpec?)"/>, and also: a Hugging Face or timm model
+    /// folder (<see cref="ModelFolder"/>: config.json + weights), and a foreign checkpoint without a config whose sizes
+    /// are inferred from its tensors (<see cref="ShapeInference"/>) for the family it is detected as or that
+    /// <paramref name="foreign"/> names.</summary>
+    /// <exception cref="CompressException">As the other overload; a folder without config or weights, a config the
+    /// tensors disagree with, sizes the tensors do not determine (one line naming the file and the key).</exception>
+    public static EngineModel Load(string path, LayerKindSet kinds, ArchitectureSpec? architecture, ForeignModelOptions? foreign) =>
+        Open(path, kinds, architecture, foreign, materialize: true).Model!;
 
     /// <summary>What loading <paramref name="path"/> would allocate, found without allocating it: the model is built on
     /// the meta device (<see cref="MetaDevice"/>) and its declared tensors are compared with those the file holds —
     /// the same checks, and the same errors, as <see cref="Load"/>.</summary>
     /// <exception cref="CompressException">As <see cref="Load"/>.</exception>
-    public static ModelDeclaration Declare(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null) =>
-        Open(path, kinds, architecture, materialize: false).Declaration;
+    public static ModelDeclaration Declare(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null, ForeignModelOptions? foreign = null) =>
+        Open(path, kinds, architecture, foreign, materialize: false).Declaration;
 
-    private static (EngineModel? Model, ModelDeclaration Declaration) Open(string path, LayerKindSet kinds, ArchitectureSpec? architecture, bool materialize)
+    private static (EngineModel? Model, ModelDeclaration Declaration) Open(string path, LayerKindSet kinds, ArchitectureSpec? architecture,
+        ForeignModelOptions? foreign, bool materialize)
     {
         ArgumentNullException.ThrowIfNull(kinds);
+        if (architecture is null && ModelFolder.IsFolder(path))
+        {
+            var folder = ModelFolder.Open(path, foreign?.Heads);
+            return OpenForeign(folder.WeightsPath, kinds, folder.Spec, $" (sizes from {folder.ConfigPath})", materialize);
+        }
+        InputFiles.RequireRegular(path);
+        if (architecture is null && ForeignSpec(path, foreign) is { } inferred)
+            return OpenForeign(path, kinds, inferred, " (sizes inferred from its tensors)", materialize);
+        if (architecture is null && foreign?.Architecture is { } named) architecture = ArchitectureRegistry.Spec(named);
         using var reader = CheckpointFormats.Open(path);
         long fileTensorBytes = reader.Tensors.Aggregate(0L, (sum, t) => sum > long.MaxValue - t.ByteCount ? long.MaxValue : sum + t.ByteCount);
         if (reader is OnnxCheckpointReader onnx)
@@ -55,8 +74,10 @@ public static class ModelIO
         {
             arch = ArchitectureRegistry.Spec(arch.Name, arch.Config);
             // A checkpoint compress did not write is in its ecosystem's layout: let the architecture convert it.
-            bool foreign = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
+            bool foreignLayout = manifest is null && !reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey);
             var a = ArchitectureRegistry.Get(arch.Name);
+            using var renamed = foreignLayout ? new RenamedCheckpointReader(CheckpointFormats.Open(path), a.ToModuleName) : null;
+            ICheckpointReader tensors = renamed ?? reader;
             EngineModel Build()
             {
                 var model = ArchitectureRegistry.CreateModel(arch, kinds, manifest?.Steps);
@@ -80,13 +101,13 @@ public static class ModelIO
             long declared;
             using (MetaDevice.Scope())
             using (var probe = Build())
-                declared = ModuleTensors.CheckShapes(probe.Module, reader, strict: true, layoutConverted: foreign, foreign ? a.IsRedundantEcosystemTensor : null);
+                declared = ModuleTensors.CheckShapes(probe.Module, tensors, strict: true, layoutConverted: foreignLayout, foreignLayout ? a.IsRedundantEcosystemTensor : null);
             var declaration = new ModelDeclaration(reader.Format, fileTensorBytes, declared, Executable: true);
             if (!materialize) return (null, declaration);
             var built = Build();
             try
             {
-                LoadTensors(built.Module, reader, strict: true, foreign ? a.FromEcosystem : null, foreign ? a.IsRedundantEcosystemTensor : null);
+                LoadTensors(built.Module, tensors, strict: true, foreignLayout ? a.FromEcosystem : null, foreignLayout ? a.IsRedundantEcosystemTensor : null);
                 return (built, declaration);
             }
             catch
@@ -127,6 +148,64 @@ public static class ModelIO
         catch
         {
             rootModule.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The spec of a foreign checkpoint (no <c>compress</c> metadata) inferred from its tensors, or null when
+    /// it is not a transformer family <see cref="ShapeInference"/> knows (or is not foreign).</summary>
+    private static ArchitectureSpec? ForeignSpec(string path, ForeignModelOptions? foreign)
+    {
+        var head = new byte[64];
+        long length;
+        using (var fs = InputFiles.OpenRead(path))
+        {
+            length = fs.Length;
+            Array.Resize(ref head, fs.ReadAtLeast(head, head.Length, throwOnEndOfStream: false));
+        }
+        if (new OnnxFormat().Sniff(head, length)) return null;   // a graph carries its own architecture
+        using var reader = CheckpointFormats.Open(path);
+        if (reader is OnnxCheckpointReader || reader.Metadata.ContainsKey(CompressionManifest.MetadataKey) || reader.Metadata.ContainsKey(ArchitectureSpec.MetadataKey))
+            return null;
+        string? family = foreign?.Architecture ?? ArchitectureDetector.Detect(reader.Tensors.Select(t => t.Name).ToList(), reader.Metadata)?.Name;
+        if (family is null) return null;
+        return ShapeInference.Infer(family.ToLowerInvariant(), reader.Tensors, foreign?.Heads, path);
+    }
+
+    /// <summary>Opens a checkpoint in its ecosystem's layout (names mapped by the architecture, tensors converted,
+    /// redundant ones skipped) as a fresh model of <paramref name="spec"/>: its declared tensors are checked against the
+    /// file's on the meta device first, then (with <paramref name="materialize"/>) the model is built and loaded.</summary>
+    private static (EngineModel? Model, ModelDeclaration Declaration) OpenForeign(string weights, LayerKindSet kinds, ArchitectureSpec spec,
+        string sizesFrom, bool materialize)
+    {
+        var a = ArchitectureRegistry.Get(spec.Name);
+        using var reader = new RenamedCheckpointReader(CheckpointFormats.Open(weights), a.ToModuleName);
+        long fileTensorBytes = reader.Tensors.Aggregate(0L, (sum, t) => sum > long.MaxValue - t.ByteCount ? long.MaxValue : sum + t.ByteCount);
+        T WithSizes<T>(Func<T> f)
+        {
+            try { return f(); }
+            catch (CompressException e) when (e.Kind == ErrorKind.InvalidInput && !e.Message.Contains(sizesFrom, StringComparison.Ordinal))
+            {
+                throw new CompressException(ErrorKind.InvalidInput, e.Message + sizesFrom, e);
+            }
+        }
+        long declared = WithSizes(() =>
+        {
+            using (MetaDevice.Scope())
+            using (var probe = ArchitectureRegistry.CreateModel(spec, kinds))
+                return ModuleTensors.CheckShapes(probe.Module, reader, strict: true, layoutConverted: true, a.IsRedundantEcosystemTensor);
+        });
+        var declaration = new ModelDeclaration(reader.Format, fileTensorBytes, declared, Executable: true);
+        if (!materialize) return (null, declaration);
+        var model = ArchitectureRegistry.CreateModel(spec, kinds);
+        try
+        {
+            WithSizes(() => { LoadTensors(model.Module, reader, strict: true, a.FromEcosystem, a.IsRedundantEcosystemTensor); return 0; });
+            return (model, declaration);
+        }
+        catch
+        {
+            model.Dispose();
             throw;
         }
     }

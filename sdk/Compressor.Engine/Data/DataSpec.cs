@@ -10,7 +10,7 @@ namespace Compressor.Engine.Data;
 public sealed record DataSpec(string Kind, string? Path, IReadOnlyDictionary<string, string> Options)
 {
     /// <summary>The kinds understood.</summary>
-    public static readonly string[] Kinds = ["digits", "idx", "text", "sentences"];
+    public static readonly string[] Kinds = ["digits", "idx", "text", "sentences", "jsonl", "npz", "images"];
 
     /// <summary>Parses a spec.</summary>
     /// <exception cref="CompressException">Malformed spec, in one line naming it.</exception>
@@ -31,7 +31,7 @@ public sealed record DataSpec(string Kind, string? Path, IReadOnlyDictionary<str
             if (eq <= 0) throw Bad(spec, $"'{p}' is not key=value");
             options[p[..eq].Trim()] = p[(eq + 1)..].Trim();
         }
-        var known = new[] { "calibration", "limit", "tokenizer", "context", "validation", "vocab", "size", "channels", "scale" };
+        var known = new[] { "calibration", "limit", "tokenizer", "context", "validation", "vocab", "size", "channels", "scale", "field", "task", "input", "target" };
         foreach (var k in options.Keys)
             if (!known.Contains(k, StringComparer.OrdinalIgnoreCase)) throw Bad(spec, $"unknown key '{k}' (known: {string.Join(", ", known)})");
         return new DataSpec(kind, path, options);

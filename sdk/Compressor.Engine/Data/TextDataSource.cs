@@ -63,7 +63,7 @@ public static class TextDataSource
         return (tok.EncodeToIds(text).ToArray(), 50257);
     }
 
-    private static TensorDataSet Windows(ReadOnlySpan<int> ids, int context, string name)
+    internal static TensorDataSet Windows(ReadOnlySpan<int> ids, int context, string name)
     {
         int n = (ids.Length - 1) / context;
         var x = new long[n * context];

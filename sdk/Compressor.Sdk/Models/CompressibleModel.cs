@@ -72,7 +72,8 @@ public class CompressibleModel : IDisposable
     public virtual IReadOnlyDictionary<string, Tensor> Feed(Tensor batch) =>
         new Dictionary<string, Tensor>(StringComparer.Ordinal) { [InputNames[0]] = batch.alias() };
 
-    /// <summary>The transformer structure, when the model knows it (built-in ViT/DeiT); null otherwise.</summary>
+    /// <summary>The transformer structure, when the model knows it (the built-in ViT/DeiT, BERT, GPT-2 and Llama
+    /// family); null otherwise.</summary>
     public virtual TransformerLayout? Transformer => null;
 
     /// <summary>A copy of the model with the same layers and tensors, in evaluation mode with every parameter frozen

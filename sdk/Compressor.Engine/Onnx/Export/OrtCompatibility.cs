@@ -54,6 +54,7 @@ public static class OrtCompatibility
         [("", "Pad")] = new(13, Float, Shape, Float), [("", "Where")] = new(13), [("", "Not")] = new(13),
         [("", "Equal")] = new(13, Numeric), [("", "Less")] = new(13, Numeric), [("", "Greater")] = new(13, Numeric),
         [("", "Pow")] = new(13, Numeric), [("", "Sqrt")] = new(13, Float), [("", "Exp")] = new(13, Float), [("", "Log")] = new(13, Float),
+        [("", "Cos")] = new(7, Float), [("", "Sin")] = new(7, Float),
         [("", "Neg")] = new(13, Numeric), [("", "Abs")] = new(13, Numeric), [("", "Reciprocal")] = new(13, Float),
         [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, Float),
         [("", "LeakyRelu")] = new(13, Float), [("", "Softplus")] = new(13, Float), [("", "LogSoftmax")] = new(13, Float),
