@@ -29,9 +29,9 @@ public static class IntPacking
             throw new ArgumentException($"codes outside the {bits}-bit {(signed ? "signed" : "unsigned")} range {min}..{max}");
         int per = 8 / bits;
         long n = flat.numel(), padded = (n + per - 1) / per * per;
-        var u = flat.bitwise_and(tensor((1 << bits) - 1));
+        var u = flat.bitwise_and(tensor((1 << bits) - 1, device: flat.device));
         if (padded != n) u = nn.functional.pad(u, [0, padded - n]);
-        var weights = tensor(Enumerable.Range(0, per).Select(i => 1 << (i * bits)).ToArray());
+        var weights = tensor(Enumerable.Range(0, per).Select(i => 1 << (i * bits)).ToArray(), device: flat.device);
         var packed = u.reshape(-1, per).mul(weights).sum(1).to_type(ScalarType.Byte);
         return packed.MoveToOuterDisposeScope();
     }

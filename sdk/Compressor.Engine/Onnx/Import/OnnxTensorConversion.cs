@@ -51,7 +51,7 @@ internal static class OnnxTensorConversion
         }
         int size = ElementSize(type);
         long bytes = checked(count * size);
-        var t = empty(shape, type);
+        var t = empty(shape, type, device: CPU);   // filled from the file's bytes: on the CPU whatever the default device
         try
         {
             if (count == 0) return t;
