@@ -16,7 +16,7 @@ public static class DeviceSelector
         if (s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal))
         {
             if (!cuda.is_available())
-                throw new CompressException(ErrorKind.InvalidOptions, $"--device {spec}: no CUDA device is available to this libtorch (build with -p:TorchBackend=cuda-12.8 on a GPU machine)");
+                throw new CompressException(ErrorKind.InvalidOptions, $"--device {spec}: no CUDA device is available to this libtorch: {Native.DeviceReport.WhyNoCuda()}");
             if (s == "cuda") return CUDA;
             if (int.TryParse(s[5..], out int n) && n >= 0 && n < cuda.device_count()) return new Device(TorchSharp.DeviceType.CUDA, n);
             throw new CompressException(ErrorKind.InvalidOptions, $"--device {spec}: no such CUDA device (found {cuda.device_count()})");
