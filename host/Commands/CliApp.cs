@@ -16,14 +16,16 @@ public static class CliApp
         var format = CommonOptions.Format();
         var plugins = CommonOptions.Plugins();
         var threads = CommonOptions.Threads();
+        var libtorch = LibTorchOption.Create();
         var root = new RootCommand("compress: compress neural networks with plugins and export models that ONNX Runtime runs.\n" +
                                    "Results go to stdout; logs and progress to stderr. Exit codes are listed in the README.");
-        // --version: the host's version and the SDK's, from their one source each (ToolInfo, SdkInfo).
+        // --version: the host's version and the SDK's, from their one source each (ToolInfo, SdkInfo), and the device line.
         foreach (var v in root.Options.OfType<VersionOption>()) v.Action = new VersionAction(stdout);
         root.Options.Add(verbosity);
         root.Options.Add(format);
         root.Options.Add(plugins);
         root.Options.Add(threads);
+        root.Options.Add(libtorch);
 
         CommandEnvironment Env(ParseResult pr) => new(stdout, stderr, VerbosityExtensions.Parse(pr.GetValue(verbosity)!),
             pr.GetValue(format) == "json", pr.GetValue(plugins) ?? [], cancellation);
@@ -74,6 +76,8 @@ public static class CliApp
                 stderr.WriteLine($"error: {errors[i]}{(i == errors.Count - 1 ? $" (see 'compress {(path.Length > 0 ? path + " " : "")}--help')" : "")}");
             return (int)ExitCode.InvalidArguments;
         }
+        // The libtorch to run is chosen before anything loads TorchSharp's native library (help needs none).
+        if (parse.Action is not System.CommandLine.Help.HelpAction && LibTorchOption.Apply(parse.GetValue(libtorch), stderr) is { } failed) return failed;
         if (PluginHelp.Handles(parse)) return PluginHelp.Write(parse, stdout, stderr, Env);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
@@ -83,6 +87,7 @@ public static class CliApp
         public override int Invoke(ParseResult parseResult)
         {
             stdout.WriteLine(ToolInfo.Current.ToString());
+            stdout.WriteLine(Native.DeviceReport.Describe().Line());
             return 0;
         }
     }

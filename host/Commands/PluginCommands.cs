@@ -34,12 +34,13 @@ public static class PluginCommands
             JsonOutput.Write(env.Out, new PluginListOutput(JsonOutput.SchemaVersion, catalog.SdkVersion, catalog.SearchedDirectories,
                 [.. catalog.Entries.Select(e => new PluginListEntry(e.Id, e.Manifest?.Version, e.Manifest?.SdkVersion, e.Manifest?.Kind.ToString().ToLowerInvariant(),
                     e.Manifest?.Needs.ToString().ToLowerInvariant(), e.Manifest?.Description, Naming.ToKebab(e.Status.ToString()),
-                    e.Reason.Length == 0 ? null : e.Reason, e.Directory, [.. e.LayerKinds.Select(k => k.Id)]))]));
+                    e.Reason.Length == 0 ? null : e.Reason, e.Directory, [.. e.LayerKinds.Select(k => k.Id)]))], Native.DeviceReport.Describe()));
             return ExitCode.Success;
         }
         if (catalog.Entries.Count == 0)
         {
             env.Out.WriteLine($"No plugins found (searched {string.Join(", ", catalog.SearchedDirectories)}).");
+            env.Out.WriteLine(Native.DeviceReport.Describe().Line());
             return ExitCode.Success;
         }
         // Every cell may come from a plugin's files (its folder name, manifest, or an error quoting them): escaped
@@ -54,6 +55,7 @@ public static class PluginCommands
         env.Out.WriteLine();
         var sdk = catalog.SdkVersion.Split('.');
         env.Out.WriteLine($"SDK {catalog.SdkVersion} (this host): plugins built against SDK {sdk[0]}.y with y ≤ {sdk[1]} load.");
+        env.Out.WriteLine(Native.DeviceReport.Describe().Line());
         return ExitCode.Success;
     }
 

@@ -35,7 +35,8 @@ public static class DeviceSelector
     public static string NoCudaMessage(string spec, bool cudaLibtorch, bool nvidiaDriver) => (cudaLibtorch, nvidiaDriver) switch
     {
         (false, true) => $"--device {spec}: this compress carries the CPU build of libtorch, which cannot use the NVIDIA GPU of this machine; " +
-                         "install a CUDA build of compress (built with -p:TorchBackend=cuda-12.8, which brings libtorch-cuda-12.8-linux-x64: docs/packaging.md), or pass --device cpu",
+                         "install a CUDA build of compress (built with -p:TorchBackend=cuda-12.8, which brings libtorch-cuda-12.8-linux-x64: docs/packaging.md), " +
+                         $"point {Native.NativeBackend.EnvironmentVariable} (or --libtorch) at a CUDA libtorch {Native.NativeBackend.ExpectedLibTorch.Major}.{Native.NativeBackend.ExpectedLibTorch.Minor} folder, or pass --device cpu",
         (false, false) => $"--device {spec}: no NVIDIA GPU driver was found on this machine (no /proc/driver/nvidia, no libcuda.so.1) and this compress carries the " +
                           "CPU build of libtorch; pass --device cpu (or auto). On a GPU machine: install the NVIDIA driver and a CUDA build of compress (-p:TorchBackend=cuda-12.8: docs/packaging.md)",
         (true, false) => $"--device {spec}: this compress carries CUDA libtorch, but no NVIDIA driver was found (no /proc/driver/nvidia, no libcuda.so.1): " +
@@ -44,9 +45,11 @@ public static class DeviceSelector
                         "(the driver must support CUDA 12.8; CUDA_VISIBLE_DEVICES must not hide the GPUs), or pass --device cpu",
     };
 
-    /// <summary>Whether the libtorch beside this executable is a CUDA build (it ships <c>libtorch_cuda.so</c>).</summary>
+    /// <summary>Whether the libtorch in use is a CUDA build: the one named by <c>COMPRESS_LIBTORCH</c> / <c>--libtorch</c>
+    /// has its CUDA libraries, or the one beside this executable ships <c>libtorch_cuda.so</c>.</summary>
     public static bool CudaLibtorchPresent()
     {
+        if (Native.NativeBackend.External is { } external) return external.Folder.HasCuda;
         string dir = AppContext.BaseDirectory;
         return File.Exists(Path.Combine(dir, "libtorch_cuda.so")) || File.Exists(Path.Combine(dir, "runtimes", "linux-x64", "native", "libtorch_cuda.so"))
                || File.Exists(Path.Combine(dir, "torch_cuda.dll"));

@@ -19,8 +19,9 @@ namespace Compressor.Sdk.Testing;
 /// whose outputs are finite; the compressed checkpoint reloads into an identical model; the ONNX export of the
 /// compressed model (through the kinds' lowerings) passes the verification gate on ONNX Runtime; every compressed
 /// layer is of a kind the plugin or the layers library declares, and its config survives the file format; every
-/// compressed layer meets the weight SQNR floor the author sets; and a run leaves no TorchSharp tensor alive once the
-/// model is disposed.</summary>
+/// compressed layer meets the weight SQNR floor the author sets; every tensor it creates follows the model's device
+/// (<see cref="DevicePlacement"/>, checked without a GPU); and a run leaves no TorchSharp tensor alive once the model
+/// is disposed.</summary>
 /// <typeparam name="TPlugin">The plugin class.</typeparam>
 /// <typeparam name="TOptions">Its options record.</typeparam>
 public abstract class PluginConformanceTests<TPlugin, TOptions>
@@ -67,6 +68,17 @@ public abstract class PluginConformanceTests<TPlugin, TOptions>
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>Every tensor the plugin creates follows the model's device: run with <see cref="SampleOptions"/> under
+    /// <see cref="DevicePlacement.AssertTensorsFollowModelDevice"/> (the model on the CPU, TorchSharp's default device
+    /// set to meta, so a tensor made on the default device instead of the model's fails or is found in the model).</summary>
+    [Fact]
+    public void TensorsFollowTheModelsDevice()
+    {
+        var data = CreateData();
+        using var model = CreateModel();
+        DevicePlacement.AssertTensorsFollowModelDevice(new TPlugin(), model, SampleOptions, data);
     }
 
     /// <summary>Options survive a trip through recipe JSON unchanged.</summary>

@@ -64,8 +64,10 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
         // Added within the version: the model folder a directory argument describes (null for a file).
         JsonFields.AssertMatchGolden("cli-inspect.fields", HostFixture.Cli("inspect", fx.ModelPath, "--format", "json").Out, "folder");
         JsonFields.AssertMatchGolden("cli-describe.fields", HostFixture.Cli("plugin", "describe", "rtn", "--format", "json").Out);
-        // Added within the version: the layer kinds each plugin declares.
-        JsonFields.AssertMatchGolden("cli-plugins.fields", HostFixture.Cli("plugin", "list", "--format", "json").Out, "plugins[].layerKinds");
+        // Added within the version: the layer kinds each plugin declares, and the device plugins run on.
+        JsonFields.AssertMatchGolden("cli-plugins.fields", HostFixture.Cli("plugin", "list", "--format", "json").Out, "plugins[].layerKinds",
+            "device", "device.type", "device.devices", "device.libTorch", "device.source", "device.libTorchDirectory", "device.cuda", "device.driverCuda",
+            "device.libTorchSharp", "device.problem");
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class SdkCompatibilityTests(HostFixture fx) : IClassFixture<HostFi
     {
         var (code, stdout, _) = HostFixture.Cli("--version");
         Assert.Equal(0, code);
-        Assert.Equal($"compress {ToolInfo.Current.Version} (SDK {SdkInfo.Version})", stdout.TrimEnd());
+        Assert.Equal($"compress {ToolInfo.Current.Version} (SDK {SdkInfo.Version})", stdout.Split('\n')[0]);
         Assert.Equal(SdkInfo.Version, (string?)JObject.Parse(HostFixture.Cli("plugin", "list", "--format", "json").Out)["sdkVersion"]);
         Assert.Contains($"SDK {SdkInfo.Version} (this host)", HostFixture.Cli("plugin", "list").Out);
     }

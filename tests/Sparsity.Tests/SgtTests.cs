@@ -53,16 +53,16 @@ public sealed class SgtTests
     public void GuideStartsAsTheProductOfTheFactors()
     {
         using var generator = new Generator(4);
-        using var low = (LowRankLinear)StructureInit.FromScratch(new StructureSizes(Structure.LowRank, 8, 0), 32, 48, true, generator);
+        using var low = (LowRankLinear)StructureInit.FromScratch(new StructureSizes(Structure.LowRank, 8, 0), 32, 48, true, generator, CPU);
         using var lowGuide = StructureInit.InitialGuide(low, blockShuffleQuirk: false);
         Tolerances.AssertClose(matmul(low.Lr2, low.Lr1), lowGuide, rtol: 1e-5, atol: 1e-6, "lr2·lr1");
 
-        using var bd = (BlockDenseLinear)StructureInit.FromScratch(new StructureSizes(Structure.BlockDense, 16, 4), 32, 48, true, generator);
+        using var bd = (BlockDenseLinear)StructureInit.FromScratch(new StructureSizes(Structure.BlockDense, 16, 4), 32, 48, true, generator, CPU);
         using var bdGuide = StructureInit.InitialGuide(bd, false);
         var blocks = Enumerable.Range(0, 4).Select(c => bd.W1[c]).ToArray();
         Tolerances.AssertClose(matmul(bd.Lr, block_diag(blocks)), bdGuide, rtol: 1e-5, atol: 1e-5, "lr·BD(W1)");
 
-        using var bs = (BlockShuffleLinear)StructureInit.FromScratch(new StructureSizes(Structure.BlockShuffle, 0, 4), 32, 48, true, generator);
+        using var bs = (BlockShuffleLinear)StructureInit.FromScratch(new StructureSizes(Structure.BlockShuffle, 0, 4), 32, 48, true, generator, CPU);
         using var exact = StructureInit.InitialGuide(bs, false);
         using var quirk = StructureInit.InitialGuide(bs, true);
         using var x = TinyModels.Inputs([5, 32], seed: 3);

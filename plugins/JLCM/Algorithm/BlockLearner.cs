@@ -108,7 +108,7 @@ public static class BlockLearner
                 {
                     // The leaf is in stored order (the wrapper un-permutes inside the graph), so its gradient is too.
                     var g = leaves[i].grad ?? zeros_like(leaves[i]);
-                    updaters[i].Step(g.cpu());
+                    updaters[i].Step(g.to(layers[i].Codebook.Indices.device));
                 }
             }
             for (int i = 0; i < layers.Count; i++)
@@ -158,7 +158,7 @@ public static class BlockLearner
             wrappers[i].DifferenceSum!.Dispose();
             wrappers[i].DifferenceSum = null;
             wrappers[i].BiasCorrection = correction;
-            corrections.Add(correction.cpu().clone().DetachFromDisposeScope());
+            corrections.Add(correction.clone().DetachFromDisposeScope());
         }
         foreach (var w in wrappers) w.Weight = null;
         return corrections;

@@ -13,10 +13,10 @@ namespace Compressor.Plugins.Jlcm.Algorithm;
 /// dL/dα_g = Σ_j g_j·C[k_j].</summary>
 public sealed class GroupedCodebook : IDisposable
 {
-    private GroupedCodebook(long rows, long cols, int bits, long groups, CodebookVariant variant)
+    private GroupedCodebook(long rows, long cols, int bits, long groups, CodebookVariant variant, Device device)
     {
         Rows = rows; Cols = cols; Bits = bits; Groups = groups; Variant = variant;
-        RowGroup = arange(rows, ScalarType.Int64).mul(groups).div(rows, RoundingMode.floor).DetachFromDisposeScope();
+        RowGroup = arange(rows, ScalarType.Int64, device: device).mul(groups).div(rows, RoundingMode.floor).DetachFromDisposeScope();
     }
 
     /// <summary>O.</summary>
@@ -63,7 +63,7 @@ public sealed class GroupedCodebook : IDisposable
         Tensor? hessian = null)
     {
         if (init == CodebookInit.Gptq && hessian is null) throw new ArgumentException("the gptq initialisation needs the layer's input statistics");
-        var cb = new GroupedCodebook(weight.shape[0], weight.shape[1], bits, groups, variant);
+        var cb = new GroupedCodebook(weight.shape[0], weight.shape[1], bits, groups, variant, weight.device);
         using var scope = NewDisposeScope();
         var w = weight.detach().to_type(ScalarType.Float32);
         int k = 1 << bits;
@@ -84,7 +84,7 @@ public sealed class GroupedCodebook : IDisposable
         else
         {
             var books = new List<Tensor>();
-            indices = zeros([cb.Rows, cb.Cols], ScalarType.Int64);
+            indices = zeros([cb.Rows, cb.Cols], ScalarType.Int64, device: w.device);
             for (int g = 0; g < groups; g++)
             {
                 var rows = cb.RowsOf(g);
@@ -143,7 +143,7 @@ public sealed class GroupedCodebook : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var (sorted, order) = Codebooks.sort(-1);
-        if (order.eq(arange(K, ScalarType.Int64).expand_as(order)).all().item<bool>()) return;
+        if (order.eq(arange(K, ScalarType.Int64, device: order.device).expand_as(order)).all().item<bool>()) return;
         var inverse = order.argsort(-1);                      // old position → new position, per codebook
         var rowInverse = Variant == CodebookVariant.Scales ? inverse.expand(Rows, K) : inverse.index_select(0, RowGroup);
         var newIndices = rowInverse.gather(1, Indices);

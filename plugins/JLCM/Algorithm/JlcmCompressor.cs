@@ -119,8 +119,8 @@ public static class JlcmCompressor
         if (store.Find(i, info.Name) is not { } saved) return false;
         var (replacement, outcome) = saved;
         var live = model.Layers().First(l => l.Name == info.Name);
-        if (outcome.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(outcome.Consumer), tensor(outcome.Order!));
-        if (outcome.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(outcome.Order));
+        if (outcome.Consumer is not null) PermutationFolding.PermuteColumns(model.GetLayer(outcome.Consumer), tensor(outcome.Order!, device: WeightOf(live.Module).device));
+        if (outcome.Order is not null) PermutationFolding.PermuteRows(live.Module, tensor(outcome.Order, device: WeightOf(live.Module).device));
         var original = WeightOf(live.Module).clone();
         tally.Resumed++;
         Commit(tally.Context, model, info, outcome, replacement, original, tally);
@@ -146,8 +146,8 @@ public static class JlcmCompressor
         var info = layers[index];
         var module = info.Module;
         if (options.Method == JlcmMethod.Rtn)
-            return new Prepared(info, null, RtnBaseline.Quantize(module, options.WeightBits), WeightOf(module).flatten(1).cpu(), null, null, null, null);
-        var w = WeightOf(module).flatten(1).cpu();
+            return new Prepared(info, null, RtnBaseline.Quantize(module, options.WeightBits), WeightOf(module).flatten(1), null, null, null, null);
+        var w = WeightOf(module).flatten(1);   // on the model's device: grouping, k-means and learning run there
         long rows = w.shape[0];
         int groups = (int)Math.Min(options.Groups, rows);
         long seed = context.Seed * 1_000_003L + ordinal;
@@ -159,15 +159,15 @@ public static class JlcmCompressor
             var candidate = RowGrouping.Order(w, groups, options.Grouping, options.RowStatistic, options.KmeansIterations);
             if (!candidate.Select((v, j) => v == j).All(b => b))
             {
-                var perm = tensor(candidate);
+                var perm = tensor(candidate, device: w.device);
                 if (options.Permutation == PermutationMode.Fold)
                     consumer = PermutationFolding.TryFold(model, layers, index, perm, () => feeder.Run(model, 0, FoldCheckSamples));
                 if (consumer is not null) order = candidate;
                 else rowOrder = perm.argsort();   // original row j is stored row rowOrder[j]
-                w = consumer is not null ? WeightOf(module).flatten(1).cpu() : w.index_select(0, perm);
+                w = consumer is not null ? WeightOf(module).flatten(1) : w.index_select(0, perm);
             }
         }
-        var bias = BiasOf(module)?.cpu();   // original order unless folded (then permuted along with the rows)
+        var bias = BiasOf(module);   // original order unless folded (then permuted along with the rows)
         // --init gptq needs the layer's input statistics; the block objective has them only once the whole block is
         // prepared (a fold may permute a later layer's inputs), so it starts from k-means and re-initialises then.
         var init = options.Init == CodebookInit.Gptq && hessian is null ? CodebookInit.PlusPlus : options.Init;
@@ -317,8 +317,8 @@ public static class JlcmCompressor
         try
         {
             feeder.RunAll(model, cancellation);
-            var h = wrapper.Hessian().cpu();
-            if (damping > 0) h = h.add(eye(h.shape[0]).mul(damping * h.diagonal().mean().item<float>()));
+            var h = wrapper.Hessian();
+            if (damping > 0) h = h.add(eye(h.shape[0], device: h.device).mul(damping * h.diagonal().mean().item<float>()));
             return h.MoveToOuterDisposeScope();
         }
         finally

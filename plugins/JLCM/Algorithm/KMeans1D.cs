@@ -21,8 +21,8 @@ public static class KMeans1D
         for (int it = 0; it < iterations; it++)
         {
             var assign = Assign(x, centres);
-            var sums = zeros(k).index_add(0, assign, wt is null ? x : x.mul(wt), 1);
-            var counts = wt is null ? bincount(assign, minlength: k).to_type(ScalarType.Float32) : zeros(k).index_add(0, assign, wt, 1);
+            var sums = zeros(k, device: x.device).index_add(0, assign, wt is null ? x : x.mul(wt), 1);
+            var counts = wt is null ? bincount(assign, minlength: k).to_type(ScalarType.Float32) : zeros(k, device: x.device).index_add(0, assign, wt, 1);
             var updated = where(counts.gt(0), sums.div(counts.clamp_min(1)), centres).sort().Values;
             bool converged = updated.sub(centres).abs().max().item<float>() <= 1e-7f * (1 + centres.abs().max().item<float>());
             centres = updated;
@@ -35,7 +35,7 @@ public static class KMeans1D
     public static Tensor Assign(Tensor values, Tensor sortedCentres)
     {
         using var scope = NewDisposeScope();
-        if (sortedCentres.numel() == 1) return zeros(values.shape, ScalarType.Int64).MoveToOuterDisposeScope();
+        if (sortedCentres.numel() == 1) return zeros(values.shape, ScalarType.Int64, device: values.device).MoveToOuterDisposeScope();
         var mids = sortedCentres.narrow(-1, 1, sortedCentres.shape[^1] - 1).add(sortedCentres.narrow(-1, 0, sortedCentres.shape[^1] - 1)).mul(0.5);
         return bucketize(values.contiguous(), mids.contiguous()).MoveToOuterDisposeScope();
     }
@@ -44,18 +44,22 @@ public static class KMeans1D
     {
         var sorted = x.sort().Values;
         long n = sorted.numel();
-        var positions = arange(k, ScalarType.Float32).add(0.5).div(k).mul(n - 1).round().to_type(ScalarType.Int64);
+        var positions = arange(k, ScalarType.Float32, device: x.device).add(0.5).div(k).mul(n - 1).round().to_type(ScalarType.Int64);
         return sorted.index_select(0, positions);
     }
 
-    private static Tensor PlusPlusInit(Tensor x, int k, long seed, Tensor? weights)
+    /// <summary>D² seeding draws from a seeded CPU generator, so it runs on the CPU (on at most 65,536 values, once per
+    /// layer): the same seed gives the same centres on every device. The centres go back to the values' device.</summary>
+    private static Tensor PlusPlusInit(Tensor values, int k, long seed, Tensor? importanceWeights)
     {
+        var x = values.cpu();
+        var weights = importanceWeights?.cpu();
         var g = new Generator((ulong)seed);
         // Sample at most 65,536 values: D² seeding on a subsample is the usual practice and keeps it O(K·n_s).
-        var sample = x.numel() > 65536 ? randperm(x.numel(), generator: g).narrow(0, 0, 65536) : null;
+        var sample = x.numel() > 65536 ? randperm(x.numel(), generator: g, device: CPU).narrow(0, 0, 65536) : null;
         var pool = sample is null ? x : x.index_select(0, sample);
         var importance = weights is null ? null : sample is null ? weights : weights.index_select(0, sample);
-        var chosen = new List<Tensor> { pool[randint(0, pool.numel(), [1], generator: g)] };
+        var chosen = new List<Tensor> { pool[randint(0, pool.numel(), [1], generator: g, device: CPU)] };
         var d2 = pool.sub(chosen[0]).square();
         for (int i = 1; i < k; i++)
         {
@@ -67,6 +71,6 @@ public static class KMeans1D
             chosen.Add(next);
             d2 = minimum(d2, pool.sub(next).square());
         }
-        return cat(chosen.Select(c => c.reshape(1)).ToList(), 0);
+        return cat(chosen.Select(c => c.reshape(1)).ToList(), 0).to(values.device);
     }
 }

@@ -20,7 +20,7 @@ public static class RowGrouping
         long rows = w.shape[0];
         if (groups <= 1 || rows <= 1) return Enumerable.Range(0, (int)rows).Select(i => (long)i).ToArray();
         var key = statistic == RowStatistic.Std ? w.std(1) : w.abs().amax([1L]);
-        if (method == GroupingMethod.Sort) return key.sort(0, false, true).Indices.data<long>().ToArray();
+        if (method == GroupingMethod.Sort) return key.sort(0, false, true).Indices.cpu().data<long>().ToArray();
         return BalancedKmeans(w, groups, key, kmeansIterations);
     }
 
@@ -29,7 +29,7 @@ public static class RowGrouping
     {
         var centred = w.sub(w.mean([1L], keepdim: true)).sort(1).Values;
         long cols = w.shape[1];
-        var positions = arange(QuantileFeatures, ScalarType.Float32).add(0.5).div(QuantileFeatures).mul(cols - 1).round().to_type(ScalarType.Int64);
+        var positions = arange(QuantileFeatures, ScalarType.Float32, device: w.device).add(0.5).div(QuantileFeatures).mul(cols - 1).round().to_type(ScalarType.Int64);
         return centred.index_select(1, positions);
     }
 
@@ -42,8 +42,8 @@ public static class RowGrouping
         var f = QuantileVectors(w);
         // Initial centres: the mean feature of each group of the sort-by-key grouping (deterministic, spread out).
         var sortOrder = key.sort(0, false, true).Indices;
-        var position = zeros(rows, ScalarType.Int64).index_put_(arange(rows, ScalarType.Int64).mul(groups).div(rows, RoundingMode.floor), sortOrder);
-        var centres = zeros(groups, f.shape[1]).index_add(0, position, f, 1).div(bincount(position, minlength: groups).to_type(ScalarType.Float32).unsqueeze(1));
+        var position = zeros(rows, ScalarType.Int64, device: w.device).index_put_(arange(rows, ScalarType.Int64, device: w.device).mul(groups).div(rows, RoundingMode.floor), sortOrder);
+        var centres = zeros(groups, f.shape[1], device: f.device).index_add(0, position, f, 1).div(bincount(position, minlength: groups).to_type(ScalarType.Float32).unsqueeze(1));
         for (int it = 0; it < iterations; it++)
         {
             var assign = cdist(f, centres).argmin(1);
@@ -53,13 +53,13 @@ public static class RowGrouping
         }
         // Order the clusters by the mean key of their (unbalanced) members, so that neighbouring groups are similar;
         // the cluster at rank j gets the capacity of contiguous group j.
-        var keys = key.data<float>().ToArray();
-        var free = cdist(f, centres).argmin(1).data<long>().ToArray();
+        var keys = key.cpu().data<float>().ToArray();
+        var free = cdist(f, centres).argmin(1).cpu().data<long>().ToArray();
         var clusterKey = Enumerable.Range(0, groups).Select(c => Enumerable.Range(0, (int)rows).Where(r => free[r] == c).Select(r => (double)keys[r]).DefaultIfEmpty(double.MaxValue).Average()).ToArray();
         var rank = Enumerable.Range(0, groups).OrderBy(c => clusterKey[c]).ToArray();
         var capacity = new long[groups];
         for (long r = 0; r < rows; r++) capacity[rank[CodebookBits.GroupOf(r, rows, groups)]]++;
-        var pairs = cdist(f, centres).flatten().sort(0, false, true).Indices.data<long>().ToArray();
+        var pairs = cdist(f, centres).flatten().sort(0, false, true).Indices.cpu().data<long>().ToArray();
         var cluster = new int[rows];
         Array.Fill(cluster, -1);
         var filled = new long[groups];

@@ -22,7 +22,7 @@ public static class RtnBaseline
             TorchSharp.Modules.Conv2d c => (c.weight!.detach(), c.bias?.detach()),
             _ => throw new ArgumentException($"rtn baseline: unsupported {layer.GetType().Name}"),
         };
-        var w = weight.flatten(1).to_type(ScalarType.Float32).cpu();
+        var w = weight.flatten(1).to_type(ScalarType.Float32);
         var (qmin, qmax) = IntPacking.Range(bits, signed: false);
         Tensor? bestScale = null, bestZero = null, bestErr = null;
         for (int i = 0; i <= 20; i++)
@@ -42,6 +42,6 @@ public static class RtnBaseline
         }
         var zeroPoints = bestZero!.to_type(ScalarType.Int32);
         var codes = GroupQuantization.Quantize(w, bestScale!, zeroPoints, bits, signed: false, groupSize: 0);
-        return QuantizedLayer.FromCodes(WeightGeometry.Of(layer), new QuantizedFormat(bits, 0, Symmetric: false), codes, bestScale!, zeroPoints, bias?.cpu());
+        return QuantizedLayer.FromCodes(WeightGeometry.Of(layer), new QuantizedFormat(bits, 0, Symmetric: false), codes, bestScale!, zeroPoints, bias);
     }
 }

@@ -30,7 +30,7 @@ public static class ActivationSparsity
         {
             if (inputs.Values.Any(t => t.shape[0] == 0))
                 throw new CompressException(ErrorKind.InvalidInput, "sparsity: the calibration data reached no selected layer");
-            foreach (var l in layers) weights[l.Name] = DetachedCpu(((TorchSharp.Modules.Linear)l.Module).weight!);
+            foreach (var l in layers) weights[l.Name] = ((TorchSharp.Modules.Linear)l.Module).weight!.detach();   // on the model's device, like the recorded inputs
             var sparsity = ActivationSparsifier.Allocate(inputs, weights, wina, options.Sparsity, options.Allocation == SparsityAllocation.Greedy);
             double errorSum = 0;
             foreach (var info in layers)
@@ -41,7 +41,7 @@ public static class ActivationSparsity
                 using var scale = ActivationSparsifier.ColumnScale(w, wina);
                 double error = ActivationSparsifier.RelativeError(inputs[info.Name], w, scale, keep);
                 errorSum += error;
-                using var bias = linear.bias is null ? null : DetachedCpu(linear.bias);
+                using var bias = linear.bias?.detach();
                 var replacement = TopKMaskedLinear.FromDense(w, bias, keep, wina);
                 replacement.to(context.Device);
                 context.Report.AddLayer(info.Name, replacement, w);
@@ -60,12 +60,4 @@ public static class ActivationSparsity
         }
     }
 
-    /// <summary>A detached CPU tensor of <paramref name="t"/> (one new handle; the intermediate detached one is disposed).</summary>
-    private static Tensor DetachedCpu(Tensor t)
-    {
-        var d = t.detach();
-        var c = d.cpu();
-        if (!ReferenceEquals(c, d)) d.Dispose();
-        return c;
-    }
 }

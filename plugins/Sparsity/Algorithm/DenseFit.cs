@@ -20,9 +20,9 @@ public static class DenseFit
     public static StructuredLinear Fit(StructureSizes sizes, Tensor weight, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        var w = weight.detach().cpu().to_type(ScalarType.Float32);
+        var w = weight.detach().to_type(ScalarType.Float32);   // on the weight's device: the fits run there
         long m = w.shape[0], n = w.shape[1];
-        var b = bias?.detach().cpu().to_type(ScalarType.Float32);
+        var b = bias?.detach().to_type(ScalarType.Float32);
         switch (sizes.Structure)
         {
             case Structure.LowRank:
@@ -33,8 +33,8 @@ public static class DenseFit
             case Structure.BlockDense:
             {
                 long bl = sizes.Blocks, r = sizes.Rank, rb = r / bl, nb = n / bl;
-                var w1 = zeros(bl, rb, nb);
-                var lr = zeros(m, r);
+                var w1 = zeros(bl, rb, nb, device: w.device);
+                var lr = zeros(m, r, device: w.device);
                 for (long c = 0; c < bl; c++)
                 {
                     var (v, u) = Split(w.narrow(1, c * nb, nb), rb);
@@ -46,8 +46,8 @@ public static class DenseFit
             case Structure.BlockShuffle:
             {
                 long bl = sizes.Blocks, q = Math.Min(n, m) / bl, nb = n / bl, mb = m / bl;
-                var w1 = zeros(bl, q, nb);
-                var w2 = zeros(bl, mb, q);
+                var w1 = zeros(bl, q, nb, device: w.device);
+                var w2 = zeros(bl, mb, q, device: w.device);
                 var outRows = new long[bl][];
                 for (long j = 0; j < bl; j++) outRows[j] = Enumerable.Range(0, (int)mb).Select(t => t * bl + j).ToArray();
                 for (long c = 0; c < bl; c++)
@@ -56,7 +56,7 @@ public static class DenseFit
                         // Stage-1 rows a of block c whose z entry c·q + a lands in stage-2 block j, at stage-2 column (c·q + a)/B.
                         var rows = Enumerable.Range(0, (int)q).Select(a => (long)a).Where(a => (c * q + a) % bl == j).ToArray();
                         if (rows.Length == 0) continue;
-                        var sub = w.index_select(0, tensor(outRows[j])).narrow(1, c * nb, nb);   // [M/B, N/B]
+                        var sub = w.index_select(0, tensor(outRows[j], device: w.device)).narrow(1, c * nb, nb);   // [M/B, N/B]
                         var (v, u) = Split(sub, rows.Length);
                         for (int k = 0; k < rows.Length; k++)
                         {

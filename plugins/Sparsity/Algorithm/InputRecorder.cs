@@ -24,14 +24,14 @@ internal sealed class InputRecorder(nn.Module<Tensor, Tensor> inner, long featur
         {
             var rows = input.detach().reshape(-1, features);
             long take = Math.Min(rows.shape[0], limit - _count);
-            _rows.Add(rows.narrow(0, 0, take).cpu().to_type(ScalarType.Float32).clone().DetachFromDisposeScope());
+            _rows.Add(rows.narrow(0, 0, take).to_type(ScalarType.Float32).clone().DetachFromDisposeScope());   // on the model's device
             _count += take;
         }
         return inner.forward(input);
     }
 
     /// <summary>The recorded rows [tokens, features] (caller owns).</summary>
-    public Tensor Rows() => _rows.Count == 0 ? zeros(0, features) : cat(_rows, 0);
+    public Tensor Rows() => _rows.Count == 0 ? zeros(0, features, device: inner.parameters().First().device) : cat(_rows, 0);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Compressor.Layers.Structured;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Compressor.Plugins.Sparsity.Algorithm;
@@ -17,17 +18,28 @@ public static class PreMergeThreshold
     /// <summary>The measured break-even token count of <paramref name="layer"/>.</summary>
     public static int Measure(StructuredLinear layer, int repeats = 5)
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var dense = layer.DenseWeight();
-        for (int t = 1; t <= MaxTokens; t *= 2)
+        // The deployment runs on the CPU (ONNX Runtime), so the layer is timed there whatever device the run uses (on a
+        // GPU it moves to the CPU for the measurement and back).
+        var device = layer.parameters().First().device;
+        if (device.type != TorchSharp.DeviceType.CPU) layer.to(CPU);
+        try
         {
-            var x = randn(t, layer.InFeatures);
-            double structured = Median(repeats, () => layer.ForwardStructured(x).Dispose());
-            double merged = Median(repeats, () => nn.functional.linear(x, dense).Dispose());
-            if (structured < merged) return t;
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var dense = layer.DenseWeight();
+            for (int t = 1; t <= MaxTokens; t *= 2)
+            {
+                var x = randn(t, layer.InFeatures, device: CPU);
+                double structured = Median(repeats, () => layer.ForwardStructured(x).Dispose());
+                double merged = Median(repeats, () => nn.functional.linear(x, dense).Dispose());
+                if (structured < merged) return t;
+            }
+            return MaxTokens + 1;
         }
-        return MaxTokens + 1;
+        finally
+        {
+            if (device.type != TorchSharp.DeviceType.CPU) layer.to(device);
+        }
     }
 
     private static double Median(int repeats, Action run)

@@ -22,7 +22,7 @@ public sealed class SelfGuidedLinear : nn.Module<Tensor, Tensor>
         Structured = structured;
         Guide = nn.Parameter(guide.detach().clone().to(structured.parameters().First().device).DetachFromDisposeScope());
         Guide.DetachFromDisposeScope();
-        StepCounter = zeros(1, ScalarType.Int64).DetachFromDisposeScope();
+        StepCounter = zeros(1, ScalarType.Int64, device: Guide.device).DetachFromDisposeScope();
         GuidedSteps = guidedSteps;
         ReduceFlop = reduceFlop;
         _seed = seed;
@@ -50,7 +50,7 @@ public sealed class SelfGuidedLinear : nn.Module<Tensor, Tensor>
     public long GuideUses { get; private set; }
 
     /// <summary>The current step.</summary>
-    public long Step => StepCounter.cpu().item<long>();
+    public long Step => StepCounter.item<long>();
 
     /// <summary>α at the current step.</summary>
     public double Alpha => SgtSchedule.Alpha(Step, GuidedSteps);

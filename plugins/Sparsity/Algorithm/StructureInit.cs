@@ -11,30 +11,31 @@ public static class StructureInit
     /// <summary>The standard deviation of the base "fixed" init.</summary>
     public const double BaseStd = 0.02;
 
-    /// <summary>A fresh structured layer of <paramref name="sizes"/> for an N → M linear, drawn with <paramref name="generator"/>.</summary>
-    public static StructuredLinear FromScratch(StructureSizes sizes, long n, long m, bool bias, Generator generator)
+    /// <summary>A fresh structured layer of <paramref name="sizes"/> for an N → M linear, drawn with <paramref name="generator"/> (a CPU
+    /// generator: drawn and factored on the CPU, so a seed gives the same layer on every device) and placed on <paramref name="device"/>.</summary>
+    public static StructuredLinear FromScratch(StructureSizes sizes, long n, long m, bool bias, Generator generator, Device device)
     {
         using var scope = NewDisposeScope();
-        Tensor? b = bias ? zeros(m) : null;
+        Tensor? b = bias ? zeros(m, device: device) : null;
         switch (sizes.Structure)
         {
             case Structure.LowRank:
             {
-                var w0 = randn([m, n], generator: generator).mul(BaseStd);
+                var w0 = randn([m, n], generator: generator, device: CPU).mul(BaseStd);
                 var (u, s, vh) = linalg.svd(w0, fullMatrices: false);
                 long r = sizes.Rank;
                 var root = s.narrow(0, 0, r).sqrt();
-                return LowRankLinear.FromFactors(vh.narrow(0, 0, r).mul(root.unsqueeze(1)), u.narrow(1, 0, r).mul(root.unsqueeze(0)), b);
+                return LowRankLinear.FromFactors(vh.narrow(0, 0, r).mul(root.unsqueeze(1)).to(device), u.narrow(1, 0, r).mul(root.unsqueeze(0)).to(device), b);
             }
             case Structure.BlockShuffle:
             {
                 long bl = sizes.Blocks, q = Math.Min(n, m) / bl;
-                return BlockShuffleLinear.FromBlocks(Orthogonal([bl, q, n / bl], generator), Orthogonal([bl, m / bl, q], generator), b);
+                return BlockShuffleLinear.FromBlocks(Orthogonal([bl, q, n / bl], generator).to(device), Orthogonal([bl, m / bl, q], generator).to(device), b);
             }
             case Structure.BlockDense:
             {
                 long bl = sizes.Blocks, r = sizes.Rank;
-                return BlockDenseLinear.FromFactors(Orthogonal([bl, r / bl, n / bl], generator), Orthogonal([1, m, r], generator).squeeze(0), b);
+                return BlockDenseLinear.FromFactors(Orthogonal([bl, r / bl, n / bl], generator).to(device), Orthogonal([1, m, r], generator).squeeze(0).to(device), b);
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(sizes), sizes.Structure, "no structured form");
@@ -46,7 +47,7 @@ public static class StructureInit
     public static Tensor Orthogonal(long[] shape, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var g = randn(shape, generator: generator).mul(BaseStd);
+        var g = randn(shape, generator: generator, device: CPU).mul(BaseStd);
         var (u, _, vh) = linalg.svd(g, fullMatrices: false);
         return matmul(u, vh).MoveToOuterDisposeScope();
     }

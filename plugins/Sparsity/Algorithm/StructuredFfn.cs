@@ -49,8 +49,8 @@ public static class StructuredFfn
                 context.Cancellation.ThrowIfCancellationRequested();
                 var info = layers[i];
                 var linear = (TorchSharp.Modules.Linear)info.Module;
-                var w = DetachedCpu(linear.weight!);
-                var bias = linear.bias is null ? null : DetachedCpu(linear.bias);
+                var w = linear.weight!.detach();   // the fit runs on the model's device
+                var bias = linear.bias?.detach();
                 Tensor? guide = null;
                 try
                 {
@@ -63,7 +63,7 @@ public static class StructuredFfn
                     if (options.FromScratch)
                     {
                         using var generator = new Generator((ulong)(context.Seed * 1000 + i + 1));
-                        layer = StructureInit.FromScratch(sizes, n, m, linear.bias is not null, generator);
+                        layer = StructureInit.FromScratch(sizes, n, m, linear.bias is not null, generator, w.device);
                         guide = StructureInit.InitialGuide(layer, options.SgtBlockShuffleQuirk);
                     }
                     else
@@ -151,14 +151,6 @@ public static class StructuredFfn
         context.Report.AddMetric(new Metric("replacedDenseWeights", denseWeights, "weights"));
     }
 
-    /// <summary>A detached CPU tensor of <paramref name="t"/> (one new handle; the intermediate detached one is disposed).</summary>
-    private static Tensor DetachedCpu(Tensor t)
-    {
-        var d = t.detach();
-        var c = d.cpu();
-        if (!ReferenceEquals(c, d)) d.Dispose();
-        return c;
-    }
 
     private static string Percent(double share) => (100 * share).ToString("0.0#", System.Globalization.CultureInfo.InvariantCulture) + " %";
 

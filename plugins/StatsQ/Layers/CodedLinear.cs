@@ -13,15 +13,15 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// Buffers <c>qweight</c>, <c>step</c> [out], <c>bias</c> [out]; child <c>input</c> when the input is quantized.</summary>
 public class CodedLinear : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Creates an empty map (zero codes, unit steps).</summary>
-    public CodedLinear(long inFeatures, long outFeatures, int bits, bool zeroLess, bool hasBias, FrozenActivationQuantizer? input, string name = "coded_linear")
+    /// <summary>Creates an empty map (zero codes, unit steps) on <paramref name="device"/> (null: the default device).</summary>
+    public CodedLinear(long inFeatures, long outFeatures, int bits, bool zeroLess, bool hasBias, FrozenActivationQuantizer? input, string name = "coded_linear", Device? device = null)
         : base(name)
     {
         if (bits < 2 || bits > 8) throw new ArgumentOutOfRangeException(nameof(bits), "weight bits must be 2..8");
         InFeatures = inFeatures; OutFeatures = outFeatures; Bits = bits; ZeroLess = zeroLess;
-        register_buffer("qweight", zeros(IntPacking.PackedBytes(inFeatures * outFeatures, ContainerBits(bits)), ScalarType.Byte).DetachFromDisposeScope());
-        register_buffer("step", ones(outFeatures).DetachFromDisposeScope());
-        if (hasBias) register_buffer("bias", zeros(outFeatures).DetachFromDisposeScope());
+        register_buffer("qweight", zeros(IntPacking.PackedBytes(inFeatures * outFeatures, ContainerBits(bits)), ScalarType.Byte, device: device).DetachFromDisposeScope());
+        register_buffer("step", ones(outFeatures, device: device).DetachFromDisposeScope());
+        if (hasBias) register_buffer("bias", zeros(outFeatures, device: device).DetachFromDisposeScope());
         if (input is not null) register_module("input", input);
     }
 

@@ -11,8 +11,8 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// [N, 1] per token, [C] per channel, [H, N, 1] per head and token), <c>shift_before</c>, <c>shift_after</c>.</summary>
 public sealed class FrozenActivationQuantizer : nn.Module<Tensor, Tensor>
 {
-    /// <summary>Creates an empty quantizer (unit scale, zero shifts) of the given shapes.</summary>
-    public FrozenActivationQuantizer(long[] scaleShape, int bits, bool signed, long shiftFeatures) : base("act_q")
+    /// <summary>Creates an empty quantizer (unit scale, zero shifts) of the given shapes on <paramref name="device"/> (null: the default device).</summary>
+    public FrozenActivationQuantizer(long[] scaleShape, int bits, bool signed, long shiftFeatures, Device? device = null) : base("act_q")
     {
         if (bits < 2 || bits > 8) throw new ArgumentOutOfRangeException(nameof(bits), "activation bits must be 2..8");
         Bits = bits;
@@ -20,11 +20,11 @@ public sealed class FrozenActivationQuantizer : nn.Module<Tensor, Tensor>
         ScaleShape = scaleShape;
         ShiftFeatures = shiftFeatures;
         (Qn, Qp) = signed ? (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) : (0, (1 << bits) - 1);
-        register_buffer("scale", ones(scaleShape).DetachFromDisposeScope());
+        register_buffer("scale", ones(scaleShape, device: device).DetachFromDisposeScope());
         if (shiftFeatures > 0)
         {
-            register_buffer("shift_before", zeros(shiftFeatures).DetachFromDisposeScope());
-            register_buffer("shift_after", zeros(shiftFeatures).DetachFromDisposeScope());
+            register_buffer("shift_before", zeros(shiftFeatures, device: device).DetachFromDisposeScope());
+            register_buffer("shift_after", zeros(shiftFeatures, device: device).DetachFromDisposeScope());
         }
     }
 

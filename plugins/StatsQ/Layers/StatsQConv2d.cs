@@ -10,15 +10,15 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// Buffers <c>qweight</c> (packed, ONNX order), <c>step</c> [out], <c>bias</c>; child <c>input</c>.</summary>
 public sealed class StatsQConv2d : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
-    /// <summary>Creates an empty layer.</summary>
-    public StatsQConv2d(long inChannels, long outChannels, long[] kernel, long[] stride, long[] padding, int bits, bool hasBias, FrozenActivationQuantizer input)
+    /// <summary>Creates an empty layer on <paramref name="device"/> (null: the default device).</summary>
+    public StatsQConv2d(long inChannels, long outChannels, long[] kernel, long[] stride, long[] padding, int bits, bool hasBias, FrozenActivationQuantizer input, Device? device = null)
         : base(nameof(StatsQConv2d))
     {
         InChannels = inChannels; OutChannels = outChannels; Kernel = kernel; Stride = stride; Padding = padding; Bits = bits;
         long count = outChannels * inChannels * kernel[0] * kernel[1];
-        register_buffer("qweight", zeros(IntPacking.PackedBytes(count, CodedLinear.ContainerBits(bits)), ScalarType.Byte).DetachFromDisposeScope());
-        register_buffer("step", ones(outChannels).DetachFromDisposeScope());
-        if (hasBias) register_buffer("bias", zeros(outChannels).DetachFromDisposeScope());
+        register_buffer("qweight", zeros(IntPacking.PackedBytes(count, CodedLinear.ContainerBits(bits)), ScalarType.Byte, device: device).DetachFromDisposeScope());
+        register_buffer("step", ones(outChannels, device: device).DetachFromDisposeScope());
+        if (hasBias) register_buffer("bias", zeros(outChannels, device: device).DetachFromDisposeScope());
         register_module("input", input);
     }
 

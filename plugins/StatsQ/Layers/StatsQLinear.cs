@@ -10,8 +10,8 @@ namespace Compressor.Plugins.StatsQ.Layers;
 public sealed class StatsQLinear : CodedLinear, ICompressedLayer
 {
     /// <summary>Creates an empty layer.</summary>
-    public StatsQLinear(long inFeatures, long outFeatures, int bits, bool zeroLess, bool hasBias, FrozenActivationQuantizer? input)
-        : base(inFeatures, outFeatures, bits, zeroLess, hasBias, input, nameof(StatsQLinear)) { }
+    public StatsQLinear(long inFeatures, long outFeatures, int bits, bool zeroLess, bool hasBias, FrozenActivationQuantizer? input, Device? device = null)
+        : base(inFeatures, outFeatures, bits, zeroLess, hasBias, input, nameof(StatsQLinear), device) { }
 
     /// <inheritdoc/>
     public string Kind => StatsQLinearKind.KindId;

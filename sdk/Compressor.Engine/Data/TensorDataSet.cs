@@ -34,7 +34,7 @@ public sealed class TensorDataSet : IDataSet, IDisposable
     /// <summary>A subset (copies) of the given sample indices.</summary>
     public TensorDataSet Subset(string name, long[] indices)
     {
-        using var idx = tensor(indices);
+        using var idx = tensor(indices, device: _inputs.device);
         return new TensorDataSet(name, _inputs.index_select(0, idx), _targets?.index_select(0, idx));
     }
 
@@ -48,7 +48,7 @@ public sealed class TensorDataSet : IDataSet, IDisposable
         for (long start = 0; start < n; start += batchSize)
         {
             long len = Math.Min(batchSize, n - start);
-            using var idx = tensor(order.AsSpan((int)start, (int)len).ToArray());
+            using var idx = tensor(order.AsSpan((int)start, (int)len).ToArray(), device: _inputs.device);
             yield return new DataBatch(_inputs.index_select(0, idx), _targets?.index_select(0, idx));
         }
     }

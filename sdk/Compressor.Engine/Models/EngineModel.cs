@@ -49,7 +49,7 @@ public abstract class EngineModel : CompressibleModel
         EngineModel? copy;
         using (var rng = get_rng_state())
         {
-            try { copy = CreateEmptyCopy(); }
+            try { copy = CpuConstruction.Run(CreateEmptyCopy); }
             finally { set_rng_state(rng); }
         }
         if (copy is null) return base.FrozenCopy();
@@ -57,7 +57,7 @@ public abstract class EngineModel : CompressibleModel
         {
             foreach (var (name, layer) in CompressedLayers())
             {
-                try { copy.ReplaceLayer(name, LayerConfigJson.CreateLike(Kinds, layer, name)); }
+                try { copy.ReplaceLayer(name, CpuConstruction.Run(() => LayerConfigJson.CreateLike(Kinds, layer, name))); }
                 catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException)
                 {
                     throw new CompressException(ErrorKind.InvalidInput, $"a model of architecture {ArchitectureName ?? "unknown"} cannot be copied: {e.Message}");

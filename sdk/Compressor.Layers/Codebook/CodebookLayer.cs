@@ -20,7 +20,12 @@ public sealed class CodebookLayer : GeometricLayer
 
     /// <summary>Creates an empty layer (all indices 0); fill it with <see cref="FromIndices"/> or by loading tensors.</summary>
     /// <exception cref="CompressException">Unsupported bits, groups or sizes (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
-    public CodebookLayer(CodebookFormat format, WeightGeometry geometry) : base(nameof(CodebookLayer), geometry)
+    public CodebookLayer(CodebookFormat format, WeightGeometry geometry) : this(format, geometry, null)
+    {
+    }
+
+    /// <summary>An empty layer whose buffers live on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    internal CodebookLayer(CodebookFormat format, WeightGeometry geometry, Device? device) : base(nameof(CodebookLayer), geometry)
     {
         if (format.Bits is < 1 or > 8)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(CodebookLayer)}: {format.Bits}-bit codebook indices are not supported (1..8)");
@@ -28,21 +33,22 @@ public sealed class CodebookLayer : GeometricLayer
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(CodebookLayer)}: {format.Groups} groups for {Rows} rows (1..rows)");
         Format = format;
         ContainerBits = format.Packing == IndexPacking.Dense ? format.Bits : CodebookBits.ContainerBits(format.Bits);
-        register_buffer("indices", zeros(IntPacking.PackedBytes(Rows * Columns, ContainerBits), ScalarType.Byte).DetachFromDisposeScope());
-        register_buffer("codebooks", zeros([format.Variant == CodebookVariant.Codebooks ? format.Groups : 1, CodebookSize], ScalarType.Float16).DetachFromDisposeScope());
-        if (format.Variant == CodebookVariant.Scales) register_buffer("scales", ones(format.Groups, ScalarType.Float16).DetachFromDisposeScope());
-        if (format.Permuted) register_buffer("row_order", arange(Rows, Rows <= short.MaxValue ? ScalarType.Int16 : ScalarType.Int32).DetachFromDisposeScope());
-        RegisterBias();
+        register_buffer("indices", zeros(IntPacking.PackedBytes(Rows * Columns, ContainerBits), ScalarType.Byte, device: device).DetachFromDisposeScope());
+        register_buffer("codebooks", zeros([format.Variant == CodebookVariant.Codebooks ? format.Groups : 1, CodebookSize], ScalarType.Float16, device: device).DetachFromDisposeScope());
+        if (format.Variant == CodebookVariant.Scales) register_buffer("scales", ones(format.Groups, ScalarType.Float16, device: device).DetachFromDisposeScope());
+        if (format.Permuted) register_buffer("row_order", arange(Rows, Rows <= short.MaxValue ? ScalarType.Int16 : ScalarType.Int32, device: device).DetachFromDisposeScope());
+        RegisterBias(device);
     }
 
     /// <summary>Builds the layer from indices [O, I] in stored row order (values in [0, K−1]), codebooks [1 or G, K],
     /// scales [G] (variant scales), an optional row order (original row j = stored row rowOrder[j]; makes the layer
-    /// permuted) and an optional bias (original order). Values are rounded to fp16.</summary>
+    /// permuted) and an optional bias (original order). Values are rounded to fp16. The layer lives on the device of
+    /// <paramref name="indices"/>.</summary>
     /// <exception cref="ArgumentException">Shapes or values that do not fit.</exception>
     public static CodebookLayer FromIndices(WeightGeometry geometry, int bits, long groups, CodebookVariant variant, Tensor indices, Tensor codebooks,
         Tensor? scales, Tensor? rowOrder, Tensor? bias)
     {
-        var layer = new CodebookLayer(new CodebookFormat(bits, groups, variant, rowOrder is not null), geometry);
+        var layer = new CodebookLayer(new CodebookFormat(bits, groups, variant, rowOrder is not null), geometry, indices.device);
         try
         {
             layer.SetState(indices, codebooks, scales, rowOrder, bias);
@@ -98,7 +104,7 @@ public sealed class CodebookLayer : GeometricLayer
     public Tensor Indices() => IntPacking.Unpack(PackedIndices, Rows * Columns, ContainerBits, signed: false).reshape(Rows, Columns).to_type(ScalarType.Int64);
 
     /// <summary>The group of every stored row, int64 [O].</summary>
-    public Tensor RowGroups() => arange(Rows, ScalarType.Int64).mul(Groups).div(Rows, RoundingMode.floor);
+    public Tensor RowGroups() => arange(Rows, ScalarType.Int64, device: PackedIndices.device).mul(Groups).div(Rows, RoundingMode.floor);
 
     private void SetState(Tensor indices, Tensor codebooks, Tensor? scales, Tensor? rowOrder, Tensor? bias)
     {
@@ -119,7 +125,7 @@ public sealed class CodebookLayer : GeometricLayer
         {
             if (rowOrder is null || rowOrder.numel() != Rows) throw new ArgumentException($"a permuted layer needs a row order of {Rows} entries");
             using var sorted = rowOrder.to_type(ScalarType.Int64).sort().Values;
-            if (!sorted.eq(arange(Rows, ScalarType.Int64)).all().item<bool>()) throw new ArgumentException("the row order is not a permutation");
+            if (!sorted.eq(arange(Rows, ScalarType.Int64, device: sorted.device)).all().item<bool>()) throw new ArgumentException("the row order is not a permutation");
             RowOrder!.copy_(rowOrder.to_type(RowOrder.dtype));
         }
         SetBias(bias);

@@ -36,9 +36,12 @@ public abstract class GeometricLayer : nn.Module<Tensor, Tensor>, ICompressedLay
 
     /// <summary>Registers the zero bias buffer when the geometry has one (call after the representation's buffers, so
     /// the stored order is representation first, then bias).</summary>
-    protected void RegisterBias()
+    protected void RegisterBias() => RegisterBias(null);
+
+    /// <summary><see cref="RegisterBias()"/> on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    private protected void RegisterBias(Device? device)
     {
-        if (Geometry.HasBias) register_buffer("bias", zeros(Rows).DetachFromDisposeScope());
+        if (Geometry.HasBias) register_buffer("bias", zeros(Rows, device: device).DetachFromDisposeScope());
     }
 
     /// <summary>Copies <paramref name="bias"/> into the bias buffer (nothing when null).</summary>

@@ -51,7 +51,7 @@ public static class IntPacking
         var words = u.reshape(-1, per).mul(weights).sum(1, keepdim: true);
         var shifts = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray());
         var bytes = words.div(shifts, RoundingMode.floor).remainder(256).flatten();
-        return bytes.narrow(0, 0, PackedBytes(n, bits)).to_type(ScalarType.Byte).MoveToOuterDisposeScope();
+        return bytes.narrow(0, 0, PackedBytes(n, bits)).to_type(ScalarType.Byte).to(codes.device).MoveToOuterDisposeScope();
     }
 
     /// <summary>Unpacks <paramref name="count"/> codes from a flat uint8 tensor into an int32 tensor.</summary>

@@ -22,7 +22,12 @@ public sealed class QuantizedLayer : GeometricLayer
 
     /// <summary>Creates an empty layer (zero codes, unit scales); fill it with <see cref="FromCodes"/> or by loading tensors.</summary>
     /// <exception cref="CompressException">Unsupported bits or invalid sizes (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
-    public QuantizedLayer(QuantizedFormat format, WeightGeometry geometry) : base(nameof(QuantizedLayer), geometry)
+    public QuantizedLayer(QuantizedFormat format, WeightGeometry geometry) : this(format, geometry, null)
+    {
+    }
+
+    /// <summary>An empty layer whose buffers live on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    internal QuantizedLayer(QuantizedFormat format, WeightGeometry geometry, Device? device) : base(nameof(QuantizedLayer), geometry)
     {
         if (format.Bits is < MinimumBits or > 8)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(QuantizedLayer)}: {format.Bits}-bit weights are not supported (2 to 8)");
@@ -31,18 +36,18 @@ public sealed class QuantizedLayer : GeometricLayer
         Format = format;
         long groups = GroupQuantization.GroupCount(Columns, format.GroupSize);
         // The layer owns its buffers: they must outlive any dispose scope it is created in.
-        register_buffer("qweight", zeros(IntPacking.PackedBytes(Rows * Columns, format.Bits), ScalarType.Byte).DetachFromDisposeScope());
-        register_buffer("scales", ones(Rows, groups).DetachFromDisposeScope());
-        if (!format.Symmetric) register_buffer("zero_points", zeros(IntPacking.PackedBytes(Rows * groups, format.Bits), ScalarType.Byte).DetachFromDisposeScope());
-        RegisterBias();
+        register_buffer("qweight", zeros(IntPacking.PackedBytes(Rows * Columns, format.Bits), ScalarType.Byte, device: device).DetachFromDisposeScope());
+        register_buffer("scales", ones(Rows, groups, device: device).DetachFromDisposeScope());
+        if (!format.Symmetric) register_buffer("zero_points", zeros(IntPacking.PackedBytes(Rows * groups, format.Bits), ScalarType.Byte, device: device).DetachFromDisposeScope());
+        RegisterBias(device);
     }
 
     /// <summary>Builds the layer from integer codes [rows, columns], scales [rows, groups], zero points [rows, groups]
-    /// (asymmetric only) and an optional bias.</summary>
+    /// (asymmetric only) and an optional bias, on the device of <paramref name="codes"/>.</summary>
     /// <exception cref="ArgumentException">Shapes that do not match the geometry and format.</exception>
     public static QuantizedLayer FromCodes(WeightGeometry geometry, QuantizedFormat format, Tensor codes, Tensor scales, Tensor? zeroPoints, Tensor? bias)
     {
-        var layer = new QuantizedLayer(format, geometry);
+        var layer = new QuantizedLayer(format, geometry, codes.device);
         try
         {
             layer.SetState(codes, scales, zeroPoints, bias);

@@ -10,23 +10,28 @@ namespace Compressor.Layers.Structured;
 public sealed class BlockDenseLinear : StructuredLinear
 {
     /// <summary>Creates a layer with zero factors.</summary>
-    public BlockDenseLinear(long inFeatures, long outFeatures, long rank, long blocks, bool hasBias) : base(nameof(BlockDenseLinear), inFeatures, outFeatures, hasBias)
+    public BlockDenseLinear(long inFeatures, long outFeatures, long rank, long blocks, bool hasBias) : this(inFeatures, outFeatures, rank, blocks, hasBias, null)
+    {
+    }
+
+    /// <summary>A layer with zero factors on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    internal BlockDenseLinear(long inFeatures, long outFeatures, long rank, long blocks, bool hasBias, Device? device) : base(nameof(BlockDenseLinear), inFeatures, outFeatures, hasBias, device)
     {
         if (blocks < 1 || inFeatures % blocks != 0 || rank < blocks || rank % blocks != 0)
             throw new CompressException(ErrorKind.InvalidOptions, $"block-dense: {blocks} blocks must divide N = {inFeatures} and the rank {rank}");
         Rank = rank;
         Blocks = blocks;
-        W1 = NewParameter(blocks, rank / blocks, inFeatures / blocks);
-        Lr = NewParameter(outFeatures, rank);
+        W1 = NewParameter(device, blocks, rank / blocks, inFeatures / blocks);
+        Lr = NewParameter(device, outFeatures, rank);
         register_parameter("w1", W1);
         register_parameter("lr", Lr);
     }
 
-    /// <summary>Builds the layer from W1 [B, r/B, N/B], lr [M, r] and an optional bias [M].</summary>
+    /// <summary>Builds the layer from W1 [B, r/B, N/B], lr [M, r] and an optional bias [M], on the device of W1.</summary>
     public static BlockDenseLinear FromFactors(Tensor w1, Tensor lr, Tensor? bias)
     {
         long b = w1.shape[0];
-        var layer = new BlockDenseLinear(b * w1.shape[2], lr.shape[0], lr.shape[1], b, bias is not null);
+        var layer = new BlockDenseLinear(b * w1.shape[2], lr.shape[0], lr.shape[1], b, bias is not null, w1.device);
         Assign(layer.W1, w1, "block-dense w1");
         Assign(layer.Lr, lr, "block-dense lr");
         layer.SetBias(bias);

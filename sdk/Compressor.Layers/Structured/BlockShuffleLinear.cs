@@ -13,23 +13,28 @@ namespace Compressor.Layers.Structured;
 public sealed class BlockShuffleLinear : StructuredLinear
 {
     /// <summary>Creates a layer with zero blocks.</summary>
-    public BlockShuffleLinear(long inFeatures, long outFeatures, long blocks, bool hasBias) : base(nameof(BlockShuffleLinear), inFeatures, outFeatures, hasBias)
+    public BlockShuffleLinear(long inFeatures, long outFeatures, long blocks, bool hasBias) : this(inFeatures, outFeatures, blocks, hasBias, null)
+    {
+    }
+
+    /// <summary>A layer with zero blocks on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    internal BlockShuffleLinear(long inFeatures, long outFeatures, long blocks, bool hasBias, Device? device) : base(nameof(BlockShuffleLinear), inFeatures, outFeatures, hasBias, device)
     {
         if (blocks < 1 || inFeatures % blocks != 0 || outFeatures % blocks != 0)
             throw new CompressException(ErrorKind.InvalidOptions, $"block-shuffle: {blocks} blocks must divide both N = {inFeatures} and M = {outFeatures}");
         Blocks = blocks;
         Inner = Math.Min(inFeatures, outFeatures) / blocks;
-        W1 = NewParameter(blocks, Inner, inFeatures / blocks);
-        W2 = NewParameter(blocks, outFeatures / blocks, Inner);
+        W1 = NewParameter(device, blocks, Inner, inFeatures / blocks);
+        W2 = NewParameter(device, blocks, outFeatures / blocks, Inner);
         register_parameter("w1", W1);
         register_parameter("w2", W2);
     }
 
-    /// <summary>Builds the layer from its blocks W1 [B, q, N/B], W2 [B, M/B, q] and an optional bias [M].</summary>
+    /// <summary>Builds the layer from its blocks W1 [B, q, N/B], W2 [B, M/B, q] and an optional bias [M], on the device of W1.</summary>
     public static BlockShuffleLinear FromBlocks(Tensor w1, Tensor w2, Tensor? bias)
     {
         long b = w1.shape[0];
-        var layer = new BlockShuffleLinear(b * w1.shape[2], b * w2.shape[1], b, bias is not null);
+        var layer = new BlockShuffleLinear(b * w1.shape[2], b * w2.shape[1], b, bias is not null, w1.device);
         Assign(layer.W1, w1, "block-shuffle w1");
         Assign(layer.W2, w2, "block-shuffle w2");
         layer.SetBias(bias);

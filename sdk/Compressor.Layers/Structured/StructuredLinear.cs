@@ -13,7 +13,12 @@ namespace Compressor.Layers.Structured;
 public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
     /// <summary>Creates the common part: sizes and an optional zero bias.</summary>
-    protected StructuredLinear(string name, long inFeatures, long outFeatures, bool hasBias) : base(name)
+    protected StructuredLinear(string name, long inFeatures, long outFeatures, bool hasBias) : this(name, inFeatures, outFeatures, hasBias, null)
+    {
+    }
+
+    /// <summary>The common part with its bias on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    private protected StructuredLinear(string name, long inFeatures, long outFeatures, bool hasBias, Device? device) : base(name)
     {
         if (inFeatures < 1 || outFeatures < 1)
             throw new CompressException(ErrorKind.InvalidInput, $"{name}: sizes must be positive, got {inFeatures} → {outFeatures}");
@@ -21,16 +26,16 @@ public abstract class StructuredLinear : nn.Module<Tensor, Tensor>, ICompressedL
         OutFeatures = outFeatures;
         if (hasBias)
         {
-            Bias = NewParameter(outFeatures);
+            Bias = NewParameter(device, outFeatures);
             register_parameter("bias", Bias);
         }
     }
 
-    /// <summary>A zero parameter of <paramref name="shape"/> that outlives any dispose scope the layer is built in
-    /// (the module owns it).</summary>
-    internal static TorchSharp.Modules.Parameter NewParameter(params long[] shape)
+    /// <summary>A zero parameter of <paramref name="shape"/> on <paramref name="device"/> (null: the default device) that
+    /// outlives any dispose scope the layer is built in (the module owns it).</summary>
+    internal static TorchSharp.Modules.Parameter NewParameter(Device? device, params long[] shape)
     {
-        var p = nn.Parameter(zeros(shape).DetachFromDisposeScope());
+        var p = nn.Parameter(zeros(shape, device: device).DetachFromDisposeScope());
         p.DetachFromDisposeScope();
         return p;
     }

@@ -14,32 +14,37 @@ namespace Compressor.Layers.Structured;
 public sealed class TopKMaskedLinear : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
     /// <summary>Creates a layer with zero weights; <paramref name="weighted"/> adds the column scale (WINA).</summary>
-    public TopKMaskedLinear(long inFeatures, long outFeatures, long keep, bool weighted, bool hasBias) : base(nameof(TopKMaskedLinear))
+    public TopKMaskedLinear(long inFeatures, long outFeatures, long keep, bool weighted, bool hasBias) : this(inFeatures, outFeatures, keep, weighted, hasBias, null)
+    {
+    }
+
+    /// <summary>A layer with zero weights on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    internal TopKMaskedLinear(long inFeatures, long outFeatures, long keep, bool weighted, bool hasBias, Device? device) : base(nameof(TopKMaskedLinear))
     {
         if (inFeatures < 1 || outFeatures < 1 || keep < 1 || keep > inFeatures)
             throw new CompressException(ErrorKind.InvalidOptions, $"top-k masked linear: keep {keep} must lie in 1..{inFeatures}");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Keep = keep;
-        Weight = StructuredLinear.NewParameter(outFeatures, inFeatures);
+        Weight = StructuredLinear.NewParameter(device, outFeatures, inFeatures);
         register_parameter("weight", Weight);
         if (hasBias)
         {
-            Bias = StructuredLinear.NewParameter(outFeatures);
+            Bias = StructuredLinear.NewParameter(device, outFeatures);
             register_parameter("bias", Bias);
         }
         if (weighted)
         {
-            ColumnScale = zeros(inFeatures).DetachFromDisposeScope();
+            ColumnScale = zeros(inFeatures, device: device).DetachFromDisposeScope();
             register_buffer("column_scale", ColumnScale);
         }
     }
 
     /// <summary>Builds the layer from a dense weight [M, N], an optional bias, the number of inputs kept per
-    /// token, and whether scores are weighted by the column norms of W (WINA) or not (TEAL).</summary>
+    /// token, and whether scores are weighted by the column norms of W (WINA) or not (TEAL); on the weight's device.</summary>
     public static TopKMaskedLinear FromDense(Tensor weight, Tensor? bias, long keep, bool weighted)
     {
-        var layer = new TopKMaskedLinear(weight.shape[1], weight.shape[0], keep, weighted, bias is not null);
+        var layer = new TopKMaskedLinear(weight.shape[1], weight.shape[0], keep, weighted, bias is not null, weight.device);
         using var noGrad = no_grad();
         layer.Weight.copy_(weight);
         if (bias is not null) layer.Bias!.copy_(bias);

@@ -28,7 +28,7 @@ public sealed class QkrAttention : LayerContainer
             var w = qkv.weight!.detach();
             register_parameter("q_weight", new TorchSharp.Modules.Parameter(w[..(int)c].clone()));
             register_parameter("k_weight", new TorchSharp.Modules.Parameter(w[(int)c..(int)(2 * c)].clone()));
-            var v = nn.Linear(c, c, hasBias: qkv.bias is not null);
+            var v = nn.Linear(c, c, hasBias: qkv.bias is not null, device: w.device);
             v.weight!.copy_(w[(int)(2 * c)..]);
             if (qkv.bias is { } b)
             {
@@ -37,7 +37,7 @@ public sealed class QkrAttention : LayerContainer
             }
             register_module("v", new QatLinear(v, WeightQuantizerKind.StatsQ, bits, act: null));
         }
-        register_module("act_in", new ActivationQuantizer(c, bits, signed: true, LsqGranularity.PerToken));
+        register_module("act_in", new ActivationQuantizer(c, bits, signed: true, LsqGranularity.PerToken, qkv.weight!.device));
         register_module("t_quant", new LsqQuantizer(bits, signed: true, LsqGranularity.PerHeadToken));
         register_module("v_quant", new LsqQuantizer(bits, signed: true, LsqGranularity.PerChannel));
         register_module("attn_quant", new LsqQuantizer(bits, signed: false, LsqGranularity.PerToken));

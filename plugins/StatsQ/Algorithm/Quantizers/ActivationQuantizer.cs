@@ -8,11 +8,11 @@ namespace Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 public sealed class ActivationQuantizer : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the quantizer for activations whose last axis has <paramref name="features"/> entries.</summary>
-    public ActivationQuantizer(long features, int bits, bool signed, LsqGranularity granularity) : base("act")
+    public ActivationQuantizer(long features, int bits, bool signed, LsqGranularity granularity, Device? device = null) : base("act")
     {
-        register_module("move_b4", new LearnableBias(features));
+        register_module("move_b4", new LearnableBias(features, device));
         register_module("quant", new LsqQuantizer(bits, signed, granularity));
-        register_module("move_aft", new LearnableBias(features));
+        register_module("move_aft", new LearnableBias(features, device));
     }
 
     /// <summary>The LSQ quantizer.</summary>

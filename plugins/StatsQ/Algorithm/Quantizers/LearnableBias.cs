@@ -8,9 +8,9 @@ namespace Compressor.Plugins.StatsQ.Algorithm.Quantizers;
 public sealed class LearnableBias : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates a zero shift of <paramref name="features"/> entries.</summary>
-    public LearnableBias(long features) : base("bias")
+    public LearnableBias(long features, Device? device = null) : base("bias")
     {
-        register_parameter("bias", new TorchSharp.Modules.Parameter(zeros(features)));
+        register_parameter("bias", new TorchSharp.Modules.Parameter(zeros(features, device: device)));
     }
 
     /// <summary>The shift.</summary>

@@ -33,7 +33,7 @@ public static class ModelQuantization
             if (!selector.Matches(head)) continue;
             var lin = (TorchSharp.Modules.Linear)model.GetLayer(head);
             model.ReplaceLayer(head, new QatLinear(lin, WeightQuantizerKind.Lsq, o.FirstLastBits,
-                new ActivationQuantizer(lin.in_features, o.FirstLastBits, signed: true, LsqGranularity.PerTensor)), disposeOld: false);
+                new ActivationQuantizer(lin.in_features, o.FirstLastBits, signed: true, LsqGranularity.PerTensor, lin.weight!.device)), disposeOld: false);
         }
         foreach (var block in layout.Blocks)
         {
@@ -42,7 +42,7 @@ public static class ModelQuantization
             var qkv = (TorchSharp.Modules.Linear)model.GetLayer($"{a}.{attention.QueryKeyValue}");
             var proj = (TorchSharp.Modules.Linear)model.GetLayer($"{a}.{attention.Output}");
             long c = qkv.in_features;
-            var projQ = new QatLinear(proj, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken));
+            var projQ = new QatLinear(proj, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken, proj.weight!.device));
             if (o.Qkr)
             {
                 var qkr = new QkrAttention(qkv, projQ, attention.Heads, o.WeightBits, o.KeepQueryBias);
@@ -58,15 +58,15 @@ public static class ModelQuantization
             }
             else
             {
-                var qkvQ = new QatLinear(qkv, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken));
+                var qkvQ = new QatLinear(qkv, o.Quantizer, o.WeightBits, new ActivationQuantizer(c, o.ActivationBits, signed: true, LsqGranularity.PerToken, qkv.weight!.device));
                 model.ReplaceLayer(a, new QatAttention(qkvQ, projQ, attention.Heads, o.ActivationBits), disposeOld: false);
                 tensors.Add(Track($"{a}.qkv", qkvQ, cga: true));
             }
             tensors.Add(Track($"{a}.proj", projQ, cga: true));
             var fc1 = (TorchSharp.Modules.Linear)model.GetLayer(block.FeedForwardIn);
             var fc2 = (TorchSharp.Modules.Linear)model.GetLayer(block.FeedForwardOut);
-            var fc1Q = new QatLinear(fc1, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc1.in_features, o.ActivationBits, signed: true, LsqGranularity.PerToken));
-            var fc2Q = new QatLinear(fc2, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc2.in_features, o.ActivationBits, signed: false, LsqGranularity.PerToken));
+            var fc1Q = new QatLinear(fc1, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc1.in_features, o.ActivationBits, signed: true, LsqGranularity.PerToken, fc1.weight!.device));
+            var fc2Q = new QatLinear(fc2, o.Quantizer, o.WeightBits, new ActivationQuantizer(fc2.in_features, o.ActivationBits, signed: false, LsqGranularity.PerToken, fc2.weight!.device));
             model.ReplaceLayer(block.FeedForwardIn, fc1Q, disposeOld: false);
             model.ReplaceLayer(block.FeedForwardOut, fc2Q, disposeOld: false);
             tensors.Add(Track(block.FeedForwardIn, fc1Q, cga: true));

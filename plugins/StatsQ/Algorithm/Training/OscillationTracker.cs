@@ -29,9 +29,9 @@ public sealed class OscillationTracker : IDisposable
         {
             _previous = q.clone().DetachFromDisposeScope();
             _lastDirection = zeros_like(q).DetachFromDisposeScope();
-            _frequency = zeros(q.shape, ScalarType.Float64).DetachFromDisposeScope();
+            _frequency = zeros(q.shape, ScalarType.Float64, device: q.device).DetachFromDisposeScope();
             _count = zeros_like(q).DetachFromDisposeScope();
-            _lastEvent = full(q.shape, -1L, ScalarType.Int64).DetachFromDisposeScope();
+            _lastEvent = full(q.shape, -1L, ScalarType.Int64, device: q.device).DetachFromDisposeScope();
             return;
         }
         Steps++;
@@ -74,7 +74,7 @@ public sealed class OscillationTracker : IDisposable
         yield return ("frequency", _frequency!);
         yield return ("count", _count!);
         yield return ("last_event", _lastEvent!);
-        yield return ("steps", tensor(new[] { Steps, LastStepEvents }));
+        yield return ("steps", tensor(new[] { Steps, LastStepEvents }, device: CPU));
     }
 
     /// <summary>Restores <see cref="State"/> (tensors by the same names; copies them).</summary>

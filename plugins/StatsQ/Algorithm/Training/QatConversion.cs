@@ -46,12 +46,12 @@ public static class QatConversion
     }
 
     /// <summary>The coded form of a QAT linear (codes and steps of its current weight) and its latent weight.</summary>
-    internal static (T Coded, Tensor Latent) Code<T>(QatLinear q, Func<long, long, int, bool, bool, FrozenActivationQuantizer?, T> create) where T : CodedLinear
+    internal static (T Coded, Tensor Latent) Code<T>(QatLinear q, Func<long, long, int, bool, bool, FrozenActivationQuantizer?, Device, T> create) where T : CodedLinear
     {
         var lin = q.Linear;
         var input = q.Activation is { } a ? Freeze(a) : null;
         bool statsq = q.Kind == WeightQuantizerKind.StatsQ;
-        var coded = create(lin.in_features, lin.out_features, q.WeightBits, statsq, lin.bias is not null, input);
+        var coded = create(lin.in_features, lin.out_features, q.WeightBits, statsq, lin.bias is not null, input, lin.weight!.device);
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
@@ -66,11 +66,11 @@ public static class QatConversion
     }
 
     private static (nn.Module, Tensor) Convert(QatLinear q) =>
-        Code(q, (i, o, b, zl, bias, input) => new StatsQLinear(i, o, b, zl, bias, input));
+        Code(q, (i, o, b, zl, bias, input, device) => new StatsQLinear(i, o, b, zl, bias, input, device));
 
     private static CodedLinear Plain(QatLinear q, List<Tensor> latents)
     {
-        var (coded, latent) = Code(q, (i, o, b, zl, bias, input) => new CodedLinear(i, o, b, zl, bias, input));
+        var (coded, latent) = Code(q, (i, o, b, zl, bias, input, device) => new CodedLinear(i, o, b, zl, bias, input, device: device));
         latents.Add(latent);
         return coded;
     }
@@ -101,7 +101,7 @@ public static class QatConversion
             var wqk = a.QueryKeyProduct();
             var stacked = wqk.reshape(-1, wqk.shape[^1]);
             c = stacked.shape[1];
-            qk = new CodedLinear(c, stacked.shape[0], a.Bits, zeroLess: true, hasBias: false, input: null);
+            qk = new CodedLinear(c, stacked.shape[0], a.Bits, zeroLess: true, hasBias: false, input: null, device: stacked.device);
             qk.SetState(StatsQuantizer.Codes(stacked, a.Bits), StatsQuantizer.Scale(stacked).div(1 << (a.Bits - 1)), null);
             latents.Add(stacked.clone().DetachFromDisposeScope());
         }
@@ -135,7 +135,7 @@ public static class QatConversion
         using var w = conv.weight!.detach();
         if (conv.groups != 1 || conv.dilation.Any(x => x != 1))
             throw new CompressException(ErrorKind.PluginFailed, "statsq: only ungrouped, undilated convolutions have a shipped form");
-        var shipped = new StatsQConv2d(w.shape[1], w.shape[0], [w.shape[2], w.shape[3]], conv.stride, conv.padding ?? [0L, 0L], wq.Bits, conv.bias is not null, act);
+        var shipped = new StatsQConv2d(w.shape[1], w.shape[0], [w.shape[2], w.shape[3]], conv.stride, conv.padding ?? [0L, 0L], wq.Bits, conv.bias is not null, act, w.device);
         using (var scope = NewDisposeScope())
         using (no_grad())
             shipped.SetState(wq.Codes(w), wq.Scale!.detach().clamp_min(1e-5), conv.bias?.detach());
@@ -155,7 +155,7 @@ public static class QatConversion
     private static FrozenActivationQuantizer Freeze(LsqQuantizer q)
     {
         if (!q.IsInitialized) throw new InvalidOperationException("the activation quantizer never saw data (its scale does not exist)");
-        var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, 0);
+        var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, 0, q.Scale.device);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         f.Scale.copy_(q.Scale!.detach().clamp_min(1e-5));
@@ -167,7 +167,7 @@ public static class QatConversion
     {
         var q = a.Quant;
         if (!q.IsInitialized) throw new InvalidOperationException("the activation quantizer never saw data (its scale does not exist)");
-        var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, a.Before.Bias.shape[0]);
+        var f = new FrozenActivationQuantizer(q.Scale!.shape, q.Bits, q.Signed, a.Before.Bias.shape[0], q.Scale.device);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         f.Scale.copy_(q.Scale!.detach().clamp_min(1e-5));

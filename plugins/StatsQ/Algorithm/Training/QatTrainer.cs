@@ -287,13 +287,13 @@ public sealed class QatTrainer(CompressibleModel student, CompressibleModel? tea
         {
             foreach (var (name, t) in student.NamedTensors()) t.copy_(tensorsRead["model." + name]);
             foreach (var (name, tracker) in _trackers)
-                if (tensorsRead.ContainsKey($"tracker.{name}.previous")) tracker.Restore(n => tensorsRead[$"tracker.{name}.{n}"].alias());
+                if (tensorsRead.ContainsKey($"tracker.{name}.previous")) tracker.Restore(n => tensorsRead[$"tracker.{name}.{n}"].to(device));   // the saved state is read on the CPU
             foreach (var (name, history) in _scaleHistory)
             {
                 foreach (var s in history) s.Dispose();
                 history.Clear();
                 if (!tensorsRead.TryGetValue($"scales.{name}", out var stacked)) continue;
-                for (long i = 0; i < stacked.shape[0]; i++) history.Enqueue(stacked[i].clone().DetachFromDisposeScope());
+                for (long i = 0; i < stacked.shape[0]; i++) history.Enqueue(stacked[i].to(device).clone().DetachFromDisposeScope());
             }
         }
         step = state.Step;

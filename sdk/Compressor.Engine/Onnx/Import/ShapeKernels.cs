@@ -174,14 +174,15 @@ internal static class ShapeKernels
         };
     }
 
-    /// <summary>The value of a Constant node's attribute (<c>value</c>, <c>value_float(s)</c>, <c>value_int(s)</c>).</summary>
+    /// <summary>The value of a Constant node's attribute (<c>value</c>, <c>value_float(s)</c>, <c>value_int(s)</c>), on the
+    /// CPU (the run's kernel moves it to the graph's device).</summary>
     public static Tensor ConstantValue(OnnxAttributes a, string what)
     {
         if (a.TensorValue("value") is { } v) return OnnxTensorConversion.ToTensor(v, what);
-        if (a.Has("value_float")) return tensor(a.Float("value_float", 0));
-        if (a.Has("value_int")) return tensor(a.Int("value_int", 0));
-        if (a.Floats("value_floats") is { } fs) return tensor(fs);
-        if (a.Ints("value_ints") is { } ls) return tensor(ls);
+        if (a.Has("value_float")) return tensor(a.Float("value_float", 0), device: CPU);
+        if (a.Has("value_int")) return tensor(a.Int("value_int", 0), device: CPU);
+        if (a.Floats("value_floats") is { } fs) return tensor(fs, device: CPU);
+        if (a.Ints("value_ints") is { } ls) return tensor(ls, device: CPU);
         throw a.Unsupported("a Constant without a tensor, float or int value");
     }
 
