@@ -79,6 +79,6 @@ public static class FisherInformation
     {
         using var scope = NewDisposeScope();
         var d = treated.cpu().to_type(ScalarType.Float32) - original.cpu().to_type(ScalarType.Float32);
-        return 0.5 * (fisher * d.square()).sum().item<double>();
+        return 0.5 * (fisher * d.square()).sum().to_type(ScalarType.Float64).item<double>();
     }
 }

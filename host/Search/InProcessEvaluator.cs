@@ -75,19 +75,19 @@ public sealed class InProcessEvaluator : IDisposable
             var both = (ny * nr);
             // A zero vector matches only a zero vector (as ONNX Runtime's evaluation counts it).
             var c = where(both > 0, dot / both.clamp_min(1e-30), where((ny == 0) & (nr == 0), ones_like(dot), zeros_like(dot)));
-            cos += c.sum().item<double>();
+            cos += c.sum().to_type(ScalarType.Float64).item<double>();
             var logP = nn.functional.log_softmax(rr.to_type(ScalarType.Float64), 1);
             var logQ = nn.functional.log_softmax(yr.to_type(ScalarType.Float64), 1);
-            kl += (logP.exp() * (logP - logQ)).sum(1).clamp_min(0).sum().item<double>();
-            agree += (yr.argmax(1) == rr.argmax(1)).sum().item<double>();
+            kl += (logP.exp() * (logP - logQ)).sum(1).clamp_min(0).sum().to_type(ScalarType.Float64).item<double>();
+            agree += (yr.argmax(1) == rr.argmax(1)).sum().to_type(ScalarType.Float64).item<double>();
             rows += yr.shape[0];
             if (target is not null)
             {
                 var t = target.reshape(-1);
                 if (t.shape[0] == yr.shape[0])
                 {
-                    correct += (yr.argmax(1) == t).sum().item<double>();
-                    ce += nn.functional.cross_entropy(yr.to_type(ScalarType.Float64), t, reduction: nn.Reduction.Sum).item<double>();
+                    correct += (yr.argmax(1) == t).sum().to_type(ScalarType.Float64).item<double>();
+                    ce += nn.functional.cross_entropy(yr.to_type(ScalarType.Float64), t, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
                     targets += t.shape[0];
                 }
             }
