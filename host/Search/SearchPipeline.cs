@@ -247,7 +247,8 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
             Directory.CreateDirectory(work);
             ResultJson.WriteFile(Path.Combine(work, ReportFile), report);
             SearchReportWriter.Write(report, work, log);
-            throw new BudgetNotMetException(NotMet(request, verified, points));
+            throw new BudgetNotMetException(NotMet(request, verified, capacity is null ? points : [.. runnable.Where(i => frontier[i].Cost <= capacity).Select(i => points[i])],
+                points.Where((_, i) => runnable.Contains(i)).FirstOrDefault()));
         }
         // The chosen run's outputs, as that run wrote them, and the search report.
         runner.EnsureOutputs(chosen, recipes[points.IndexOf(chosen)], request.Keep, cancellation);
@@ -302,8 +303,10 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         return rows;
     }
 
-    private static string NotMet(SearchRequest request, IReadOnlyList<Candidate> verified, IReadOnlyList<Candidate> points)
+    private static string NotMet(SearchRequest request, IReadOnlyList<Candidate> verified, IReadOnlyList<Candidate> points, Candidate? cheapest)
     {
+        if (points.Count == 0)
+            return $"search: no model meets --budget {request.Budget}: the cheapest allocation of the treatments takes {cheapest?.BitsPerWeight:F3} bits/weight (the best point reached: none within the budget)";
         var best = verified.Where(c => c.OrtMetric is not null).OrderBy(c => c.MeetsKeep == true ? 0 : 1)
             .ThenBy(c => request.Keep.HigherIsBetter ? -c.OrtMetric!.Value : c.OrtMetric!.Value).FirstOrDefault();
         string point = best is not null
