@@ -32,7 +32,7 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         };
         var k = new MultipleChoiceKnapsack(hand, 8);
         Assert.Equal(2, k.BestDamage(5));
-        Assert.Equal([1, 1], k.Solution(5));
+        Assert.Equal([1, 1], k.Solution(5)!);
         Assert.Equal(double.PositiveInfinity, k.BestDamage(1));
         Assert.Null(k.Solution(1));
         Assert.Equal(0, k.BestDamage(8));
