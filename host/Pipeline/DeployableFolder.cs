@@ -13,13 +13,18 @@ public static class DeployableFolder
     /// <summary>Where the graph goes, relative to the output folder.</summary>
     public static readonly string OnnxFile = Path.Combine("onnx", OnnxStage.FileName);
 
+    /// <summary>The largest companion file copied (a tokenizer.json of a large vocabulary is tens of MiB).</summary>
+    public const long MaxCompanionBytes = 256L << 20;
+
     /// <summary>Copies <paramref name="folder"/>'s config and companion files into <paramref name="staging"/>.</summary>
     /// <exception cref="CompressException">A file that cannot be read or written (kind OutputFailed).</exception>
     public static void CopyCompanions(ModelFolder folder, string staging)
     {
         foreach (var file in new[] { folder.ConfigPath }.Concat(folder.CompanionFiles))
         {
-            try { File.Copy(file, Path.Combine(staging, Path.GetFileName(file)), overwrite: true); }
+            // Read as an input file (a regular file, bounded), written as an output one.
+            byte[] bytes = Compressor.Engine.IO.InputFiles.ReadAllBytes(file, MaxCompanionBytes);
+            try { File.WriteAllBytes(Path.Combine(staging, Path.GetFileName(file)), bytes); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new CompressException(ErrorKind.OutputFailed, $"cannot copy {file} into the output folder: {e.Message}");

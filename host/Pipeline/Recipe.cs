@@ -42,7 +42,7 @@ public sealed record Recipe(int? Seed, IReadOnlyList<RecipeStep> Steps)
             seed = (int)v;
         }
         ExportTarget? target = null;
-        if (o["target"] is { } t)
+        if (o["target"] is { Type: not JTokenType.Null } t)   // null (a recipe of a run without --target): the default
         {
             if (t.Type != JTokenType.String || !ExportTargets.TryParse((string)t!, out var parsed)) throw Bad("\"target\" must be \"size\" or \"speed\"");
             target = parsed;

@@ -60,7 +60,7 @@ public sealed class PluginCatalogTests(HostFixture fx) : IClassFixture<HostFixtu
         var (code, stdout, _) = HostFixture.Cli("plugin", "describe", "rtn");
         Assert.Equal(0, code);
         Assert.Contains("--weight-bits", stdout);
-        Assert.Contains("one of 2, 4, 8", stdout);
+        Assert.Contains("one of 2, 3, 4, 5, 6, 7, 8", stdout);
         var (jcode, json, _) = HostFixture.Cli("plugin", "describe", "rtn", "--format", "json");
         Assert.Equal(0, jcode);
         var o = JObject.Parse(json);

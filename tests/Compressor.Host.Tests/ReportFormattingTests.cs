@@ -129,8 +129,8 @@ public sealed class ReportFormattingTests
         Assert.Equal(2, warnings.Count);
         Assert.StartsWith("model.onnx runs 3.20× slower (IQR 3.20–3.20×, 4 interleaved runs) than the input model on ONNX Runtime CPU", warnings[0]);
         Assert.Equal("model.onnx needs 1.8× the peak memory of the input model on ONNX Runtime CPU (18.0 vs 10.0 MiB)", warnings[1]);
-        // Faster in at least a quarter of the runs, and within 1.2× the memory: nothing to warn about.
-        var mixed = new LatencyResult(6, 9, 4, 3, 64, 1) { TimesMs = [4, 6, 6, 9] };
+        // Faster in half of the runs (the ratios' 75th percentile 1.25), and within 1.2× the memory: nothing to warn about.
+        var mixed = new LatencyResult(5, 9, 4, 3, 64, 1) { TimesMs = [4, 4, 6, 9] };
         var calm = new OrtEvaluationResult([new Compressor.Sdk.Reports.Metric(EvaluationMetricNames.PeakMemoryMB, 11, "MiB", "d", 10)], "d", 64,
             "1.31.1", "ORT_ENABLE_ALL", mixed, reference, "rss-peak-reset");
         Assert.Empty(Compressor.Host.Pipeline.EvaluationStage.CostWarnings(evaluation with { SpeedUp = SpeedUp.Of(mixed, reference) }, calm));

@@ -145,7 +145,7 @@ public sealed class RunCommandTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Theory]
-    [InlineData(new[] { "--weight-bits", "3" }, 2, "option --weight-bits of plugin 'rtn': '3' is not allowed (one of 2, 4, 8)")]
+    [InlineData(new[] { "--weight-bits", "9" }, 2, "option --weight-bits of plugin 'rtn': '9' is not allowed (one of 2, 3, 4, 5, 6, 7, 8)")]
     [InlineData(new[] { "--group-siz", "3" }, 2, "unknown option --group-siz for plugin 'rtn'")]
     [InlineData(new[] { "--include", "nothing.*" }, 2, "no linear or conv layer matches")]
     [InlineData(new[] { "--device", "cuda" }, 2, "pass --device cpu")]

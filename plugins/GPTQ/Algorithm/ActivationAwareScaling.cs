@@ -162,7 +162,7 @@ public static class ActivationAwareScaling
         var w = weight.flatten(1);
         long o = w.shape[0], cols = w.shape[1];
         long g = GroupQuantization.EffectiveGroupSize(cols, settings.GroupSize), groups = GroupQuantization.GroupCount(cols, settings.GroupSize);
-        var x = rows.shape[0] > ClipRows ? rows.index_select(0, arange(0, rows.shape[0], rows.shape[0] / ClipRows).narrow(0, 0, ClipRows)) : rows;
+        var x = rows.shape[0] > ClipRows ? rows.index_select(0, arange(0, rows.shape[0], rows.shape[0] / ClipRows, device: rows.device).narrow(0, 0, ClipRows)) : rows;
         long pad = groups * g - cols;
         var wp = pad > 0 ? nn.functional.pad(w, [0, pad]) : w;
         var xp = pad > 0 ? nn.functional.pad(x, [0, pad]) : x;

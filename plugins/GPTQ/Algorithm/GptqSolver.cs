@@ -43,8 +43,8 @@ public static class GptqSolver
             w.index_fill_(1, deadIdx, 0);
         }
 
-        var scales = zeros(rows, groups);
-        var zerosT = zeros(rows, groups);
+        var scales = zeros(rows, groups, device: w.device);
+        var zerosT = zeros(rows, groups, device: w.device);
         var staticGrids = new MinMaxGrid?[groups];
         if (settings.ActOrder && grouped)
             for (long k = 0; k < groups; k++)
@@ -70,19 +70,19 @@ public static class GptqSolver
         }
 
         var (u, damp) = InverseCholesky(h, settings, layer, warn);
-        var q = zeros(rows, cols);
-        var codes = zeros(rows, cols);
-        var losses = zeros(rows, cols);
+        var q = zeros(rows, cols, device: w.device);
+        var codes = zeros(rows, cols, device: w.device);
+        var losses = zeros(rows, cols, device: w.device);
         int block = settings.BlockSize;
         for (long i1 = 0; i1 < cols; i1 += block)
         {
             using var blockScope = NewDisposeScope();
             long i2 = Math.Min(i1 + block, cols), count = i2 - i1;
             var w1 = w.narrow(1, i1, count).clone();
-            var q1 = zeros(rows, count);
-            var c1 = zeros(rows, count);
-            var err1 = zeros(rows, count);
-            var loss1 = zeros(rows, count);
+            var q1 = zeros(rows, count, device: w.device);
+            var c1 = zeros(rows, count, device: w.device);
+            var err1 = zeros(rows, count, device: w.device);
+            var loss1 = zeros(rows, count, device: w.device);
             var hinv1 = u.narrow(0, i1, count).narrow(1, i1, count);
             for (long i = 0; i < count; i++)
             {
@@ -129,7 +129,7 @@ public static class GptqSolver
         double loss = losses.sum().item<float>();
         if (perm is not null)
         {
-            var inverse = tensor(perm).argsort();
+            var inverse = tensor(perm, device: codes.device).argsort();
             codes = codes.index_select(1, inverse);
         }
         return Package(codes, scales, zerosT, settings, loss, damp);
@@ -156,7 +156,7 @@ public static class GptqSolver
         {
             using (var attempt = NewDisposeScope())
             {
-                var hd = h.add(eye(n).mul(damp * mean));
+                var hd = h.add(eye(n, device: h.device).mul(damp * mean));
                 var (l, info) = linalg.cholesky_ex(hd);
                 if (info.item<int>() == 0 && l.isfinite().all().item<bool>())
                 {

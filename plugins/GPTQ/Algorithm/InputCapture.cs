@@ -95,7 +95,7 @@ public sealed class InputCapture : nn.Module<Tensor, Tensor>
             else _absSum.add_(channelMeans);
             if (_rowsPerCall > 0)
             {
-                var pick = rows.shape[0] <= _rowsPerCall ? rows : rows.index_select(0, randperm(rows.shape[0], generator: _sampler).narrow(0, 0, _rowsPerCall));
+                var pick = rows.shape[0] <= _rowsPerCall ? rows : rows.index_select(0, randperm(rows.shape[0], generator: _sampler, device: CPU).narrow(0, 0, _rowsPerCall).to(rows.device));
                 _rows.Add(pick.clone().DetachFromDisposeScope());
             }
         }

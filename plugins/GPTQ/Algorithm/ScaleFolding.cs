@@ -53,8 +53,9 @@ public static class ScaleFolding
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var r = rand(channels, generator: new Generator((ulong)seed)).mul(1.5).add(0.5);   // U(0.5, 2)
         var consumerWeights = consumers.Select(c => WeightOf(model.GetLayer(c))).ToList();
+        // U(0.5, 2), drawn on the CPU (the seeded generator's device) and moved to the model's.
+        var r = rand(channels, generator: new Generator((ulong)seed), device: CPU).mul(1.5).add(0.5).to(consumerWeights[0].device);
         var candidates = Candidates(model, consumers, channels).ToList();
         if (blockProbe is not null && Try(candidates, consumerWeights, r, blockProbe) is { } inside) return inside with { InsideBlock = true };
         string consumer = consumers[0];

@@ -24,7 +24,7 @@ public static class GptvqAssignment
         foreach (double damp in new[] { 0, 0.01, 0.1, 1 })
         {
             using var attempt = NewDisposeScope();
-            var (l, info) = linalg.cholesky_ex(h.add(eye(h.shape[0]).mul(damp * mean)));
+            var (l, info) = linalg.cholesky_ex(h.add(eye(h.shape[0], device: h.device).mul(damp * mean)));
             if (info.item<int>() != 0 || !l.isfinite().all().item<bool>()) continue;
             var (lower, info2) = linalg.cholesky_ex(l.cholesky_inverse());
             if (info2.item<int>() == 0 && lower.isfinite().all().item<bool>()) return lower.t().contiguous().MoveToOuterDisposeScope().MoveToOuterDisposeScope();
@@ -44,13 +44,13 @@ public static class GptvqAssignment
         var w = weight.detach().to_type(ScalarType.Float32).clone();
         var c = rowCodewords.detach().to_type(ScalarType.Float32);
         long rows = w.shape[0], cols = w.shape[1];
-        var indices = zeros([rows, cols], ScalarType.Int64);
+        var indices = zeros([rows, cols], ScalarType.Int64, device: w.device);
         for (long i1 = 0; i1 < cols; i1 += BlockSize)
         {
             using var block = NewDisposeScope();
             long count = Math.Min(BlockSize, cols - i1);
             var w1 = w.narrow(1, i1, count).clone();
-            var err1 = zeros(rows, count);
+            var err1 = zeros(rows, count, device: w.device);
             var u1 = u.narrow(0, i1, count).narrow(1, i1, count);
             for (long i = 0; i < count; i++)
             {

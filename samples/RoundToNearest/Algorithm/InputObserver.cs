@@ -41,7 +41,7 @@ internal sealed class InputObserver : nn.Module<Tensor, Tensor>
     public bool ChannelsLast { get; set; } = true;
 
     /// <summary>The sampled values, flat (a new tensor).</summary>
-    public Tensor Samples() => _samples.Count == 0 ? empty(0) : cat(_samples, 0);
+    public Tensor Samples() => _samples.Count == 0 ? empty(0, device: CPU) : cat(_samples, 0);
 
     public override Tensor forward(Tensor x)
     {
@@ -62,7 +62,7 @@ internal sealed class InputObserver : nn.Module<Tensor, Tensor>
             if (_sampled < MaximumSamples)
             {
                 var flat = f.flatten();
-                var take = flat.numel() <= SamplesPerBatch ? flat.clone() : flat.index_select(0, randint(0, flat.numel(), [SamplesPerBatch], generator: _random, dtype: ScalarType.Int64));
+                var take = flat.numel() <= SamplesPerBatch ? flat.clone() : flat.index_select(0, randint(0, flat.numel(), [SamplesPerBatch], generator: _random, dtype: ScalarType.Int64, device: CPU).to(flat.device));
                 _samples.Add(take.DetachFromDisposeScope());
                 _sampled += take.numel();
             }

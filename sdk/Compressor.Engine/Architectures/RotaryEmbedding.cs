@@ -24,7 +24,7 @@ public sealed class RotaryEmbedding
         HeadDim = headDim;
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
-        var inv = tensor(1.0f).div(pow(tensor((float)theta), arange(0, headDim, 2, dtype: ScalarType.Int64).to_type(ScalarType.Float32).div(headDim)));
+        var inv = tensor(1.0f, device: CPU).div(pow(tensor((float)theta, device: CPU), arange(0, headDim, 2, dtype: ScalarType.Int64, device: CPU).to_type(ScalarType.Float32).div(headDim)));   // on the CPU: computed once, read back as numbers (also while a model is declared on the meta device)
         string type = scaling is null ? "default" : (string?)(scaling["rope_type"] ?? scaling["type"]) ?? "default";
         double Number(string key) => scaling?[key] is { Type: JTokenType.Float or JTokenType.Integer } t ? (double)t
             : throw new CompressException(ErrorKind.InvalidInput, $"config 'rope_scaling.{key}' must be a number for rope type '{type}'");

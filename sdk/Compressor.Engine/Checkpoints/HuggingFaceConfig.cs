@@ -26,10 +26,8 @@ public static class HuggingFaceConfig
     {
         try
         {
-            var info = new FileInfo(path);
-            if (info.Length > MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: {info.Length} bytes, more than a config holds (at most {MaxBytes})");
-            using var reader = new JsonTextReader(new StreamReader(path, new System.Text.UTF8Encoding(false, true))) { DateParseHandling = DateParseHandling.None, MaxDepth = 32 };
-            return JObject.Load(reader);
+            // A regular file only (a FIFO or a device would block or never end), bounded, duplicate keys refused.
+            return IO.StrictJson.Object(IO.InputFiles.ReadAllText(path, MaxBytes), maxDepth: 32);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException or InvalidCastException)
         {

@@ -58,7 +58,11 @@ public sealed class ModelFolder
 
     /// <summary>The companion files present in the folder (full paths).</summary>
     public IReadOnlyList<string> CompanionFiles =>
-        CompanionFileNames.Select(n => Path.Combine(Directory, n)).Where(File.Exists).ToList();
+        CompanionFileNames.Select(n => Path.Combine(Directory, n)).Where(IsRegularFile).ToList();
+
+    /// <summary>Whether <paramref name="path"/> (links followed) is a regular file: a FIFO or a device under a companion
+    /// file's name is not copied (it would block or never end).</summary>
+    private static bool IsRegularFile(string path) => IO.FileType.Of(path) == IO.FileTypeKind.Regular;
 
     /// <summary>Whether <paramref name="path"/> is a folder (a model folder to open with <see cref="Open"/>).</summary>
     public static bool IsFolder(string path) => System.IO.Directory.Exists(path);
@@ -73,7 +77,7 @@ public sealed class ModelFolder
     {
         string dir = Path.GetFullPath(directory);
         string config = Path.Combine(dir, ConfigFile);
-        string? weights = WeightFiles.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
+        string? weights = WeightFiles.Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);   // checked as a regular file when opened
         if (!File.Exists(config))
             throw new CompressException(ErrorKind.InvalidInput, $"{dir}: not a model folder: no {ConfigFile}" +
                 (weights is null ? $" and no weights ({string.Join(", ", WeightFiles)})" : $" beside {Path.GetFileName(weights)} (pass the weights file itself to infer sizes from its tensors)"));

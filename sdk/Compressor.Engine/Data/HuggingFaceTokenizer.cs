@@ -60,9 +60,8 @@ public sealed class HuggingFaceTokenizer
         JObject json;
         try
         {
-            if (new FileInfo(path).Length > MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: larger than {MaxBytes >> 20} MiB");
-            using var reader = new JsonTextReader(new StreamReader(path, new UTF8Encoding(false, true))) { DateParseHandling = DateParseHandling.None, MaxDepth = 64 };
-            json = JObject.Load(reader);
+            // A regular file only, bounded on the bytes read, duplicate keys refused.
+            json = IO.StrictJson.Object(IO.InputFiles.ReadAllText(path, MaxBytes), maxDepth: 64);
         }
         catch (Exception e) when (e is JsonException or IOException or DecoderFallbackException or InvalidCastException)
         {
@@ -115,7 +114,7 @@ public sealed class HuggingFaceTokenizer
                     string sp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.model");
                     if (!File.Exists(sp))
                         throw Bad("model.type", $"'{type}' without a byte-level pre-tokenizer is a SentencePiece model: its tokenizer.model must be beside it");
-                    using var stream = File.OpenRead(sp);
+                    using var stream = IO.InputFiles.OpenRead(sp);
                     var llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
                     int? eos = added.TryGetValue("</s>", out var e) ? e : null;
                     return new HuggingFaceTokenizer(llama, "sentencepiece", encoder: false, eos ?? 0, eos, Math.Max(llama.Vocabulary.Count, added.Count == 0 ? 0 : added.Values.Max() + 1));

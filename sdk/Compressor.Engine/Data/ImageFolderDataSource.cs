@@ -17,6 +17,9 @@ public static class ImageFolderDataSource
     /// <summary>The largest image file decoded.</summary>
     public const long MaxImageBytes = 64L << 20;
 
+    /// <summary>The largest image side decoded, in pixels (a 16k × 16k RGBA bitmap is 1 GiB).</summary>
+    public const int MaxImageSide = 16384;
+
     /// <summary>The extensions read.</summary>
     public static readonly string[] Extensions = [".jpg", ".jpeg", ".png"];
 
@@ -33,8 +36,23 @@ public static class ImageFolderDataSource
         /// <summary>What <paramref name="modelFolder"/>'s config says, over the defaults.</summary>
         public static Preprocessing Of(string? modelFolder)
         {
+            if (modelFolder is null) return TimmDefault;
+            Preprocessing p;
+            try { p = Read(modelFolder); }
+            catch (Exception e) when (e is InvalidCastException or FormatException or OverflowException or ArgumentException)
+            {
+                throw new CompressException(ErrorKind.InvalidInput, $"{modelFolder}: its image preprocessing settings are not numbers of the expected kind ({e.Message})");
+            }
+            // Values from a file: a crop of 0, a zero deviation or an absurd size would give infinities or a huge allocation.
+            if (p.Size is < 1 or > 4096 || !(p.CropPct > 0 && p.CropPct <= 1) || p.Mean.Any(v => !double.IsFinite(v)) || p.Std.Any(v => !(v > 0 && double.IsFinite(v))))
+                throw new CompressException(ErrorKind.InvalidInput,
+                    $"{modelFolder}: image preprocessing out of range (size {p.Size} must be 1..4096, crop_pct {p.CropPct} in (0, 1], std > 0 and finite)");
+            return p;
+        }
+
+        private static Preprocessing Read(string modelFolder)
+        {
             var p = TimmDefault;
-            if (modelFolder is null) return p;
             string config = Path.Combine(modelFolder, "config.json"), pre = Path.Combine(modelFolder, "preprocessor_config.json");
             if (File.Exists(config) && Checkpoints.HuggingFaceConfig.Read(config)["pretrained_cfg"] is JObject cfg)
             {
@@ -68,7 +86,10 @@ public static class ImageFolderDataSource
         var files = classes.SelectMany((c, i) => Directory.GetFiles(Path.Combine(dir, c))
             .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant())).Order(StringComparer.Ordinal).Select(f => (File: f, Label: i))).ToList();
         if (files.Count < 2) throw new CompressException(ErrorKind.InvalidInput, $"{dir}: {files.Count} image(s) (JPEG or PNG) under its class folders");
-        var pixels = new float[files.Count * channels * size * size];
+        long values = (long)files.Count * channels * size * size;
+        if (values > Array.MaxLength)
+            throw new CompressException(ErrorKind.InvalidInput, $"{dir}: {files.Count} images of {channels}×{size}×{size} are more than one tensor holds here; use fewer images or a smaller ,size=");
+        var pixels = new float[values];
         for (int n = 0; n < files.Count; n++) Decode(files[n].File, size, channels, p, pixels.AsSpan(n * channels * size * size, channels * size * size));
         var x = tensor(pixels, [files.Count, channels, size, size]);
         var y = tensor(files.Select(f => (long)f.Label).ToArray());
@@ -80,8 +101,14 @@ public static class ImageFolderDataSource
     /// <summary>Decodes, resizes, crops and normalises one image into <paramref name="target"/> ([C, S, S]).</summary>
     private static void Decode(string file, int size, int channels, Preprocessing p, Span<float> target)
     {
-        if (new FileInfo(file).Length > MaxImageBytes) throw new CompressException(ErrorKind.InvalidInput, $"{file}: larger than {MaxImageBytes >> 20} MiB");
-        using var bitmap = SKBitmap.Decode(file) ?? throw new CompressException(ErrorKind.InvalidInput, $"{file}: not a decodable JPEG or PNG image");
+        // A regular file of bounded size (read on the bytes, not the stated length), and bounded dimensions checked from
+        // the header before anything is decoded: a small file cannot declare a gigapixel image.
+        var bytes = IO.InputFiles.ReadAllBytes(file, MaxImageBytes);
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data) ?? throw new CompressException(ErrorKind.InvalidInput, $"{file}: not a decodable JPEG or PNG image");
+        if (codec.Info.Width is < 1 or > MaxImageSide || codec.Info.Height is < 1 or > MaxImageSide)
+            throw new CompressException(ErrorKind.InvalidInput, $"{file}: {codec.Info.Width}×{codec.Info.Height} pixels; at most {MaxImageSide} per side are read");
+        using var bitmap = SKBitmap.Decode(codec) ?? throw new CompressException(ErrorKind.InvalidInput, $"{file}: not a decodable JPEG or PNG image");
         double scale = size / p.CropPct / Math.Min(bitmap.Width, bitmap.Height);
         int w = Math.Max(size, (int)Math.Round(bitmap.Width * scale)), h = Math.Max(size, (int)Math.Round(bitmap.Height * scale));
         using var resized = bitmap.Resize(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul), new SKSamplingOptions(SKCubicResampler.CatmullRom))

@@ -21,7 +21,7 @@ public static class JsonlDataSource
     {
         string path = spec.Path!;
         if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data jsonl:{path}: no such file");
-        if (new FileInfo(path).Length > TextDataSource.MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: larger than {TextDataSource.MaxBytes >> 20} MiB");
+        if (IO.InputFiles.RequireRegular(path) > TextDataSource.MaxBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: larger than {TextDataSource.MaxBytes >> 20} MiB");
         string field = spec.Options.TryGetValue("field", out var f) ? f : "text";
         string? tokenizerPath = spec.Options.TryGetValue("tokenizer", out var t) ? t : modelFolder;
         if (tokenizerPath is null)
@@ -79,8 +79,7 @@ public static class JsonlDataSource
                 JObject o;
                 try
                 {
-                    using var reader = new JsonTextReader(new StringReader(line)) { DateParseHandling = DateParseHandling.None, MaxDepth = 32 };
-                    o = JObject.Load(reader);
+                    o = IO.StrictJson.Object(line, maxDepth: 32);   // a key given twice is refused
                 }
                 catch (Exception e) when (e is JsonException or InvalidCastException)
                 {
@@ -94,6 +93,10 @@ public static class JsonlDataSource
         catch (DecoderFallbackException)
         {
             throw new CompressException(ErrorKind.InvalidInput, $"{path}:{number + 1}: not valid UTF-8");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: cannot read ({e.Message})");
         }
         if (texts.Count < 2) throw new CompressException(ErrorKind.InvalidInput, $"{path}: {texts.Count} text(s); at least 2 are needed to split");
         return texts;

@@ -27,21 +27,32 @@ public static partial class NpzDataSource
     public static DataSplits Open(DataSpec spec, int seed)
     {
         string path = spec.Path!;
-        if (!File.Exists(path)) throw new CompressException(ErrorKind.InvalidInput, $"--data npz:{path}: no such file");
+        IO.InputFiles.RequireRegular(path);   // missing, a FIFO, a device: one line before the zip reader opens it
         Dictionary<string, Tensor> arrays;
         try
         {
             using var zip = ZipFile.OpenRead(path);
             arrays = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            long total = 0;
             foreach (var entry in zip.Entries.Where(e => e.FullName.EndsWith(".npy", StringComparison.Ordinal)))
             {
+                // The arrays together are bounded as one is: many entries cannot add up past what one may hold.
+                total += entry.Length;
+                if (total > MaxArrayBytes) throw new CompressException(ErrorKind.InvalidInput, $"{path}: its arrays hold more than {MaxArrayBytes} bytes together");
+                if (!arrays.TryAdd(entry.FullName[..^4], empty(0)))
+                    throw new CompressException(ErrorKind.InvalidInput, $"{path}: array '{entry.FullName[..^4]}' appears twice");
                 using var s = entry.Open();
+                arrays[entry.FullName[..^4]].Dispose();
                 arrays[entry.FullName[..^4]] = ReadNpy(s, entry.Length, $"{path}:{entry.FullName}");
             }
         }
         catch (InvalidDataException e)
         {
             throw new CompressException(ErrorKind.InvalidInput, $"{path}: not an .npz (zip) file ({e.Message})");
+        }
+        catch (Exception e) when (e is EndOfStreamException or OverflowException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.InvalidInput, $"{path}: not a readable .npz file ({e.Message})");
         }
         if (arrays.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"{path}: no .npy arrays inside");
         string input = spec.Options.TryGetValue("input", out var i) ? i
@@ -100,6 +111,7 @@ public static partial class NpzDataSource
         long count = shape.Aggregate(1L, (a, b) => checked(a * b));
         long bytes = checked(count * size);
         if (bytes > MaxArrayBytes) throw Bad($"{bytes} bytes, more than {MaxArrayBytes}");
+        if (length >= 0 && bytes > length) throw Bad($"shape [{string.Join(", ", shape)}] needs {bytes} bytes, the entry holds {length}");
         var data = new byte[bytes];
         s.ReadExactly(data);
         var span = data.AsSpan();

@@ -20,21 +20,26 @@ public sealed class IntegerLayer : GeometricLayer
     /// <summary>Creates an empty layer (zero codes, unit scales, static zero point 128).</summary>
     /// <exception cref="CompressException">An embedding geometry, per-token quantization of a convolution, or invalid
     /// sizes (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
-    public IntegerLayer(IntegerFormat format, WeightGeometry geometry) : base(nameof(IntegerLayer), geometry)
+    public IntegerLayer(IntegerFormat format, WeightGeometry geometry) : this(format, geometry, null)
+    {
+    }
+
+    /// <summary>An empty layer whose buffers live on <paramref name="device"/> (null: TorchSharp's default device).</summary>
+    private IntegerLayer(IntegerFormat format, WeightGeometry geometry, Device? device) : base(nameof(IntegerLayer), geometry)
     {
         if (geometry is EmbeddingGeometry)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(IntegerLayer)}: an embedding has no input to quantize (use a quantized embedding)");
         if (geometry is Conv2dGeometry && format.Activations == ActivationQuantization.DynamicPerToken)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(IntegerLayer)}: per-token input scales do not factor out of a convolution (use static or dynamic per-tensor)");
         Format = format;
-        register_buffer("qweight", zeros([Rows, Columns], ScalarType.Int8).DetachFromDisposeScope());
-        register_buffer("scales", ones(Rows).DetachFromDisposeScope());
+        register_buffer("qweight", zeros([Rows, Columns], ScalarType.Int8, device: device).DetachFromDisposeScope());
+        register_buffer("scales", ones(Rows, device: device).DetachFromDisposeScope());
         if (format.Activations == ActivationQuantization.Static)
         {
-            register_buffer("input_scale", ones(1).DetachFromDisposeScope());
-            register_buffer("input_zero_point", full(1, 128, ScalarType.Byte).DetachFromDisposeScope());
+            register_buffer("input_scale", ones(1, device: device).DetachFromDisposeScope());
+            register_buffer("input_zero_point", full(1, 128, ScalarType.Byte, device: device).DetachFromDisposeScope());
         }
-        RegisterBias();
+        RegisterBias(device);
     }
 
     /// <summary>Builds the layer from int8 codes [rows, columns] (in −128…127), per-channel scales [rows], the static
@@ -42,7 +47,7 @@ public sealed class IntegerLayer : GeometricLayer
     /// <exception cref="ArgumentException">Shapes or values that do not fit.</exception>
     public static IntegerLayer FromCodes(WeightGeometry geometry, IntegerFormat format, Tensor codes, Tensor scales, float inputScale, int inputZeroPoint, Tensor? bias)
     {
-        var layer = new IntegerLayer(format, geometry);
+        var layer = new IntegerLayer(format, geometry, codes.device);
         try
         {
             using var noGrad = no_grad();

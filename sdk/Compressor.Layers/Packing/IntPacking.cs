@@ -44,12 +44,13 @@ public static class IntPacking
             throw new ArgumentException($"codes outside the {bits}-bit {(signed ? "signed" : "unsigned")} range {min}..{max}");
         var (per, wordBytes) = Word(bits);
         long n = flat.numel(), padded = (n + per - 1) / per * per;
-        var u = flat.bitwise_and(tensor((1L << bits) - 1));
+        var u = flat.bitwise_and(tensor((1L << bits) - 1, device: CPU));
         if (padded != n) u = nn.functional.pad(u, [0, padded - n]);
+        // Packed on the CPU (exact integer arithmetic, the codes read back for the range check anyway), returned on the codes' device.
         // One word of lcm(8, b) ≤ 56 bits per row: Σ u_j·2^(b·j), then its bytes, lowest first.
-        var weights = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray());
+        var weights = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: CPU);
         var words = u.reshape(-1, per).mul(weights).sum(1, keepdim: true);
-        var shifts = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray());
+        var shifts = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: CPU);
         var bytes = words.div(shifts, RoundingMode.floor).remainder(256).flatten();
         return bytes.narrow(0, 0, PackedBytes(n, bits)).to_type(ScalarType.Byte).to(codes.device).MoveToOuterDisposeScope();
     }
