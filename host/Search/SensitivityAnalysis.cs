@@ -52,9 +52,18 @@ public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator e
             {
                 cancellation.ThrowIfCancellationRequested();
                 var clock = Stopwatch.StartNew();
-                using var model = trials.Apply([(treatment, [layer.Name])], cancellation);
+                CompressibleModel? applied;
+                // A plugin that refuses the layer (sparsity's structures apply to feed-forward linears only) makes the
+                // treatment not apply to it.
+                try { applied = trials.Apply([(treatment, [layer.Name])], cancellation); }
+                catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions)
+                {
+                    log.Debug($"search: {treatment.Id} does not apply to {layer.Name}: {e.Message}");
+                    applied = null;
+                }
+                using var model = applied;
                 LayerTrial trial;
-                if (TrialRunner.WeightBits(model, layer.Name) is not { } bits)
+                if (model is null || TrialRunner.WeightBits(model, layer.Name) is not { } bits)
                     trial = new LayerTrial(layer.Name, treatment.Id, -1, 0, null, source, clock.Elapsed.TotalSeconds);   // the treatment does not apply here
                 else if (fisher is not null)
                 {
@@ -85,8 +94,10 @@ public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator e
     public double TimeOneTrial(SearchLayer layer, Treatment treatment, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        using var model = trials.Apply([(treatment, [layer.Name])], cancellation);
-        evaluator.Measure(model);
+        CompressibleModel model;
+        try { model = trials.Apply([(treatment, [layer.Name])], cancellation); }
+        catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions) { return clock.Elapsed.TotalSeconds; }   // does not apply: what refusing cost
+        using (model) evaluator.Measure(model);
         return clock.Elapsed.TotalSeconds;
     }
 
