@@ -6,6 +6,7 @@ using Compressor.Host.Console;
 using Compressor.Host.Pipeline;
 using Compressor.Sdk;
 using Compressor.Sdk.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Compressor.Host.Commands;
 
@@ -30,11 +31,15 @@ public static class GenerateCommand
         };
         var prompt = new Option<string>("--prompt", "-p") { Description = "The text to continue (tokenized by the folder's tokenizer.json, with its begin-of-text token where it adds one).", Required = true };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = $"The most tokens to generate (default {DefaultMaxNewTokens}); fewer when the end-of-sequence token comes first or the model's context is full.", DefaultValueFactory = _ => DefaultMaxNewTokens };
+        var level = new Option<string>("--optimization") { Description = "ONNX Runtime's graph optimisation: all (default, as deployed: 4-bit weights run as MatMulNBits) or basic (exact float products, what the verification gate compares with TorchSharp).", DefaultValueFactory = _ => "all" };
+        level.AcceptOnlyFromAmong("all", "basic");
         var cmd = new Command("generate", "Generate text greedily with a compressed decoder on ONNX Runtime (ORT_ENABLE_ALL, as deployed), feeding its key/value cache one token at a time; prints the prompt and its continuation, and the decoding speed on stderr.");
         cmd.Arguments.Add(folder);
         cmd.Options.Add(prompt);
         cmd.Options.Add(maxNew);
-        cmd.SetAction(pr => execute(pr, env => Handle(env, pr.GetValue(folder)!, pr.GetValue(prompt)!, pr.GetValue(maxNew))));
+        cmd.Options.Add(level);
+        cmd.SetAction(pr => execute(pr, env => Handle(env, pr.GetValue(folder)!, pr.GetValue(prompt)!, pr.GetValue(maxNew),
+            pr.GetValue(level) == "basic" ? GraphOptimizationLevel.ORT_ENABLE_BASIC : GraphOptimizationLevel.ORT_ENABLE_ALL)));
         return cmd;
     }
 
@@ -49,7 +54,7 @@ public static class GenerateCommand
     }
 
     /// <summary>Generates and prints the text (or JSON) on stdout, the speed on stderr.</summary>
-    public static ExitCode Handle(CommandEnvironment env, string folder, string prompt, int maxNewTokens)
+    public static ExitCode Handle(CommandEnvironment env, string folder, string prompt, int maxNewTokens, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         if (maxNewTokens < 1 || maxNewTokens > MaxNewTokensLimit)
             throw new CompressException(ErrorKind.InvalidOptions, $"--max-new-tokens {maxNewTokens}: must be 1..{MaxNewTokensLimit}");
@@ -61,7 +66,7 @@ public static class GenerateCommand
             throw new CompressException(ErrorKind.InvalidInput, $"{Path.Combine(folder, "tokenizer.json")} is an encoder's ({tokenizer.Kind}) tokenizer; generate needs a decoder's");
         var settings = GenerationSettings.Load(folder);
         int threads = Compressor.Engine.Runtime.ComputeThreads.Count;
-        using var decoder = new OrtDecoder(model, threads);
+        using var decoder = new OrtDecoder(model, threads, level);
         var ids = tokenizer.EncodePrompt(prompt);
         if (ids.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "--prompt: the text gives no tokens");
         if (ids.FirstOrDefault(i => i >= decoder.Vocabulary, -1) is var outside and >= 0)
