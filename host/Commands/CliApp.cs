@@ -64,6 +64,7 @@ public static class CliApp
         root.Subcommands.Add(ExportCommand.Create(Execute));
         root.Subcommands.Add(EvalCommand.Create(Execute));
         root.Subcommands.Add(SearchCommand.Create(Execute));
+        root.Subcommands.Add(GenerateCommand.Create(Execute));
         root.Subcommands.Add(DemoCommand.Create(Execute));
         root.Subcommands.Add(DocsCommand.Create(root, Execute));
 
