@@ -27,6 +27,8 @@ public enum ExitCode
     PluginExceededSelection = 9,
     /// <summary>The model, data or a layer's working set would exceed <c>--max-memory</c>; stopped before allocating it.</summary>
     MemoryLimitExceeded = 10,
+    /// <summary><c>compress search</c>: no evaluated model meets <c>--budget</c> and keeps <c>--keep</c>; nothing was written.</summary>
+    BudgetNotMet = 11,
     /// <summary>Cancelled (Ctrl+C, SIGINT).</summary>
     Cancelled = 130,
     /// <summary>Cancelled by SIGTERM (128 + 15): the same clean stop as <see cref="Cancelled"/>.</summary>

@@ -63,6 +63,8 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Create(Execute));
         root.Subcommands.Add(ExportCommand.Create(Execute));
         root.Subcommands.Add(EvalCommand.Create(Execute));
+        root.Subcommands.Add(SearchCommand.Create(Execute));
+        root.Subcommands.Add(GenerateCommand.Create(Execute));
         root.Subcommands.Add(DemoCommand.Create(Execute));
         root.Subcommands.Add(DocsCommand.Create(root, Execute));
 

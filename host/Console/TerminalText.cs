@@ -32,6 +32,20 @@ public static class TerminalText
         return sb.ToString();
     }
 
+    /// <summary><paramref name="text"/> escaped as <see cref="Cell"/> escapes it, but whole and with its line breaks and
+    /// tabs kept (generated text: a model can emit any byte, an escape sequence included).</summary>
+    public static string Multiline(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return text ?? "";
+        var sb = new StringBuilder(text.Length + 16);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.Value is '\n' or '\t') sb.Append((char)rune.Value);
+            else Append(sb, rune);
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Whether <paramref name="rune"/> is printed as an escape.</summary>
     public static bool IsUnsafe(Rune rune)
     {

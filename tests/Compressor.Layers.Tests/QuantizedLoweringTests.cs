@@ -135,6 +135,25 @@ public sealed class OnnxLoweringTests(ITestOutputHelper output) : IDisposable
         Assert.True(result.OptimizedSqnrDb > 100, $"ENABLE_ALL SQNR {result.OptimizedSqnrDb:F1} dB");
     }
 
+    /// <summary>ORT 1.31.1's constant folding refuses an int2/uint2 initializer that does not end on a byte boundary
+    /// ("Element type mismatch between tensor proto and ortvalue_initializer"): the 2-bit zero points of a 10-row layer
+    /// per channel (10 × 2 bits). Such a layer stores the same packed bytes as uint8 and unpacks them in the graph, so it
+    /// loads, matches TorchSharp and keeps b bits per code in the file.</summary>
+    [Theory]
+    [InlineData(10, 0)]     // 10 zero points: 20 bits
+    [InlineData(10, 64)]    // one group per row: the same
+    [InlineData(6, 0)]
+    public void TwoBitZeroPointsThatDoNotFillABytePerChannelStillLoad(int outFeatures, int groupSize)
+    {
+        using var layer = RandomLinear(64, outFeatures, 2, groupSize, symmetric: false, bias: true, seed: 31 + outFeatures);
+        var (export, model) = ExportLayer(layer, [5, 64], [5, outFeatures], $"partial-zero-points-{outFeatures}-{groupSize}");
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        Assert.DoesNotContain(proto.Graph.Initializer, t => t.DataType == OnnxDataType.Integer(2, signed: false));
+        var size = Assert.Single(export.CompressedLayers);
+        Assert.Equal(size.TheoreticalBytes, size.Initializers.Sum(n => export.InitializerBytes.Single(kv => kv.Key == n).Value));
+        CheckAgainstOrt(model, export, $"QuantizedLinear 2-bit asym per channel, out = {outFeatures}");
+    }
+
     [Fact]
     public void QuantizedLinearWithAPartialLastGroupMatches()
     {

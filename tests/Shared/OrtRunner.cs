@@ -3,7 +3,9 @@ using static TorchSharp.torch;
 
 namespace Compressor.Tests.Shared;
 
-/// <summary>Runs an ONNX file in ONNX Runtime (CPU, 2 threads) on named TorchSharp tensors; returns every float output.</summary>
+/// <summary>Runs an ONNX file in ONNX Runtime (CPU, 2 threads) on named TorchSharp tensors; returns every float output.
+/// A decoder graph with a key/value cache gets the inputs not given as a runtime feeds a whole sequence: a mask of
+/// ones, positions 0 … T−1 and empty caches.</summary>
 internal static class OrtRunner
 {
     public static Dictionary<string, Tensor> Run(string path, IReadOnlyDictionary<string, Tensor> inputs, GraphOptimizationLevel level)
@@ -24,6 +26,21 @@ internal static class OrtRunner
                     ScalarType.Float32 => OrtValue.CreateTensorValueFromMemory(c.data<float>().ToArray(), c.shape),
                     _ => throw new NotSupportedException(c.dtype.ToString()),
                 });
+            }
+            if (inputs.TryGetValue("input_ids", out var ids) && session.InputMetadata.Keys.Any(k => k.StartsWith("past_key_values.", StringComparison.Ordinal)))
+            {
+                long b = ids.shape[0], t = ids.shape[1];
+                foreach (var (name, meta) in session.InputMetadata.Where(m => !inputs.ContainsKey(m.Key)))
+                {
+                    names.Add(name);
+                    values.Add(name switch
+                    {
+                        "attention_mask" => OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, (int)(b * t)).ToArray(), [b, t]),
+                        "position_ids" => OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, (int)(b * t)).Select(i => (long)(i % t)).ToArray(), [b, t]),
+                        _ => OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
+                            [b, meta.Dimensions[1], 0, meta.Dimensions[3]]),
+                    });
+                }
             }
             var outputNames = session.OutputMetadata.Keys.ToList();
             using var run = new RunOptions();

@@ -72,8 +72,10 @@ public sealed partial class Gpt2Architecture : IArchitecture
         name.StartsWith("transformer.", StringComparison.Ordinal) || name.StartsWith("lm_head.", StringComparison.Ordinal) ? name : "transformer." + name;
 }
 
-/// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab].</summary>
-public sealed class GptModel : LayerContainer, IOnnxExportableModel
+/// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab]. Its ONNX
+/// graph is the key/value-cache decoder (<see cref="DecoderCacheNames"/>): positions from <c>position_ids</c>, the cache
+/// at every head.</summary>
+public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphReference
 {
     /// <summary>Builds the model with GPT-2's initialisation (normal 0.02; residual projections 0.02/√(2·layers)).</summary>
     public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio, int inner = 0, double eps = 1e-5) : base("gpt")
@@ -81,10 +83,12 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
         Context = context;
         Layers = layers;
         AttentionHeads = heads;
+        Vocabulary = vocab;
+        HeadDim = dim / heads;
         if (context > 4096) throw new CompressException(ErrorKind.InvalidOptions, $"gpt: context {context} exceeds 4096");
         register_module("transformer", new Trunk(vocab, context, dim, layers, heads, mlpRatio, inner, eps));
-        OnnxInputs = [new OnnxValueSpec("input_ids", OnnxDataType.Int64, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context))], ValueLimit: vocab)];
-        OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [OnnxDim.Named("batch", 2), OnnxDim.Named("sequence", Math.Min(16, context)), OnnxDim.Fixed(vocab)])];
+        OnnxInputs = DecoderCacheNames.Inputs(layers, heads, HeadDim, vocab, context);
+        OnnxOutputs = DecoderCacheNames.Outputs(layers, heads, HeadDim, vocab, context);
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
         {
@@ -104,21 +108,53 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
     /// <summary>Attention heads of every block.</summary>
     public int AttentionHeads { get; }
 
+    /// <summary>Head width.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Tokens in the vocabulary.</summary>
+    public int Vocabulary { get; }
+
     /// <inheritdoc/>
     public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
 
     /// <inheritdoc/>
     public IReadOnlyList<OnnxValueSpec> OnnxOutputs { get; }
 
-    /// <inheritdoc/>
+    /// <summary>Emits the key/value-cache graph: inputs <c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>,
+    /// the pasts; outputs <c>logits</c>, the presents.</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
-        string h = c.EmitChild("transformer", inputs)[0];
+        var trunk = c.EmitChild("transformer", inputs);
         // The head is tied to wte: reuse the table the embedding emitted ("transformer.wte.weight"), transposed.
         if (((Trunk)GetChild("transformer")).GetChild("wte") is not TorchSharp.Modules.Embedding)
             throw new CompressException(ErrorKind.VerificationFailed, "gpt export: the tied output head needs an uncompressed transformer.wte");
-        return [c.AddNode("MatMul", h, TransformerOnnx.Transpose(c, "transformer.wte.weight", 1, 0))];
+        return [c.AddNode("MatMul", trunk[0], TransformerOnnx.Transpose(c, "transformer.wte.weight", 1, 0)), .. trunk.Skip(1)];
     }
+
+    /// <summary>The key/value-cache graph's computation (<see cref="DecoderCacheNames"/>): logits for the new tokens and
+    /// every block's cache with their keys and values appended. Omitted inputs take their defaults.</summary>
+    public IReadOnlyDictionary<string, Tensor> RunGraph(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        using var scope = NewDisposeScope();
+        var (ids, mask, positions, past) = DecoderCache.Inputs(inputs, Layers, AttentionHeads, HeadDim);
+        var trunk = (Trunk)GetChild("transformer");
+        if (trunk.GetChild("wte") is not TorchSharp.Modules.Embedding table)
+            throw new CompressException(ErrorKind.InvalidInput, "gpt: the output head is tied to transformer.wte, which must stay an uncompressed embedding (exclude it: --exclude transformer.wte)");
+        if (positions.numel() > 0 && positions.max().item<long>() >= Context)
+            throw new CompressException(ErrorKind.InvalidInput, $"gpt: position {positions.max().item<long>()} is past the context of {Context}");
+        var (hidden, present) = trunk.ForwardCached(ids, mask, positions, past);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [DecoderCacheNames.Logits] = hidden.matmul(table.weight!.t()).MoveToOuterDisposeScope() };
+        for (int i = 0; i < Layers; i++)
+        {
+            result[DecoderCacheNames.PresentKey(i)] = present[i].Key.MoveToOuterDisposeScope();
+            result[DecoderCacheNames.PresentValue(i)] = present[i].Value.MoveToOuterDisposeScope();
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<OnnxVerificationCase> VerificationCases(int seed) =>
+        DecoderCache.VerificationCases(seed, Layers, AttentionHeads, HeadDim, Vocabulary, Context);
 
     /// <summary>The final hidden states [B, T, D] (after ln_f).</summary>
     public Tensor Hidden(Tensor ids) => ((Trunk)GetChild("transformer")).forward(ids);
@@ -156,14 +192,41 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel
             return Child("ln_f").forward(x).MoveToOuterDisposeScope();
         }
 
+        /// <summary>The key/value-cache computation: final hidden states of the new tokens and each block's keys and values.</summary>
+        public (Tensor Hidden, (Tensor Key, Tensor Value)[] Present) ForwardCached(Tensor ids, Tensor attentionMask, Tensor positions, (Tensor Key, Tensor Value)[] past)
+        {
+            using var scope = NewDisposeScope();
+            var x = Child("wte").forward(ids).add(Child("wpe").forward(positions));
+            var mask = DecoderCache.Mask(attentionMask, ids.shape[1], 0);
+            var blocks = (LayerList)GetChild("h");
+            var present = new (Tensor, Tensor)[blocks.Count];
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                if (blocks[i] is not TransformerBlock block)
+                    throw new CompressException(ErrorKind.InvalidInput, $"gpt: transformer.h.{i} was replaced; the key/value-cache decoder needs its blocks");
+                (x, var k, var v) = block.ForwardCached(x, mask, past[i].Key, past[i].Value);
+                present[i] = (k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+            }
+            return (Child("ln_f").forward(x).MoveToOuterDisposeScope(), present);
+        }
+
+        /// <summary>Emits the key/value-cache trunk on the graph inputs; returns the hidden states and the presents.</summary>
         public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
         {
-            string tokens = c.EmitChild("wte", [inputs[0]])[0];
-            string length = c.AddNode("Squeeze", TransformerOnnx.Dim(c, inputs[0], 1), c.Int64Constant(0));
-            string positions = c.AddNode("Range", c.AddTensor("zero", tensor(0L)), length, c.AddTensor("one", tensor(1L)));
-            string x = c.AddNode("Add", tokens, c.EmitChild("wpe", [positions])[0]);
-            x = c.EmitChild("h", [x])[0];
-            return c.EmitChild("ln_f", [x]);
+            var blocks = (LayerList)GetChild("h");
+            if (inputs.Count != 3 + 2 * blocks.Count)
+                throw new CompressException(ErrorKind.VerificationFailed, $"gpt export: the trunk takes input_ids, attention_mask, position_ids and {2 * blocks.Count} cache inputs, not {inputs.Count}");
+            string x = c.AddNode("Add", c.EmitChild("wte", [inputs[0]])[0], c.EmitChild("wpe", [inputs[2]])[0]);
+            string mask = DecoderCache.Mask(c, inputs[0], inputs[1], 0);
+            var present = new List<string>();
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                var outputs = c.EmitChild("h." + i.ToString(System.Globalization.CultureInfo.InvariantCulture), [x, mask, inputs[3 + 2 * i], inputs[4 + 2 * i]]);
+                x = outputs[0];
+                present.Add(outputs[1]);
+                present.Add(outputs[2]);
+            }
+            return [c.EmitChild("ln_f", [x])[0], .. present];
         }
     }
 }

@@ -15,8 +15,9 @@ namespace Compressor.Engine.Architectures;
 /// (<see cref="RotaryEmbedding"/>, the config's θ and scaling), grouped-query attention (<c>kvHeads</c> key/value heads
 /// shared by groups of query heads), causal (and, for Mistral, sliding-window) masking, SwiGLU
 /// down(silu(gate(x))·up(x)), optional q/k/v biases (Qwen2), o_proj and MLP biases. Token ids [B, T] → logits [B, T, V].
-/// Each decoder layer is self-contained (it derives positions from the sequence), so a key/value-cache export can wrap
-/// it layer by layer.</summary>
+/// Its ONNX graph is the key/value-cache decoder (<see cref="DecoderCacheNames"/>): one graph for the prompt and every
+/// decoding step, rotary angles from <c>position_ids</c>, grouped-query attention over the cached and new keys, the
+/// cache kept at the key/value heads.</summary>
 public sealed class LlamaArchitecture : IArchitecture
 {
     /// <summary>Named presets: a tiny model for tests.</summary>
@@ -74,7 +75,7 @@ public sealed class LlamaArchitecture : IArchitecture
 }
 
 /// <summary>The Llama-family module (see <see cref="LlamaArchitecture"/>).</summary>
-public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
+public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOnnxGraphReference
 {
     /// <summary>Builds the model from a complete config with Hugging Face's initialisation (normal 0.02, norms 1, biases 0).</summary>
     public LlamaForCausalLM(JObject c) : base("llama")
@@ -92,10 +93,9 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
         var attention = new LlamaAttentionShape(hidden, heads, kv, headDim, (bool)c["attentionBias"]!, (bool)c["outputBias"]!, (int)c["slidingWindow"]!);
         register_module("model", new LlamaTrunk(vocab, hidden, Layers, (int)c["intermediate"]!, (double)c["rmsNormEps"]!, attention, rotary, (bool)c["mlpBias"]!));
         if (!Tied) register_module("lm_head", nn.Linear(hidden, vocab, hasBias: false));
-        var batch = OnnxDim.Named("batch", 2);
-        var sequence = OnnxDim.Named("sequence", (int)Math.Min(16, MaxPositions));
-        OnnxInputs = [new OnnxValueSpec("input_ids", OnnxDataType.Int64, [batch, sequence], ValueLimit: vocab)];
-        OnnxOutputs = [new OnnxValueSpec("logits", OnnxDataType.Float, [batch, sequence, OnnxDim.Fixed(vocab)])];
+        Vocabulary = vocab;
+        OnnxInputs = DecoderCacheNames.Inputs(Layers, kv, headDim, vocab, MaxPositions);
+        OnnxOutputs = DecoderCacheNames.Outputs(Layers, kv, headDim, vocab, MaxPositions);
         using var noGrad = no_grad();
         foreach (var (name, p) in named_parameters())
         {
@@ -126,6 +126,9 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
     /// <summary>Longest sequence.</summary>
     public int MaxPositions { get; }
 
+    /// <summary>Tokens in the vocabulary.</summary>
+    public int Vocabulary { get; }
+
     /// <inheritdoc/>
     public IReadOnlyList<OnnxValueSpec> OnnxInputs { get; }
 
@@ -139,22 +142,51 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
-        var h = Hidden(ids);
-        if (!Tied) return Child("lm_head").forward(h).MoveToOuterDisposeScope();
+        return Head(Hidden(ids)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Head(Tensor h)
+    {
+        if (!Tied) return Child("lm_head").forward(h);
         if (((LlamaTrunk)GetChild("model")).GetChild("embed_tokens") is not TorchSharp.Modules.Embedding table)
             throw new CompressException(ErrorKind.InvalidInput, "llama: the output head is tied to model.embed_tokens, which must stay an uncompressed embedding (exclude it: --exclude model.embed_tokens)");
         using var w = table.weight!;
-        return h.matmul(w.t()).MoveToOuterDisposeScope();
+        return h.matmul(w.t());
+    }
+
+    /// <summary>The key/value-cache graph's computation (<see cref="DecoderCacheNames"/>): logits for the new tokens and
+    /// every layer's cache with their keys and values appended. Omitted inputs take their defaults (empty past, mask of
+    /// ones, positions from the mask).</summary>
+    public IReadOnlyDictionary<string, Tensor> RunGraph(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        using var scope = NewDisposeScope();
+        var (ids, mask, positions, past) = DecoderCache.Inputs(inputs, Layers, KeyValueHeads, HeadDim);
+        var (hidden, present) = ((LlamaTrunk)GetChild("model")).ForwardCached(ids, mask, positions, past);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [DecoderCacheNames.Logits] = Head(hidden).MoveToOuterDisposeScope() };
+        for (int i = 0; i < Layers; i++)
+        {
+            result[DecoderCacheNames.PresentKey(i)] = present[i].Key.MoveToOuterDisposeScope();
+            result[DecoderCacheNames.PresentValue(i)] = present[i].Value.MoveToOuterDisposeScope();
+        }
+        return result;
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<OnnxVerificationCase> VerificationCases(int seed) =>
+        DecoderCache.VerificationCases(seed, Layers, KeyValueHeads, HeadDim, Vocabulary, MaxPositions);
+
+    /// <summary>Emits the key/value-cache graph: inputs <c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>,
+    /// the pasts; outputs <c>logits</c>, the presents.</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
-        string h = c.EmitChild("model", inputs)[0];
-        if (!Tied) return c.EmitChild("lm_head", [h]);
-        if (((LlamaTrunk)GetChild("model")).GetChild("embed_tokens") is not TorchSharp.Modules.Embedding)
+        var trunk = c.EmitChild("model", inputs);
+        string h = trunk[0];
+        string logits;
+        if (!Tied) logits = c.EmitChild("lm_head", [h])[0];
+        else if (((LlamaTrunk)GetChild("model")).GetChild("embed_tokens") is not TorchSharp.Modules.Embedding)
             throw new CompressException(ErrorKind.VerificationFailed, "llama export: the tied output head needs an uncompressed model.embed_tokens");
-        return [c.AddNode("MatMul", h, TransformerOnnx.Transpose(c, "model.embed_tokens.weight", 1, 0))];
+        else logits = c.AddNode("MatMul", h, TransformerOnnx.Transpose(c, "model.embed_tokens.weight", 1, 0));
+        return [logits, .. trunk.Skip(1)];
     }
 }
 
@@ -171,9 +203,14 @@ public sealed record LlamaAttentionShape(int Hidden, int Heads, int KeyValueHead
 /// <summary><c>model</c>: embed_tokens, layers, norm.</summary>
 public sealed class LlamaTrunk : LayerContainer, IOnnxExportable
 {
+    private readonly RotaryEmbedding _rotary;
+    private readonly int _slidingWindow;
+
     /// <summary>Creates the trunk.</summary>
     public LlamaTrunk(int vocab, int hidden, int layers, int intermediate, double eps, LlamaAttentionShape attention, RotaryEmbedding rotary, bool mlpBias) : base("model")
     {
+        _rotary = rotary;
+        _slidingWindow = attention.SlidingWindow;
         register_module("embed_tokens", nn.Embedding(vocab, hidden));
         register_module("layers", new LayerList(Enumerable.Range(0, layers).Select(_ => (nn.Module)new LlamaDecoderLayer(hidden, intermediate, eps, attention, rotary, mlpBias))));
         register_module("norm", new RmsNorm(hidden, eps));
@@ -188,12 +225,46 @@ public sealed class LlamaTrunk : LayerContainer, IOnnxExportable
         return Child("norm").forward(x).MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc/>
+    /// <summary>The key/value-cache computation: the final hidden states [B, S, D] of the new tokens and each layer's
+    /// keys and values [B, G, past + S, d].</summary>
+    public (Tensor Hidden, (Tensor Key, Tensor Value)[] Present) ForwardCached(Tensor ids, Tensor attentionMask, Tensor positions, (Tensor Key, Tensor Value)[] past)
+    {
+        using var scope = NewDisposeScope();
+        var x = Child("embed_tokens").forward(ids);
+        var (cos, sin) = _rotary.AnglesAt(positions);
+        var mask = DecoderCache.Mask(attentionMask, ids.shape[1], _slidingWindow);
+        var layers = (LayerList)GetChild("layers");
+        var present = new (Tensor, Tensor)[layers.Count];
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i] is not LlamaDecoderLayer layer)
+                throw new CompressException(ErrorKind.InvalidInput, $"llama: model.layers.{i} was replaced; the key/value-cache decoder needs its decoder layers");
+            (x, var k, var v) = layer.ForwardCached(x, cos, sin, mask, past[i].Key, past[i].Value);
+            present[i] = (k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+        }
+        return (Child("norm").forward(x).MoveToOuterDisposeScope(), present);
+    }
+
+    /// <summary>Emits the key/value-cache trunk on the graph inputs (<c>input_ids</c>, <c>attention_mask</c>,
+    /// <c>position_ids</c>, then each layer's past key and value); returns the final hidden states and each layer's
+    /// present key and value.</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
+        var layers = (LayerList)GetChild("layers");
+        if (inputs.Count != 3 + 2 * layers.Count)
+            throw new CompressException(ErrorKind.VerificationFailed, $"llama export: the trunk takes input_ids, attention_mask, position_ids and {2 * layers.Count} cache inputs, not {inputs.Count}");
         string x = c.EmitChild("embed_tokens", [inputs[0]])[0];
-        x = c.EmitChild("layers", [x])[0];
-        return c.EmitChild("norm", [x]);
+        var (cos, sin) = _rotary.AnglesAt(c, inputs[2]);
+        string mask = DecoderCache.Mask(c, inputs[0], inputs[1], _slidingWindow);
+        var present = new List<string>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var outputs = c.EmitChild("layers." + i.ToString(CultureInfo.InvariantCulture), [x, cos, sin, mask, inputs[3 + 2 * i], inputs[4 + 2 * i]]);
+            x = outputs[0];
+            present.Add(outputs[1]);
+            present.Add(outputs[2]);
+        }
+        return [c.EmitChild("norm", [x])[0], .. present];
     }
 }
 
@@ -217,17 +288,30 @@ public sealed class LlamaDecoderLayer : LayerContainer, IOnnxExportable
         return h.add(Child("mlp").forward(Child("post_attention_layernorm").forward(h))).MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc/>
+    /// <summary>The layer on new tokens with a cache: its output and the keys and values with the new ones appended.</summary>
+    public (Tensor Output, Tensor Key, Tensor Value) ForwardCached(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor pastKey, Tensor pastValue)
+    {
+        using var scope = NewDisposeScope();
+        var (a, k, v) = ((LlamaAttention)GetChild("self_attn")).ForwardCached(Child("input_layernorm").forward(x), cos, sin, mask, pastKey, pastValue);
+        var h = x.add(a);
+        var y = h.add(Child("mlp").forward(Child("post_attention_layernorm").forward(h)));
+        return (y.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Emits the layer on inputs (x, cos, sin, mask, past key, past value); returns (output, present key,
+    /// present value).</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
         string x = inputs[0];
-        string h = c.AddNode("Add", x, c.EmitChild("self_attn", c.EmitChild("input_layernorm", [x]))[0]);
-        return [c.AddNode("Add", h, c.EmitChild("mlp", c.EmitChild("post_attention_layernorm", [h]))[0])];
+        var attention = c.EmitChild("self_attn", [c.EmitChild("input_layernorm", [x])[0], .. inputs.Skip(1)]);
+        string h = c.AddNode("Add", x, attention[0]);
+        return [c.AddNode("Add", h, c.EmitChild("mlp", c.EmitChild("post_attention_layernorm", [h]))[0]), attention[1], attention[2]];
     }
 }
 
 /// <summary><c>self_attn</c>: q_proj [H·d, C], k_proj and v_proj [G·d, C], o_proj [C, H·d]; rotary q and k, keys and
-/// values repeated to H heads, causal (and sliding-window) softmax attention.</summary>
+/// values repeated to H heads, causal (and sliding-window) softmax attention. With a cache the new keys and values are
+/// appended to the past ones at G heads (what the cache holds) before they are repeated.</summary>
 public sealed class LlamaAttention : LayerContainer, IOnnxExportable
 {
     private readonly LlamaAttentionShape _shape;
@@ -275,35 +359,39 @@ public sealed class LlamaAttention : LayerContainer, IOnnxExportable
         return mask.MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc/>
+    /// <summary>Attention on new tokens x [B, S, C] with a cache: rotary angles cos/sin [B, 1, S, d] of their positions,
+    /// the additive mask [B, 1, S, past + S] and the past keys and values [B, G, past, d]. Returns the output and the
+    /// keys and values with the new ones appended.</summary>
+    public (Tensor Output, Tensor Key, Tensor Value) ForwardCached(Tensor x, Tensor cos, Tensor sin, Tensor mask, Tensor pastKey, Tensor pastValue)
+    {
+        using var scope = NewDisposeScope();
+        var q = RotaryEmbedding.Apply(AttentionMath.SplitHeads(Child("q_proj").forward(x), _shape.Heads), cos, sin);
+        var k = RotaryEmbedding.Apply(AttentionMath.SplitHeads(Child("k_proj").forward(x), _shape.KeyValueHeads), cos, sin);
+        var v = AttentionMath.SplitHeads(Child("v_proj").forward(x), _shape.KeyValueHeads);
+        k = cat([pastKey, k], 2);
+        v = cat([pastValue, v], 2);
+        long groups = _shape.Heads / _shape.KeyValueHeads;
+        var o = AttentionMath.Attend(q, AttentionMath.RepeatHeads(k, groups), AttentionMath.RepeatHeads(v, groups), mask);
+        return (Child("o_proj").forward(o).MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Emits the attention on inputs (x, cos, sin, mask, past key, past value) as
+    /// <see cref="ForwardCached"/> computes it; returns (output, present key, present value).</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
-        string x = inputs[0];
+        if (inputs.Count != 6)
+            throw new CompressException(ErrorKind.VerificationFailed, "llama export: self_attn takes x, cos, sin, mask, past key and past value");
+        string x = inputs[0], cos = inputs[1], sin = inputs[2], mask = inputs[3];
         long d = _shape.HeadDim, groups = _shape.Heads / _shape.KeyValueHeads;
-        var (cos, sin) = _rotary.Angles(c, x);
         string q = RotaryEmbedding.Apply(c, AttentionMath.SplitHeads(c, c.EmitChild("q_proj", [x])[0], _shape.Heads), cos, sin, d);
         string k = RotaryEmbedding.Apply(c, AttentionMath.SplitHeads(c, c.EmitChild("k_proj", [x])[0], _shape.KeyValueHeads), cos, sin, d);
         string v = AttentionMath.SplitHeads(c, c.EmitChild("v_proj", [x])[0], _shape.KeyValueHeads);
-        k = AttentionMath.RepeatHeads(c, k, _shape.KeyValueHeads, groups, d);
-        v = AttentionMath.RepeatHeads(c, v, _shape.KeyValueHeads, groups, d);
-        string o = AttentionMath.Attend(c, q, k, v, CausalMask(c, x, _shape.SlidingWindow), d);
-        return c.EmitChild("o_proj", [o]);
-    }
-
-    /// <summary>ONNX: the causal (and sliding-window) mask for the current length, built in the graph with Trilu.</summary>
-    public static string CausalMask(IOnnxExportContext c, string x, int slidingWindow)
-    {
-        c.RequireOpset("", 14);
-        string t = TransformerOnnx.Dim(c, x, 1);
-        string shape = c.AddNode("Concat", [t, t], [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = 0L });
-        string full = c.AddNode("Expand", c.FloatConstant(float.NegativeInfinity), shape);
-        string mask = c.AddNode("Trilu", [full, c.AddTensor("causal_diagonal", tensor(1L))], [c.UniqueName("Trilu")], new Dictionary<string, object> { ["upper"] = 1L });
-        if (slidingWindow > 0)
-        {
-            string window = c.AddNode("Trilu", [full, c.AddTensor("window_diagonal", tensor((long)-slidingWindow))], [c.UniqueName("Trilu")], new Dictionary<string, object> { ["upper"] = 0L });
-            mask = c.AddNode("Add", mask, window);
-        }
-        return mask;
+        var concat = new Dictionary<string, object> { ["axis"] = 2L };
+        k = c.AddNode("Concat", [inputs[4], k], [c.UniqueName("Concat")], concat);
+        v = c.AddNode("Concat", [inputs[5], v], [c.UniqueName("Concat")], concat);
+        string o = AttentionMath.Attend(c, q, AttentionMath.RepeatHeads(c, k, _shape.KeyValueHeads, groups, d),
+            AttentionMath.RepeatHeads(c, v, _shape.KeyValueHeads, groups, d), mask, d);
+        return [c.EmitChild("o_proj", [o])[0], k, v];
     }
 }
 

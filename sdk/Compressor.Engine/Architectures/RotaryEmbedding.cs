@@ -24,7 +24,8 @@ public sealed class RotaryEmbedding
         HeadDim = headDim;
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
-        var inv = tensor(1.0f, device: CPU).div(pow(tensor((float)theta, device: CPU), arange(0, headDim, 2, dtype: ScalarType.Int64, device: CPU).to_type(ScalarType.Float32).div(headDim)));   // on the CPU: computed once, read back as numbers (also while a model is declared on the meta device)
+        // On the CPU explicitly: a model declared on the meta device (Memory.MetaDevice) still needs the numbers.
+        var inv = tensor(1.0f, device: CPU).div(pow(tensor((float)theta, device: CPU), arange(0, headDim, 2, dtype: ScalarType.Int64, device: CPU).to_type(ScalarType.Float32).div(headDim)));
         string type = scaling is null ? "default" : (string?)(scaling["rope_type"] ?? scaling["type"]) ?? "default";
         double Number(string key) => scaling?[key] is { Type: JTokenType.Float or JTokenType.Integer } t ? (double)t
             : throw new CompressException(ErrorKind.InvalidInput, $"config 'rope_scaling.{key}' must be a number for rope type '{type}'");
@@ -76,6 +77,31 @@ public sealed class RotaryEmbedding
         return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
     }
 
+    /// <summary>cos and sin [B, 1, S, d] for position ids [B, S] (a key/value-cache graph's <c>position_ids</c>): the
+    /// same products position·inv_freq as <see cref="Angles(long, Device)"/>, so both agree to the bit.</summary>
+    /// <exception cref="CompressException">A position at or past the longest sequence accepted.</exception>
+    public (Tensor Cos, Tensor Sin) AnglesAt(Tensor positionIds)
+    {
+        using var scope = NewDisposeScope();
+        if (positionIds.numel() > 0 && positionIds.max().item<long>() >= MaxPositions)
+            throw new CompressException(ErrorKind.InvalidInput, $"position {positionIds.max().item<long>()} is past max_position_embeddings {MaxPositions}");
+        var inv = tensor(_inverseFrequencies, device: positionIds.device);
+        var freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1).mul(inv);
+        var emb = cat([freqs, freqs], -1).unsqueeze(1);
+        return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>ONNX: cos and sin [B, 1, S, d] for the graph's position ids [B, S].</summary>
+    public (string Cos, string Sin) AnglesAt(IOnnxExportContext c, string positionIds)
+    {
+        string p = c.AddNode("Unsqueeze", c.AddNode("Cast", [positionIds], [c.UniqueName("Cast")], new Dictionary<string, object> { ["to"] = 1L }), c.Int64Constant(-1));
+        using var inv = tensor(_inverseFrequencies);
+        string freqs = c.AddNode("Mul", p, c.AddTensor("rope_inv_freq", inv));
+        string emb = c.AddNode("Concat", [freqs, freqs], [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = -1L });
+        emb = c.AddNode("Unsqueeze", emb, c.Int64Constant(1));
+        return (c.AddNode("Cos", emb), c.AddNode("Sin", emb));
+    }
+
     /// <summary>x·cos + rotate_half(x)·sin for heads x [B, H, T, d].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
@@ -83,18 +109,6 @@ public sealed class RotaryEmbedding
         long half = x.shape[^1] / 2;
         var rotated = cat([x[.., .., .., (int)half..].neg(), x[.., .., .., ..(int)half]], -1);
         return x.mul(cos).add(rotated.mul(sin)).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>ONNX: cos and sin [T, d] for the length of axis 1 of <paramref name="ids"/>.</summary>
-    public (string Cos, string Sin) Angles(IOnnxExportContext c, string ids)
-    {
-        string length = c.AddNode("Squeeze", TransformerOnnx.Dim(c, ids, 1), c.Int64Constant(0));
-        string positions = c.AddNode("Range", c.AddTensor("rope_zero", tensor(0L)), length, c.AddTensor("rope_one", tensor(1L)));
-        string p = c.AddNode("Unsqueeze", c.AddNode("Cast", [positions], [c.UniqueName("Cast")], new Dictionary<string, object> { ["to"] = 1L }), c.Int64Constant(1));
-        using var inv = tensor(_inverseFrequencies).unsqueeze(0);
-        string freqs = c.AddNode("Mul", p, c.AddTensor("rope_inv_freq", inv));
-        string emb = c.AddNode("Concat", [freqs, freqs], [c.UniqueName("Concat")], new Dictionary<string, object> { ["axis"] = -1L });
-        return (c.AddNode("Cos", emb), c.AddNode("Sin", emb));
     }
 
     /// <summary>ONNX: x·cos + rotate_half(x)·sin.</summary>

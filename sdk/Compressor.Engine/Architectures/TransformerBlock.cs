@@ -63,14 +63,26 @@ public sealed class TransformerBlock : LayerContainer, IOnnxExportable
         return name;
     }
 
-    /// <inheritdoc/>
+    /// <summary>The block on new tokens with a cache (a causal decoder's): the additive mask [B, 1, S, past + S] and the
+    /// past keys and values [B, H, past, d]; returns the output and the keys and values with the new ones appended.</summary>
+    public (Tensor Output, Tensor Key, Tensor Value) ForwardCached(Tensor x, Tensor mask, Tensor pastKey, Tensor pastValue)
+    {
+        using var scope = NewDisposeScope();
+        var (a, k, v) = ((SelfAttention)GetChild(_names.Attention)).ForwardCached(Child(_names.Norm1).forward(x), mask, pastKey, pastValue);
+        var h = x.add(a);
+        var y = h.add(Child(_names.Mlp).forward(Child(_names.Norm2).forward(h)));
+        return (y.MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Emits the block on x alone (returns its output), or, with a cache, on (x, mask, past key, past value)
+    /// (returns output, present key, present value).</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
         string x = inputs[0];
-        string a = c.EmitChild(_names.Attention, c.EmitChild(_names.Norm1, [x]))[0];
-        string h = c.AddNode("Add", x, a);
+        var a = c.EmitChild(_names.Attention, [c.EmitChild(_names.Norm1, [x])[0], .. inputs.Skip(1)]);
+        string h = c.AddNode("Add", x, a[0]);
         string m = c.EmitChild(_names.Mlp, c.EmitChild(_names.Norm2, [h]))[0];
-        return [c.AddNode("Add", h, m)];
+        return [c.AddNode("Add", h, m), .. a.Skip(1)];
     }
 }
 
@@ -114,13 +126,36 @@ public sealed class SelfAttention : LayerContainer, IOnnxExportable
         return Child(_names.Proj).forward(o).MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc/>
+    /// <summary>Attention on new tokens x [B, S, C] with a cache: the additive mask [B, 1, S, past + S] (causality and
+    /// padding) and the past keys and values [B, H, past, d]. Returns the output and the keys and values with the new
+    /// ones appended.</summary>
+    public (Tensor Output, Tensor Key, Tensor Value) ForwardCached(Tensor x, Tensor mask, Tensor pastKey, Tensor pastValue)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], n = x.shape[1], c = x.shape[2], d = c / _heads;
+        var qkv = Child(_names.Qkv).forward(x).reshape(b, n, 3, _heads, d).permute(2, 0, 3, 1, 4);
+        var k = cat([pastKey, qkv[1]], 2);
+        var v = cat([pastValue, qkv[2]], 2);
+        var o = AttentionMath.Attend(qkv[0], k, v, mask);
+        return (Child(_names.Proj).forward(o).MoveToOuterDisposeScope(), k.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Emits the attention on x alone (returns its output; causal as configured), or, with a cache, on (x,
+    /// additive mask, past key, past value) as <see cref="ForwardCached"/> computes it (returns output, present key,
+    /// present value).</summary>
     public IReadOnlyList<string> ExportOnnx(IOnnxExportContext c, IReadOnlyList<string> inputs)
     {
         long dim = _dim, d = dim / _heads;
         string qkv = c.EmitChild(_names.Qkv, [inputs[0]])[0];
         string split = TransformerOnnx.Transpose(c, TransformerOnnx.Reshape(c, qkv, 0, 0, 3, _heads, d), 2, 0, 3, 1, 4);
         string q = TransformerOnnx.Select(c, split, 0, 0), k = TransformerOnnx.Select(c, split, 0, 1), v = TransformerOnnx.Select(c, split, 0, 2);
+        if (inputs.Count == 4)
+        {
+            var concat = new Dictionary<string, object> { ["axis"] = 2L };
+            k = c.AddNode("Concat", [inputs[2], k], [c.UniqueName("Concat")], concat);
+            v = c.AddNode("Concat", [inputs[3], v], [c.UniqueName("Concat")], concat);
+            return [c.EmitChild(_names.Proj, [AttentionMath.Attend(c, q, k, v, inputs[1], d)])[0], k, v];
+        }
         string scores = c.AddNode("Mul", c.AddNode("MatMul", q, TransformerOnnx.Transpose(c, k, 0, 1, 3, 2)), c.FloatConstant((float)(1.0 / Math.Sqrt(d))));
         if (_causal)
         {

@@ -22,6 +22,7 @@ public sealed class HuggingFaceTokenizer
 
     private HuggingFaceTokenizer(Tokenizer tokenizer, string kind, bool encoder, int padId, int? endOfText, int vocabulary)
     {
+        Special = new HashSet<int>();
         Tokenizer = tokenizer;
         Kind = kind;
         IsEncoder = encoder;
@@ -48,6 +49,22 @@ public sealed class HuggingFaceTokenizer
     /// <summary>Tokens in the vocabulary (added tokens included).</summary>
     public int VocabularySize { get; }
 
+    /// <summary>The ids of the added tokens marked <c>special</c> (left out by <see cref="Decode"/>).</summary>
+    public IReadOnlySet<int> Special { get; private set; }
+
+    /// <summary>The ids the file's <c>TemplateProcessing</c> post-processor puts before and after a single text (Llama's
+    /// <c>&lt;s&gt;</c>, Llama 3's <c>&lt;|begin_of_text|&gt;</c>); empty when it has none.</summary>
+    public (IReadOnlyList<int> Before, IReadOnlyList<int> After) Template { get; private set; } = ([], []);
+
+    /// <summary>The ids of a prompt as the model folder's own tokenizer gives them to a generating model (Hugging Face's
+    /// <c>add_special_tokens</c>): <see cref="Encode"/> inside the post-processor's template.</summary>
+    public IReadOnlyList<int> EncodePrompt(string text) =>
+        IsEncoder ? Encode(text) : [.. Template.Before, .. Encode(text), .. Template.After];
+
+    /// <summary>The text of <paramref name="ids"/>, special tokens left out (as Hugging Face's
+    /// <c>skip_special_tokens</c>).</summary>
+    public string Decode(IEnumerable<int> ids) => Tokenizer.Decode(ids.Where(i => !Special.Contains(i))) ?? "";
+
     /// <summary>The ids of <paramref name="text"/> (with [CLS]/[SEP] for an encoder's tokenizer).</summary>
     public IReadOnlyList<int> Encode(string text) => Tokenizer is BertTokenizer bert ? bert.EncodeToIds(text, addSpecialTokens: true) : Tokenizer.EncodeToIds(text);
 
@@ -69,10 +86,52 @@ public sealed class HuggingFaceTokenizer
         }
         CompressException Bad(string field, string why) => new(ErrorKind.InvalidInput, $"{path}: '{field}' {why}");
         if (json["model"] is not JObject model) throw Bad("model", "is missing");
+        return Load(json, model, path);
+    }
+
+    private static HuggingFaceTokenizer Load(JObject json, JObject model, string path)
+    {
         string type = (string?)model["type"] ?? (model["merges"] is not null ? "BPE" : model["vocab"] is JObject ? "WordPiece" : "");
         var added = (json["added_tokens"] as JArray ?? []).OfType<JObject>()
             .Where(t => t["content"]?.Type == JTokenType.String && t["id"]?.Type == JTokenType.Integer)
             .ToDictionary(t => (string)t["content"]!, t => (int)t["id"]!, StringComparer.Ordinal);
+        var special = (json["added_tokens"] as JArray ?? []).OfType<JObject>()
+            .Where(t => t["id"]?.Type == JTokenType.Integer && t["special"]?.Type == JTokenType.Boolean && (bool)t["special"]!)
+            .Select(t => (int)t["id"]!).ToHashSet();
+        var template = ReadTemplate(json["post_processor"], path);
+        var result = Build(json, model, type, added, path);
+        result.Special = special;
+        result.Template = template;
+        return result;
+    }
+
+    /// <summary>The special-token ids around a single text in a <c>TemplateProcessing</c> post-processor (alone or in a
+    /// <c>Sequence</c>).</summary>
+    private static (IReadOnlyList<int> Before, IReadOnlyList<int> After) ReadTemplate(JToken? processor, string path)
+    {
+        if (processor is JObject { } seq && (string?)seq["type"] == "Sequence")
+        {
+            foreach (var p in seq["processors"] as JArray ?? [])
+                if (ReadTemplate(p, path) is { } t && (t.Before.Count > 0 || t.After.Count > 0)) return t;
+            return ([], []);
+        }
+        if (processor is not JObject o || (string?)o["type"] != "TemplateProcessing" || o["single"] is not JArray single) return ([], []);
+        List<int> before = [], after = [];
+        bool seen = false;
+        foreach (var item in single.OfType<JObject>())
+        {
+            if (item["Sequence"] is not null) { seen = true; continue; }
+            if ((string?)item["SpecialToken"]?["id"] is not { } name) continue;
+            if (o["special_tokens"]?[name]?["ids"] is not JArray ids || ids.Any(i => i.Type != JTokenType.Integer))
+                throw new CompressException(ErrorKind.InvalidInput, $"{path}: 'post_processor.special_tokens.{name}.ids' must be an array of ids");
+            (seen ? after : before).AddRange(ids.Select(i => (int)i));
+        }
+        return (before, after);
+    }
+
+    private static HuggingFaceTokenizer Build(JObject json, JObject model, string type, Dictionary<string, int> added, string path)
+    {
+        CompressException Bad(string field, string why) => new(ErrorKind.InvalidInput, $"{path}: '{field}' {why}");
         try
         {
             switch (type)

@@ -7,7 +7,9 @@ namespace Compressor.Engine.Evaluation;
 /// <summary>An ONNX Runtime session of one model file that takes a TorchSharp batch (reshaped to the model's declared
 /// input rank when the sample sizes agree) and returns its first output as float32 values. BERT-style encoders with
 /// the inputs <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c> (int64) take the batch as the token
-/// ids, with the mask derived as ids ≠ 0 ([PAD] is 0) and token types 0, as the sentence data define them.</summary>
+/// ids, with the mask derived as ids ≠ 0 ([PAD] is 0) and token types 0, as the sentence data define them. A decoder
+/// with a key/value cache (<see cref="Generation.DecoderGraph"/>) takes the batch as token ids with an empty cache, a
+/// mask of ones and positions 0 … T−1, and returns its <c>logits</c>.</summary>
 internal sealed class OrtModelRunner : IDisposable
 {
     private readonly InferenceSession _session;
@@ -15,6 +17,7 @@ internal sealed class OrtModelRunner : IDisposable
     private readonly NodeMetadata _inputMeta;
     private readonly string _output;
     private readonly string? _mask, _tokenTypes;
+    private readonly Generation.DecoderGraph? _decoder;
 
     /// <summary>The names of a BERT-style encoder's inputs.</summary>
     private const string InputIds = "input_ids", AttentionMask = "attention_mask", TokenTypeIds = "token_type_ids";
@@ -37,6 +40,18 @@ internal sealed class OrtModelRunner : IDisposable
             throw new CompressException(ErrorKind.InvalidInput, $"{path}: ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}");
         }
         var inputs = _session.InputMetadata;
+        if (Generation.DecoderGraph.IsDecoder(_session))
+        {
+            try { _decoder = Generation.DecoderGraph.Of(_session, path); }
+            catch
+            {
+                _session.Dispose();
+                throw;
+            }
+            (_input, _inputMeta, _output) = (InputIds, inputs[InputIds], Onnx.Export.DecoderCacheNames.Logits);
+            Path = path;
+            return;
+        }
         bool encoder = inputs.Count > 1 && inputs.ContainsKey(InputIds)
                        && inputs.Keys.All(k => k is InputIds or AttentionMask or TokenTypeIds)
                        && inputs.Values.All(m => m.ElementDataType == TensorElementType.Int64);
@@ -85,6 +100,7 @@ internal sealed class OrtModelRunner : IDisposable
         using var x = batch.cpu().contiguous();
         if (!TakesTokens && !x.is_floating_point())
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' takes float32 values; the data are token ids");
+        if (_decoder is not null) return DecoderFeed(x.to_type(ScalarType.Int64).data<long>().ToArray(), shape);
         if (TakesTokens)
         {
             long[] ids = x.to_type(ScalarType.Int64).data<long>().ToArray();
@@ -105,6 +121,28 @@ internal sealed class OrtModelRunner : IDisposable
         if (_inputMeta.ElementDataType != TensorElementType.Float)
             throw new CompressException(ErrorKind.InvalidInput, $"{Path}: input '{_input}' is {_inputMeta.ElementDataType}; evaluation feeds float32 or int64");
         return new OrtFeed([_input], [OrtValue.CreateTensorValueFromMemory(x.to_type(ScalarType.Float32).data<float>().ToArray(), shape)]);
+    }
+
+    /// <summary>A decoder's inputs for whole sequences: the ids, a mask of ones, positions 0 … T−1, empty caches.</summary>
+    private OrtFeed DecoderFeed(long[] ids, long[] shape)
+    {
+        if (shape.Length != 2) throw new CompressException(ErrorKind.InvalidInput, $"{Path}: a decoder takes token ids [batch, sequence]");
+        long b = shape[0], t = shape[1];
+        var names = new List<string> { InputIds };
+        var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape) };
+        if (_decoder!.TakesAttentionMask)
+        {
+            names.Add(AttentionMask);
+            values.Add(OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, ids.Length).ToArray(), shape));
+        }
+        if (_decoder.TakesPositionIds)
+        {
+            names.Add(Onnx.Export.DecoderCacheNames.PositionIds);
+            values.Add(OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, ids.Length).Select(i => (long)(i % t)).ToArray(), shape));
+        }
+        names.AddRange(_decoder.Cache.Select(c => c.Name));
+        values.AddRange(_decoder.EmptyCache(b));
+        return new OrtFeed(names.ToArray(), values.ToArray());
     }
 
     /// <summary>Runs an already converted input (for timing).</summary>

@@ -57,15 +57,19 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
     {
         using var scope = NewDisposeScope();
         bool signed = layer.Symmetric;
-        bool dense = !IntPacking.HasOnnxType(layer.Bits);   // 3/5/6/7-bit: uint8 bytes unpacked in the graph (DenseUnpacking)
-        int type = dense ? (signed ? OnnxDataType.Int8 : OnnxDataType.UInt8) : OnnxDataType.Integer(layer.Bits, signed);
         long rows = layer.Rows, cols = layer.Columns;
         long groups = GroupQuantization.GroupCount(cols, layer.GroupSize);
         bool perChannel = groups == 1;
-        context.RequireOpset("", Math.Max(OnnxDataType.MinimumOpset(type), perChannel ? 13 : 21));
-
         Tensor scales = layer.Scales.detach().cpu().to_type(ScalarType.Float32);   // [rows, groups]
         Tensor? zeros = layer.ZeroPoints();                                      // [rows, groups] int32
+        // 3/5/6/7-bit: uint8 bytes unpacked in the graph (DenseUnpacking). Also per-channel zero points of 2 or 4 bits that
+        // do not end on a byte boundary (the 2-bit zero points of a 10-row layer): ORT 1.31.1's constant folding of that
+        // per-axis DQ fails ("Element type mismatch between tensor proto and ortvalue_initializer"; blocked zero points of
+        // the same size load), so such a layer takes the same bytes unpacked in the graph.
+        bool partialBytes = perChannel && zeros is not null && zeros.numel() * layer.Bits % 8 != 0;
+        bool dense = !IntPacking.HasOnnxType(layer.Bits) || partialBytes;
+        int type = dense ? (signed ? OnnxDataType.Int8 : OnnxDataType.UInt8) : OnnxDataType.Integer(layer.Bits, signed);
+        context.RequireOpset("", Math.Max(OnnxDataType.MinimumOpset(type), perChannel ? 13 : 21));
         byte[] codeBytes;
         long[] codeDims, scaleDims;
         var attributes = new SortedDictionary<string, object>(StringComparer.Ordinal);

@@ -51,7 +51,7 @@ public static class OrtCompatibility
         [("", "Unsqueeze")] = new(13, null, Shape), [("", "Squeeze")] = new(13, null, Shape), [("", "Expand")] = new(13, null, Shape),
         [("", "Split")] = new(13, null, Shape), [("", "Tile")] = new(13, null, Shape), [("", "Range")] = new(13, Numeric),
         [("", "Trilu")] = new(14, Float, Shape),
-        [("", "Pad")] = new(13, Float, Shape, Float), [("", "Where")] = new(13), [("", "Not")] = new(13),
+        [("", "Pad")] = new(13, Float, Shape, Float), [("", "Where")] = new(13), [("", "Not")] = new(13), [("", "Or")] = new(7),
         [("", "Equal")] = new(13, Numeric), [("", "Less")] = new(13, Numeric), [("", "Greater")] = new(13, Numeric),
         [("", "Pow")] = new(13, Numeric), [("", "Sqrt")] = new(13, Float), [("", "Exp")] = new(13, Float), [("", "Log")] = new(13, Float),
         [("", "Cos")] = new(7, Float), [("", "Sin")] = new(7, Float),

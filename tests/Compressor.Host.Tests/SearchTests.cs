@@ -1,0 +1,202 @@
+using Compressor.Engine.Data;
+using Compressor.Host.Plugins;
+using Compressor.Host.Search;
+using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Models;
+using Compressor.Sdk.Plugins;
+using Newtonsoft.Json.Linq;
+
+namespace Compressor.Host.Tests;
+
+/// <summary><c>compress search</c> on the tiny MLP of <see cref="HostFixture"/> with the embedded digits (seconds): the
+/// knapsack against brute force, the sensitivity's ordering, the chosen recipe reproducing the model byte for byte, an
+/// unmeetable budget, and resuming from the cache.</summary>
+public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
+{
+    // Small menus keep each search to a few seconds: 3 layers × 4 treatments.
+    private string[] Search(string outDir, string budget, string keep, params string[] extra) =>
+    [
+        "search", "--model", fx.ModelPath, "--data", "digits", "--budget", budget, "--keep", keep, "--out", outDir,
+        "--bits", "3,4,8", "--groups", "32", "--samples", "64", "--eval-limit", "64", "--max-candidates", "3", "--threads", "1", .. extra,
+    ];
+
+    [Fact]
+    public void TheKnapsackMatchesBruteForceAtEveryCapacity()
+    {
+        // A hand-checkable instance: capacity 5 → layer 0 option 1 (cost 2, damage 1) + layer 1 option 1 (cost 3, damage 1) = 2,
+        // better than the greedy-by-ratio pick.
+        var hand = new List<IReadOnlyList<(long, double)>>
+        {
+            new List<(long, double)> { (4, 0), (2, 1), (1, 5) },
+            new List<(long, double)> { (4, 0), (3, 1), (1, 4) },
+        };
+        var k = new MultipleChoiceKnapsack(hand, 8);
+        Assert.Equal(2, k.BestDamage(5));
+        Assert.Equal([1, 1], k.Solution(5)!);
+        Assert.Equal(double.PositiveInfinity, k.BestDamage(1));
+        Assert.Null(k.Solution(1));
+        Assert.Equal(0, k.BestDamage(8));
+
+        var rng = new Random(7);
+        for (int instance = 0; instance < 40; instance++)
+        {
+            int layers = rng.Next(1, 6);
+            var options = Enumerable.Range(0, layers).Select(_ =>
+                (IReadOnlyList<(long, double)>)Enumerable.Range(0, rng.Next(1, 5)).Select(_ => ((long)rng.Next(0, 9), Math.Round(rng.NextDouble(), 3))).ToList()).ToList();
+            long max = options.Sum(o => o.Max(x => x.Item1));
+            var knapsack = new MultipleChoiceKnapsack(options, max);
+            for (long c = 0; c <= max; c++)
+            {
+                double brute = BruteForce(options, c);
+                Assert.Equal(brute, knapsack.BestDamage(c), 9);
+                if (knapsack.Solution(c) is { } s)
+                {
+                    Assert.True(knapsack.CostOf(s) <= c);
+                    Assert.Equal(brute, s.Select((j, l) => options[l][j].Item2).Sum(), 9);
+                }
+            }
+            // The frontier is strictly improving and each point is the optimum at its cost.
+            var frontier = knapsack.Frontier();
+            for (int i = 1; i < frontier.Count; i++)
+            {
+                Assert.True(frontier[i].Cost > frontier[i - 1].Cost && frontier[i].Damage < frontier[i - 1].Damage);
+                Assert.Equal(BruteForce(options, frontier[i].Cost), frontier[i].Damage, 9);
+            }
+        }
+    }
+
+    private static double BruteForce(IReadOnlyList<IReadOnlyList<(long Cost, double Damage)>> options, long capacity)
+    {
+        double best = double.PositiveInfinity;
+        void Walk(int l, long cost, double damage)
+        {
+            if (cost > capacity) return;
+            if (l == options.Count) { best = Math.Min(best, damage); return; }
+            foreach (var (c, d) in options[l]) Walk(l + 1, cost + c, damage + d);
+        }
+        Walk(0, 0, 0);
+        return best;
+    }
+
+    [Fact]
+    public void SensitivityFallsWithMoreBitsAndTheFisherEstimateRanksLikeTheMeasurement()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["rtn"], [2, 4, 8], [32], catalog);
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 128, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        string work = fx.NewDir("sensitivity");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        var measured = new SensitivityAnalysis(trials, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
+        var fisher = new SensitivityAnalysis(trials, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "f.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Fisher, keep, 128, 0, CancellationToken.None);
+        double D(IEnumerable<LayerTrial> t, string layer, string id) => t.Single(x => x.Layer == layer && x.Treatment == id).Damage;
+        foreach (var l in layers)
+        {
+            // Each fewer bit costs about 6 dB of weight SQNR: the damage must rise strictly as the bits fall, in both.
+            foreach (var t in new[] { measured, fisher })
+            {
+                Assert.True(D(t, l.Name, "rtn-w2-g32") > D(t, l.Name, "rtn-w4-g32"), $"{l.Name}: 2-bit should damage more than 4-bit");
+                Assert.True(D(t, l.Name, "rtn-w4-g32") > D(t, l.Name, "rtn-w8-g32"), $"{l.Name}: 4-bit should damage more than 8-bit");
+                Assert.Equal(0, D(t, l.Name, "fp32"));
+            }
+            // Bits are what the layer stores: 2-bit g32 asymmetric = 2 + (32 + 2)/32 bits per weight.
+            Assert.Equal(l.Weights * (2 + 34.0 / 32), measured.Single(x => x.Layer == l.Name && x.Treatment == "rtn-w2-g32").Bits, 0);
+        }
+        // Across all layer × treatment pairs the second-order estimate ranks the damages like the measurement
+        // (Spearman ρ ≥ 0.8: it is an estimate, not the measurement; an estimate that ranked at random gives ρ ≈ 0).
+        var pairs = measured.Where(m => m.Treatment != "fp32").Select(m => (M: m.Damage, F: D(fisher, m.Layer, m.Treatment))).ToList();
+        Assert.True(Spearman(pairs.Select(p => p.M).ToArray(), pairs.Select(p => p.F).ToArray()) >= 0.8);
+    }
+
+    private static double Spearman(double[] a, double[] b)
+    {
+        double[] Rank(double[] x) { var order = x.Select((v, i) => (v, i)).OrderBy(p => p.v).ToArray(); var r = new double[x.Length]; for (int k = 0; k < order.Length; k++) r[order[k].i] = k; return r; }
+        var ra = Rank(a); var rb = Rank(b);
+        double ma = ra.Average(), mb = rb.Average();
+        double cov = ra.Zip(rb).Sum(p => (p.First - ma) * (p.Second - mb));
+        return cov / Math.Sqrt(ra.Sum(x => (x - ma) * (x - ma)) * rb.Sum(x => (x - mb) * (x - mb)));
+    }
+
+    [Fact]
+    public void TheChosenRecipeReproducesTheModelByteForByte()
+    {
+        string outDir = fx.NewDir("search-min");
+        var (code, stdout, stderr) = HostFixture.Cli(Search(outDir, "bits=min", "cosine>=0.995", "--format", "json", "-v", "q"));
+        Assert.True(code == 0, stderr);
+        var json = JObject.Parse(stdout);
+        var search = (JObject)json["search"]!;
+        string chosen = (string)search["chosen"]!;
+        var candidate = ((JArray)search["candidates"]!).Single(c => (string)c["id"]! == chosen);
+        Assert.True((double)candidate["ortMetric"]! >= 0.995);
+        Assert.True((double)candidate["bitsPerWeight"]! < 32);
+        foreach (var f in new[] { "recipe.json", "model.onnx", "compressed.safetensors", "report.json", "search.json", "search.md", "search.html" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(outDir, "search.html")));
+        // The per-layer table names a treatment and a reason for every searched layer.
+        Assert.Equal(3, ((JArray)search["layers"]!).Count);
+
+        string rerun = fx.NewDir("search-rerun");
+        var (code2, _, stderr2) = HostFixture.Cli("run", Path.Combine(outDir, "recipe.json"), "--model", fx.ModelPath, "--data", "digits", "--eval-limit", "64", "--out", rerun, "-v", "q");
+        Assert.True(code2 == 0, stderr2);
+        foreach (var f in new[] { "model.onnx", "compressed.safetensors", "recipe.json" })
+            Assert.True(File.ReadAllBytes(Path.Combine(outDir, f)).SequenceEqual(File.ReadAllBytes(Path.Combine(rerun, f))), $"{f} differs");
+    }
+
+    [Fact]
+    public void ABudgetThatCannotKeepTheMetricIsOneLineAndWritesNothing()
+    {
+        string outDir = fx.NewDir("search-infeasible");
+        File.WriteAllText(Path.Combine(outDir, "keep.txt"), "previous");
+        // 4.2 bits/weight allows only 3-bit g32 layers (4.09 bits/weight with scales and zero points); cosine 0.99999 needs far more.
+        var (code, _, stderr) = HostFixture.Cli(Search(outDir, "bits=4.2", "cosine>=0.99999", "-v", "q"));
+        Assert.Equal((int)ExitCode.BudgetNotMet, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        var m = System.Text.RegularExpressions.Regex.Match(lines[0], @"^error: search: no model meets --budget bits=4\.2 with --keep cosine>=0\.99999; the best point reached: cosine (0\.\d+) on ONNX Runtime at (\d\.\d+) bits/weight");
+        Assert.True(m.Success, lines[0]);
+        Assert.True(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < 0.99999);
+        Assert.True(double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) <= 4.2);
+        Assert.Equal(["keep.txt"], Directory.GetFiles(outDir).Select(Path.GetFileName));
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+        Assert.True(File.Exists(Path.Combine(outDir, ".work", "search.json")), "the attempt's report stays in the work folder");
+    }
+
+    [Fact]
+    public void ASecondSearchReadsTheCacheInsteadOfRunningAgain()
+    {
+        string outDir = fx.NewDir("search-resume");
+        var (code, out1, err1) = HostFixture.Cli(Search(outDir, "bits=min", "cosine>=0.99", "--format", "json", "-v", "q"));
+        Assert.True(code == 0, err1);
+        var (code2, out2, err2) = HostFixture.Cli(Search(outDir, "bits=min", "cosine>=0.99", "--format", "json", "-v", "n"));
+        Assert.True(code2 == 0, err2);
+        Assert.Contains("layer trials reused", err2);
+        Assert.DoesNotContain("step 1/", err2);   // no plugin step of the run pipeline ran: every candidate came from the cache
+        var first = (JObject)JObject.Parse(out1)["search"]!;
+        var second = (JObject)JObject.Parse(out2)["search"]!;
+        Assert.Equal((string)first["chosen"]!, (string)second["chosen"]!);
+        Assert.All(((JArray)second["candidates"]!).Where(c => c["ortMetric"] is not null), c => Assert.True((bool)c["cached"]!));
+        Assert.Equal(first["sensitivity"]!["trials"]!.ToString(), second["sensitivity"]!["trials"]!.ToString());
+    }
+
+    [Theory]
+    [InlineData("--budget", "bits=lots", "error: --budget 'bits=lots': bits per weight must be a number in 1..32 or min")]
+    [InlineData("--keep", "cosine>0.9", "error: --keep 'cosine>0.9': expected METRIC>=X or METRIC<=X")]
+    [InlineData("--keep", "f1>=0.9", "error: --keep 'f1>=0.9': unknown metric 'f1'")]
+    [InlineData("--methods", "statsq", "error: --methods statsq: StatsQ is quantization-aware training")]
+    public void BadSearchOptionsExitTwo(string option, string value, string message)
+    {
+        string outDir = fx.NewDir("search-bad");
+        var args = Search(outDir, "bits=min", "cosine>=0.99", "-v", "q").ToList();
+        int at = args.IndexOf(option);
+        if (at >= 0) args[at + 1] = value; else args.AddRange([option, value]);
+        var (code, _, stderr) = HostFixture.Cli([.. args]);
+        Assert.Equal((int)ExitCode.InvalidArguments, code);
+        Assert.StartsWith(message, stderr.Trim());
+        Assert.Empty(Directory.GetFiles(outDir));
+    }
+}
