@@ -25,12 +25,12 @@ public sealed class DevicePlacementTests : IDisposable
     {
         ["codebooks, stored permutation, k-means grouping"] = new()
         {
-            Bits = 2, Groups = 4, Variant = CodebookVariant.Codebooks, Permutation = PermutationMode.Explicit, Grouping = GroupingMethod.Kmeans,
+            WeightBits = 2, Groups = 4, Variant = CodebookVariant.Codebooks, Permutation = PermutationMode.Explicit, Grouping = GroupingMethod.Kmeans,
             Iterations = 3, CalibrationSamples = 32,
         },
-        ["scales, folded permutation, quantile init"] = new() { Bits = 3, Groups = 2, Init = KmeansInit.Quantile, Iterations = 3, CalibrationSamples = 32 },
-        ["rtn baseline"] = new() { Bits = 4, Method = JlcmMethod.Rtn, CalibrationSamples = 32 },
-        ["k-means only"] = new() { Bits = 2, Method = JlcmMethod.Kmeans, CalibrationSamples = 32 },
+        ["scales, folded permutation, quantile init"] = new() { WeightBits = 3, Groups = 2, Init = CodebookInit.Quantile, Iterations = 3, CalibrationSamples = 32 },
+        ["rtn baseline"] = new() { WeightBits = 4, Method = JlcmMethod.Rtn, CalibrationSamples = 32 },
+        ["k-means only"] = new() { WeightBits = 2, Method = JlcmMethod.Kmeans, CalibrationSamples = 32 },
     };
 
     [Theory]
@@ -51,6 +51,6 @@ public sealed class DevicePlacementTests : IDisposable
             OnnxExporter.Export(mlp, path, JlcmKinds.All);
         using var imported = ModelIO.Load(path, JlcmKinds.All);
         DevicePlacement.AssertTensorsFollowModelDevice(new JlcmPlugin(), imported,
-            new JlcmOptions { Bits = 2, Groups = 4, Iterations = 3, CalibrationSamples = 32, Objective = ReconstructionObjective.Block, BiasCorrection = true }, data);
+            new JlcmOptions { WeightBits = 2, Groups = 4, Iterations = 3, CalibrationSamples = 32, Objective = ReconstructionObjective.Block, BiasCorrection = true }, data);
     }
 }
