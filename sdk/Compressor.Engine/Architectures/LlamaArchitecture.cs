@@ -74,7 +74,7 @@ public sealed class LlamaArchitecture : IArchitecture
 }
 
 /// <summary>The Llama-family module (see <see cref="LlamaArchitecture"/>).</summary>
-public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
+public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IDecoderStack
 {
     /// <summary>Builds the model from a complete config with Hugging Face's initialisation (normal 0.02, norms 1, biases 0).</summary>
     public LlamaForCausalLM(JObject c) : base("llama")
@@ -136,6 +136,24 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel
     public Tensor Hidden(Tensor ids) => Child("model").forward(ids);
 
     /// <inheritdoc/>
+    public string BlockName(int index) => $"model.layers.{index}";
+
+    /// <inheritdoc/>
+    public Tensor Embed(Tensor ids) => ((LlamaTrunk)GetChild("model")).Embed(ids);
+
+    /// <inheritdoc/>
+    public Tensor Head(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var h = ((LlamaTrunk)GetChild("model")).Norm(hidden);
+        if (!Tied) return Child("lm_head").forward(h).MoveToOuterDisposeScope();
+        if (((LlamaTrunk)GetChild("model")).GetChild("embed_tokens") is not TorchSharp.Modules.Embedding table)
+            throw new CompressException(ErrorKind.InvalidInput, "llama: the output head is tied to model.embed_tokens, which must stay an uncompressed embedding (exclude it: --exclude model.embed_tokens)");
+        using var w = table.weight!;
+        return h.matmul(w.t()).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
@@ -174,10 +192,16 @@ public sealed class LlamaTrunk : LayerContainer, IOnnxExportable
     /// <summary>Creates the trunk.</summary>
     public LlamaTrunk(int vocab, int hidden, int layers, int intermediate, double eps, LlamaAttentionShape attention, RotaryEmbedding rotary, bool mlpBias) : base("model")
     {
-        register_module("embed_tokens", nn.Embedding(vocab, hidden));
+        register_module("embed_tokens", Memory.DeclaredModules.Embedding(vocab, hidden));
         register_module("layers", new LayerList(Enumerable.Range(0, layers).Select(_ => (nn.Module)new LlamaDecoderLayer(hidden, intermediate, eps, attention, rotary, mlpBias))));
         register_module("norm", new RmsNorm(hidden, eps));
     }
+
+    /// <summary>Token ids [B, T] → embeddings [B, T, D].</summary>
+    public Tensor Embed(Tensor ids) => Child("embed_tokens").forward(ids);
+
+    /// <summary>The final RMSNorm.</summary>
+    public Tensor Norm(Tensor hidden) => Child("norm").forward(hidden);
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor ids)
