@@ -80,6 +80,57 @@ public static class MemoryEstimate
         return new MemoryBudget(limit, Saturating(RuntimeBytes, Saturating(modelBytes, dataBytes)));
     }
 
+    /// <summary>Copies of the largest block a streamed run holds at once: the block in float32, the plugin's working set
+    /// on its largest layers (checked by the plugin itself against the budget) and the compressed block with the
+    /// file's transient reads.</summary>
+    public const int StreamedBlockCopies = 3;
+
+    /// <summary>Peak bytes per byte of the compressed checkpoint while it is exported and verified (the model, the
+    /// serialised graph and ONNX Runtime's session; measured in bench/README.md, "Streaming").</summary>
+    public const int ExportCopies = 4;
+
+    /// <summary>The compression phase of a streamed run: the runtime, the shell (embeddings and head, float32), the
+    /// largest block's working set, the in-memory activations and the data.</summary>
+    public static long StreamedPeak(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long activationBytes, long dataBytes) =>
+        Saturating(Saturating(RuntimeBytes, checkpoint.ShellBytes), Saturating(Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), StreamedBlockCopies),
+            Saturating(activationBytes, dataBytes)));
+
+    /// <summary>The export phase of a run whose compressed checkpoint has <paramref name="compressedBytes"/>.</summary>
+    public static long ExportPeak(long compressedBytes, long dataBytes) =>
+        Saturating(RuntimeBytes, Saturating(Multiply(compressedBytes, ExportCopies), dataBytes));
+
+    /// <summary>Refuses, from the checkpoint's header alone, a streamed run that cannot fit <paramref name="limit"/>:
+    /// its compression phase (<see cref="StreamedPeak"/>), or its export phase on a compressed checkpoint estimated as the
+    /// shell in float32 plus the blocks at a quarter of their float32 bytes (weights of at most 8 bits; the real size
+    /// is checked again before the export, <see cref="CheckExport"/>).</summary>
+    /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>.</exception>
+    public static void CheckStreamed(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long dataBytes, long activationBytes, long limit)
+    {
+        long compress = StreamedPeak(checkpoint, activationBytes, dataBytes);
+        long maxBlock = checkpoint.BlockBytes.DefaultIfEmpty(0).Max();
+        if (compress > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"{checkpoint.Path}: even streamed block by block the run needs about {MemoryBudget.Format(compress)} ({MemoryBudget.Format(checkpoint.ShellBytes)} of embeddings and head, " +
+                $"{StreamedBlockCopies} × its largest block of {MemoryBudget.Format(maxBlock)}{(dataBytes > 0 ? $", the data ({MemoryBudget.Format(dataBytes)})" : "")} " +
+                $"and {MemoryBudget.Format(RuntimeBytes)} of runtime), over --max-memory {MemoryBudget.Format(limit)}");
+        long compressed = Saturating(checkpoint.ShellBytes, checkpoint.BlockBytes.Sum() / 4);
+        long export = ExportPeak(compressed, dataBytes);
+        if (export > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"{checkpoint.Path}: the export of the compressed model (about {MemoryBudget.Format(compressed)}: the embeddings and head in float32, the blocks at 8 bits or less) " +
+                $"needs about {MemoryBudget.Format(export)}, over --max-memory {MemoryBudget.Format(limit)}");
+    }
+
+    /// <summary>Refuses the export of a compressed checkpoint of <paramref name="compressedBytes"/> that cannot fit.</summary>
+    /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>.</exception>
+    public static void CheckExport(long compressedBytes, long dataBytes, long limit)
+    {
+        long export = ExportPeak(compressedBytes, dataBytes);
+        if (export > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"the compressed checkpoint ({MemoryBudget.Format(compressedBytes)}) needs about {MemoryBudget.Format(export)} to export and verify ({ExportCopies} × its size and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
+    }
+
     private static void Check(long modelBytes, long dataBytes, long limit, string what)
     {
         long peak = Peak(modelBytes, dataBytes);

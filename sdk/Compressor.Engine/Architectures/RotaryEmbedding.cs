@@ -24,7 +24,8 @@ public sealed class RotaryEmbedding
         HeadDim = headDim;
         MaxPositions = maxPositions;
         using var scope = NewDisposeScope();
-        var inv = tensor(1.0f).div(pow(tensor((float)theta), arange(0, headDim, 2, dtype: ScalarType.Int64).to_type(ScalarType.Float32).div(headDim)));
+        // On the CPU whatever the default device (a model declared on the meta device still needs the numbers).
+        var inv = tensor(1.0f, device: CPU).div(pow(tensor((float)theta, device: CPU), arange(0, headDim, 2, dtype: ScalarType.Int64, device: CPU).to_type(ScalarType.Float32).div(headDim)));
         string type = scaling is null ? "default" : (string?)(scaling["rope_type"] ?? scaling["type"]) ?? "default";
         double Number(string key) => scaling?[key] is { Type: JTokenType.Float or JTokenType.Integer } t ? (double)t
             : throw new CompressException(ErrorKind.InvalidInput, $"config 'rope_scaling.{key}' must be a number for rope type '{type}'");
