@@ -85,6 +85,7 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
         var states = new List<UnitState>();
         int resumed = 0;
         int units = checkpoint.BlockNames.Count + 1;
+        NativeMemory.ReturnFreedBlocks();
         using var task = progress.Start("streaming: compress block by block", units);
         using var shell = checkpoint.LoadShell();
         CheckFiniteInput(shell, checkpoint.Path);
@@ -129,6 +130,9 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
             foreach (var (name, e) in state.Layers)
                 layers[name] = new CompressedLayerEntry(e.Kind, e.ConfigVersion, (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(e.Config)!);
             states.Add(state);
+            // The block's tensors are disposed; collect the wrappers and read buffers left to the collector now, so
+            // that the resident size stays that of one block.
+            GC.Collect();
             task.Advance(1, key);
         }
         Merge(states, report, checkpoint.ModuleOrder);

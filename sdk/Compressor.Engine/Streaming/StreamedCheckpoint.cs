@@ -226,7 +226,10 @@ public sealed class StreamedCheckpoint : IDisposable
             var stack = (IDecoderStack)shell.Module;
             string block = stack.BlockName(0);
             int dot = block.LastIndexOf('.');
-            ((Sdk.Models.LayerContainer)shell.GetLayer(block[..dot])).ReplaceChild(block[(dot + 1)..], new BlockPlaceholder());
+            var parent = (Sdk.Models.LayerContainer)shell.GetLayer(block[..dot]);
+            var factoryBlock = parent.GetChild(block[(dot + 1)..]);
+            parent.ReplaceChild(block[(dot + 1)..], new BlockPlaceholder());
+            factoryBlock.Dispose();
             Fill(shell.Module, "");
             return shell;
         }
