@@ -23,6 +23,8 @@ public static class RunCommand
         var timeout = new Option<double?>("--timeout") { Description = "Stop a plugin step that runs longer than this many seconds (exit code 8, nothing written). Default: no limit." };
         var evalLimit = CommonOptions.EvalLimit();
         var maxMemory = new Option<string?>("--max-memory") { Description = "Memory limit for the model, the in-memory data and each layer's working set, e.g. 2GB or 512MiB: a run that would exceed it stops before allocating (exit code 10, nothing written). Default: no limit." };
+        var stream = new Option<string?>("--stream") { Description = StreamModes.Help };
+        stream.AcceptOnlyFromAmong([.. StreamModes.Names]);
         var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help };
         exportTarget.AcceptOnlyFromAmong([.. ExportTargets.Names]);
         var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
@@ -30,10 +32,10 @@ public static class RunCommand
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, heads, data, seed, device, work, opset, exportTarget, timeout, maxMemory, evalLimit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, heads, data, seed, device, work, opset, exportTarget, timeout, maxMemory, stream, evalLimit }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
             pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory),
-            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null, pr.GetValue(heads)))));
+            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null, pr.GetValue(heads), pr.GetValue(stream)))));
         return cmd;
     }
 

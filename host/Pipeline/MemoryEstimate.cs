@@ -80,6 +80,64 @@ public static class MemoryEstimate
         return new MemoryBudget(limit, Saturating(RuntimeBytes, Saturating(modelBytes, dataBytes)));
     }
 
+    /// <summary>Copies of the largest block a streamed run holds at once: the block in float32, the plugin's working set
+    /// on its largest layers and the compressed block with the file's transient reads (measured 3.9 on TinyLlama-1.1B
+    /// with rtn, bench/README.md "Streaming").</summary>
+    public const int StreamedBlockCopies = 4;
+
+    /// <summary>Copies of the shell (embeddings and head, float32) while the head unit is compressed: rtn on a 32000 ×
+    /// 2048 output head holds the float weight, its grouped copy, int32 codes, the dequantized weight of the report's
+    /// SQNR and the saved entry (measured 7.4 on TinyLlama-1.1B).</summary>
+    public const int StreamedHeadCopies = 8;
+
+    /// <summary>Peak bytes per byte of the compressed checkpoint while it is exported and verified (the model, the
+    /// graph and its serialised bytes, ONNX Runtime's sessions and the parity runs; measured in bench/README.md,
+    /// "Streaming": 9.0 for TinyLlama-1.1B and 12.1 for GPT-2 124M at 4 bits, group 32).</summary>
+    public const int ExportCopies = 12;
+
+    /// <summary>The compression phase of a streamed run: the runtime, then the larger of the shell (embeddings and head,
+    /// float32) beside the largest block's working set and the head unit's own working set, the in-memory activations
+    /// and the data.</summary>
+    public static long StreamedPeak(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long activationBytes, long dataBytes) =>
+        Saturating(RuntimeBytes, Saturating(Math.Max(Saturating(checkpoint.ShellBytes, Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), StreamedBlockCopies)),
+            Multiply(checkpoint.ShellBytes, StreamedHeadCopies)), Saturating(activationBytes, dataBytes)));
+
+    /// <summary>The export phase of a run whose compressed checkpoint has <paramref name="compressedBytes"/>.</summary>
+    public static long ExportPeak(long compressedBytes, long dataBytes) =>
+        Saturating(RuntimeBytes, Saturating(Multiply(compressedBytes, ExportCopies), dataBytes));
+
+    /// <summary>Refuses, from the checkpoint's header alone, a streamed run that cannot fit <paramref name="limit"/>:
+    /// its compression phase (<see cref="StreamedPeak"/>), or its export phase on a compressed checkpoint estimated as the
+    /// shell in float32 plus the blocks at a quarter of their float32 bytes (weights of at most 8 bits; the real size
+    /// is checked again before the export, <see cref="CheckExport"/>).</summary>
+    /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>.</exception>
+    public static void CheckStreamed(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long dataBytes, long activationBytes, long limit)
+    {
+        long compress = StreamedPeak(checkpoint, activationBytes, dataBytes);
+        long maxBlock = checkpoint.BlockBytes.DefaultIfEmpty(0).Max();
+        if (compress > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"{checkpoint.Path}: even streamed block by block the run needs about {MemoryBudget.Format(compress)} ({MemoryBudget.Format(checkpoint.ShellBytes)} of embeddings and head " +
+                $"beside {StreamedBlockCopies} × its largest block of {MemoryBudget.Format(maxBlock)}, or {StreamedHeadCopies} × them while the head is compressed{(dataBytes > 0 ? $", the data ({MemoryBudget.Format(dataBytes)})" : "")} " +
+                $"and {MemoryBudget.Format(RuntimeBytes)} of runtime), over --max-memory {MemoryBudget.Format(limit)}");
+        long compressed = Saturating(checkpoint.ShellBytes, checkpoint.BlockBytes.Sum() / 4);
+        long export = ExportPeak(compressed, dataBytes);
+        if (export > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"{checkpoint.Path}: the export of the compressed model (about {MemoryBudget.Format(compressed)}: the embeddings and head in float32, the blocks at 8 bits or less) " +
+                $"needs about {MemoryBudget.Format(export)}, over --max-memory {MemoryBudget.Format(limit)}");
+    }
+
+    /// <summary>Refuses the export of a compressed checkpoint of <paramref name="compressedBytes"/> that cannot fit.</summary>
+    /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>.</exception>
+    public static void CheckExport(long compressedBytes, long dataBytes, long limit)
+    {
+        long export = ExportPeak(compressedBytes, dataBytes);
+        if (export > limit)
+            throw new CompressException(ErrorKind.MemoryLimit,
+                $"the compressed checkpoint ({MemoryBudget.Format(compressedBytes)}) needs about {MemoryBudget.Format(export)} to export and verify ({ExportCopies} × its size and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
+    }
+
     private static void Check(long modelBytes, long dataBytes, long limit, string what)
     {
         long peak = Peak(modelBytes, dataBytes);

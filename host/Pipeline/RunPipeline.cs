@@ -5,6 +5,7 @@ using Compressor.Engine.Kinds;
 using Compressor.Engine.Models;
 using Compressor.Engine.Options;
 using Compressor.Engine.Plugins;
+using Compressor.Engine.Streaming;
 using Compressor.Host.Plugins;
 using Compressor.Host.Results;
 using Compressor.Sdk;
@@ -93,8 +94,11 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var pluginData = data is null ? PluginData.None : new PluginData(data.Train, data.Calibration, data.Evaluation);
         long dataBytes = data is null ? 0 : MemoryEstimate.DataBytes(data);
         // The memory check comes before the input is hashed or loaded: a file too large for the limit is refused
-        // from its header alone.
-        if (memoryLimit is { } limit) MemoryEstimate.CheckCheckpoint(request.ModelPath, folder?.WeightsPath, kinds, foreign, dataBytes, limit);
+        // from its header alone. A decoder whose steps all work block by block streams instead (--stream, or
+        // automatically when the whole model does not fit), under the streamed estimate.
+        using var streamed = OpenStreamed(request, steps, kinds, foreign, folder, dataBytes, memoryLimit);
+        if (streamed is not null)
+            return ExecuteStreamed(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, dataBytes, streamed);
         var input = InputFile.Of(request.ModelPath);
         manual_seed(seed);
         log.Info($"loading {request.ModelPath}");
@@ -145,23 +149,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var stepClock = Stopwatch.StartNew();
             log.Info($"step {i + 1}/{steps.Count}: {entry.Id} {entry.Manifest.Version}");
             _observer.StepStarting(i, entry.Id);
-            try
-            {
-                PluginStep.Run(entry, context, options, request.TimeoutSeconds, stepCancellation);
-            }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-            {
-                throw new CompressException(ErrorKind.Cancelled, "cancelled");
-            }
-            catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut
-                                                  or ErrorKind.MemoryLimit or ErrorKind.OutputFailed)
-            {
-                throw;
-            }
-            catch (Exception e)
-            {
-                throw new CompressException(ErrorKind.PluginFailed, $"plugin '{entry.Id}' failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
-            }
+            RunStep(entry, context, options, request.TimeoutSeconds, stepCancellation, cancellation);
             guard.Verify(model);
             timings[$"step{i + 1}:{entry.Id}"] = ReportNumber.Seconds(stepClock.Elapsed);
             var step = new AppliedStep(entry.Id, entry.Manifest.Version, OptionsSchema.For(entry.Instance!.OptionsType).ToJson(options));
@@ -176,6 +164,18 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         {
             throw new CompressException(ErrorKind.OutputFailed, $"cannot write {CheckpointFile}: {e.Message}");
         }
+        return Finish(request, cancellation, clock, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, input, model, inputParameters,
+            report, timings, applied, reference, referenceBytes);
+    }
+
+    /// <summary>Everything after the compressed checkpoint is written: the ONNX export and its gate, the evaluation
+    /// against the reference, the report, the recipe, and the commit of the output folder.</summary>
+    private RunResult Finish(RunRequest request, CancellationToken cancellation, Stopwatch clock, List<ResolvedStep> steps, int seed, Device device,
+        Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target, ModelFolder? folder,
+        string onnxFile, DataSplits? data, InputFile input, EngineModel model, long inputParameters, ReportBuilder report, OrderedDictionary<string, double> timings,
+        List<AppliedStep> applied, string? reference, long? referenceBytes)
+    {
+        string checkpoint = staging.PathOf(CheckpointFile);
         var output = SizeAccounting.Of(model).Checkpoint(CheckpointFile, checkpoint);
 
         OnnxVerification? verification = null;
@@ -214,6 +214,159 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         var files = staging.Commit();
         if (request.WorkDirectory is null) TryDelete(workRoot);  // the default work folder only matters for resuming a failed run
         return new RunResult(staging.OutputDirectory, files, runReport, recipe, evaluation is null ? null : referenceBytes);
+    }
+
+    /// <summary>Runs one plugin step on <paramref name="context"/>'s model, turning what it throws into the run's error
+    /// kinds: its own user-facing errors pass through, anything else is the plugin's failure.</summary>
+    internal static void RunStep(PluginEntry entry, PluginContext context, PluginOptions options, double? timeoutSeconds, CancellationTokenSource stepCancellation,
+        CancellationToken cancellation)
+    {
+        try
+        {
+            PluginStep.Run(entry, context, options, timeoutSeconds, stepCancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            throw new CompressException(ErrorKind.Cancelled, "cancelled");
+        }
+        catch (CompressException e) when (e.Kind is ErrorKind.InvalidOptions or ErrorKind.InvalidInput or ErrorKind.Cancelled or ErrorKind.TimedOut
+                                              or ErrorKind.MemoryLimit or ErrorKind.OutputFailed)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new CompressException(ErrorKind.PluginFailed, $"plugin '{entry.Id}' failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
+        }
+    }
+
+    /// <summary>The checkpoint opened for streaming when the run streams (<c>--stream on</c>; with <c>auto</c>, when
+    /// every step works block by block and the whole model does not fit <c>--max-memory</c>), else null — after the
+    /// whole-model memory check of a run that does not stream.</summary>
+    private StreamedCheckpoint? OpenStreamed(RunRequest request, List<ResolvedStep> steps, Compressor.Engine.Kinds.LayerKindSet kinds, ForeignModelOptions foreign,
+        ModelFolder? folder, long dataBytes, long? memoryLimit)
+    {
+        var mode = StreamModes.Parse(request.Stream);
+        var blocking = steps.FirstOrDefault(s => !s.Plugin.Manifest!.StreamsByBlock);
+        if (mode == StreamMode.On)
+        {
+            if (blocking is not null)
+                throw new CompressException(ErrorKind.InvalidOptions, $"--stream on: plugin '{blocking.Plugin.Id}' does not work block by block (its plugin.json does not declare \"streaming\": \"block\")");
+            if (!StreamedCheckpoint.IsStreamable(request.ModelPath, foreign))
+            {
+                // Let the checkpoint's own error (a missing shard, a bad header) speak when there is one.
+                using (StreamedCheckpoint.Open(request.ModelPath, kinds, foreign)) { }
+            }
+        }
+        bool stream = mode == StreamMode.On;
+        if (memoryLimit is { } limit && !stream)
+        {
+            try
+            {
+                MemoryEstimate.CheckCheckpoint(request.ModelPath, folder?.WeightsPath, kinds, foreign, dataBytes, limit);
+            }
+            catch (CompressException e) when (e.Kind == ErrorKind.MemoryLimit && mode == StreamMode.Auto && blocking is null
+                                              && StreamedCheckpoint.IsStreamable(request.ModelPath, foreign))
+            {
+                log.Info($"the whole model does not fit --max-memory {MemoryBudget.Format(limit)}: streaming it block by block");
+                stream = true;
+            }
+        }
+        if (!stream) return null;
+        var checkpoint = StreamedCheckpoint.Open(request.ModelPath, kinds, foreign);
+        try
+        {
+            if (memoryLimit is { } l) MemoryEstimate.CheckStreamed(checkpoint, dataBytes, StreamedActivationBytes(checkpoint, null, l, dataBytes), l);
+            return checkpoint;
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The in-memory budget of one block boundary's calibration activations: a quarter of what the limit leaves
+    /// beside the streamed working set, or <see cref="DefaultActivationBudget"/> without a limit.</summary>
+    private static long StreamedActivationBytes(StreamedCheckpoint checkpoint, DataSplits? data, long? limit, long dataBytes) =>
+        limit is { } l ? Math.Max(0, (l - MemoryEstimate.StreamedPeak(checkpoint, 0, dataBytes)) / 4) : DefaultActivationBudget;
+
+    /// <summary>Bytes of one block boundary's activations kept in memory without <c>--max-memory</c>.</summary>
+    public const long DefaultActivationBudget = 512L << 20;
+
+    /// <summary>A streamed run (see <see cref="StreamingStage"/>): the reference exported whole only when the whole model
+    /// fits (else the evaluation is skipped with a warning), the steps run unit by unit, the compressed checkpoint
+    /// assembled tensor by tensor, then loaded — it is small — for the export, the gate and the report.</summary>
+    private RunResult ExecuteStreamed(RunRequest request, CancellationToken cancellation, Stopwatch clock, long? memoryLimit, List<ResolvedStep> steps, int seed,
+        Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target,
+        ModelFolder? folder, string onnxFile, DataSplits? data, long dataBytes, StreamedCheckpoint checkpoint)
+    {
+        var input = InputFile.Of(request.ModelPath);
+        manual_seed(seed);
+        var report = new ReportBuilder();
+        log.Info($"streaming {request.ModelPath} block by block: {checkpoint.BlockNames.Count} blocks of up to {MemoryBudget.Format(checkpoint.BlockBytes.Max())} " +
+                 $"beside {MemoryBudget.Format(checkpoint.ShellBytes)} of embeddings and head (the whole model: {MemoryBudget.Format(checkpoint.ModelBytes)} in float32)");
+        string? reference = null;
+        long? referenceBytes = null;
+        var referenceClock = new Stopwatch();
+        if (data is not null)
+        {
+            long whole = MemoryEstimate.Peak(checkpoint.ModelBytes, dataBytes);
+            long room = memoryLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            if (whole <= room)
+            {
+                referenceClock.Start();
+                using (var floatModel = ModelIO.Load(request.ModelPath, kinds, null, new ForeignModelOptions(request.Architecture, request.Heads)))
+                {
+                    var exported = EvaluationStage.ExportReference(floatModel, workRoot, kinds, request.Opset);
+                    reference = exported.ModelPath;
+                    referenceBytes = exported.BytesOnDisk;
+                }
+                referenceClock.Stop();
+                _observer.ReferenceExported(reference);
+            }
+            else
+            {
+                report.Warn($"evaluation skipped: its reference is the float input model exported whole, which needs about {MemoryBudget.Format(whole)} " +
+                            $"(over {(memoryLimit is null ? "this machine's memory" : "--max-memory")} {MemoryBudget.Format(room)}); the streamed run compressed it block by block");
+            }
+        }
+        var timings = new OrderedDictionary<string, double>(StringComparer.Ordinal) { ["load"] = ReportNumber.Seconds(clock.Elapsed - referenceClock.Elapsed) };
+        if (reference is not null) timings["reference"] = ReportNumber.Seconds(referenceClock.Elapsed);
+        var stageSteps = steps.Select(s => new StreamingStage.Step(s.Plugin, s.Options,
+            new AppliedStep(s.Plugin.Id, s.Plugin.Manifest!.Version, OptionsSchema.For(s.Plugin.Instance!.OptionsType).ToJson(s.Options)))).ToList();
+        bool usesData = data is not null && steps.Any(s => s.Plugin.Manifest!.Needs != DataRequirement.None);
+        var fingerprint = new Newtonsoft.Json.Linq.JObject
+        {
+            ["format"] = 1, ["input"] = input.Sha256, ["seed"] = seed, ["data"] = usesData ? request.Data : null,
+            ["steps"] = new Newtonsoft.Json.Linq.JArray(stageSteps.Select(s => new Newtonsoft.Json.Linq.JObject { ["plugin"] = s.Applied.Plugin, ["version"] = s.Applied.Version, ["options"] = s.Applied.Options })),
+        }.ToString(Newtonsoft.Json.Formatting.None);
+        string checkpointPath = staging.PathOf(CheckpointFile);
+        var stepsClock = Stopwatch.StartNew();
+        StreamingStage.Result streamedResult;
+        try
+        {
+            streamedResult = new StreamingStage(log, progress).Run(checkpoint, stageSteps, usesData ? data!.Calibration ?? data.Train : null, seed, device, workRoot,
+                fingerprint, memoryLimit, StreamedActivationBytes(checkpoint, data, memoryLimit, dataBytes), request.TimeoutSeconds, report, checkpointPath, cancellation);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.OutputFailed, $"cannot write {CheckpointFile}: {e.Message}");
+        }
+        for (int i = 0; i < steps.Count; i++) timings[$"step{i + 1}:{steps[i].Plugin.Id}"] = ReportNumber.Seconds(TimeSpan.FromSeconds(streamedResult.Seconds[i]));
+        timings["streamed"] = ReportNumber.Seconds(stepsClock.Elapsed);
+        if (streamedResult.ResumedUnits > 0) log.Info($"streaming: {streamedResult.ResumedUnits} unit(s) resumed from {workRoot}");
+        report.AddMetric(new Metric("streamedBlocks", checkpoint.BlockNames.Count, "blocks"));
+        report.AddMetric(new Metric("streamedPeakLiveBlocks", checkpoint.PeakLiveBlocks, "blocks"));
+        report.AddMetric(new Metric("streamedPeakEstimate", MemoryEstimate.StreamedPeak(checkpoint, 0, dataBytes), "bytes"));
+        long compressedBytes = new FileInfo(checkpointPath).Length;
+        if (memoryLimit is { } limit) MemoryEstimate.CheckExport(compressedBytes, dataBytes, limit);
+        report.AddMetric(new Metric("exportPeakEstimate", MemoryEstimate.ExportPeak(compressedBytes, dataBytes), "bytes"));
+        // The compressed model is small (codes, scales, the float embeddings): it is loaded whole for the export.
+        using var model = ModelIO.Load(checkpointPath, kinds);
+        var applied = stageSteps.Select(s => s.Applied).ToList();
+        return Finish(request, cancellation, clock, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, input, model, checkpoint.ParameterCount,
+            report, timings, applied, reference, referenceBytes);
     }
 
     private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target) ResolveSteps(RunRequest request)
@@ -275,7 +428,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    private static void CheckFinite(CompressibleModel model, string plugin)
+    internal static void CheckFinite(CompressibleModel model, string plugin)
     {
         using var scope = NewDisposeScope();
         foreach (var (name, t) in model.NamedTensors())

@@ -18,6 +18,7 @@ namespace Compressor.Host.Pipeline;
 /// <param name="EvalLimit">Evaluate at most this many samples of the evaluation split (null: all).</param>
 /// <param name="ExportTarget">What model.onnx is optimised for (<c>--target</c>; null: the recipe's, else size).</param>
 /// <param name="Heads">Attention heads of a checkpoint whose sizes are inferred from its tensors (<c>--heads</c>), or null.</param>
+/// <param name="Stream">Whether to hold one block at a time (<c>--stream</c>: auto, on, off; null: auto), see <see cref="StreamMode"/>.</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -33,4 +34,5 @@ public sealed record RunRequest(
     string? MaxMemory = null,
     long? EvalLimit = null,
     Compressor.Sdk.Layers.ExportTarget? ExportTarget = null,
-    int? Heads = null);
+    int? Heads = null,
+    string? Stream = null);

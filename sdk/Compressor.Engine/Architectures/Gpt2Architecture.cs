@@ -75,7 +75,7 @@ public sealed partial class Gpt2Architecture : IArchitecture
 /// <summary>The GPT-2 module (see <see cref="Gpt2Architecture"/>): token ids [B, T] → logits [B, T, vocab]. Its ONNX
 /// graph is the key/value-cache decoder (<see cref="DecoderCacheNames"/>): positions from <c>position_ids</c>, the cache
 /// at every head.</summary>
-public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphReference
+public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphReference, IDecoderStack
 {
     /// <summary>Builds the model with GPT-2's initialisation (normal 0.02; residual projections 0.02/√(2·layers)).</summary>
     public GptModel(int vocab, int context, int dim, int layers, int heads, int mlpRatio, int inner = 0, double eps = 1e-5) : base("gpt")
@@ -156,6 +156,28 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphR
     public IReadOnlyList<OnnxVerificationCase> VerificationCases(int seed) =>
         DecoderCache.VerificationCases(seed, Layers, AttentionHeads, HeadDim, Vocabulary, Context);
 
+    /// <inheritdoc/>
+    public string BlockName(int index) => $"transformer.h.{index}";
+
+    /// <inheritdoc/>
+    public Tensor Embed(Tensor ids)
+    {
+        if (ids.shape[^1] > Context)
+            throw new CompressException(ErrorKind.InvalidInput, $"gpt: sequence of {ids.shape[^1]} tokens exceeds the context of {Context}");
+        return ((Trunk)GetChild("transformer")).Embed(ids);
+    }
+
+    /// <inheritdoc/>
+    public Tensor Head(Tensor hidden)
+    {
+        var trunk = (Trunk)GetChild("transformer");
+        if (trunk.GetChild("wte") is not TorchSharp.Modules.Embedding table)
+            throw new CompressException(ErrorKind.InvalidInput, "gpt: the output head is tied to transformer.wte, which must stay an uncompressed embedding (exclude it: --exclude transformer.wte)");
+        using var h = trunk.Norm(hidden);
+        var wte = table.weight!;
+        return h.matmul(wte.t());
+    }
+
     /// <summary>The final hidden states [B, T, D] (after ln_f).</summary>
     public Tensor Hidden(Tensor ids) => ((Trunk)GetChild("transformer")).forward(ids);
 
@@ -182,6 +204,15 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphR
                 (nn.Module)new TransformerBlock(dim, heads, mlpRatio, qkvBias: true, causal: true, eps: eps, names: BlockNames.Gpt2, tanhGelu: true, hidden: inner))));
             register_module("ln_f", nn.LayerNorm(dim, eps));
         }
+
+        public Tensor Embed(Tensor ids)
+        {
+            using var scope = NewDisposeScope();
+            var positions = arange(ids.shape[^1], dtype: ScalarType.Int64, device: ids.device);
+            return Child("wte").forward(ids).add(Child("wpe").forward(positions)).MoveToOuterDisposeScope();
+        }
+
+        public Tensor Norm(Tensor hidden) => Child("ln_f").forward(hidden);
 
         public override Tensor forward(Tensor ids)
         {

@@ -75,7 +75,7 @@ public sealed class LlamaArchitecture : IArchitecture
 }
 
 /// <summary>The Llama-family module (see <see cref="LlamaArchitecture"/>).</summary>
-public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOnnxGraphReference
+public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOnnxGraphReference, IDecoderStack
 {
     /// <summary>Builds the model from a complete config with Hugging Face's initialisation (normal 0.02, norms 1, biases 0).</summary>
     public LlamaForCausalLM(JObject c) : base("llama")
@@ -139,13 +139,28 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOn
     public Tensor Hidden(Tensor ids) => Child("model").forward(ids);
 
     /// <inheritdoc/>
+    public string BlockName(int index) => $"model.layers.{index}";
+
+    /// <inheritdoc/>
+    public Tensor Embed(Tensor ids) => ((LlamaTrunk)GetChild("model")).Embed(ids);
+
+    /// <inheritdoc/>
+    public Tensor Head(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var h = ((LlamaTrunk)GetChild("model")).Norm(hidden);
+        return Logits(h).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
     public override Tensor forward(Tensor ids)
     {
         using var scope = NewDisposeScope();
-        return Head(Hidden(ids)).MoveToOuterDisposeScope();
+        return Logits(Hidden(ids)).MoveToOuterDisposeScope();
     }
 
-    private Tensor Head(Tensor h)
+    /// <summary>The output head on final (normed) hidden states.</summary>
+    private Tensor Logits(Tensor h)
     {
         if (!Tied) return Child("lm_head").forward(h);
         if (((LlamaTrunk)GetChild("model")).GetChild("embed_tokens") is not TorchSharp.Modules.Embedding table)
@@ -162,7 +177,7 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOn
         using var scope = NewDisposeScope();
         var (ids, mask, positions, past) = DecoderCache.Inputs(inputs, Layers, KeyValueHeads, HeadDim);
         var (hidden, present) = ((LlamaTrunk)GetChild("model")).ForwardCached(ids, mask, positions, past);
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [DecoderCacheNames.Logits] = Head(hidden).MoveToOuterDisposeScope() };
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [DecoderCacheNames.Logits] = Logits(hidden).MoveToOuterDisposeScope() };
         for (int i = 0; i < Layers; i++)
         {
             result[DecoderCacheNames.PresentKey(i)] = present[i].Key.MoveToOuterDisposeScope();
@@ -211,10 +226,16 @@ public sealed class LlamaTrunk : LayerContainer, IOnnxExportable
     {
         _rotary = rotary;
         _slidingWindow = attention.SlidingWindow;
-        register_module("embed_tokens", nn.Embedding(vocab, hidden));
+        register_module("embed_tokens", Memory.DeclaredModules.Embedding(vocab, hidden));
         register_module("layers", new LayerList(Enumerable.Range(0, layers).Select(_ => (nn.Module)new LlamaDecoderLayer(hidden, intermediate, eps, attention, rotary, mlpBias))));
         register_module("norm", new RmsNorm(hidden, eps));
     }
+
+    /// <summary>Token ids [B, T] → embeddings [B, T, D].</summary>
+    public Tensor Embed(Tensor ids) => Child("embed_tokens").forward(ids);
+
+    /// <summary>The final RMSNorm.</summary>
+    public Tensor Norm(Tensor hidden) => Child("norm").forward(hidden);
 
     /// <inheritdoc/>
     public override Tensor forward(Tensor ids)

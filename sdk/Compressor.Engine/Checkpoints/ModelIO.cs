@@ -154,7 +154,7 @@ public static class ModelIO
 
     /// <summary>The spec of a foreign checkpoint (no <c>compress</c> metadata) inferred from its tensors, or null when
     /// it is not a transformer family <see cref="ShapeInference"/> knows (or is not foreign).</summary>
-    private static ArchitectureSpec? ForeignSpec(string path, ForeignModelOptions? foreign)
+    internal static ArchitectureSpec? ForeignSpec(string path, ForeignModelOptions? foreign)
     {
         var head = new byte[64];
         long length;
@@ -216,13 +216,21 @@ public static class ModelIO
     /// <exception cref="CompressException">A compressed layer of a kind the model's kinds do not know.</exception>
     public static void Save(EngineModel model, string path, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
+        var metadata = Metadata(model, extraMetadata);
+        using var scope = NewDisposeScope();
+        var tensors = model.NamedTensors().Select(t => (t.Name, t.Tensor.detach())).ToList();
+        SafetensorsWriter.Write(path, tensors, metadata);
+    }
+
+    /// <summary>The safetensors metadata <see cref="Save"/> writes for <paramref name="model"/> (which may live on the
+    /// meta device: only its structure, spec, steps and compressed layers' configs are read).</summary>
+    public static Dictionary<string, string> Metadata(EngineModel model, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["format"] = "pt" };
         if (extraMetadata is not null) foreach (var (k, v) in extraMetadata) metadata[k] = v;
         if (model.Spec is not null) metadata[ArchitectureSpec.MetadataKey] = model.Spec.ToJson();
         metadata[CompressionManifest.MetadataKey] = CompressionManifest.Of(model).ToJson();
-        using var scope = NewDisposeScope();
-        var tensors = model.NamedTensors().Select(t => (t.Name, t.Tensor.detach())).ToList();
-        SafetensorsWriter.Write(path, tensors, metadata);
+        return metadata;
     }
 
     /// <summary>Copies every parameter and buffer of <paramref name="module"/> from the file, by name. With

@@ -39,6 +39,11 @@ public sealed record PluginManifest
     /// <summary>Which weights it may change (<c>"updates": "selection" | "model"</c>; default selection).</summary>
     public WeightUpdateScope Updates { get; init; } = WeightUpdateScope.Selection;
 
+    /// <summary>Whether the plugin works inside one transformer block at a time (<c>"streaming": "block"</c>; default
+    /// <c>"none"</c>): run on a single block of a decoder — given that block's inputs as its calibration data — and then
+    /// on the head, it computes what it computes on the whole model, so the host may hold one block at a time.</summary>
+    public bool StreamsByBlock { get; init; }
+
     /// <summary>The assembly file (relative to the manifest).</summary>
     public required string Assembly { get; init; }
 
@@ -102,10 +107,18 @@ public sealed record PluginManifest
         {
             Id = id, Version = version, SdkVersion = sdk, Description = Str("description", required: false),
             Kind = Enum("kind", PluginKind.Transform), Needs = Enum("needs", DataRequirement.None), Targets = Enum("targets", LayerType.Linear),
-            Updates = Enum("updates", WeightUpdateScope.Selection),
+            Updates = Enum("updates", WeightUpdateScope.Selection), StreamsByBlock = Streaming(o["streaming"]),
             Assembly = assembly, EntryType = Str("entryType"),
         };
     }
+
+    private static bool Streaming(JToken? t) => t switch
+    {
+        null => false,
+        { Type: JTokenType.String } when (string)t! == "block" => true,
+        { Type: JTokenType.String } when (string)t! == "none" => false,
+        _ => throw Bad($"\"streaming\" value {t.ToString(Formatting.None)} is not one of block, none"),
+    };
 
     private static T ParseEnum<T>(string key, JToken t) where T : struct, System.Enum
     {
