@@ -103,7 +103,8 @@ public static class OnnxVerifier
             if (double.IsFinite(sqnr) && sqnr < basicFloor || double.IsNaN(sqnr))
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {basicFloor} dB (max abs error {maxAbs:G3})");
             if (export.ExternalDataPath is null && layerExpected.Count > 0)
-                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures, basicFloor));
+                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures,
+                    export.Target == ExportTarget.Speed ? Math.Min(options.MinimumSqnrDb, options.MinimumIntegerLayerSqnrDb) : basicFloor));
         }
         catch (OnnxRuntimeException e)
         {
