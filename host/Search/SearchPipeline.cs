@@ -87,8 +87,9 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         // Sensitivity.
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), device, request.Seed, Path.Combine(work, "trials"));
         string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? ""));
-        var analysis = new SensitivityAnalysis(trials, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
-        var (mode, reason) = ResolveMode(request, analysis, layers, treatments, cancellation);
+        using var weights = new TreatedWeights(trials, model, layers, log);
+        var analysis = new SensitivityAnalysis(weights, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
+        var (mode, reason) = ResolveMode(request, analysis, model, layers, treatments, cancellation);
         log.Info($"search: sensitivity {mode.ToString().ToLowerInvariant()} ({reason})");
         var layerTrials = analysis.Run(model, layers, treatments, mode, request.Keep, request.FisherSamples, request.Seed, cancellation);
         timings["sensitivity"] = Seconds(stage);
@@ -136,8 +137,7 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         {
             if (points[i].InProcessMetric is { } v) return v;
             cancellation.ThrowIfCancellationRequested();
-            using var m = trials.Apply(RecipeText.Steps(Allocation(frontier[i].Choice, byLayer, layers)), cancellation);
-            points[i].InProcessMetric = evaluator.Measure(m).Metric;
+            points[i].InProcessMetric = MeasureInProcess(Allocation(frontier[i].Choice, byLayer, layers), model, layers, trials, weights, evaluator, cancellation);
             evaluated++;
             log.Debug($"search: frontier point {i} ({points[i].BitsPerWeight:F3} bits/weight): {request.Keep.Metric} {points[i].InProcessMetric:G6} in process");
             return points[i].InProcessMetric!.Value;
@@ -266,17 +266,54 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         return new SearchResult(staging.OutputDirectory, files, report);
     }
 
-    private (SensitivityMode Mode, string Reason) ResolveMode(SearchRequest request, SensitivityAnalysis analysis, IReadOnlyList<SearchLayer> layers,
+    /// <summary>The keep metric of the input model with <paramref name="allocation"/> applied. When every treatment
+    /// in it obtains its weights without a whole-model run of its own (<see cref="TrialScope.Layer"/>,
+    /// <see cref="TrialScope.Joint"/>), the treated weights are put into the input model in place, evaluated and put
+    /// back (a Joint treatment's weights are those of its one run over all layers, so they differ from the recipe's
+    /// step by the earlier layers its Hessians saw treated); otherwise the allocation's recipe steps run on a copy.
+    /// Either way the end-to-end candidates run the recipe itself.</summary>
+    private static double MeasureInProcess(IReadOnlyList<(string Layer, Treatment Treatment)> allocation, CompressibleModel model, IReadOnlyList<SearchLayer> layers,
+        TrialRunner trials, TreatedWeights weights, InProcessEvaluator evaluator, CancellationToken cancellation)
+    {
+        if (allocation.Any(a => !a.Treatment.IsFp32 && a.Treatment.Scope == TrialScope.Model))
+        {
+            using var m = trials.Apply(RecipeText.Steps(allocation), cancellation);
+            return evaluator.Measure(m).Metric;
+        }
+        var treated = new List<(string Layer, TreatedWeight Weight)>();
+        try
+        {
+            foreach (var (layer, treatment) in allocation)
+            {
+                if (treatment.IsFp32) continue;
+                var w = weights.Of(layers.First(l => l.Name == layer), treatment, cancellation)
+                    ?? throw new CompressException(ErrorKind.PluginFailed, $"search: {treatment.Id} no longer applies to {layer}");
+                treated.Add((layer, w));
+            }
+            using (WeightSwap.Apply(model, treated.Select(t => (t.Layer, t.Weight.Dense))))
+                return evaluator.Measure(model).Metric;
+        }
+        finally
+        {
+            foreach (var (_, w) in treated) w.Dispose();
+        }
+    }
+
+    private (SensitivityMode Mode, string Reason) ResolveMode(SearchRequest request, SensitivityAnalysis analysis, CompressibleModel model, IReadOnlyList<SearchLayer> layers,
         IReadOnlyList<Treatment> treatments, CancellationToken cancellation)
     {
         if (request.Sensitivity == SensitivityMode.Measured) return (SensitivityMode.Measured, "--sensitivity measured");
         if (request.Sensitivity == SensitivityMode.Fisher) return (SensitivityMode.Fisher, "--sensitivity fisher");
         var compressing = treatments.Where(t => !t.IsFp32).ToList();
-        // Time one trial of each plugin on the largest layer (a plugin's trial costs what its calibration costs).
+        // Time one trial of each plugin on the largest layer (a plugin's trial costs what its calibration costs); a
+        // Joint treatment's plugin runs once for all layers, the others once per layer; every trial evaluates once.
         var largest = layers.MaxBy(l => l.Weights)!;
         double total = 0;
-        foreach (var group in compressing.GroupBy(t => t.Plugin))
-            total += analysis.TimeOneTrial(largest, group.First(), cancellation) * group.Count() * layers.Count;
+        foreach (var group in compressing.GroupBy(t => (t.Plugin, t.Scope)))
+        {
+            var (treat, measure) = analysis.TimeOneTrial(model, largest, group.First(), cancellation);
+            total += group.Count() * ((group.Key.Scope == TrialScope.Joint ? treat : treat * layers.Count) + measure * layers.Count);
+        }
         string estimate = $"measuring {compressing.Count * layers.Count} trials would take about {total:F0} s";
         return total <= request.SensitivitySeconds
             ? (SensitivityMode.Measured, $"{estimate}, within --sensitivity-time {request.SensitivitySeconds:G4} s")
