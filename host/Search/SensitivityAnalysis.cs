@@ -41,7 +41,7 @@ public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluat
                 todo.Add((l, t));
             }
         if (cached.Count > 0) log.Info($"search: {cached.Count} layer trials reused from {Path.GetFileName(cacheFile)}");
-        Dictionary<string, Tensor>? fisher = null;
+        Dictionary<string, LayerFisher>? fisher = null;
         try
         {
             if (mode == SensitivityMode.Fisher && todo.Count > 0)

@@ -150,6 +150,48 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         }
     }
 
+    [Fact]
+    public void TheEstimateSeesWhatGptqCompensates()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["rtn", "gptq"], [3], [32], catalog);
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 128, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        string work = fx.NewDir("kfac");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var measured = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 128, 0, CancellationToken.None);
+        var fisher = FisherInformation.Diagonals(model, layers, evaluator, keep, 128, 0, CancellationToken.None);
+        try
+        {
+            var gptq = treatments.Single(t => t.Id == "gptq-w3-g32");
+            var rtn = treatments.Single(t => t.Id == "rtn-w3-g32");
+            int agree = 0, diagonalAgrees = 0, compared = 0;
+            foreach (var l in layers)
+            {
+                double M(Treatment t) => measured.Single(x => x.Layer == l.Name && x.Treatment == t.Id).Damage;
+                using var g = weights.Of(l, gptq, CancellationToken.None)!;
+                using var r = weights.Of(l, rtn, CancellationToken.None)!;
+                var w = WeightSwap.WeightOf(model, l.Name);
+                var f = fisher[l.Name];
+                var diagonal = new LayerFisher(f.Diagonal, null);
+                bool gptqBetter = M(gptq) < M(rtn);
+                compared++;
+                if ((FisherInformation.Damage(f, w, g.Dense) < FisherInformation.Damage(f, w, r.Dense)) == gptqBetter) agree++;
+                if ((FisherInformation.Damage(diagonal, w, g.Dense) < FisherInformation.Damage(diagonal, w, r.Dense)) == gptqBetter) diagonalAgrees++;
+            }
+            Assert.True(agree == compared, $"the Kronecker-factored estimate ranks gptq against rtn like the measurement on {agree}/{compared} layers (the diagonal alone: {diagonalAgrees})");
+        }
+        finally
+        {
+            foreach (var f in fisher.Values) f.Dispose();
+        }
+    }
+
     private static double Spearman(double[] a, double[] b)
     {
         double[] Rank(double[] x) { var order = x.Select((v, i) => (v, i)).OrderBy(p => p.v).ToArray(); var r = new double[x.Length]; for (int k = 0; k < order.Length; k++) r[order[k].i] = k; return r; }
