@@ -86,7 +86,8 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
 
         // Sensitivity.
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), device, request.Seed, Path.Combine(work, "trials"));
-        string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? ""));
+        // "kfac": the Fisher estimate's form (the diagonal one of earlier versions is not reused).
+        string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? "", "kfac"));
         using var weights = new TreatedWeights(trials, model, layers, log);
         var analysis = new SensitivityAnalysis(weights, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
         var (mode, reason) = ResolveMode(request, analysis, model, layers, treatments, cancellation);
@@ -205,13 +206,34 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         Candidate? chosen = null;
         if (capacity is null)
         {
-            // Up the frontier from the bisection's point until one keeps the metric on ONNX Runtime, then down while cheaper ones do.
+            // Up the frontier from the bisection's point until one keeps the metric on ONNX Runtime, then down while
+            // cheaper ones do. A candidate that misses on ONNX Runtime tells how far the in-process metric (other
+            // samples, treated weights swapped in) sits from it: the next one tried is the cheapest point whose
+            // in-process metric clears the threshold by that gap (found by bisection), not merely the next point.
             int start = order[0];
             int pos = runnable.IndexOf(start);
-            for (int p = pos; p < runnable.Count && verified.Count < request.MaxCandidates; p++)
+            for (int p = pos; p < runnable.Count && verified.Count < request.MaxCandidates;)
             {
                 Verify(runnable[p]);
-                if (points[runnable[p]].MeetsKeep == true) { chosen = points[runnable[p]]; pos = p; break; }
+                var c = points[runnable[p]];
+                if (c.MeetsKeep == true) { chosen = c; pos = p; break; }
+                int next = p + 1;
+                if (c.OrtMetric is { } ort && c.InProcessMetric is { } inProcess)
+                {
+                    double gap = Math.Max(0, request.Keep.HigherIsBetter ? inProcess - ort : ort - inProcess);
+                    double shifted = inProcessThreshold + (request.Keep.HigherIsBetter ? gap : -gap);
+                    int lo = p + 1, hi = runnable.Count - 1;
+                    if (lo <= hi && request.Keep.Holds(InProcess(runnable[hi]), shifted))
+                    {
+                        while (lo < hi)
+                        {
+                            int mid = (lo + hi) / 2;
+                            if (request.Keep.Holds(InProcess(runnable[mid]), shifted)) hi = mid; else lo = mid + 1;
+                        }
+                        next = lo;
+                    }
+                }
+                p = next;
             }
             if (chosen is not null)
                 for (int p = pos - 1; p >= 0 && verified.Count < request.MaxCandidates; p--)

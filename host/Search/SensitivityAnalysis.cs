@@ -11,7 +11,7 @@ namespace Compressor.Host.Search;
 
 /// <summary>Per layer and treatment: the storage bits and the damage of treating only that layer — measured (the input
 /// model with that one layer's weight replaced in place by its treated weight, evaluated in process, then put back) or
-/// estimated from the Fisher diagonal (the treated weight's error weighed by the Fisher, no evaluation). The treated
+/// estimated from the Fisher (the treated weight's error weighed by its Kronecker-factored Fisher, no evaluation). The treated
 /// weights come from <see cref="TreatedWeights"/> (the plugin's own result, run as cheaply as the treatment allows). Every trial is appended to a cache file in the
 /// work folder as soon as it is done, so an interrupted search resumes where it stopped.</summary>
 public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluator evaluator, IPluginLogger log, IProgressReporter progress, string cacheFile)
