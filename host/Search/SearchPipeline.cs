@@ -86,9 +86,11 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
 
         // Sensitivity.
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), device, request.Seed, Path.Combine(work, "trials"));
-        string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? ""));
-        var analysis = new SensitivityAnalysis(trials, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
-        var (mode, reason) = ResolveMode(request, analysis, layers, treatments, cancellation);
+        // "kfac": the Fisher estimate's form (the diagonal one of earlier versions is not reused).
+        string configKey = Hash(string.Join("\n", input.Sha256, request.Data, evaluator.Samples, request.Seed, request.Keep.Metric, request.Device, request.Architecture ?? "", "kfac"));
+        using var weights = new TreatedWeights(trials, model, layers, log);
+        var analysis = new SensitivityAnalysis(weights, evaluator, log, progress, Path.Combine(work, $"sensitivity-{configKey}.jsonl"));
+        var (mode, reason) = ResolveMode(request, analysis, model, layers, treatments, cancellation);
         log.Info($"search: sensitivity {mode.ToString().ToLowerInvariant()} ({reason})");
         var layerTrials = analysis.Run(model, layers, treatments, mode, request.Keep, request.FisherSamples, request.Seed, cancellation);
         timings["sensitivity"] = Seconds(stage);
@@ -136,8 +138,7 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         {
             if (points[i].InProcessMetric is { } v) return v;
             cancellation.ThrowIfCancellationRequested();
-            using var m = trials.Apply(RecipeText.Steps(Allocation(frontier[i].Choice, byLayer, layers)), cancellation);
-            points[i].InProcessMetric = evaluator.Measure(m).Metric;
+            points[i].InProcessMetric = MeasureInProcess(Allocation(frontier[i].Choice, byLayer, layers), model, layers, trials, weights, evaluator, cancellation);
             evaluated++;
             log.Debug($"search: frontier point {i} ({points[i].BitsPerWeight:F3} bits/weight): {request.Keep.Metric} {points[i].InProcessMetric:G6} in process");
             return points[i].InProcessMetric!.Value;
@@ -205,13 +206,34 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         Candidate? chosen = null;
         if (capacity is null)
         {
-            // Up the frontier from the bisection's point until one keeps the metric on ONNX Runtime, then down while cheaper ones do.
+            // Up the frontier from the bisection's point until one keeps the metric on ONNX Runtime, then down while
+            // cheaper ones do. A candidate that misses on ONNX Runtime tells how far the in-process metric (other
+            // samples, treated weights swapped in) sits from it: the next one tried is the cheapest point whose
+            // in-process metric clears the threshold by that gap (found by bisection), not merely the next point.
             int start = order[0];
             int pos = runnable.IndexOf(start);
-            for (int p = pos; p < runnable.Count && verified.Count < request.MaxCandidates; p++)
+            for (int p = pos; p < runnable.Count && verified.Count < request.MaxCandidates;)
             {
                 Verify(runnable[p]);
-                if (points[runnable[p]].MeetsKeep == true) { chosen = points[runnable[p]]; pos = p; break; }
+                var c = points[runnable[p]];
+                if (c.MeetsKeep == true) { chosen = c; pos = p; break; }
+                int next = p + 1;
+                if (c.OrtMetric is { } ort && c.InProcessMetric is { } inProcess)
+                {
+                    double gap = Math.Max(0, request.Keep.HigherIsBetter ? inProcess - ort : ort - inProcess);
+                    double shifted = inProcessThreshold + (request.Keep.HigherIsBetter ? gap : -gap);
+                    int lo = p + 1, hi = runnable.Count - 1;
+                    if (lo <= hi && request.Keep.Holds(InProcess(runnable[hi]), shifted))
+                    {
+                        while (lo < hi)
+                        {
+                            int mid = (lo + hi) / 2;
+                            if (request.Keep.Holds(InProcess(runnable[mid]), shifted)) hi = mid; else lo = mid + 1;
+                        }
+                        next = lo;
+                    }
+                }
+                p = next;
             }
             if (chosen is not null)
                 for (int p = pos - 1; p >= 0 && verified.Count < request.MaxCandidates; p--)
@@ -266,17 +288,54 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         return new SearchResult(staging.OutputDirectory, files, report);
     }
 
-    private (SensitivityMode Mode, string Reason) ResolveMode(SearchRequest request, SensitivityAnalysis analysis, IReadOnlyList<SearchLayer> layers,
+    /// <summary>The keep metric of the input model with <paramref name="allocation"/> applied. When every treatment
+    /// in it obtains its weights without a whole-model run of its own (<see cref="TrialScope.Layer"/>,
+    /// <see cref="TrialScope.Joint"/>), the treated weights are put into the input model in place, evaluated and put
+    /// back (a Joint treatment's weights are those of its one run over all layers, so they differ from the recipe's
+    /// step by the earlier layers its Hessians saw treated); otherwise the allocation's recipe steps run on a copy.
+    /// Either way the end-to-end candidates run the recipe itself.</summary>
+    private static double MeasureInProcess(IReadOnlyList<(string Layer, Treatment Treatment)> allocation, CompressibleModel model, IReadOnlyList<SearchLayer> layers,
+        TrialRunner trials, TreatedWeights weights, InProcessEvaluator evaluator, CancellationToken cancellation)
+    {
+        if (allocation.Any(a => !a.Treatment.IsFp32 && a.Treatment.Scope == TrialScope.Model))
+        {
+            using var m = trials.Apply(RecipeText.Steps(allocation), cancellation);
+            return evaluator.Measure(m).Metric;
+        }
+        var treated = new List<(string Layer, TreatedWeight Weight)>();
+        try
+        {
+            foreach (var (layer, treatment) in allocation)
+            {
+                if (treatment.IsFp32) continue;
+                var w = weights.Of(layers.First(l => l.Name == layer), treatment, cancellation)
+                    ?? throw new CompressException(ErrorKind.PluginFailed, $"search: {treatment.Id} no longer applies to {layer}");
+                treated.Add((layer, w));
+            }
+            using (WeightSwap.Apply(model, treated.Select(t => (t.Layer, t.Weight.Dense))))
+                return evaluator.Measure(model).Metric;
+        }
+        finally
+        {
+            foreach (var (_, w) in treated) w.Dispose();
+        }
+    }
+
+    private (SensitivityMode Mode, string Reason) ResolveMode(SearchRequest request, SensitivityAnalysis analysis, CompressibleModel model, IReadOnlyList<SearchLayer> layers,
         IReadOnlyList<Treatment> treatments, CancellationToken cancellation)
     {
         if (request.Sensitivity == SensitivityMode.Measured) return (SensitivityMode.Measured, "--sensitivity measured");
         if (request.Sensitivity == SensitivityMode.Fisher) return (SensitivityMode.Fisher, "--sensitivity fisher");
         var compressing = treatments.Where(t => !t.IsFp32).ToList();
-        // Time one trial of each plugin on the largest layer (a plugin's trial costs what its calibration costs).
+        // Time one trial of each plugin on the largest layer (a plugin's trial costs what its calibration costs); a
+        // Joint treatment's plugin runs once for all layers, the others once per layer; every trial evaluates once.
         var largest = layers.MaxBy(l => l.Weights)!;
         double total = 0;
-        foreach (var group in compressing.GroupBy(t => t.Plugin))
-            total += analysis.TimeOneTrial(largest, group.First(), cancellation) * group.Count() * layers.Count;
+        foreach (var group in compressing.GroupBy(t => (t.Plugin, t.Scope)))
+        {
+            var (treat, measure) = analysis.TimeOneTrial(model, largest, group.First(), cancellation);
+            total += group.Count() * ((group.Key.Scope == TrialScope.Joint ? treat : treat * layers.Count) + measure * layers.Count);
+        }
         string estimate = $"measuring {compressing.Count * layers.Count} trials would take about {total:F0} s";
         return total <= request.SensitivitySeconds
             ? (SensitivityMode.Measured, $"{estimate}, within --sensitivity-time {request.SensitivitySeconds:G4} s")

@@ -9,14 +9,16 @@ using static TorchSharp.torch;
 
 namespace Compressor.Host.Search;
 
-/// <summary>Per layer and treatment: the storage bits and the damage of treating only that layer — measured (the model
-/// with that one layer treated, evaluated in process) or estimated from the Fisher diagonal (the layer treated the
-/// same way, its weight error weighed by the Fisher, no evaluation). Every trial is appended to a cache file in the
+/// <summary>Per layer and treatment: the storage bits and the damage of treating only that layer — measured (the input
+/// model with that one layer's weight replaced in place by its treated weight, evaluated in process, then put back) or
+/// estimated from the Fisher (the treated weight's error weighed by its Kronecker-factored Fisher, no evaluation). The treated
+/// weights come from <see cref="TreatedWeights"/> (the plugin's own result, run as cheaply as the treatment allows). Every trial is appended to a cache file in the
 /// work folder as soon as it is done, so an interrupted search resumes where it stopped.</summary>
-public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator evaluator, IPluginLogger log, IProgressReporter progress, string cacheFile)
+public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluator evaluator, IPluginLogger log, IProgressReporter progress, string cacheFile)
 {
     /// <summary>Runs the analysis.</summary>
-    /// <param name="pristine">The input model (for the Fisher pass).</param>
+    /// <param name="pristine">The input model (for the Fisher pass, and evaluated with one weight swapped at a time: it is
+    /// left bit for bit as it was).</param>
     /// <param name="layers">The searched layers.</param>
     /// <param name="treatments">The treatments (float32 included; its damage is 0 and its cost the float32 bits).</param>
     /// <param name="mode">Measured or Fisher (Auto is resolved by the caller).</param>
@@ -39,7 +41,7 @@ public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator e
                 todo.Add((l, t));
             }
         if (cached.Count > 0) log.Info($"search: {cached.Count} layer trials reused from {Path.GetFileName(cacheFile)}");
-        Dictionary<string, Tensor>? fisher = null;
+        Dictionary<string, LayerFisher>? fisher = null;
         try
         {
             if (mode == SensitivityMode.Fisher && todo.Count > 0)
@@ -52,31 +54,21 @@ public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator e
             {
                 cancellation.ThrowIfCancellationRequested();
                 var clock = Stopwatch.StartNew();
-                CompressibleModel? applied;
-                // A plugin that refuses the layer (sparsity's structures apply to feed-forward linears only) makes the
-                // treatment not apply to it.
-                try { applied = trials.Apply([(treatment, [layer.Name])], cancellation); }
-                catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions)
-                {
-                    log.Debug($"search: {treatment.Id} does not apply to {layer.Name}: {e.Message}");
-                    applied = null;
-                }
-                using var model = applied;
+                using var treated = weights.Of(layer, treatment, cancellation);
                 LayerTrial trial;
-                if (model is null || TrialRunner.WeightBits(model, layer.Name) is not { } bits)
+                if (treated is null)
                     trial = new LayerTrial(layer.Name, treatment.Id, -1, 0, null, source, clock.Elapsed.TotalSeconds);   // the treatment does not apply here
                 else if (fisher is not null)
                 {
-                    using var scope = NewDisposeScope();
-                    using var dense = ((ICompressedLayer)model.GetLayer(layer.Name)).DenseWeight();
-                    var original = pristine.GetLayer(layer.Name).named_parameters(recurse: false).First(p => p.name == "weight").parameter;
-                    double damage = FisherInformation.Damage(fisher[layer.Name], original, dense);
-                    trial = new LayerTrial(layer.Name, treatment.Id, bits, damage, null, source, clock.Elapsed.TotalSeconds);
+                    double damage = FisherInformation.Damage(fisher[layer.Name], WeightSwap.WeightOf(pristine, layer.Name), treated.Dense);
+                    trial = new LayerTrial(layer.Name, treatment.Id, treated.Bits, damage, null, source, clock.Elapsed.TotalSeconds);
                 }
                 else
                 {
-                    var (metric, damage) = evaluator.Measure(model);
-                    trial = new LayerTrial(layer.Name, treatment.Id, bits, damage, metric, source, clock.Elapsed.TotalSeconds);
+                    double metric, damage;
+                    using (WeightSwap.Apply(pristine, [(layer.Name, treated.Dense)]))
+                        (metric, damage) = evaluator.Measure(pristine);
+                    trial = new LayerTrial(layer.Name, treatment.Id, treated.Bits, damage, metric, source, clock.Elapsed.TotalSeconds);
                 }
                 Append(trial);
                 if (trial.Bits >= 0) result.Add(trial);
@@ -90,15 +82,19 @@ public sealed class SensitivityAnalysis(TrialRunner trials, InProcessEvaluator e
         return result;
     }
 
-    /// <summary>Seconds one measured trial takes, timed on the first layer with the first treatment (for <c>--sensitivity auto</c>).</summary>
-    public double TimeOneTrial(SearchLayer layer, Treatment treatment, CancellationToken cancellation)
+    /// <summary>Seconds one measured trial of <paramref name="treatment"/> takes on <paramref name="layer"/> of
+    /// <paramref name="pristine"/>: obtaining the treated weight (for a <see cref="TrialScope.Joint"/> treatment, its one
+    /// run over all layers, which later trials reuse) and evaluating it (for <c>--sensitivity auto</c>).</summary>
+    public (double Treat, double Measure) TimeOneTrial(CompressibleModel pristine, SearchLayer layer, Treatment treatment, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
-        CompressibleModel model;
-        try { model = trials.Apply([(treatment, [layer.Name])], cancellation); }
-        catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions) { return clock.Elapsed.TotalSeconds; }   // does not apply: what refusing cost
-        using (model) evaluator.Measure(model);
-        return clock.Elapsed.TotalSeconds;
+        using var treated = weights.Of(layer, treatment, cancellation);
+        double treat = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        if (treated is null) return (treat, 0);   // does not apply: what refusing cost
+        using (WeightSwap.Apply(pristine, [(layer.Name, treated.Dense)]))
+            evaluator.Measure(pristine);
+        return (treat, clock.Elapsed.TotalSeconds);
     }
 
     private static string Key(string layer, string treatment, string source) => source + "\u0001" + layer + "\u0001" + treatment;

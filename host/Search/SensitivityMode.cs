@@ -7,6 +7,6 @@ public enum SensitivityMode
     Auto,
     /// <summary>Each layer treated alone and the model evaluated in process: the metric change itself.</summary>
     Measured,
-    /// <summary>A second-order estimate from the diagonal Fisher information of the calibration samples (HAWQ-style, no evaluation per trial).</summary>
+    /// <summary>A second-order estimate from the Fisher information of the evaluation samples (Kronecker-factored for linear layers, diagonal for conv; HAWQ-style, no evaluation per trial).</summary>
     Fisher,
 }

@@ -8,7 +8,8 @@ namespace Compressor.Host.Search;
 /// <param name="Plugin">The plugin id, or null for float32.</param>
 /// <param name="Options">The step's options (camelCase recipe keys), without <c>include</c>.</param>
 /// <param name="Order">Where its step goes in a recipe: structural steps first, then the quantizers.</param>
-public sealed record Treatment(string Id, string? Plugin, JObject Options, int Order)
+/// <param name="Scope">How a per-layer trial obtains the treated weight (<see cref="TrialScope"/>).</param>
+public sealed record Treatment(string Id, string? Plugin, JObject Options, int Order, TrialScope Scope = TrialScope.Model)
 {
     /// <summary>Keeping the layer as it is.</summary>
     public static readonly Treatment Fp32 = new("fp32", null, new JObject(), int.MaxValue);

@@ -52,7 +52,7 @@ public static class TreatmentMenu
         if (methods.Contains("gptq"))
             foreach (int b in bits.Where(b => b <= 4))
                 foreach (int g in groups)
-                    list.Add(new Treatment($"gptq-w{I(b)}-g{I(g)}", "gptq", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 1));
+                    list.Add(new Treatment($"gptq-w{I(b)}-g{I(g)}", "gptq", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 1, TrialScope.Joint));
         if (methods.Contains("jlcm"))
             foreach (int b in new[] { 2, 3 })
                 list.Add(new Treatment($"jlcm-w{I(b)}", "jlcm", new JObject { ["weightBits"] = b }, 2));
@@ -60,9 +60,9 @@ public static class TreatmentMenu
         {
             foreach (int b in bits)
                 foreach (int g in groups)
-                    list.Add(new Treatment($"rtn-w{I(b)}-g{I(g)}", "rtn", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 3));
+                    list.Add(new Treatment($"rtn-w{I(b)}-g{I(g)}", "rtn", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 3, TrialScope.Layer));
             if (!(bits.Contains(8) && groups.Contains(0)))
-                list.Add(new Treatment("rtn-w8-g0", "rtn", new JObject { ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "asymmetric" }, 3));
+                list.Add(new Treatment("rtn-w8-g0", "rtn", new JObject { ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "asymmetric" }, 3, TrialScope.Layer));
         }
         list.Add(Treatment.Fp32);
         return list;

@@ -14,7 +14,8 @@ namespace Compressor.Host.Search;
 
 /// <summary>Applies treatments to an independent copy of the input model in process (<see cref="CompressibleModel.FrozenCopy"/>),
 /// each as the plugin step a recipe would run (its options with <c>include</c> naming the treated layers), so that
-/// a trial treats exactly what the final recipe will. Plugin logs are kept out of the console; each trial gets a
+/// a trial treats exactly what the final recipe will (<see cref="TreatedWeights"/> uses cheaper runs where the
+/// treatment allows). Plugin logs are kept out of the console; each trial gets a
 /// fresh resume folder, removed afterwards.</summary>
 public sealed class TrialRunner(CompressibleModel pristine, PluginCatalog catalog, PluginData data, Device device, int seed, string scratch)
 {
@@ -31,31 +32,7 @@ public sealed class TrialRunner(CompressibleModel pristine, PluginCatalog catalo
             foreach (var (treatment, layers) in steps)
             {
                 if (treatment.IsFp32 || layers.Count == 0) continue;
-                cancellation.ThrowIfCancellationRequested();
-                var entry = catalog.Require(treatment.Plugin!);
-                var options = OptionsSchema.For(entry.Instance!.OptionsType).FromJson(treatment.OptionsFor(layers), $"search treatment '{treatment.Id}'");
-                string work = Path.Combine(scratch, $"trial-{Environment.ProcessId}-{++_trials}");
-                try
-                {
-                    var context = new PluginContext
-                    {
-                        Model = model, Data = entry.Manifest!.Needs == DataRequirement.None ? PluginData.None : data, Device = device, Seed = seed,
-                        Random = new Random(seed + i), Log = NullPluginLogger.Instance, Cancellation = cancellation,
-                        Resume = new FolderResumeStore(work, catalog.Kinds), Report = new ReportBuilder(),
-                    };
-                    entry.Instance.Run(context, options);
-                }
-                catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { throw; }
-                catch (CompressException) { throw; }
-                catch (Exception e)
-                {
-                    throw new CompressException(ErrorKind.PluginFailed, $"search trial of '{treatment.Id}' on {layers[0]}{(layers.Count > 1 ? $" (+{layers.Count - 1})" : "")}: plugin '{entry.Id}' failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
-                }
-                finally
-                {
-                    try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-                }
+                Run(model, treatment, layers, layers, withData: true, i, cancellation);
                 i++;
             }
             return model;
@@ -64,6 +41,40 @@ public sealed class TrialRunner(CompressibleModel pristine, PluginCatalog catalo
         {
             model.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Runs <paramref name="treatment"/>'s plugin on <paramref name="model"/> in place, selecting <paramref name="select"/>
+    /// (<paramref name="layers"/> names them in messages), with the search's data when <paramref name="withData"/> and
+    /// the plugin reads data.</summary>
+    /// <exception cref="CompressException">A plugin failed (PluginFailed) or the options are invalid (InvalidOptions).</exception>
+    public void Run(CompressibleModel model, Treatment treatment, IReadOnlyList<string> select, IReadOnlyList<string> layers, bool withData, int step,
+        CancellationToken cancellation)
+    {
+        cancellation.ThrowIfCancellationRequested();
+        var entry = catalog.Require(treatment.Plugin!);
+        var options = OptionsSchema.For(entry.Instance!.OptionsType).FromJson(treatment.OptionsFor(select), $"search treatment '{treatment.Id}'");
+        string work = Path.Combine(scratch, $"trial-{Environment.ProcessId}-{Interlocked.Increment(ref _trials)}");
+        try
+        {
+            var context = new PluginContext
+            {
+                Model = model, Data = !withData || entry.Manifest!.Needs == DataRequirement.None ? PluginData.None : data, Device = device, Seed = seed,
+                Random = new Random(seed + step), Log = NullPluginLogger.Instance, Cancellation = cancellation,
+                Resume = new FolderResumeStore(work, catalog.Kinds), Report = new ReportBuilder(),
+            };
+            entry.Instance.Run(context, options);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { throw; }
+        catch (CompressException) { throw; }
+        catch (Exception e)
+        {
+            throw new CompressException(ErrorKind.PluginFailed, $"search trial of '{treatment.Id}' on {layers[0]}{(layers.Count > 1 ? $" (+{layers.Count - 1})" : "")}: plugin '{entry.Id}' failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", e);
+        }
+        finally
+        {
+            try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
 

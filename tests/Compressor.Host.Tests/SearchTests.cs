@@ -90,9 +90,10 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
         string work = fx.NewDir("sensitivity");
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
-        var measured = new SensitivityAnalysis(trials, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var measured = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
             .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
-        var fisher = new SensitivityAnalysis(trials, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "f.jsonl"))
+        var fisher = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "f.jsonl"))
             .Run(model, layers, treatments, SensitivityMode.Fisher, keep, 128, 0, CancellationToken.None);
         double D(IEnumerable<LayerTrial> t, string layer, string id) => t.Single(x => x.Layer == layer && x.Treatment == id).Damage;
         foreach (var l in layers)
@@ -111,6 +112,84 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         // (Spearman ρ ≥ 0.8: it is an estimate, not the measurement; an estimate that ranked at random gives ρ ≈ 0).
         var pairs = measured.Where(m => m.Treatment != "fp32").Select(m => (M: m.Damage, F: D(fisher, m.Layer, m.Treatment))).ToList();
         Assert.True(Spearman(pairs.Select(p => p.M).ToArray(), pairs.Select(p => p.F).ToArray()) >= 0.8);
+    }
+
+    [Fact]
+    public void TrialsLeaveTheModelsWeightsBitIdenticalAndMatchTheWholeModelRun()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["rtn", "gptq"], [3], [32], catalog);
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        var before = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        string work = fx.NewDir("trial-restore");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
+        // Every trial changed the model's outputs while it ran (damage > 0) and put every tensor back bit for bit.
+        Assert.All(result.Where(t => t.Treatment != "fp32"), t => Assert.True(t.Damage > 0, $"{t.Layer} {t.Treatment}"));
+        var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
+        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+        // One gptq run served all layers; each rtn trial (3-bit g32 and 8-bit per channel) ran on its layer alone.
+        Assert.Equal(1 + 2 * layers.Count, weights.PluginRuns);
+        // The single-layer rtn run gives exactly the weight (and bits) the plugin gives inside the whole model.
+        var rtn = treatments.Single(t => t.Id == "rtn-w3-g32");
+        foreach (var l in layers)
+        {
+            using var whole = trials.Apply([(rtn, [l.Name])], CancellationToken.None);
+            var layer = (Compressor.Sdk.Layers.ICompressedLayer)whole.GetLayer(l.Name);
+            using var expected = layer.DenseWeight();
+            using var alone = weights.Of(l, rtn, CancellationToken.None)!;
+            Assert.Equal(layer.WeightStorageBits, alone.Bits);
+            Assert.True(expected.to_type(TorchSharp.torch.ScalarType.Float32).equal(alone.Dense).all().item<bool>(), $"{l.Name}: the single-layer run differs");
+        }
+    }
+
+    [Fact]
+    public void TheEstimateSeesWhatGptqCompensates()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["rtn", "gptq"], [3], [32], catalog);
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 128, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        string work = fx.NewDir("kfac");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var measured = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 128, 0, CancellationToken.None);
+        var fisher = FisherInformation.Diagonals(model, layers, evaluator, keep, 128, 0, CancellationToken.None);
+        try
+        {
+            var gptq = treatments.Single(t => t.Id == "gptq-w3-g32");
+            var rtn = treatments.Single(t => t.Id == "rtn-w3-g32");
+            int agree = 0, diagonalAgrees = 0, compared = 0;
+            foreach (var l in layers)
+            {
+                double M(Treatment t) => measured.Single(x => x.Layer == l.Name && x.Treatment == t.Id).Damage;
+                using var g = weights.Of(l, gptq, CancellationToken.None)!;
+                using var r = weights.Of(l, rtn, CancellationToken.None)!;
+                var w = WeightSwap.WeightOf(model, l.Name);
+                var f = fisher[l.Name];
+                var diagonal = new LayerFisher(f.Diagonal, null);
+                bool gptqBetter = M(gptq) < M(rtn);
+                compared++;
+                if ((FisherInformation.Damage(f, w, g.Dense) < FisherInformation.Damage(f, w, r.Dense)) == gptqBetter) agree++;
+                if ((FisherInformation.Damage(diagonal, w, g.Dense) < FisherInformation.Damage(diagonal, w, r.Dense)) == gptqBetter) diagonalAgrees++;
+            }
+            Assert.True(agree == compared, $"the Kronecker-factored estimate ranks gptq against rtn like the measurement on {agree}/{compared} layers (the diagonal alone: {diagonalAgrees})");
+        }
+        finally
+        {
+            foreach (var f in fisher.Values) f.Dispose();
+        }
     }
 
     private static double Spearman(double[] a, double[] b)
