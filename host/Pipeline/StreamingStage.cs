@@ -296,7 +296,8 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
                 _key = key;
                 _entry = store.Load(key) ?? throw new CompressException(ErrorKind.OutputFailed, $"the streamed unit {key} vanished from the work folder");
             }
-            return _entry.Tensors.TryGetValue(name, out var t)
+            var entry = _entry ?? throw new InvalidOperationException("no streamed unit loaded");
+            return entry.Tensors.TryGetValue(name, out var t)
                 ? t.alias()
                 : throw new CompressException(ErrorKind.PluginFailed, $"the streamed unit {key} holds no tensor '{name}'");
         }

@@ -38,8 +38,8 @@ public static class ModelIO
 
     /// <summary>What loading <paramref name="path"/> would allocate, found without allocating it: the model is built on
     /// the meta device (<see cref="MetaDevice"/>) and its declared tensors are compared with those the file holds —
-    /// the same checks, and the same errors, as <see cref="Load"/>.</summary>
-    /// <exception cref="CompressException">As <see cref="Load"/>.</exception>
+    /// the same checks, and the same errors, as <see cref="Load(string, LayerKindSet, ArchitectureSpec?, ForeignModelOptions?)"/>.</summary>
+    /// <exception cref="CompressException">As <see cref="Load(string, LayerKindSet, ArchitectureSpec?, ForeignModelOptions?)"/>.</exception>
     public static ModelDeclaration Declare(string path, LayerKindSet kinds, ArchitectureSpec? architecture = null, ForeignModelOptions? foreign = null) =>
         Open(path, kinds, architecture, foreign, materialize: false).Declaration;
 

@@ -11,7 +11,7 @@ namespace Compressor.Layers.Geometry;
 /// and holds the float32 bias (buffer <c>bias</c>). So a representation is written once for every geometry.</summary>
 public abstract class GeometricLayer : nn.Module<Tensor, Tensor>, ICompressedLayer
 {
-    /// <summary>Creates the layer; the derived class registers its buffers, then calls <see cref="RegisterBias"/>.</summary>
+    /// <summary>Creates the layer; the derived class registers its buffers, then calls <see cref="RegisterBias(Device?)"/>.</summary>
     /// <exception cref="CompressException">Invalid sizes (kind <see cref="ErrorKind.InvalidInput"/>).</exception>
     protected GeometricLayer(string name, WeightGeometry geometry) : base(name)
     {
