@@ -25,6 +25,7 @@ public sealed class OnnxFormat : ICheckpointFormat
         while (pos < head.Length)
         {
             if (!TryVarint(head, ref pos, out ulong key)) return fields > 0;
+            if (key >> 3 > 536_870_911) return false;   // beyond protobuf's largest field number (2^29 − 1): not ONNX
             int field = (int)(key >> 3), wire = (int)(key & 7);
             if (!Fields.TryGetValue(field, out int expected) || expected != wire) return false;
             if (fields == 0 && field is not (1 or 2 or 7 or 8)) return false;
