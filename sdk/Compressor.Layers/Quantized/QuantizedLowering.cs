@@ -215,19 +215,7 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
         context.AddNode("Div", [pair, weight], [shifted]);
         string v = context.UniqueName(hint + "_low_bits");
         context.AddNode("Mod", [shifted, Initializers.Int64Vector(context, "modulus", 1L << bits)], [v]);
-        if (signed)
-        {
-            string half = Initializers.Int64Vector(context, "half_range", 1L << (bits - 1));
-            string a = context.UniqueName(hint + "_offset");
-            context.AddNode("Add", [v, half], [a]);
-            string m = context.UniqueName(hint + "_wrapped");
-            context.AddNode("Mod", [a, Initializers.Int64Vector(context, "modulus", 1L << bits)], [m]);
-            v = context.UniqueName(hint + "_signed");
-            context.AddNode("Sub", [m, half], [v]);
-        }
-        string f = context.UniqueName(hint + "_float");
-        context.AddNode("Cast", [v], [f], new Dictionary<string, object> { ["to"] = (long)OnnxDataType.Float });
-        return f;
+        return ToFloat(context, hint, v, bits, signed);
     }
 
     /// <summary>Flat positions row·width + offset [N, columns] for row indices [N, 1] and per-column offsets.</summary>
@@ -267,9 +255,15 @@ public sealed class QuantizedLowering : IWeightLowering<QuantizedLayer>
             context.AddNode("Mod", [shifted, Initializers.Int64Vector(context, "modulus", 1L << bits)], [low]);
             v = low;
         }
+        return ToFloat(context, hint, v, bits, signed);
+    }
+
+    /// <summary>Unsigned b-bit values (int64) → float, read as two's complement when <paramref name="signed"/>:
+    /// ((u + 2^(b−1)) mod 2^b) − 2^(b−1).</summary>
+    private static string ToFloat(ILoweringContext context, string hint, string v, int bits, bool signed)
+    {
         if (signed)
         {
-            // Two's complement: ((u + 2^(b−1)) mod 2^b) − 2^(b−1).
             string half = Initializers.Int64Vector(context, "half_range", 1L << (bits - 1));
             string a = context.UniqueName(hint + "_offset");
             context.AddNode("Add", [v, half], [a]);
