@@ -1,5 +1,6 @@
 using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Models.Pretrained;
+using Compressor.Layers.Calibration;
 using Compressor.Layers.Codebook;
 using Compressor.Plugins.Jlcm;
 using Compressor.Plugins.Jlcm.Algorithm;
@@ -21,7 +22,7 @@ public sealed class RealWeightTests(ITestOutputHelper output)
         using var model = ModelIO.Load(files.ModelPath, JlcmKinds.All);
         var data = MiniLmSentences.TokenIds();
         int count = MiniLmSentences.Sentences.Length;
-        var feeder = new CalibrationFeeder(data, count, count, seed: 0);
+        var feeder = new CalibrationFeeder(data, count, count, seed: 0, owner: "jlcm");
 
         output.WriteLine($"load {clock.Elapsed.TotalSeconds:F1} s");
         var ffn = model.Layers().First(l => l.Module is TorchSharp.Modules.Linear { in_features: 384, out_features: 1536 });

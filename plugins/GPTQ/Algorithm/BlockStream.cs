@@ -1,3 +1,4 @@
+using Compressor.Layers.Calibration;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 

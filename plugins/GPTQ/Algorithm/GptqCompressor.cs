@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Compressor.Layers.Calibration;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Quantized;
 using Compressor.Sdk;
@@ -33,7 +34,7 @@ public static class GptqCompressor
         if (targets.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "gptq: no linear or conv layer matches --include/--exclude");
 
         var clock = Stopwatch.StartNew();
-        using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
+        using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed, "gptq") { Device = context.Device };
         if (feeder.Samples < options.CalibrationSamples)
             context.Report.Warn($"gptq: the calibration data {data.Name} holds {feeder.Samples} samples, fewer than --calibration-samples {options.CalibrationSamples}; " +
                                 "using all of them (a --data source takes ,calibration=N for a larger calibration split)");

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Compressor.Sdk;
 using Compressor.Sdk.Layers;
 using Compressor.Sdk.Diagnostics;
+using Compressor.Layers.Calibration;
 using Compressor.Layers.Codebook;
 using Compressor.Layers.Geometry;
 using Compressor.Layers.Quantized;
@@ -41,7 +42,7 @@ public static class JlcmCompressor
         if (targets.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "jlcm: no linear or conv layer matches --include/--exclude");
 
         var clock = Stopwatch.StartNew();
-        using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed) { Device = context.Device };
+        using var feeder = new CalibrationFeeder(data, options.CalibrationSamples, options.BatchSize, context.Seed, "jlcm") { Device = context.Device };
         if (feeder.Samples < options.CalibrationSamples)
             context.Report.Warn($"jlcm: the calibration data {data.Name} holds {feeder.Samples} samples, fewer than --calibration-samples {options.CalibrationSamples}; " +
                                 "using all of them (a --data source takes ,calibration=N for a larger calibration split)");

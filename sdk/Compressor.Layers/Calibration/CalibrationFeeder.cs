@@ -3,18 +3,22 @@ using Compressor.Sdk.Data;
 using Compressor.Sdk.Models;
 using static TorchSharp.torch;
 
-namespace Compressor.Plugins.Gptq.Algorithm;
+namespace Compressor.Layers.Calibration;
 
 /// <summary>Runs a model on unlabelled calibration batches. A one-input model takes the batch as is; a model with
 /// named inputs (an imported encoder such as MiniLM) gets token ids [N, T], trimmed to the longest unpadded sequence
-/// of the batch, fed as the model feeds itself a batch (its attention mask and token types).</summary>
+/// of the batch, fed as the model feeds itself a batch (its attention mask and token types). Shared by the plugins that
+/// observe layer inputs on calibration data (JLCM's Hessians, GPTQ's).</summary>
 public sealed class CalibrationFeeder : IDisposable
 {
     private readonly List<Tensor> _batches;
+    private readonly string _owner;
 
-    /// <summary>Takes the first <paramref name="samples"/> samples of <paramref name="data"/> (seeded shuffle) in batches.</summary>
-    public CalibrationFeeder(IDataSet data, int samples, int batchSize, int seed)
+    /// <summary>Takes the first <paramref name="samples"/> samples of <paramref name="data"/> (seeded shuffle) in batches;
+    /// <paramref name="owner"/> (the plugin's name) begins its error messages.</summary>
+    public CalibrationFeeder(IDataSet data, int samples, int batchSize, int seed, string owner)
     {
+        _owner = owner;
         _batches = [];
         long taken = 0;
         foreach (var batch in data.Batches(batchSize, shuffle: true, seed: seed))
@@ -28,7 +32,7 @@ public sealed class CalibrationFeeder : IDisposable
             }
             if (taken >= samples) break;
         }
-        if (_batches.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"gptq: the calibration data {data.Name} is empty");
+        if (_batches.Count == 0) throw new CompressException(ErrorKind.InvalidInput, $"{_owner}: the calibration data {data.Name} is empty");
         Samples = taken;
     }
 
@@ -91,7 +95,7 @@ public sealed class CalibrationFeeder : IDisposable
         }
         else if (model.InputNames.Count != 1)
         {
-            throw new CompressException(ErrorKind.InvalidInput, $"gptq: the model takes {model.InputNames.Count} inputs ({string.Join(", ", model.InputNames)}); calibration data must be token ids [N, T]");
+            throw new CompressException(ErrorKind.InvalidInput, $"{_owner}: the model takes {model.InputNames.Count} inputs ({string.Join(", ", model.InputNames)}); calibration data must be token ids [N, T]");
         }
         return new Dictionary<string, Tensor>(model.Feed(x), StringComparer.Ordinal);
     }
