@@ -64,6 +64,29 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         }
     }
 
+    /// <summary>A copy of the input model with only <paramref name="layer"/> treated by <paramref name="treatment"/>, as a
+    /// recipe step would treat it (the caller disposes it), or null when the treatment does not apply to the layer. For
+    /// treatments whose effect is not only the weight's (<see cref="Treatment.QuantizesInputs"/>).</summary>
+    /// <exception cref="CompressException">A plugin failed.</exception>
+    public CompressibleModel? TreatedModel(SearchLayer layer, Treatment treatment, CancellationToken cancellation)
+    {
+        CompressibleModel? model = null;
+        try
+        {
+            model = trials.Apply([(treatment, [layer.Name])], cancellation);
+            PluginRuns++;
+            if (model.GetLayer(layer.Name) is ICompressedLayer) return model;
+            model.Dispose();
+            return null;
+        }
+        catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions)
+        {
+            model?.Dispose();
+            log.Debug($"search: {treatment.Id} does not apply to {layer.Name}: {e.Message}");
+            return null;
+        }
+    }
+
     private TreatedWeight? OnSingleLayer(TorchSharp.Modules.Linear original, SearchLayer layer, Treatment treatment, CancellationToken cancellation)
     {
         var w = original.weight!;
