@@ -49,14 +49,16 @@ public sealed class LatencyProfiler(PluginCatalog catalog, IPluginLogger log, IP
     public const double MinimumSampleMs = 2;
 
     /// <summary>The cache file for this machine.</summary>
-    public string CacheFile => Path.Combine(workDirectory, "latency", MachineKey() + ".json");
+    public string CacheFile => Path.Combine(workDirectory, "latency", MachineKey(Threads) + ".json");
 
     /// <summary>What identifies this machine's timings: processor model, logical cores, ONNX Runtime version and intra-op threads.</summary>
-    public static string Machine() =>
-        $"{CpuModel()}; {Environment.ProcessorCount} logical cores; {RuntimeInformationOs()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}; {Compressor.Engine.Runtime.ComputeThreads.Count} intra-op threads";
+    public static string Machine(int threads) =>
+        $"{CpuModel()}; {Environment.ProcessorCount} logical cores; {RuntimeInformationOs()}; ONNX Runtime {OrtEnv.Instance().GetVersionString()}; {threads} intra-op threads";
 
-    /// <summary>The cache file's name (a hash of <see cref="Machine"/>).</summary>
-    public static string MachineKey() => SearchPipeline.Hash(Machine());
+    /// <summary>The cache file's name for <paramref name="threads"/> intra-op threads (a hash of <see cref="Machine"/>).</summary>
+    public static string MachineKey(int threads) => SearchPipeline.Hash(Machine(threads));
+
+    private static int Threads => Compressor.Engine.Runtime.ComputeThreads.Count;
 
     /// <summary>The cache key of one treatment on one layer shape.</summary>
     public static string EntryKey(long outFeatures, long inFeatures, long rows, Treatment treatment) =>
@@ -121,7 +123,7 @@ public sealed class LatencyProfiler(PluginCatalog catalog, IPluginLogger log, IP
             }
             double fp32 = perLayer.Sum(p => p.GetValueOrDefault(Treatment.Fp32.Id));
             log.Info($"search: latency on ONNX Runtime: the input model {modelMs:F3} ms on {batch.shape[0]} samples, its searched layers {fp32:F3} ms in FP32 ({measured} timed now, {cached} from {Path.GetFileName(CacheFile)})");
-            return new LatencyTable(Machine(), Compressor.Engine.Runtime.ComputeThreads.Count, batch.shape[0], modelMs, fp32, Math.Max(0, modelMs - fp32),
+            return new LatencyTable(Machine(Threads), Threads, batch.shape[0], modelMs, fp32, Math.Max(0, modelMs - fp32),
                 $"one-layer graphs exported for speed, input [rows, in]; medians of {Rounds} interleaved rounds after {WarmupRuns} warm-up runs (each sample at least {MinimumSampleMs} ms of repeated runs); the input model timed on the evaluation's first batch",
                 cached, layers.Select((l, k) => new LayerLatency(l.Name, l.Shape, rows[k], perLayer[k])).ToList());
         }
@@ -248,7 +250,7 @@ public sealed class LatencyProfiler(PluginCatalog catalog, IPluginLogger log, IP
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    private static OrtEvaluationOptions Options() => new() { IntraOpThreads = Compressor.Engine.Runtime.ComputeThreads.Count };
+    private static OrtEvaluationOptions Options() => new() { IntraOpThreads = Threads };
 
     private Dictionary<string, double> ReadCache()
     {
@@ -266,7 +268,7 @@ public sealed class LatencyProfiler(PluginCatalog catalog, IPluginLogger log, IP
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(CacheFile)!);
-            var content = new CacheContent(Machine(), new SortedDictionary<string, double>(entries, StringComparer.Ordinal));
+            var content = new CacheContent(Machine(Threads), new SortedDictionary<string, double>(entries, StringComparer.Ordinal));
             Compressor.Engine.IO.AtomicFile.WriteAllText(CacheFile, JsonConvert.SerializeObject(content, Formatting.Indented,
                 new JsonSerializerSettings { Culture = CultureInfo.InvariantCulture, FloatFormatHandling = FloatFormatHandling.String }));
         }
