@@ -126,6 +126,25 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         return result;
     }
 
+    /// <summary>The treated weight of <paramref name="name"/> in a treated copy, or null when it is a float layer.</summary>
+    public static TreatedWeight? WeightIn(CompressibleModel model, string name) => Take(model, name);
+
+    /// <summary>Whether the plugin changed anything of <paramref name="copy"/> besides <paramref name="layer"/> (JLCM folds its
+    /// row permutation into the consumers' input columns; a correction may move a bias): then the layer's weight alone
+    /// does not stand for the treatment, and its trial must evaluate the copy.</summary>
+    public static bool ChangedElsewhere(CompressibleModel pristine, CompressibleModel copy, string layer)
+    {
+        var treated = copy.NamedTensors().ToDictionary(t => t.Name, t => t.Tensor, StringComparer.Ordinal);
+        foreach (var (name, tensor) in pristine.NamedTensors())
+        {
+            if (name.StartsWith(layer + ".", StringComparison.Ordinal)) continue;
+            if (!treated.TryGetValue(name, out var other) || !other.shape.SequenceEqual(tensor.shape) || other.dtype != tensor.dtype) return true;
+            using var same = other.equal(tensor.to(other.device));
+            if (!same.all().item<bool>()) return true;
+        }
+        return false;
+    }
+
     private static TreatedWeight? Take(CompressibleModel model, string name)
     {
         if (model.GetLayer(name) is not ICompressedLayer c) return null;

@@ -151,6 +151,40 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void CodebookAndLowRankTrialsMeasureWhatTheTreatedModelComputes()
+    {
+        // jlcm and sparsity run on a copy of the whole model with one layer selected (TrialScope.Model). JLCM folds its row
+        // permutation into the consumer's input columns, so the layer's weight alone does not stand for it: each trial's
+        // damage must be that of the treated copy itself (it was not: swapping the permuted weight alone into the input
+        // model measured jlcm-w2 on the first layer at cosine 0.46, while the treated model kept 0.997).
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["jlcm", "sparsity"], [3], [32], catalog);
+        Assert.Equal(["lowrank-0.25", "lowrank-0.5", "jlcm-w2", "jlcm-w3", "fp32"], treatments.Select(t => t.Id));
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        string work = fx.NewDir("trial-model-scope");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
+        int changedElsewhere = 0;
+        foreach (var t in result.Where(t => t.Treatment != "fp32"))
+        {
+            var treatment = treatments.Single(x => x.Id == t.Treatment);
+            using var copy = weights.TreatedModel(layers.Single(l => l.Name == t.Layer), treatment, CancellationToken.None)!;
+            if (TreatedWeights.ChangedElsewhere(model, copy, t.Layer)) changedElsewhere++;
+            var (metric, damage) = evaluator.Measure(copy);
+            Assert.True(Math.Abs(damage - t.Damage) <= 1e-5 + 1e-4 * Math.Abs(damage), $"{t.Treatment} on {t.Layer}: the trial's damage {t.Damage:G4}, the treated model's {damage:G4} (metric {metric:G5})");
+        }
+        Assert.True(result.Count(t => t.Treatment.StartsWith("jlcm", StringComparison.Ordinal)) >= layers.Count, "jlcm applies to every linear");
+        Assert.True(result.Any(t => t.Treatment.StartsWith("lowrank", StringComparison.Ordinal)), "low-rank applies somewhere");
+        Assert.True(changedElsewhere > 0, "no jlcm trial folded a permutation into another layer: the case this test guards is gone");
+    }
+
+    [Fact]
     public void TheEstimateSeesWhatGptqCompensates()
     {
         var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
