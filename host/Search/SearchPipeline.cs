@@ -289,6 +289,8 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
 
         var choice = chosen is null ? null : frontier[points.IndexOf(chosen)].Choice;
         var layerRows = choice is null ? [] : LayerRows(choice, byLayer, layers, latencies);
+        if (chosen is { SpeedUp: { } med, SpeedUpP25: { } p25, SpeedUpP75: { } p75 } && latencies is not null && p75 > 2 * p25)
+            warnings.Add($"the chosen candidate's measured speed-up is noisy on this machine ({med:F2}× median, interquartile range {p25:F2}–{p75:F2}×): the choice among candidates whose ranges overlap is not reliable; rerun the search on a quiet machine (the cache keeps every trial)");
         if (latencies is not null)
             warnings.Add("latencies are timed on this machine (one-layer graphs and the input model, see latency); on a machine shared with other work they carry its noise, and the chosen point is the one whose measured speed-up (interleaved runs against the input model) is best among those that keep the metric");
         if (request.Keep.Metric is "accuracy" && evaluator.Samples < 200)

@@ -61,6 +61,8 @@ public static class SearchReportWriter
                 $"candidate {c.Id}: {c.BitsPerWeight:F3} bits/weight{Speed(c)}, {Metric(r)} {F(c.OrtMetric)} on ONNX Runtime, model.onnx {c.OnnxBytes:N0} bytes"],
             ["time", $"{F(r.Timings.GetValueOrDefault("total"))} s (sensitivity {F(r.Timings.GetValueOrDefault("sensitivity"))} s, in process {F(r.Timings.GetValueOrDefault("inProcess"))} s, end to end {F(r.Timings.GetValueOrDefault("endToEnd"))} s)"],
         ]));
+        if (r.Warnings.Count > 0)
+            tables.Add(new ReportTable("Warnings", ["warning"], r.Warnings.Select(w => new[] { w }).ToList()));
         bool latency = r.Latency is not null;
         if (r.Layers.Count > 0)
             tables.Add(new ReportTable("Per layer: what was chosen and why", Row(["layer", "shape", "treatment", "bits/weight"], latency ? ["ms"] : [], ["damage alone", "why"]),
@@ -70,7 +72,7 @@ public static class SearchReportWriter
             r.Candidates.Select(x => Row([x.Id + (x.Id == r.Chosen ? " (chosen)" : ""), x.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture)],
                 latency ? [x.PredictedLatency is { } pl ? pl.ToString("F3", CultureInfo.InvariantCulture) + "×" : "-"] : [],
                 [F(x.PredictedDamage), F(x.InProcessMetric), F(x.OrtMetric),
-                 x.OnnxBytes?.ToString("N0", CultureInfo.InvariantCulture) ?? "-", x.SpeedUp is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) + "×" : "-",
+                 x.OnnxBytes?.ToString("N0", CultureInfo.InvariantCulture) ?? "-", x.SpeedUp is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) + "×" + (x.SpeedUpP25 is { } lo && x.SpeedUpP75 is { } hi ? $" (IQR {lo.ToString("F2", CultureInfo.InvariantCulture)}–{hi.ToString("F2", CultureInfo.InvariantCulture)})" : "") : "-",
                  Yes(x.MeetsKeep), Yes(x.MeetsBudget), x.Error ?? (x.Cached == true ? "cached" : "")])).ToList(),
             "Candidates are points of the predicted frontier (the least predicted damage for their cost); the in-process metric is measured on the first evaluation samples, the ONNX Runtime one by the ordinary run pipeline on the evaluation split."));
         if (r.Latency is { } lt)
