@@ -16,13 +16,13 @@ public static class SearchCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "The input checkpoint or ONNX model (as for 'compress run').", Required = true };
         var data = new Option<string>("--data") { Description = "Data: calibration for the plugins, the evaluation split for the metric. " + DataSources.Help, Required = true };
-        var budget = new Option<string>("--budget") { Description = $"What the model may cost: {BudgetSpec.Forms}. size counts model.onnx bytes; bits the storage bits per searched weight (codes, scales, zero points, factors; float32 layers at 32); =min finds the cheapest model that keeps --keep.", Required = true };
+        var budget = new Option<string>("--budget") { Description = $"What the model may cost: {BudgetSpec.Forms}. size counts model.onnx bytes; bits the storage bits per searched weight (codes, scales, zero points, factors; float32 layers at 32); latency (with --target speed) the ONNX Runtime latency relative to the FP32 model, from per-layer times measured on this machine; =min finds the cheapest (fastest) model that keeps --keep.", Required = true };
         var keep = new Option<string>("--keep") { Description = "The metric the model must keep on ONNX Runtime over the evaluation split, as 'compress run --data' reports it: METRIC>=X or METRIC<=X with METRIC one of accuracy, cosine, top1Agreement, klDivergence, perplexity; X a number or relative to the input model: ref-0.01, ref*0.99.", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Output folder: the chosen model's run outputs (recipe.json, compressed.safetensors, model.onnx, report.*) and search.json/.md/.html; OUT/.work caches every trial and candidate so that a rerun resumes. Nothing is written under final names when the budget cannot be met.", Required = true };
         var methods = new Option<string>("--methods") { Description = "Plugins whose treatments are searched, comma-separated: rtn, gptq, jlcm, sparsity (StatsQ trains the whole model and is not a per-layer treatment). ('--plugins DIR' stays the global plugin-folder option.)", DefaultValueFactory = _ => "rtn" };
         var bits = new Option<string>("--bits") { Description = "Bit widths of the quantizers, comma-separated (gptq uses those ≤ 4).", DefaultValueFactory = _ => string.Join(",", TreatmentMenu.DefaultBits) };
         var groups = new Option<string>("--groups") { Description = "Group sizes of the quantizers, comma-separated (0 = one scale per output channel); 8 bits per channel is always a candidate.", DefaultValueFactory = _ => string.Join(",", TreatmentMenu.DefaultGroups) };
-        var target = new Option<string>("--target") { Description = "size: minimise bytes (budgets size=, bits=); speed: export the candidates for ONNX Runtime's integer kernels.", DefaultValueFactory = _ => "size" };
+        var target = new Option<string>("--target") { Description = "size: minimise bytes (budgets size=, bits=); speed: export the candidates for ONNX Runtime's integer kernels (with --budget latency: search rtn W8A8 static/dynamic and sparsity's low-rank per linear layer, the chosen model the fastest measured that keeps --keep).", DefaultValueFactory = _ => "size" };
         target.AcceptOnlyFromAmong([.. ExportTargets.Names]);
         var sensitivity = new Option<string>("--sensitivity") { Description = "How each layer's damage per treatment is found: measured (the layer treated alone, the model evaluated in process), fisher (second-order estimate from the Fisher information of the evaluation samples: no evaluation per trial), auto (measured when its estimated time fits --sensitivity-time).", DefaultValueFactory = _ => "auto" };
         sensitivity.AcceptOnlyFromAmong("auto", "measured", "fisher");
@@ -76,7 +76,8 @@ public static class SearchCommand
             return ExitCode.Success;
         }
         var c = result.Report.ChosenCandidate!;
-        env.Out.WriteLine($"chosen: {c.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture)} bits/weight, {request.Keep.Metric} {c.OrtMetric?.ToString("G6", CultureInfo.InvariantCulture)} on ONNX Runtime " +
+        string speed = c.SpeedUp is { } su ? $"{su.ToString("F2", CultureInfo.InvariantCulture)}× faster than FP32 (measured), " : "";
+        env.Out.WriteLine($"chosen: {speed}{c.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture)} bits/weight, {request.Keep.Metric} {c.OrtMetric?.ToString("G6", CultureInfo.InvariantCulture)} on ONNX Runtime " +
                           $"(keep {result.Report.Keep}: threshold {result.Report.Threshold?.ToString("G6", CultureInfo.InvariantCulture)}), model.onnx {c.OnnxBytes:N0} bytes");
         var steps = result.Report.Layers.GroupBy(l => l.Treatment).Select(g => $"{g.Key} ×{g.Count()}");
         env.Out.WriteLine($"layers: {string.Join(", ", steps)}");

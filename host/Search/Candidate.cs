@@ -50,6 +50,14 @@ public sealed class Candidate
     [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
     public double? SpeedUp { get; set; }
 
+    /// <summary>25th percentile of the per-run speed-ups (its spread: on a loaded machine it is wide).</summary>
+    [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
+    public double? SpeedUpP25 { get; set; }
+
+    /// <summary>75th percentile of the per-run speed-ups.</summary>
+    [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
+    public double? SpeedUpP75 { get; set; }
+
     /// <summary>Whether the ONNX Runtime metric keeps <c>--keep</c>.</summary>
     [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
     public bool? MeetsKeep { get; set; }

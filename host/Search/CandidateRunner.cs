@@ -55,7 +55,7 @@ public sealed class CandidateRunner(PluginCatalog catalog, IPluginLogger log, IP
             var metric = run.Report.Metrics.FirstOrDefault(m => m.Name == keep.Metric && m.Dataset is not null)
                 ?? throw new CompressException(ErrorKind.InvalidInput, $"the evaluation of candidate {candidate.Id} reported no {keep.Metric}");
             var measured = new Measured(metric.Value, metric.Reference, run.Report.Output.Onnx?.BytesOnDisk, run.Report.Output.BytesOnDisk,
-                run.Report.Evaluation?.SpeedUp?.Median);
+                run.Report.Evaluation?.SpeedUp?.Median, run.Report.Evaluation?.SpeedUp?.P25, run.Report.Evaluation?.SpeedUp?.P75);
             measured.CopyTo(candidate);
             Compressor.Engine.IO.AtomicFile.WriteAllText(summary, JsonConvert.SerializeObject(measured, Formatting.Indented));
         }
@@ -82,7 +82,7 @@ public sealed class CandidateRunner(PluginCatalog catalog, IPluginLogger log, IP
     private static string Fmt(double? v) => v is { } x ? x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture) : "-";
 
     /// <summary>What candidate.json holds.</summary>
-    private sealed record Measured(double? Metric, double? Reference, long? OnnxBytes, long? CheckpointBytes, double? SpeedUp)
+    private sealed record Measured(double? Metric, double? Reference, long? OnnxBytes, long? CheckpointBytes, double? SpeedUp, double? SpeedUpP25 = null, double? SpeedUpP75 = null)
     {
         public void CopyTo(Candidate c)
         {
@@ -91,6 +91,8 @@ public sealed class CandidateRunner(PluginCatalog catalog, IPluginLogger log, IP
             c.OnnxBytes = OnnxBytes;
             c.CheckpointBytes = CheckpointBytes;
             c.SpeedUp = SpeedUp;
+            c.SpeedUpP25 = SpeedUpP25;
+            c.SpeedUpP75 = SpeedUpP75;
         }
     }
 }

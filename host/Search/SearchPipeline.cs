@@ -9,6 +9,7 @@ using Compressor.Host.Plugins;
 using Compressor.Host.Results;
 using Compressor.Sdk;
 using Compressor.Sdk.Diagnostics;
+using Compressor.Sdk.Layers;
 using Compressor.Sdk.Models;
 using Compressor.Sdk.Plugins;
 using TorchSharp;
@@ -52,11 +53,12 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         var clock = Stopwatch.StartNew();
         var timings = new OrderedDictionary<string, double>(StringComparer.Ordinal);
         var warnings = new List<string>();
-        var treatments = TreatmentMenu.Build(request.Methods, request.Bits, request.Groups, catalog);
+        bool latency = request.Budget.Kind == BudgetKind.Latency;
+        if (latency && request.Target != ExportTarget.Speed)
+            throw new CompressException(ErrorKind.InvalidOptions, "--budget latency=…: latency is measured on the speed export; add --target speed");
+        var treatments = latency ? TreatmentMenu.BuildForSpeed(request.Methods, catalog) : TreatmentMenu.Build(request.Methods, request.Bits, request.Groups, catalog);
         if (request.Samples < 1) throw new CompressException(ErrorKind.InvalidOptions, $"--samples {request.Samples} must be at least 1");
         if (request.MaxCandidates < 1) throw new CompressException(ErrorKind.InvalidOptions, $"--max-candidates {request.MaxCandidates} must be at least 1");
-        if (request.Budget.Kind == BudgetKind.Latency)
-            throw new CompressException(ErrorKind.InvalidOptions, "--budget latency=…: per-layer latency costs are not measured by this version of compress search; use size=… or bits=…");
         var device = DeviceSelector.Resolve(request.Device);
         Compressor.Engine.IO.InputFiles.RequireRegular(request.ModelPath);
         using var staging = new OutputStaging(request.OutputDirectory);
@@ -70,9 +72,10 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
             throw new CompressException(ErrorKind.InvalidInput, $"{request.ModelPath}: search evaluates the model, but it has no known architecture: pass --arch");
         model.Module.to(device);
         var selector = new LayerSelector(request.Include ?? [], request.Exclude ?? []);
-        var layers = model.Select(LayerType.Linear | LayerType.Conv2d, selector)
+        // A latency search times linear layers (one-layer graphs); conv layers stay as they are and count in the remainder.
+        var layers = model.Select(latency ? LayerType.Linear : LayerType.Linear | LayerType.Conv2d, selector)
             .Select(l => new SearchLayer(l.Name, l.Type.ToString().ToLowerInvariant(), l.WeightShape.ToArray(), l.WeightCount)).ToList();
-        if (layers.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, "search: no linear or conv layer selected (check --include/--exclude)");
+        if (layers.Count == 0) throw new CompressException(ErrorKind.InvalidOptions, $"search: no linear{(latency ? "" : " or conv")} layer selected (check --include/--exclude)");
         long totalWeights = layers.Sum(l => l.Weights);
         long modelBits = model.NamedTensors().Sum(t => t.Tensor.numel() * t.Tensor.element_size() * 8);
         long fixedBits = modelBits - layers.Sum(l => l.Fp32Bits);
@@ -95,25 +98,44 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         var layerTrials = analysis.Run(model, layers, treatments, mode, request.Keep, request.FisherSamples, request.Seed, cancellation);
         timings["sensitivity"] = Seconds(stage);
 
-        // Allocation: options per layer (treatments that apply), cost = storage bits, damage ≥ 0.
+        // Latency costs: per layer × treatment on ONNX Runtime, on this machine (cached per machine and shape).
+        LatencyTable? latencies = null;
+        if (latency)
+        {
+            stage.Restart();
+            latencies = new LatencyProfiler(catalog, log, progress, request.Seed, work).Measure(model, input.Sha256, layers, treatments, data.Evaluation, cancellation);
+            timings["latency"] = Seconds(stage);
+        }
+
+        // Allocation: options per layer (treatments that apply), cost = storage bits (or milliseconds on ONNX Runtime), damage ≥ 0.
         var byLayer = layers.Select(l => layerTrials.Where(t => t.Layer == l.Name)
+            .Where(t => latencies is null || latencies.Of(l.Name, t.Treatment) is not null)
             .Select(t => (Trial: t, Treatment: treatments.First(x => x.Id == t.Treatment))).ToList()).ToList();
-        var real = byLayer.Select(o => (IReadOnlyList<(double, double)>)o.Select(x => ((double)x.Trial.Bits, Math.Max(0, x.Trial.Damage))).ToList()).ToList();
+        double Cost(int l, (LayerTrial Trial, Treatment Treatment) x) => latencies is null ? x.Trial.Bits : latencies.Of(layers[l].Name, x.Treatment.Id)!.Value;
+        var real = byLayer.Select((o, l) => (IReadOnlyList<(double, double)>)o.Select(x => (Cost(l, x), Math.Max(0, x.Trial.Damage))).ToList()).ToList();
         var (unit, discrete) = MultipleChoiceKnapsack.Discretise(real, Resolution);
         long fullCapacity = discrete.Sum(o => o.Max(x => x.Cost));
         var knapsack = new MultipleChoiceKnapsack(discrete, fullCapacity);
         long? capacity = request.Budget.Limit is not { } limit ? null : request.Budget.Kind switch
         {
             BudgetKind.Bits => (long)Math.Floor(limit * totalWeights / unit + 1e-9),
+            BudgetKind.Latency => (long)Math.Floor((limit * latencies!.ModelMs - latencies.RemainderMs) / unit + 1e-9),
             _ => (long)Math.Floor((limit * 8 - fixedBits) / unit + 1e-9),
         };
         if (capacity is < 0) capacity = -1;
         var frontier = knapsack.Frontier();
-        string costName = request.Budget.Kind == BudgetKind.Size ? "bits of the searched weights (the rest of the model is fixed)" : "bits of the searched weights";
+        string costName = request.Budget.Kind switch
+        {
+            BudgetKind.Size => "bits of the searched weights (the rest of the model is fixed)",
+            BudgetKind.Latency => "milliseconds of the searched layers on ONNX Runtime (one-layer graphs exported for speed; the rest of the model is a fixed remainder)",
+            _ => "bits of the searched weights",
+        };
         var allocationSummary = new AllocationSummary(
             "exact dynamic programming over the multiple-choice knapsack (one treatment per layer), costs rounded up to the unit",
             costName, unit, capacity,
-            $"optimal for the rounded costs; every solution fits its budget in real bits, and its damage is at most the optimum for the budget less {layers.Count} units ({layers.Count * unit / Math.Max(1, totalWeights):G3} bits/weight)",
+            latencies is null
+                ? $"optimal for the rounded costs; every solution fits its budget in real bits, and its damage is at most the optimum for the budget less {layers.Count} units ({layers.Count * unit / Math.Max(1, totalWeights):G3} bits/weight)"
+                : $"optimal for the rounded costs; every solution fits its budget in predicted milliseconds, and its damage is at most the optimum for the budget less {layers.Count} units ({layers.Count * unit / Math.Max(1e-9, latencies.ModelMs):G3} of the FP32 latency)",
             frontier.Count);
         var runner = new CandidateRunner(catalog, log, progress, request, input.Sha256, work);
         Candidate ToCandidate((long Cost, double Damage, int[] Choice) p)
@@ -125,11 +147,14 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
                 Id = runner.IdOf(RecipeText.Of(allocation, request.Seed, ExportTargets.Name(request.Target))),
                 Allocation = allocation.ToDictionary(a => a.Layer, a => a.Treatment.Id),
                 PredictedDamage = p.Damage, WeightBits = bits, BitsPerWeight = (double)bits / totalWeights,
+                PredictedLatency = latencies is null ? null : Math.Round(latencies.Relative(p.Choice.Select((j, l) => Cost(l, byLayer[l][j])).Sum()), 6),
             };
         }
         var points = frontier.Select(ToCandidate).ToList();
         var recipes = frontier.Select(p => RecipeText.Of(Allocation(p.Choice, byLayer, layers), request.Seed, ExportTargets.Name(request.Target))).ToList();
-        log.Info($"search: predicted frontier of {points.Count} allocations from {points[0].BitsPerWeight:F3} to {points[^1].BitsPerWeight:F3} bits/weight");
+        log.Info(latencies is null
+            ? $"search: predicted frontier of {points.Count} allocations from {points[0].BitsPerWeight:F3} to {points[^1].BitsPerWeight:F3} bits/weight"
+            : $"search: predicted frontier of {points.Count} allocations from {points[0].PredictedLatency:F3}× to {points[^1].PredictedLatency:F3}× the FP32 latency");
 
         // In process: the points the budget asks about, and a spread for the plot.
         stage.Restart();
@@ -187,6 +212,7 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         bool MeetsBudget(Candidate c) => request.Budget.Limit is not { } lim || request.Budget.Kind switch
         {
             BudgetKind.Bits => c.BitsPerWeight <= lim + 1e-9,
+            BudgetKind.Latency => c.SpeedUp is { } s && s > 0 && 1 / s <= lim + 1e-9,
             _ => c.OnnxBytes is { } b && b <= lim,
         };
         void Verify(int i)
@@ -236,23 +262,37 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
                 p = next;
             }
             if (chosen is not null)
+            {
                 for (int p = pos - 1; p >= 0 && verified.Count < request.MaxCandidates; p--)
                 {
                     Verify(runnable[p]);
                     if (points[runnable[p]].MeetsKeep == true) chosen = points[runnable[p]]; else break;
                 }
+                if (latencies is not null)
+                {
+                    // Predicted latencies add one-layer timings; the whole model can rank differently. The remaining
+                    // candidates go to the next points up the frontier (predicted slower, less damaged), and the one
+                    // with the best measured speed-up that keeps the metric wins.
+                    for (int p = pos + 1; p < runnable.Count && verified.Count < request.MaxCandidates; p++) Verify(runnable[p]);
+                    chosen = Fastest(verified.Where(c => c.MeetsKeep == true)) ?? chosen;
+                }
+            }
         }
         else
         {
             foreach (int i in order.Take(request.MaxCandidates)) Verify(i);
             var ok = verified.Where(c => c.MeetsKeep == true && c.MeetsBudget == true).ToList();
-            chosen = ok.Count == 0 ? null : request.Keep.HigherIsBetter ? ok.MaxBy(c => c.OrtMetric) : ok.MinBy(c => c.OrtMetric);
+            chosen = ok.Count == 0 ? null : latencies is not null ? Fastest(ok) : request.Keep.HigherIsBetter ? ok.MaxBy(c => c.OrtMetric) : ok.MinBy(c => c.OrtMetric);
         }
         timings["endToEnd"] = Seconds(stage);
         timings["total"] = Seconds(clock);
 
         var choice = chosen is null ? null : frontier[points.IndexOf(chosen)].Choice;
-        var layerRows = choice is null ? [] : LayerRows(choice, byLayer, layers);
+        var layerRows = choice is null ? [] : LayerRows(choice, byLayer, layers, latencies);
+        if (chosen is { SpeedUp: { } med, SpeedUpP25: { } p25, SpeedUpP75: { } p75 } && latencies is not null && p75 > 2 * p25)
+            warnings.Add($"the chosen candidate's measured speed-up is noisy on this machine ({med:F2}× median, interquartile range {p25:F2}–{p75:F2}×): the choice among candidates whose ranges overlap is not reliable; rerun the search on a quiet machine (the cache keeps every trial)");
+        if (latencies is not null)
+            warnings.Add("latencies are timed on this machine (one-layer graphs and the input model, see latency); on a machine shared with other work they carry its noise, and the chosen point is the one whose measured speed-up (interleaved runs against the input model) is best among those that keep the metric");
         if (request.Keep.Metric is "accuracy" && evaluator.Samples < 200)
             warnings.Add($"the in-process accuracy is measured on {evaluator.Samples} samples: one sample is {100.0 / evaluator.Samples:F2} points");
         var report = new SearchReport(SearchReport.CurrentSchemaVersion, ToolInfo.Current, input, request.Data, request.Budget.ToString(), request.Keep.ToString(),
@@ -261,8 +301,8 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
             new SensitivitySummary(mode.ToString().ToLowerInvariant(), reason, DamageText(request.Keep), evaluator.Samples, evaluator.ReferenceMetric, timings["sensitivity"],
                 layerTrials.Where(t => t.Treatment != Treatment.Fp32.Id).ToList()),
             allocationSummary, layerRows,
-            points.Where(p => p.InProcessMetric is not null || p.Verified || p.Error is not null).OrderBy(p => p.WeightBits).ToList(),
-            chosen?.Id, timings, warnings);
+            points.Where(p => p.InProcessMetric is not null || p.Verified || p.Error is not null).OrderBy(p => latencies is null ? p.WeightBits : p.PredictedLatency).ToList(),
+            chosen?.Id, timings, warnings, latencies);
 
         if (chosen is null)
         {
@@ -284,7 +324,7 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
         ResultJson.WriteFile(staging.PathOf(ReportFile), report);
         SearchReportWriter.Write(report, staging.StagingDirectory, log);
         var files = staging.Commit();
-        log.Info($"search: chose {chosen.Id}: {chosen.BitsPerWeight:F3} bits/weight, {request.Keep.Metric} {chosen.OrtMetric:G6} on ONNX Runtime (threshold {threshold:G6})");
+        log.Info($"search: chose {chosen.Id}: {chosen.BitsPerWeight:F3} bits/weight{(chosen.SpeedUp is { } su ? $", {su:F2}× faster than FP32" : "")}, {request.Keep.Metric} {chosen.OrtMetric:G6} on ONNX Runtime (threshold {threshold:G6})");
         return new SearchResult(staging.OutputDirectory, files, report);
     }
 
@@ -345,12 +385,29 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
     private static IReadOnlyList<(string Layer, Treatment Treatment)> Allocation(int[] choice, List<List<(LayerTrial Trial, Treatment Treatment)>> byLayer, IReadOnlyList<SearchLayer> layers) =>
         choice.Select((j, l) => (layers[l].Name, byLayer[l][j].Treatment)).ToList();
 
-    private static List<LayerChoice> LayerRows(int[] choice, List<List<(LayerTrial Trial, Treatment Treatment)>> byLayer, IReadOnlyList<SearchLayer> layers)
+    /// <summary>The verified candidate with the best measured speed-up (ties: the less damaged), or null.</summary>
+    private static Candidate? Fastest(IEnumerable<Candidate> candidates) =>
+        candidates.Where(c => c.SpeedUp is not null).OrderByDescending(c => c.SpeedUp).ThenBy(c => c.PredictedDamage).FirstOrDefault();
+
+    private static List<LayerChoice> LayerRows(int[] choice, List<List<(LayerTrial Trial, Treatment Treatment)>> byLayer, IReadOnlyList<SearchLayer> layers, LatencyTable? latencies)
     {
         var rows = new List<LayerChoice>();
         for (int l = 0; l < layers.Count; l++)
         {
             var (trial, treatment) = byLayer[l][choice[l]];
+            if (latencies is not null)
+            {
+                double ms = latencies.Of(layers[l].Name, treatment.Id)!.Value;
+                // The next faster option, and what it would add in damage.
+                var faster = byLayer[l].Select(x => (x.Trial, x.Treatment, Ms: latencies.Of(layers[l].Name, x.Treatment.Id)!.Value))
+                    .Where(x => x.Ms < ms).OrderByDescending(x => x.Ms).ThenBy(x => x.Trial.Damage).FirstOrDefault();
+                double added = faster.Treatment is null ? 0 : Math.Max(0, faster.Trial.Damage) - Math.Max(0, trial.Damage);
+                string whyFast = faster.Treatment is null
+                    ? "the fastest treatment that applies to this layer"
+                    : $"the next faster treatment, {faster.Treatment.Id} ({faster.Ms:G3} ms), would add damage {added:G3} ({added / Math.Max(1e-9, ms - faster.Ms):G3} per ms saved)";
+                rows.Add(new LayerChoice(layers[l].Name, layers[l].Shape, layers[l].Weights, treatment.Id, trial.Bits, (double)trial.Bits / layers[l].Weights, trial.Damage, whyFast, Math.Round(ms, 6)));
+                continue;
+            }
             // The next cheaper option, and what it would add in damage.
             var cheaper = byLayer[l].Where(x => x.Trial.Bits < trial.Bits).OrderByDescending(x => x.Trial.Bits).ThenBy(x => x.Trial.Damage).FirstOrDefault();
             string why = cheaper.Treatment is null
@@ -365,7 +422,18 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
     private static string NotMet(SearchRequest request, IReadOnlyList<Candidate> verified, IReadOnlyList<Candidate> points, Candidate? cheapest)
     {
         if (points.Count == 0)
-            return $"search: no model meets --budget {request.Budget}: the cheapest allocation of the treatments takes {cheapest?.BitsPerWeight:F3} bits/weight (the best point reached: none within the budget)";
+            return request.Budget.Kind == BudgetKind.Latency
+                ? $"search: no model meets --budget {request.Budget}: the fastest allocation of the treatments is predicted at {cheapest?.PredictedLatency:F3}× the FP32 latency (the best point reached: none within the budget)"
+                : $"search: no model meets --budget {request.Budget}: the cheapest allocation of the treatments takes {cheapest?.BitsPerWeight:F3} bits/weight (the best point reached: none within the budget)";
+        if (request.Budget.Kind == BudgetKind.Latency)
+        {
+            var fastest = verified.Where(c => c.OrtMetric is not null).OrderBy(c => c.MeetsKeep == true ? 0 : 1).ThenByDescending(c => c.SpeedUp ?? 0).FirstOrDefault();
+            string at = fastest is not null
+                ? $"{request.Keep.Metric} {fastest.OrtMetric:G6} on ONNX Runtime at {(fastest.SpeedUp is { } su ? $"{su:F2}× the FP32 speed (latency {1 / su:F3}×)" : "an unmeasured speed")} (candidate {fastest.Id})"
+                : points.Where(p => p.InProcessMetric is not null).OrderBy(p => request.Keep.HigherIsBetter ? -p.InProcessMetric!.Value : p.InProcessMetric!.Value)
+                    .Select(p => $"{request.Keep.Metric} {p.InProcessMetric:G6} in process at a predicted {p.PredictedLatency:F3}× the FP32 latency").FirstOrDefault() ?? "none";
+            return $"search: no model meets --budget {request.Budget} with --keep {request.Keep}; the best point reached: {at}";
+        }
         var best = verified.Where(c => c.OrtMetric is not null).OrderBy(c => c.MeetsKeep == true ? 0 : 1)
             .ThenBy(c => request.Keep.HigherIsBetter ? -c.OrtMetric!.Value : c.OrtMetric!.Value).FirstOrDefault();
         string point = best is not null

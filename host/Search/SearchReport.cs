@@ -22,6 +22,7 @@ namespace Compressor.Host.Search;
 /// <param name="Chosen">The chosen candidate's id, or null when the budget could not be met.</param>
 /// <param name="Timings">Seconds per stage.</param>
 /// <param name="Warnings">What the user should know.</param>
+/// <param name="Latency">The per-layer latency table of a <c>--budget latency</c> search (null otherwise).</param>
 public sealed record SearchReport(
     int SchemaVersion,
     ToolInfo Tool,
@@ -40,7 +41,8 @@ public sealed record SearchReport(
     IReadOnlyList<Candidate> Candidates,
     string? Chosen,
     IReadOnlyDictionary<string, double> Timings,
-    IReadOnlyList<string> Warnings)
+    IReadOnlyList<string> Warnings,
+    [property: Newtonsoft.Json.JsonProperty(NullValueHandling = Newtonsoft.Json.NullValueHandling.Ignore)] LatencyTable? Latency = null)
 {
     /// <summary>The schema version of search.json.</summary>
     public const int CurrentSchemaVersion = 1;
@@ -79,5 +81,7 @@ public sealed record AllocationSummary(string Solver, string Cost, double Unit, 
 /// <param name="Bits">Storage bits of the chosen treatment.</param>
 /// <param name="BitsPerWeight">Bits per weight of the chosen treatment.</param>
 /// <param name="Damage">Its damage alone.</param>
-/// <param name="Why">Why this one: the next cheaper treatment and what it would cost in damage.</param>
-public sealed record LayerChoice(string Layer, long[] Shape, long Weights, string Treatment, long Bits, double BitsPerWeight, double Damage, string Why);
+/// <param name="Why">Why this one: the next cheaper (or, for latency, faster) treatment and what it would cost in damage.</param>
+/// <param name="Milliseconds">Latency of the chosen treatment on ONNX Runtime (latency budgets only).</param>
+public sealed record LayerChoice(string Layer, long[] Shape, long Weights, string Treatment, long Bits, double BitsPerWeight, double Damage, string Why,
+    [property: Newtonsoft.Json.JsonProperty(NullValueHandling = Newtonsoft.Json.NullValueHandling.Ignore)] double? Milliseconds = null);

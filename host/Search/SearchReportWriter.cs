@@ -36,8 +36,11 @@ public static class SearchReportWriter
         AtomicFile.WriteAllText(Path.Combine(directory, HtmlFile), Html(report, plot));
     }
 
-    private static string Caption(SearchReport r) =>
-        $"Every evaluated candidate: bits per searched weight against {Metric(r)} (grey: in process on the first {r.Sensitivity.Samples} evaluation samples; blue: end to end on ONNX Runtime; red: chosen; dashed: the --keep threshold)";
+    private static string Caption(SearchReport r) => r.Latency is null
+        ? $"Every evaluated candidate: bits per searched weight against {Metric(r)} (grey: in process on the first {r.Sensitivity.Samples} evaluation samples; blue: end to end on ONNX Runtime; red: chosen; dashed: the --keep threshold)"
+        : $"Every evaluated candidate: latency relative to the FP32 model against {Metric(r)} (grey: predicted latency from the per-layer table, metric in process on the first {r.Sensitivity.Samples} evaluation samples; blue: end to end on ONNX Runtime, latency = 1 / the measured median speed-up; red: chosen; dashed: the --keep threshold)";
+
+    private static string Speed(Candidate c) => c.SpeedUp is { } s ? $", {s.ToString("F2", CultureInfo.InvariantCulture)}× faster than FP32 (measured)" : "";
 
     private static string Metric(SearchReport r) => r.Keep.Split(['>', '<'])[0];
 
@@ -55,20 +58,32 @@ public static class SearchReportWriter
             ["sensitivity", $"{r.Sensitivity.Mode}: {r.Sensitivity.Reason}; damage = {r.Sensitivity.Damage}"],
             ["allocation", $"{r.Allocation.Solver}; {r.Allocation.Gap}"],
             ["result", c is null ? "no candidate met the budget and kept the metric" :
-                $"candidate {c.Id}: {c.BitsPerWeight:F3} bits/weight, {Metric(r)} {F(c.OrtMetric)} on ONNX Runtime, model.onnx {c.OnnxBytes:N0} bytes"],
+                $"candidate {c.Id}: {c.BitsPerWeight:F3} bits/weight{Speed(c)}, {Metric(r)} {F(c.OrtMetric)} on ONNX Runtime, model.onnx {c.OnnxBytes:N0} bytes"],
             ["time", $"{F(r.Timings.GetValueOrDefault("total"))} s (sensitivity {F(r.Timings.GetValueOrDefault("sensitivity"))} s, in process {F(r.Timings.GetValueOrDefault("inProcess"))} s, end to end {F(r.Timings.GetValueOrDefault("endToEnd"))} s)"],
         ]));
+        if (r.Warnings.Count > 0)
+            tables.Add(new ReportTable("Warnings", ["warning"], r.Warnings.Select(w => new[] { w }).ToList()));
+        bool latency = r.Latency is not null;
         if (r.Layers.Count > 0)
-            tables.Add(new ReportTable("Per layer: what was chosen and why", ["layer", "shape", "treatment", "bits/weight", "damage alone", "why"],
-                r.Layers.Select(l => new[] { l.Layer, "[" + string.Join(", ", l.Shape) + "]", l.Treatment, l.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture), F(l.Damage), l.Why }).ToList()));
-        tables.Add(new ReportTable("Evaluated candidates", ["candidate", "bits/weight", "predicted damage", $"{Metric(r)} in process", $"{Metric(r)} on ORT", "model.onnx bytes", "speed-up", "keeps", "budget", "note"],
-            r.Candidates.Select(x => new[]
-            {
-                x.Id + (x.Id == r.Chosen ? " (chosen)" : ""), x.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture), F(x.PredictedDamage), F(x.InProcessMetric), F(x.OrtMetric),
-                x.OnnxBytes?.ToString("N0", CultureInfo.InvariantCulture) ?? "-", x.SpeedUp is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) + "×" : "-",
-                Yes(x.MeetsKeep), Yes(x.MeetsBudget), x.Error ?? (x.Cached == true ? "cached" : ""),
-            }).ToList(),
+            tables.Add(new ReportTable("Per layer: what was chosen and why", Row(["layer", "shape", "treatment", "bits/weight"], latency ? ["ms"] : [], ["damage alone", "why"]),
+                r.Layers.Select(l => Row([l.Layer, "[" + string.Join(", ", l.Shape) + "]", l.Treatment, l.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture)],
+                    latency ? [F(l.Milliseconds)] : [], [F(l.Damage), l.Why])).ToList()));
+        tables.Add(new ReportTable("Evaluated candidates", Row(["candidate", "bits/weight"], latency ? ["predicted latency"] : [], ["predicted damage", $"{Metric(r)} in process", $"{Metric(r)} on ORT", "model.onnx bytes", "speed-up", "keeps", "budget", "note"]),
+            r.Candidates.Select(x => Row([x.Id + (x.Id == r.Chosen ? " (chosen)" : ""), x.BitsPerWeight.ToString("F3", CultureInfo.InvariantCulture)],
+                latency ? [x.PredictedLatency is { } pl ? pl.ToString("F3", CultureInfo.InvariantCulture) + "×" : "-"] : [],
+                [F(x.PredictedDamage), F(x.InProcessMetric), F(x.OrtMetric),
+                 x.OnnxBytes?.ToString("N0", CultureInfo.InvariantCulture) ?? "-", x.SpeedUp is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) + "×" + (x.SpeedUpP25 is { } lo && x.SpeedUpP75 is { } hi ? $" (IQR {lo.ToString("F2", CultureInfo.InvariantCulture)}–{hi.ToString("F2", CultureInfo.InvariantCulture)})" : "") : "-",
+                 Yes(x.MeetsKeep), Yes(x.MeetsBudget), x.Error ?? (x.Cached == true ? "cached" : "")])).ToList(),
             "Candidates are points of the predicted frontier (the least predicted damage for their cost); the in-process metric is measured on the first evaluation samples, the ONNX Runtime one by the ordinary run pipeline on the evaluation split."));
+        if (r.Latency is { } lt)
+        {
+            var lids = lt.Layers.SelectMany(l => l.Milliseconds.Keys).Distinct().ToList();
+            tables.Add(new ReportTable("Latency on ONNX Runtime: one layer alone (ms)", ["layer", "shape", "rows", .. lids],
+                lt.Layers.Select(l => new[] { l.Layer, "[" + string.Join(", ", l.Shape) + "]", l.Rows.ToString(CultureInfo.InvariantCulture) }
+                    .Concat(lids.Select(id => l.Milliseconds.TryGetValue(id, out double ms) ? F(ms) : "n/a")).ToArray()).ToList(),
+                $"{lt.Method}. The input model: {F(lt.ModelMs)} ms on {lt.Batch} samples; its searched layers in FP32: {F(lt.Fp32LayersMs)} ms; the remainder every allocation carries: {F(lt.RemainderMs)} ms. " +
+                $"Machine: {lt.Machine}; {lt.Cached} entries from the cache. n/a: the treatment does not apply (or has no speed export)."));
+        }
         var trials = r.Sensitivity.Trials.GroupBy(t => t.Layer).ToList();
         var ids = r.Sensitivity.Trials.Select(t => t.Treatment).Distinct().ToList();
         tables.Add(new ReportTable($"Sensitivity ({r.Sensitivity.Mode}): damage of treating one layer alone", ["layer", .. ids],
@@ -76,6 +91,8 @@ public static class SearchReportWriter
             $"damage = {r.Sensitivity.Damage}; n/a: the treatment does not apply to the layer."));
         return tables;
     }
+
+    private static string[] Row(params string[][] parts) => parts.SelectMany(p => p).ToArray();
 
     private static string Yes(bool? b) => b switch { true => "yes", false => "no", _ => "-" };
 
@@ -124,27 +141,31 @@ public static class SearchReportWriter
     /// <summary>The Pareto plot's PNG, or null without any evaluated point.</summary>
     public static byte[]? Pareto(SearchReport r)
     {
-        var inProcess = r.Candidates.Where(c => c.InProcessMetric is not null).ToList();
-        var ort = r.Candidates.Where(c => c.OrtMetric is not null).ToList();
+        bool latency = r.Latency is not null;
+        // x: bits per weight, or latency relative to FP32 (predicted in process, 1 / measured speed-up on ONNX Runtime).
+        double? XIn(Candidate c) => latency ? c.PredictedLatency : c.BitsPerWeight;
+        double? XOrt(Candidate c) => latency ? (c.SpeedUp is { } s && s > 0 ? 1 / s : null) : c.BitsPerWeight;
+        var inProcess = r.Candidates.Where(c => c.InProcessMetric is not null && XIn(c) is not null).ToList();
+        var ort = r.Candidates.Where(c => c.OrtMetric is not null && XOrt(c) is not null).ToList();
         if (inProcess.Count == 0 && ort.Count == 0) return null;
         var plot = new Plot();
         bool text = FontSupport.AvailableFamily is { } family;
         if (text) plot.Font.Set(FontSupport.AvailableFamily!);
         if (inProcess.Count > 0)
         {
-            var s = plot.Add.ScatterPoints(inProcess.Select(c => c.BitsPerWeight).ToArray(), inProcess.Select(c => c.InProcessMetric!.Value).ToArray(), Color.FromHex("#999999"));
+            var s = plot.Add.ScatterPoints(inProcess.Select(c => XIn(c)!.Value).ToArray(), inProcess.Select(c => c.InProcessMetric!.Value).ToArray(), Color.FromHex("#999999"));
             s.MarkerSize = 7;
             if (text) s.LegendText = "in process";
         }
         if (ort.Count > 0)
         {
-            var s = plot.Add.ScatterPoints(ort.Select(c => c.BitsPerWeight).ToArray(), ort.Select(c => c.OrtMetric!.Value).ToArray(), Color.FromHex("#1f77b4"));
+            var s = plot.Add.ScatterPoints(ort.Select(c => XOrt(c)!.Value).ToArray(), ort.Select(c => c.OrtMetric!.Value).ToArray(), Color.FromHex("#1f77b4"));
             s.MarkerSize = 9;
             if (text) s.LegendText = "ONNX Runtime";
         }
-        if (r.ChosenCandidate is { OrtMetric: { } m } chosen)
+        if (r.ChosenCandidate is { OrtMetric: { } m } chosen && XOrt(chosen) is { } cx)
         {
-            var s = plot.Add.ScatterPoints(new[] { chosen.BitsPerWeight }, new[] { m }, Color.FromHex("#d62728"));
+            var s = plot.Add.ScatterPoints(new[] { cx }, new[] { m }, Color.FromHex("#d62728"));
             s.MarkerSize = 14;
             s.MarkerShape = MarkerShape.OpenCircle;
             if (text) s.LegendText = "chosen";
@@ -157,7 +178,7 @@ public static class SearchReportWriter
         if (text)
         {
             plot.Title($"{r.Keep} under {r.Budget}");
-            plot.XLabel("bits per searched weight");
+            plot.XLabel(latency ? "latency relative to the FP32 model on ONNX Runtime" : "bits per searched weight");
             plot.YLabel(Metric(r));
             plot.ShowLegend(Edge.Right);
         }

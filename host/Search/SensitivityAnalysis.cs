@@ -37,25 +37,46 @@ public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluat
             foreach (var t in treatments)
             {
                 if (t.IsFp32) { result.Add(new LayerTrial(l.Name, t.Id, l.Fp32Bits, 0, evaluator.ReferenceMetric, source, 0)); continue; }
-                if (cached.TryGetValue(Key(l.Name, t.Id, source), out var hit)) { if (hit.Bits >= 0) result.Add(hit); continue; }
+                // A whole-model trial may have been measured on its copy in either mode (see below).
+                if (cached.TryGetValue(Key(l.Name, t.Id, t.QuantizesInputs ? "measured" : source), out var hit)
+                    || (t.Scope == TrialScope.Model && cached.TryGetValue(Key(l.Name, t.Id, "measured"), out hit))) { if (hit.Bits >= 0) result.Add(hit); continue; }
                 todo.Add((l, t));
             }
         if (cached.Count > 0) log.Info($"search: {cached.Count} layer trials reused from {Path.GetFileName(cacheFile)}");
         Dictionary<string, LayerFisher>? fisher = null;
         try
         {
-            if (mode == SensitivityMode.Fisher && todo.Count > 0)
+            if (mode == SensitivityMode.Fisher && todo.Any(x => !x.Treatment.QuantizesInputs))
             {
                 using var pass = progress.Start($"Fisher information ({Math.Min(fisherSamples, evaluator.Samples)} samples)", Math.Min(fisherSamples, evaluator.Samples));
-                fisher = FisherInformation.Diagonals(pristine, layers.Where(l => todo.Any(x => x.Layer == l)).ToList(), evaluator, keep, fisherSamples, seed, cancellation, n => pass.Advance(n));
+                fisher = FisherInformation.Diagonals(pristine, layers.Where(l => todo.Any(x => x.Layer == l && !x.Treatment.QuantizesInputs)).ToList(), evaluator, keep, fisherSamples, seed, cancellation, n => pass.Advance(n));
             }
             using var work = progress.Start($"sensitivity ({source}): {todo.Count} layer × treatment trials", todo.Count);
             foreach (var (layer, treatment) in todo)
             {
                 cancellation.ThrowIfCancellationRequested();
                 var clock = Stopwatch.StartNew();
-                using var treated = weights.Of(layer, treatment, cancellation);
                 LayerTrial trial;
+                TreatedWeight? treated;
+                if (treatment.Scope == TrialScope.Model)
+                {
+                    // The plugin runs on a copy with this layer selected. When the treatment is more than the layer's
+                    // weight — input quantization (W8A8), or a change elsewhere (JLCM folds its row permutation into the
+                    // consumers) — the copy itself is evaluated (measured in either mode); otherwise its weight is used as usual.
+                    using var copy = weights.TreatedModel(layer, treatment, cancellation);
+                    if (copy is not null && (treatment.QuantizesInputs || TreatedWeights.ChangedElsewhere(pristine, copy, layer.Name)))
+                    {
+                        var (metric, damage) = evaluator.Measure(copy);
+                        trial = new LayerTrial(layer.Name, treatment.Id, TrialRunner.WeightBits(copy, layer.Name) ?? layer.Fp32Bits, damage, metric, "measured", clock.Elapsed.TotalSeconds);
+                        Append(trial);
+                        result.Add(trial);
+                        work.Advance(1, $"{layer.Name} {treatment.Id}");
+                        continue;
+                    }
+                    treated = copy is null ? null : TreatedWeights.WeightIn(copy, layer.Name);
+                }
+                else treated = weights.Of(layer, treatment, cancellation);
+                using var treatedScope = treated;
                 if (treated is null)
                     trial = new LayerTrial(layer.Name, treatment.Id, -1, 0, null, source, clock.Elapsed.TotalSeconds);   // the treatment does not apply here
                 else if (fisher is not null)
@@ -88,6 +109,14 @@ public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluat
     public (double Treat, double Measure) TimeOneTrial(CompressibleModel pristine, SearchLayer layer, Treatment treatment, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
+        if (treatment.QuantizesInputs)
+        {
+            using var copy = weights.TreatedModel(layer, treatment, cancellation);
+            double made = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            if (copy is not null) evaluator.Measure(copy);
+            return (made, clock.Elapsed.TotalSeconds);
+        }
         using var treated = weights.Of(layer, treatment, cancellation);
         double treat = clock.Elapsed.TotalSeconds;
         clock.Restart();

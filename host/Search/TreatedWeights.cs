@@ -64,6 +64,29 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         }
     }
 
+    /// <summary>A copy of the input model with only <paramref name="layer"/> treated by <paramref name="treatment"/>, as a
+    /// recipe step would treat it (the caller disposes it), or null when the treatment does not apply to the layer. For
+    /// treatments whose effect is not only the weight's (<see cref="Treatment.QuantizesInputs"/>).</summary>
+    /// <exception cref="CompressException">A plugin failed.</exception>
+    public CompressibleModel? TreatedModel(SearchLayer layer, Treatment treatment, CancellationToken cancellation)
+    {
+        CompressibleModel? model = null;
+        try
+        {
+            model = trials.Apply([(treatment, [layer.Name])], cancellation);
+            PluginRuns++;
+            if (model.GetLayer(layer.Name) is ICompressedLayer) return model;
+            model.Dispose();
+            return null;
+        }
+        catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions)
+        {
+            model?.Dispose();
+            log.Debug($"search: {treatment.Id} does not apply to {layer.Name}: {e.Message}");
+            return null;
+        }
+    }
+
     private TreatedWeight? OnSingleLayer(TorchSharp.Modules.Linear original, SearchLayer layer, Treatment treatment, CancellationToken cancellation)
     {
         var w = original.weight!;
@@ -101,6 +124,25 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         }
         _joint[treatment.Id] = result;
         return result;
+    }
+
+    /// <summary>The treated weight of <paramref name="name"/> in a treated copy, or null when it is a float layer.</summary>
+    public static TreatedWeight? WeightIn(CompressibleModel model, string name) => Take(model, name);
+
+    /// <summary>Whether the plugin changed anything of <paramref name="copy"/> besides <paramref name="layer"/> (JLCM folds its
+    /// row permutation into the consumers' input columns; a correction may move a bias): then the layer's weight alone
+    /// does not stand for the treatment, and its trial must evaluate the copy.</summary>
+    public static bool ChangedElsewhere(CompressibleModel pristine, CompressibleModel copy, string layer)
+    {
+        var treated = copy.NamedTensors().ToDictionary(t => t.Name, t => t.Tensor, StringComparer.Ordinal);
+        foreach (var (name, tensor) in pristine.NamedTensors())
+        {
+            if (name.StartsWith(layer + ".", StringComparison.Ordinal)) continue;
+            if (!treated.TryGetValue(name, out var other) || !other.shape.SequenceEqual(tensor.shape) || other.dtype != tensor.dtype) return true;
+            using var same = other.equal(tensor.to(other.device));
+            if (!same.all().item<bool>()) return true;
+        }
+        return false;
     }
 
     private static TreatedWeight? Take(CompressibleModel model, string name)

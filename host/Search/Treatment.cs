@@ -14,6 +14,10 @@ public sealed record Treatment(string Id, string? Plugin, JObject Options, int O
     /// <summary>Keeping the layer as it is.</summary>
     public static readonly Treatment Fp32 = new("fp32", null, new JObject(), int.MaxValue);
 
+    /// <summary>Whether the treatment quantizes the layer's input too (W8A8): its damage is not that of a weight, so a
+    /// trial evaluates the treated model itself rather than the input model with the weight swapped in.</summary>
+    public bool QuantizesInputs => Options["activationBits"] is { } a && a.Type == JTokenType.Integer && (int)a > 0;
+
     /// <summary>Whether this is <see cref="Fp32"/>.</summary>
     public bool IsFp32 => Plugin is null;
 

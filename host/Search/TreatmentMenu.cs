@@ -27,6 +27,37 @@ public static class TreatmentMenu
     /// <summary>The default group sizes.</summary>
     public static readonly IReadOnlyList<int> DefaultGroups = [32, 128];
 
+    /// <summary>The treatments of a <c>--budget latency=…</c> search (<c>--target speed</c>): those ONNX Runtime runs on its
+    /// integer kernels — rtn W8A8 with static (calibrated) and with dynamic per-token input quantization (with
+    /// <c>rtn</c>), low-rank factors at 25 % and 50 % of the weights (with <c>sparsity</c>; exported as int8 products) —
+    /// and float32. Weight-only codes (rtn/gptq below 8 bits, codebooks) save bytes, not time, and are not searched
+    /// for speed.</summary>
+    /// <exception cref="CompressException">gptq or jlcm (InvalidOptions), an unknown method, or a plugin not installed.</exception>
+    public static IReadOnlyList<Treatment> BuildForSpeed(IReadOnlyList<string> methods, PluginCatalog catalog)
+    {
+        foreach (var m in methods)
+        {
+            if (m is "gptq" or "jlcm")
+                throw new CompressException(ErrorKind.InvalidOptions, $"--methods {m} with --budget latency: {m} stores weight-only codes that ONNX Runtime runs no faster than float32; search rtn (W8A8) and sparsity (low-rank) for speed");
+            if (m == "statsq" || !Methods.Contains(m))
+                return Build(methods, DefaultBits, DefaultGroups, catalog);   // the same errors as a size search
+            catalog.Require(m);
+        }
+        var list = new List<Treatment>();
+        if (methods.Contains("sparsity"))
+            foreach (double f in new[] { 0.25, 0.5 })
+                list.Add(new Treatment($"lowrank-{f.ToString("0.##", CultureInfo.InvariantCulture)}", "sparsity",
+                    new JObject { ["structure"] = "lowrank", ["fraction"] = f, ["firstLayerDense"] = false }, 0));
+        if (methods.Contains("rtn"))
+            foreach (string scheme in new[] { "static", "dynamic" })
+                list.Add(new Treatment($"rtn-w8a8-{scheme}", "rtn", new JObject
+                {
+                    ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "symmetric", ["activationBits"] = 8, ["activationScheme"] = scheme,
+                }, 3, TrialScope.Model));
+        list.Add(Treatment.Fp32);
+        return list;
+    }
+
     /// <summary>The treatments for <paramref name="methods"/>, each checked against the installed plugins.</summary>
     /// <exception cref="CompressException">An unknown method (InvalidOptions) or a plugin that is not installed (PluginUnavailable).</exception>
     public static IReadOnlyList<Treatment> Build(IReadOnlyList<string> methods, IReadOnlyList<int> bits, IReadOnlyList<int> groups, PluginCatalog catalog)

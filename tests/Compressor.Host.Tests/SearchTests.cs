@@ -151,6 +151,40 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void CodebookAndLowRankTrialsMeasureWhatTheTreatedModelComputes()
+    {
+        // jlcm and sparsity run on a copy of the whole model with one layer selected (TrialScope.Model). JLCM folds its row
+        // permutation into the consumer's input columns, so the layer's weight alone does not stand for it: each trial's
+        // damage must be that of the treated copy itself (it was not: swapping the permuted weight alone into the input
+        // model measured jlcm-w2 on the first layer at cosine 0.46, while the treated model kept 0.997).
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["jlcm", "sparsity"], [3], [32], catalog);
+        Assert.Equal(["lowrank-0.25", "lowrank-0.5", "jlcm-w2", "jlcm-w3", "fp32"], treatments.Select(t => t.Id));
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        string work = fx.NewDir("trial-model-scope");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
+        int changedElsewhere = 0;
+        foreach (var t in result.Where(t => t.Treatment != "fp32"))
+        {
+            var treatment = treatments.Single(x => x.Id == t.Treatment);
+            using var copy = weights.TreatedModel(layers.Single(l => l.Name == t.Layer), treatment, CancellationToken.None)!;
+            if (TreatedWeights.ChangedElsewhere(model, copy, t.Layer)) changedElsewhere++;
+            var (metric, damage) = evaluator.Measure(copy);
+            Assert.True(Math.Abs(damage - t.Damage) <= 1e-5 + 1e-4 * Math.Abs(damage), $"{t.Treatment} on {t.Layer}: the trial's damage {t.Damage:G4}, the treated model's {damage:G4} (metric {metric:G5})");
+        }
+        Assert.True(result.Count(t => t.Treatment.StartsWith("jlcm", StringComparison.Ordinal)) >= layers.Count, "jlcm applies to every linear");
+        Assert.True(result.Any(t => t.Treatment.StartsWith("lowrank", StringComparison.Ordinal)), "low-rank applies somewhere");
+        Assert.True(changedElsewhere > 0, "no jlcm trial folded a permutation into another layer: the case this test guards is gone");
+    }
+
+    [Fact]
     public void TheEstimateSeesWhatGptqCompensates()
     {
         var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
@@ -262,7 +296,120 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal(first["sensitivity"]!["trials"]!.ToString(), second["sensitivity"]!["trials"]!.ToString());
     }
 
+    // --budget latency: the tiny MLP's three linears ([128, 64], [64, 128], [10, 64]) at 64 rows (the digits latency batch).
+    private static readonly (long Out, long In)[] MlpShapes = [(128, 64), (64, 128), (10, 64)];
+
+    /// <summary>Writes a latency table into OUT/.work's cache as the profiler would, so the search times nothing: every
+    /// layer costs <paramref name="fp32"/> ms in FP32, the W8A8 treatments their factor of it; the model <paramref name="modelMs"/>.</summary>
+    private void InjectLatencies(string outDir, double fp32, double staticFactor, double dynamicFactor, double modelMs)
+    {
+        var treatments = TreatmentMenu.BuildForSpeed(["rtn"], PluginCatalog.Discover(PluginCatalog.SearchPath([])));
+        var entries = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (o, i) in MlpShapes)
+            foreach (var t in treatments)
+                entries[LatencyProfiler.EntryKey(o, i, 64, t)] = fp32 * (t.Id switch { "rtn-w8a8-static" => staticFactor, "rtn-w8a8-dynamic" => dynamicFactor, _ => 1 });
+        entries[LatencyProfiler.ModelKey(Compressor.Host.Results.InputFile.Of(fx.ModelPath).Sha256, 64)] = modelMs;
+        string file = Path.Combine(outDir, ".work", "latency", LatencyProfiler.MachineKey(1) + ".json");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, Newtonsoft.Json.JsonConvert.SerializeObject(new LatencyProfiler.CacheContent("test", entries)));
+    }
+
+    private static string[] OneCandidate(string[] args)
+    {
+        var list = args.ToList();
+        list[list.IndexOf("--max-candidates") + 1] = "1";
+        return [.. list];
+    }
+
+    [Fact]
+    public void TheLatencyTableIsMeasuredOnceAndCached()
+    {
+        string outDir = fx.NewDir("search-latency-table");
+        string[] args = OneCandidate(Search(outDir, "latency=min", "cosine>=0.99", "--target", "speed", "--format", "json", "-v", "n"));
+        var (code, stdout, stderr) = HostFixture.Cli(args);
+        Assert.True(code == 0, stderr);
+        var latency = (JObject)JObject.Parse(stdout)["search"]!["latency"]!;
+        // Every searched layer has its rows and a time for FP32 and both W8A8 forms (what the times are is the machine's business: not asserted).
+        var layers = (JArray)latency["layers"]!;
+        Assert.Equal(3, layers.Count);
+        foreach (var l in layers)
+        {
+            Assert.Equal(64, (long)l["rows"]!);
+            var ms = (JObject)l["milliseconds"]!;
+            Assert.Equal(["fp32", "rtn-w8a8-dynamic", "rtn-w8a8-static"], ms.Properties().Select(p => p.Name).Order(StringComparer.Ordinal));
+            Assert.All(ms.Properties(), p => Assert.True((double)p.Value > 0));
+        }
+        Assert.True((double)latency["modelMs"]! > 0);
+        Assert.Equal(0, (int)latency["cached"]!);
+        string cache = Path.Combine(outDir, ".work", "latency", LatencyProfiler.MachineKey(1) + ".json");
+        var entries = (JObject)JObject.Parse(File.ReadAllText(cache))["Entries"]!;
+        Assert.Equal(3 * 3 + 1, entries.Count);   // 3 shapes × 3 treatments, and the model
+
+        // A second search on this machine times nothing: the table comes from the cache, unchanged.
+        var (code2, stdout2, stderr2) = HostFixture.Cli(args);
+        Assert.True(code2 == 0, stderr2);
+        Assert.Contains("(0 timed now, 10 from", stderr2);
+        var again = (JObject)JObject.Parse(stdout2)["search"]!["latency"]!;
+        Assert.Equal(10, (int)again["cached"]!);
+        Assert.Equal(latency["layers"]!.ToString(), again["layers"]!.ToString());
+    }
+
+    [Fact]
+    public void GivenALatencyTableTheAllocationIsDeterministicAndTheRecipeReproducesTheModel()
+    {
+        string[] Args(string dir) => OneCandidate(Search(dir, "latency=min", "cosine>=0.99", "--target", "speed", "--format", "json", "-v", "q"));
+        var runs = new List<(string Dir, JObject Search)>();
+        foreach (string name in new[] { "search-latency-a", "search-latency-b" })
+        {
+            string dir = fx.NewDir(name);
+            // Static W8A8 at half the FP32 time, dynamic at 0.8; 1 ms per FP32 layer, the model 4 ms (remainder 1 ms).
+            InjectLatencies(dir, 1.0, 0.5, 0.8, 4.0);
+            var (code, stdout, stderr) = HostFixture.Cli(Args(dir));
+            Assert.True(code == 0, stderr);
+            runs.Add((dir, (JObject)JObject.Parse(stdout)["search"]!));
+        }
+        var (a, b) = (runs[0].Search, runs[1].Search);
+        Assert.Equal(10, (int)a["latency"]!["cached"]!);
+        Assert.Equal(1.0, (double)a["latency"]!["remainderMs"]!, 9);
+        // The same frontier, the same predicted latencies, the same choice.
+        Assert.Equal(a["candidates"]!.Select(c => (string)c["id"]!), b["candidates"]!.Select(c => (string)c["id"]!));
+        Assert.Equal(a["candidates"]!.Select(c => (double)c["predictedLatency"]!), b["candidates"]!.Select(c => (double)c["predictedLatency"]!));
+        Assert.Equal((string)a["chosen"]!, (string)b["chosen"]!);
+        // Predicted latencies follow the injected table: (remainder + Σ layer ms) / model ms, static W8A8 everywhere is the fastest (0.625).
+        Assert.Equal(0.625, a["candidates"]!.Min(c => (double)c["predictedLatency"]!), 6);
+        var chosen = a["candidates"]!.Single(c => (string)c["id"]! == (string)a["chosen"]!);
+        Assert.True((double)chosen["ortMetric"]! >= 0.99);
+        Assert.NotNull(chosen["speedUp"]);
+        Assert.All((JArray)a["layers"]!, l => Assert.NotNull(l["milliseconds"]));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(runs[0].Dir, "recipe.json")), File.ReadAllBytes(Path.Combine(runs[1].Dir, "recipe.json")));
+        Assert.Equal("speed", (string)JObject.Parse(File.ReadAllText(Path.Combine(runs[0].Dir, "recipe.json")))["target"]!);
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(runs[0].Dir, "search.html")));
+
+        string rerun = fx.NewDir("search-latency-rerun");
+        var (code2, _, stderr2) = HostFixture.Cli("run", Path.Combine(runs[0].Dir, "recipe.json"), "--model", fx.ModelPath, "--data", "digits", "--eval-limit", "64", "--out", rerun, "-v", "q");
+        Assert.True(code2 == 0, stderr2);
+        foreach (var f in new[] { "model.onnx", "compressed.safetensors", "recipe.json" })
+            Assert.True(File.ReadAllBytes(Path.Combine(runs[0].Dir, f)).SequenceEqual(File.ReadAllBytes(Path.Combine(rerun, f))), $"{f} differs");
+    }
+
+    [Fact]
+    public void ALatencyBudgetThatCannotBeMetIsOneLineNamingTheBestPointAndWritesNothing()
+    {
+        string outDir = fx.NewDir("search-latency-infeasible");
+        File.WriteAllText(Path.Combine(outDir, "keep.txt"), "previous");
+        // The fastest allocation (static W8A8 everywhere) is predicted at (1 + 3 × 0.5) / 4 = 0.625 of the FP32 latency: 0.3x cannot be met.
+        InjectLatencies(outDir, 1.0, 0.5, 0.8, 4.0);
+        var (code, _, stderr) = HostFixture.Cli(Search(outDir, "latency=0.3x", "cosine>=0.99", "--target", "speed", "-v", "q"));
+        Assert.Equal((int)ExitCode.BudgetNotMet, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Equal("error: search: no model meets --budget latency=0.3x: the fastest allocation of the treatments is predicted at 0.625× the FP32 latency (the best point reached: none within the budget)", lines[0]);
+        Assert.Equal(["keep.txt"], Directory.GetFiles(outDir).Select(Path.GetFileName));
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
+    }
+
     [Theory]
+    [InlineData("--budget", "latency=0.5x", "error: --budget latency=…: latency is measured on the speed export; add --target speed")]
     [InlineData("--budget", "bits=lots", "error: --budget 'bits=lots': bits per weight must be a number in 1..32 or min")]
     [InlineData("--keep", "cosine>0.9", "error: --keep 'cosine>0.9': expected METRIC>=X or METRIC<=X")]
     [InlineData("--keep", "f1>=0.9", "error: --keep 'f1>=0.9': unknown metric 'f1'")]
