@@ -190,6 +190,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             onnxExport = onnx.Export;
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
+            if (streamed is not null) report.AddMetric(new Metric("exportPeakLiveBlocks", streamed.PeakLiveBlocks, "blocks"));
             if (OnnxStage.FallbackWarning(verification) is { } fallback) report.Warn(fallback);
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
         }
@@ -361,8 +362,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         report.AddMetric(new Metric("streamedPeakLiveBlocks", checkpoint.PeakLiveBlocks, "blocks"));
         report.AddMetric(new Metric("streamedPeakEstimate", MemoryEstimate.StreamedPeak(checkpoint, 0, dataBytes), "bytes"));
         long compressedBytes = new FileInfo(checkpointPath).Length;
-        if (memoryLimit is { } limit) MemoryEstimate.CheckExport(compressedBytes, dataBytes, limit);
-        report.AddMetric(new Metric("exportPeakEstimate", MemoryEstimate.ExportPeak(compressedBytes, dataBytes), "bytes"));
+        if (memoryLimit is { } limit) MemoryEstimate.CheckExport(checkpoint, compressedBytes, dataBytes, limit);
+        report.AddMetric(new Metric("exportPeakEstimate", MemoryEstimate.ExportPeak(checkpoint, compressedBytes, dataBytes), "bytes"));
         // The compressed model is never held whole: declared on the meta device for the report's accounting, exported
         // and verified with its blocks read from the checkpoint one at a time.
         using var compressed = StreamedCheckpoint.OpenCompressed(checkpointPath, kinds);

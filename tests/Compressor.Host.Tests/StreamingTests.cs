@@ -48,6 +48,7 @@ public sealed class StreamingTests(HostFixture fx) : IClassFixture<HostFixture>
         var report = JObject.Parse(File.ReadAllText(Path.Combine(streamed, RunPipeline.ReportFile)));
         var metrics = ((JArray)report["metrics"]!).ToDictionary(m => (string)m["name"]!, m => (double)m["value"]!);
         Assert.Equal(1, metrics["streamedPeakLiveBlocks"]);   // never two blocks in memory
+        Assert.Equal(1, metrics["exportPeakLiveBlocks"]);     // nor while exporting and verifying
         Assert.Equal(3, metrics["streamedBlocks"]);
         var wholeMetrics = ((JArray)JObject.Parse(File.ReadAllText(Path.Combine(whole, RunPipeline.ReportFile)))["metrics"]!).ToDictionary(m => (string)m["name"]!, m => (double)m["value"]!);
         Assert.Equal(wholeMetrics["quantizedBitsPerWeight"], metrics["quantizedBitsPerWeight"], 9);
