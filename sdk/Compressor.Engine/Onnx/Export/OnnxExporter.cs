@@ -103,7 +103,7 @@ public static class OnnxExporter
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (atomically; with a side file
     /// <c>path + ".data"</c> when the tensors exceed <see cref="OnnxExportOptions.ExternalDataThreshold"/>).</summary>
-    /// <exception cref="CompressException">As <see cref="Build"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
+    /// <exception cref="CompressException">As <see cref="Build(CompressibleModel, LayerKindSet, OnnxExportOptions?)"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
     public static OnnxExportResult Export(CompressibleModel model, string path, LayerKindSet kinds, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
