@@ -86,14 +86,16 @@ public static class MemoryEstimate
     public const int StreamedBlockCopies = 4;
 
     /// <summary>Copies of the shell (embeddings and head, float32) while the head unit is compressed: rtn on a 32000 ×
-    /// 2048 output head holds the float weight, its grouped copy, int32 codes, the dequantized weight of the report's
-    /// SQNR and the saved entry (measured 7.4 on TinyLlama-1.1B).</summary>
-    public const int StreamedHeadCopies = 8;
+    /// 2048 output head holds the float weight, its int32 codes, the packed result and the saved entry (measured: the
+    /// process at 1.67 GiB on TinyLlama-1.1B, i.e. the runtime and about 2.6 × the 0.52 GB shell, since packing,
+    /// group quantization and SQNR work in row chunks; 7.4 before them).</summary>
+    public const int StreamedHeadCopies = 4;
 
     /// <summary>Peak bytes per byte of the compressed checkpoint while ONNX Runtime runs the streamed export's gate (its
     /// sessions load the side file's tensors and pre-pack the 4-bit products; measured in bench/README.md,
-    /// "Streaming").</summary>
-    public const int ExportOrtCopies = 3;
+    /// "Streaming": the process at 4.26 GiB on TinyLlama-1.1B's 0.909 GB checkpoint with the 0.52 GB shell resident,
+    /// about 3.9 × the checkpoint beside the shell and the runtime).</summary>
+    public const int ExportOrtCopies = 4;
 
     /// <summary>The export phase of a streamed run (<see cref="Compressor.Engine.Streaming.StreamedExport"/>): the runtime,
     /// the shell (at most its float32 bytes), then the larger of one block being read and lowered (twice its float32
