@@ -4,17 +4,19 @@
 # then runs `compress run rtn --weight-bits 4 --group-size 32 --stream on` on each and reports peak RSS (GNU time %M),
 # wall time (compression + export + ONNX Runtime verification) and compressed.safetensors bytes against theory.
 #   usage: bench/streaming/run.sh [OUT_DIR] [--3b]   (needs Release builds: dotnet build host -c Release; bench/Streaming)
+#   COMPRESS_DLL=… runs another build (a copy of host/bin, so that rebuilding the worktree cannot disturb a long run);
+#   MODELS="tinyllama-1.1b" runs only those models.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/compress-streaming-bench}
 mkdir -p "$out"
-compress=(dotnet "$root/host/bin/Release/net10.0/linux-x64/compress.dll")
+compress=(dotnet "${COMPRESS_DLL:-$root/host/bin/Release/net10.0/linux-x64/compress.dll}")
 dotnet build "$root/bench/Streaming" -c Release -v q -nologo > /dev/null
 dotnet "$root/bench/Streaming/bin/Release/net10.0/linux-x64/Streaming.dll" "$out/models" "${2:-}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 echo '| model | parameters | bf16 input | peak RSS | wall | compressed.safetensors | theory | ratio |' | tee "$out/table.md"
 echo '|---|---:|---:|---:|---:|---:|---:|---:|' | tee -a "$out/table.md"
-for m in gpt2-124m tinyllama-1.1b llama-3b; do
+for m in ${MODELS:-gpt2-124m tinyllama-1.1b llama-3b}; do
   [ -d "$out/models/$m" ] || continue
   rm -rf "$out/run-$m"
   /usr/bin/time -f "%M %e" -o "$out/time-$m.txt" "${compress[@]}" run rtn --model "$out/models/$m" --out "$out/run-$m" \

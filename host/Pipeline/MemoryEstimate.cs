@@ -86,14 +86,24 @@ public static class MemoryEstimate
     public const int StreamedBlockCopies = 4;
 
     /// <summary>Copies of the shell (embeddings and head, float32) while the head unit is compressed: rtn on a 32000 ×
-    /// 2048 output head holds the float weight, its grouped copy, int32 codes, the dequantized weight of the report's
-    /// SQNR and the saved entry (measured 7.4 on TinyLlama-1.1B).</summary>
-    public const int StreamedHeadCopies = 8;
+    /// 2048 output head holds the float weight, its int32 codes, the packed result and the saved entry (measured: the
+    /// process at 1.67 GiB on TinyLlama-1.1B, i.e. the runtime and about 2.6 × the 0.52 GB shell, since packing,
+    /// group quantization and SQNR work in row chunks; 7.4 before them).</summary>
+    public const int StreamedHeadCopies = 4;
 
-    /// <summary>Peak bytes per byte of the compressed checkpoint while it is exported and verified (the model, the
-    /// graph and its serialised bytes, ONNX Runtime's sessions and the parity runs; measured in bench/README.md,
-    /// "Streaming": 9.0 for TinyLlama-1.1B and 12.1 for GPT-2 124M at 4 bits, group 32).</summary>
-    public const int ExportCopies = 12;
+    /// <summary>Peak bytes per byte of the compressed checkpoint while ONNX Runtime runs the streamed export's gate (its
+    /// sessions load the side file's tensors and pre-pack the 4-bit products; measured in bench/README.md,
+    /// "Streaming": the process at 4.26 GiB on TinyLlama-1.1B's 0.909 GB checkpoint with the 0.52 GB shell resident,
+    /// about 3.9 × the checkpoint beside the shell and the runtime).</summary>
+    public const int ExportOrtCopies = 4;
+
+    /// <summary>The export phase of a streamed run (<see cref="Compressor.Engine.Streaming.StreamedExport"/>): the runtime,
+    /// the shell (at most its float32 bytes), then the larger of one block being read and lowered (twice its float32
+    /// bytes: the block as built, then its compressed layers and their ONNX bytes) and ONNX Runtime's sessions over
+    /// the compressed checkpoint of <paramref name="compressedBytes"/>; and the data.</summary>
+    public static long ExportPeak(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long compressedBytes, long dataBytes) =>
+        Saturating(RuntimeBytes, Saturating(checkpoint.ShellBytes, Saturating(Math.Max(Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), 2),
+            Multiply(compressedBytes, ExportOrtCopies)), dataBytes)));
 
     /// <summary>The compression phase of a streamed run: the runtime, then the larger of the shell (embeddings and head,
     /// float32) beside the largest block's working set and the head unit's own working set, the in-memory activations
@@ -101,10 +111,6 @@ public static class MemoryEstimate
     public static long StreamedPeak(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long activationBytes, long dataBytes) =>
         Saturating(RuntimeBytes, Saturating(Math.Max(Saturating(checkpoint.ShellBytes, Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), StreamedBlockCopies)),
             Multiply(checkpoint.ShellBytes, StreamedHeadCopies)), Saturating(activationBytes, dataBytes)));
-
-    /// <summary>The export phase of a run whose compressed checkpoint has <paramref name="compressedBytes"/>.</summary>
-    public static long ExportPeak(long compressedBytes, long dataBytes) =>
-        Saturating(RuntimeBytes, Saturating(Multiply(compressedBytes, ExportCopies), dataBytes));
 
     /// <summary>Refuses, from the checkpoint's header alone, a streamed run that cannot fit <paramref name="limit"/>:
     /// its compression phase (<see cref="StreamedPeak"/>), or its export phase on a compressed checkpoint estimated as the
@@ -121,7 +127,7 @@ public static class MemoryEstimate
                 $"beside {StreamedBlockCopies} × its largest block of {MemoryBudget.Format(maxBlock)}, or {StreamedHeadCopies} × them while the head is compressed{(dataBytes > 0 ? $", the data ({MemoryBudget.Format(dataBytes)})" : "")} " +
                 $"and {MemoryBudget.Format(RuntimeBytes)} of runtime), over --max-memory {MemoryBudget.Format(limit)}");
         long compressed = Saturating(checkpoint.ShellBytes, checkpoint.BlockBytes.Sum() / 4);
-        long export = ExportPeak(compressed, dataBytes);
+        long export = ExportPeak(checkpoint, compressed, dataBytes);
         if (export > limit)
             throw new CompressException(ErrorKind.MemoryLimit,
                 $"{checkpoint.Path}: the export of the compressed model (about {MemoryBudget.Format(compressed)}: the embeddings and head in float32, the blocks at 8 bits or less) " +
@@ -130,12 +136,13 @@ public static class MemoryEstimate
 
     /// <summary>Refuses the export of a compressed checkpoint of <paramref name="compressedBytes"/> that cannot fit.</summary>
     /// <exception cref="CompressException">Of kind <see cref="ErrorKind.MemoryLimit"/>.</exception>
-    public static void CheckExport(long compressedBytes, long dataBytes, long limit)
+    public static void CheckExport(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long compressedBytes, long dataBytes, long limit)
     {
-        long export = ExportPeak(compressedBytes, dataBytes);
+        long export = ExportPeak(checkpoint, compressedBytes, dataBytes);
         if (export > limit)
             throw new CompressException(ErrorKind.MemoryLimit,
-                $"the compressed checkpoint ({MemoryBudget.Format(compressedBytes)}) needs about {MemoryBudget.Format(export)} to export and verify ({ExportCopies} × its size and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
+                $"the compressed checkpoint ({MemoryBudget.Format(compressedBytes)}) needs about {MemoryBudget.Format(export)} to export and verify block by block " +
+                $"(the shell, then {ExportOrtCopies} × its size in ONNX Runtime, and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
     }
 
     private static void Check(long modelBytes, long dataBytes, long limit, string what)

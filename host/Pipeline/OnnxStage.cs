@@ -1,6 +1,7 @@
 using Compressor.Engine.Kinds;
 using Compressor.Engine.Onnx.Export;
 using Compressor.Engine.Onnx.Verification;
+using Compressor.Engine.Streaming;
 using Compressor.Host.Results;
 using Compressor.Sdk.Diagnostics;
 using Compressor.Sdk.Layers;
@@ -50,5 +51,23 @@ public static class OnnxStage
         verification.EnsurePassed();
         task.Advance(1);
         return new Result(export, SizeAccounting.Of(model).Onnx(export), OnnxVerification.Of(verification));
+    }
+
+    /// <summary>Exports and verifies a streamed run's compressed model without holding it whole
+    /// (<see cref="StreamedExport"/>): <paramref name="declared"/> is the model on the meta device, the blocks are read
+    /// from <paramref name="checkpoint"/> one at a time; the tensors go to the side file <c>path + ".data"</c>.</summary>
+    /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
+    public static Result RunStreamed(StreamedCheckpoint checkpoint, CompressibleModel declared, string path, int? opset, ExportTarget target = ExportTarget.Size,
+        IProgressReporter? progress = null)
+    {
+        using var task = (progress ?? NullProgressReporter.Instance).Start($"exporting {Path.GetFileName(path)} block by block", 2);
+        using var streamed = StreamedExport.Open(checkpoint);
+        var model = (Compressor.Engine.Models.EngineModel)declared;
+        var export = streamed.Export(model, path, new OnnxExportOptions { Opset = opset, Target = target });
+        task.Advance(1, "verifying on ONNX Runtime block by block");
+        var verification = streamed.Verify(model, export);
+        verification.EnsurePassed();
+        task.Advance(1);
+        return new Result(export, SizeAccounting.Of(declared).Onnx(export), OnnxVerification.Of(verification));
     }
 }

@@ -173,7 +173,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     private RunResult Finish(RunRequest request, CancellationToken cancellation, Stopwatch clock, List<ResolvedStep> steps, int seed, Device device,
         Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target, ModelFolder? folder,
         string onnxFile, DataSplits? data, InputFile input, EngineModel model, long inputParameters, ReportBuilder report, OrderedDictionary<string, double> timings,
-        List<AppliedStep> applied, string? reference, long? referenceBytes)
+        List<AppliedStep> applied, string? reference, long? referenceBytes, StreamedCheckpoint? streamed = null)
     {
         string checkpoint = staging.PathOf(CheckpointFile);
         var output = SizeAccounting.Of(model).Checkpoint(CheckpointFile, checkpoint);
@@ -185,10 +185,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset, target, progress);
+            var onnx = streamed is null ? OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset, target, progress)
+                : OnnxStage.RunStreamed(streamed, model, staging.PathOf(onnxFile), request.Opset, target, progress);
             onnxExport = onnx.Export;
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
+            if (streamed is not null) report.AddMetric(new Metric("exportPeakLiveBlocks", streamed.PeakLiveBlocks, "blocks"));
             if (OnnxStage.FallbackWarning(verification) is { } fallback) report.Warn(fallback);
             timings["onnx"] = ReportNumber.Seconds(onnxClock.Elapsed);
         }
@@ -360,13 +362,15 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         report.AddMetric(new Metric("streamedPeakLiveBlocks", checkpoint.PeakLiveBlocks, "blocks"));
         report.AddMetric(new Metric("streamedPeakEstimate", MemoryEstimate.StreamedPeak(checkpoint, 0, dataBytes), "bytes"));
         long compressedBytes = new FileInfo(checkpointPath).Length;
-        if (memoryLimit is { } limit) MemoryEstimate.CheckExport(compressedBytes, dataBytes, limit);
-        report.AddMetric(new Metric("exportPeakEstimate", MemoryEstimate.ExportPeak(compressedBytes, dataBytes), "bytes"));
-        // The compressed model is small (codes, scales, the float embeddings): it is loaded whole for the export.
-        using var model = ModelIO.Load(checkpointPath, kinds);
+        if (memoryLimit is { } limit) MemoryEstimate.CheckExport(checkpoint, compressedBytes, dataBytes, limit);
+        report.AddMetric(new Metric("exportPeakEstimate", MemoryEstimate.ExportPeak(checkpoint, compressedBytes, dataBytes), "bytes"));
+        // The compressed model is never held whole: declared on the meta device for the report's accounting, exported
+        // and verified with its blocks read from the checkpoint one at a time.
+        using var compressed = StreamedCheckpoint.OpenCompressed(checkpointPath, kinds);
+        using var model = compressed.Declare();
         var applied = stageSteps.Select(s => s.Applied).ToList();
         return Finish(request, cancellation, clock, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, input, model, checkpoint.ParameterCount,
-            report, timings, applied, reference, referenceBytes);
+            report, timings, applied, reference, referenceBytes, compressed);
     }
 
     private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target) ResolveSteps(RunRequest request)

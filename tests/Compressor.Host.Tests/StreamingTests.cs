@@ -44,15 +44,61 @@ public sealed class StreamingTests(HostFixture fx) : IClassFixture<HostFixture>
         (code, err) = Rtn(input, streamed, "on");
         Assert.True(code == 0, err);
         Assert.Equal(Sha(Path.Combine(whole, RunPipeline.CheckpointFile)), Sha(Path.Combine(streamed, RunPipeline.CheckpointFile)));
-        Assert.Equal(Sha(Path.Combine(whole, DeployableFolder.OnnxFile)), Sha(Path.Combine(streamed, DeployableFolder.OnnxFile)));
+        AssertStreamedOnnxIsTheWholeExport(whole, streamed);
         var report = JObject.Parse(File.ReadAllText(Path.Combine(streamed, RunPipeline.ReportFile)));
         var metrics = ((JArray)report["metrics"]!).ToDictionary(m => (string)m["name"]!, m => (double)m["value"]!);
         Assert.Equal(1, metrics["streamedPeakLiveBlocks"]);   // never two blocks in memory
+        Assert.Equal(1, metrics["exportPeakLiveBlocks"]);     // nor while exporting and verifying
         Assert.Equal(3, metrics["streamedBlocks"]);
         var wholeMetrics = ((JArray)JObject.Parse(File.ReadAllText(Path.Combine(whole, RunPipeline.ReportFile)))["metrics"]!).ToDictionary(m => (string)m["name"]!, m => (double)m["value"]!);
         Assert.Equal(wholeMetrics["quantizedBitsPerWeight"], metrics["quantizedBitsPerWeight"], 9);
         Assert.Equal(wholeMetrics["quantizedWeights"], metrics["quantizedWeights"]);
         Assert.False(Directory.Exists(Path.Combine(streamed, ".work")), "a finished run removes its work folder");
+    }
+
+    /// <summary>The streamed export (written block by block, every tensor of at least 1 KiB in the side file) is byte for
+    /// byte what the exporter writes for the whole compressed model with external data forced (threshold 0); it loads
+    /// in ONNX Runtime and its outputs match the whole-model run's self-contained <c>model.onnx</c> within
+    /// <see cref="SameGraphDb"/>; and its gate compared every block's output (one parity row per block).</summary>
+    private void AssertStreamedOnnxIsTheWholeExport(string whole, string streamed)
+    {
+        string streamedOnnx = Path.Combine(streamed, DeployableFolder.OnnxFile);
+        Assert.True(File.Exists(streamedOnnx + ".data"), "a streamed export writes its tensors to the side file");
+        string forced = Path.Combine(fx.NewDir("forced-external"), "model.onnx");
+        using (var model = HostFixture.Load(Path.Combine(whole, RunPipeline.CheckpointFile)))
+            Compressor.Engine.Onnx.Export.OnnxExporter.Export(model, forced, HostFixture.Kinds, new Compressor.Engine.Onnx.Export.OnnxExportOptions { ExternalDataThreshold = 0 });
+        Assert.Equal(Sha(forced), Sha(streamedOnnx));
+        Assert.Equal(Sha(forced + ".data"), Sha(streamedOnnx + ".data"));
+        var wholeOut = OrtLogits(Path.Combine(whole, DeployableFolder.OnnxFile));
+        var streamedOut = OrtLogits(streamedOnnx);
+        using (var a = tensor(wholeOut))
+        using (var b = tensor(streamedOut))
+            Assert.True(Compressor.Sdk.Reports.Sqnr.Db(a, b) >= SameGraphDb, $"streamed vs whole-model ONNX logits: {Compressor.Sdk.Reports.Sqnr.Db(a, b):F1} dB");
+        var report = JObject.Parse(File.ReadAllText(Path.Combine(streamed, RunPipeline.ReportFile)));
+        var parity = (JArray)report["verification"]!["layerOutputs"]!;
+        Assert.Equal(3, parity.Count);
+        Assert.All(parity, p => Assert.True((double)p["sqnrDb"]! >= 40, p.ToString()));
+    }
+
+    /// <summary>The same graph and weights, stored inside the file or beside it: ORT computes the same values, so only
+    /// float summation order could differ (none is expected); 120 dB is float32 round-off.</summary>
+    private const double SameGraphDb = 120;
+
+    private static float[] OrtLogits(string path)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        var ids = new long[] { 1, 5, 9, 3, 7, 2 };
+        var inputs = new List<Microsoft.ML.OnnxRuntime.NamedOnnxValue>();
+        foreach (var (name, meta) in session.InputMetadata)
+        {
+            var dims = meta.Dimensions;
+            if (name == "input_ids") inputs.Add(Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(ids, [1, ids.Length])));
+            else if (name == "attention_mask") inputs.Add(Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(Enumerable.Repeat(1L, ids.Length).ToArray(), [1, ids.Length])));
+            else if (name == "position_ids") inputs.Add(Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(Enumerable.Range(0, ids.Length).Select(i => (long)i).ToArray(), [1, ids.Length])));
+            else inputs.Add(Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>([1, dims[1], 0, dims[3]])));
+        }
+        using var outputs = session.Run(inputs, ["logits"]);
+        return outputs.First().AsEnumerable<float>().ToArray();
     }
 
     [Fact]
@@ -84,6 +130,7 @@ public sealed class StreamingTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Contains("2 unit(s) resumed", err);
         Assert.Equal(Sha(Path.Combine(clean, RunPipeline.CheckpointFile)), Sha(Path.Combine(dir, RunPipeline.CheckpointFile)));
         Assert.Equal(Sha(Path.Combine(clean, DeployableFolder.OnnxFile)), Sha(Path.Combine(dir, DeployableFolder.OnnxFile)));
+        Assert.Equal(Sha(Path.Combine(clean, DeployableFolder.OnnxFile) + ".data"), Sha(Path.Combine(dir, DeployableFolder.OnnxFile) + ".data"));
     }
 
     [Fact]

@@ -160,6 +160,27 @@ public sealed class GptModel : LayerContainer, IOnnxExportableModel, IOnnxGraphR
     public string BlockName(int index) => $"transformer.h.{index}";
 
     /// <inheritdoc/>
+    public DecoderCacheStart StartCached(IReadOnlyDictionary<string, Tensor> inputs, int layers)
+    {
+        var (ids, mask, positions, past) = DecoderCache.Inputs(inputs, layers, AttentionHeads, HeadDim);
+        if (positions.numel() > 0 && positions.max().item<long>() >= Context)
+            throw new CompressException(ErrorKind.InvalidInput, $"gpt: position {positions.max().item<long>()} is past the context of {Context}");
+        var trunk = (Trunk)GetChild("transformer");
+        using var scope = NewDisposeScope();
+        var x = ((nn.Module<Tensor, Tensor>)trunk.GetChild("wte")).forward(ids).add(((nn.Module<Tensor, Tensor>)trunk.GetChild("wpe")).forward(positions)).MoveToOuterDisposeScope();
+        var additive = DecoderCache.Mask(mask, ids.shape[1], 0).MoveToOuterDisposeScope();
+        return new DecoderCacheStart(x, [additive], past);
+    }
+
+    /// <inheritdoc/>
+    public (Tensor Hidden, Tensor Key, Tensor Value) BlockCached(nn.Module block, DecoderCacheStart start, Tensor hidden, int index)
+    {
+        if (block is not TransformerBlock b)
+            throw new CompressException(ErrorKind.InvalidInput, $"gpt: transformer.h.{index} was replaced; the key/value-cache decoder needs its blocks");
+        return b.ForwardCached(hidden, start.Side[0], start.Past[index].Key, start.Past[index].Value);
+    }
+
+    /// <inheritdoc/>
     public Tensor Embed(Tensor ids)
     {
         if (ids.shape[^1] > Context)

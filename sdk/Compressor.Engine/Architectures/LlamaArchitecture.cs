@@ -159,6 +159,22 @@ public sealed class LlamaForCausalLM : LayerContainer, IOnnxExportableModel, IOn
         return Logits(Hidden(ids)).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
+    public DecoderCacheStart StartCached(IReadOnlyDictionary<string, Tensor> inputs, int layers)
+    {
+        var (ids, mask, positions, past) = DecoderCache.Inputs(inputs, layers, KeyValueHeads, HeadDim);
+        var (x, cos, sin, additive) = ((LlamaTrunk)GetChild("model")).StartCached(ids, mask, positions);
+        return new DecoderCacheStart(x, [cos, sin, additive], past);
+    }
+
+    /// <inheritdoc/>
+    public (Tensor Hidden, Tensor Key, Tensor Value) BlockCached(nn.Module block, DecoderCacheStart start, Tensor hidden, int index)
+    {
+        if (block is not LlamaDecoderLayer layer)
+            throw new CompressException(ErrorKind.InvalidInput, $"llama: model.layers.{index} was replaced; the key/value-cache decoder needs its decoder layers");
+        return layer.ForwardCached(hidden, start.Side[0], start.Side[1], start.Side[2], start.Past[index].Key, start.Past[index].Value);
+    }
+
     /// <summary>The output head on final (normed) hidden states.</summary>
     private Tensor Logits(Tensor h)
     {
@@ -244,6 +260,13 @@ public sealed class LlamaTrunk : LayerContainer, IOnnxExportable
         var x = Child("embed_tokens").forward(ids);
         x = Child("layers").forward(x);
         return Child("norm").forward(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The key/value-cache computation before the first layer: embeddings, rotary angles, additive mask.</summary>
+    public (Tensor Hidden, Tensor Cos, Tensor Sin, Tensor Mask) StartCached(Tensor ids, Tensor attentionMask, Tensor positions)
+    {
+        var (cos, sin) = _rotary.AnglesAt(positions);
+        return (Child("embed_tokens").forward(ids), cos, sin, DecoderCache.Mask(attentionMask, ids.shape[1], _slidingWindow));
     }
 
     /// <summary>The key/value-cache computation: the final hidden states [B, S, D] of the new tokens and each layer's

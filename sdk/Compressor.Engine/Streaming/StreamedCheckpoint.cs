@@ -27,6 +27,8 @@ public sealed class StreamedCheckpoint : IDisposable
     private readonly bool _foreignLayout;
     private readonly Dictionary<string, CheckpointEntry> _entries;
     private int _live;
+    private IReadOnlyDictionary<string, CompressedLayerEntry> _layers = new Dictionary<string, CompressedLayerEntry>();
+    private IReadOnlyList<AppliedStep> _steps = [];
 
     private StreamedCheckpoint(string path, ArchitectureSpec spec, ICheckpointReader reader, IArchitecture architecture, bool foreignLayout, LayerKindSet kinds)
     {
@@ -41,6 +43,10 @@ public sealed class StreamedCheckpoint : IDisposable
 
     /// <summary>The checkpoint or model folder.</summary>
     public string Path { get; }
+
+    /// <summary>Whether this is a compressed checkpoint (<see cref="OpenCompressed"/>): its blocks and shell hold the
+    /// compressed layers its manifest declares.</summary>
+    public bool IsCompressed => _layers.Count > 0;
 
     /// <summary>The architecture and its complete config.</summary>
     public ArchitectureSpec Spec { get; }
@@ -122,6 +128,45 @@ public sealed class StreamedCheckpoint : IDisposable
         }
     }
 
+    /// <summary>Opens a compressed checkpoint of a decoder (what a streamed run wrote, <c>compressed.safetensors</c>) for
+    /// reading one block at a time: the same checks as <see cref="Open"/> against the model its manifest declares (the
+    /// architecture with every compressed layer rebuilt from its kind and config); <see cref="LoadShell"/> and
+    /// <see cref="LoadBlock"/> then hold those compressed layers with their codes and scales as stored.</summary>
+    /// <exception cref="CompressException">Kind InvalidInput: not a compressed decoder checkpoint, or its tensors disagree with its manifest.</exception>
+    public static StreamedCheckpoint OpenCompressed(string path, LayerKindSet kinds)
+    {
+        ArgumentNullException.ThrowIfNull(kinds);
+        var reader = CheckpointFormats.Open(path);
+        try
+        {
+            if (!reader.Metadata.TryGetValue(CompressionManifest.MetadataKey, out var json))
+                throw new CompressException(ErrorKind.InvalidInput, $"{path}: not a compressed checkpoint (no {CompressionManifest.MetadataKey} metadata)");
+            var manifest = CompressionManifest.FromJson(json);
+            if (manifest.Architecture is null || !IsDecoder(manifest.Architecture))
+                throw new CompressException(ErrorKind.InvalidInput, $"{path}: streaming needs a decoder checkpoint (gpt or llama family)");
+            var spec = ArchitectureRegistry.Spec(manifest.Architecture.Name, manifest.Architecture.Config);
+            var checkpoint = new StreamedCheckpoint(path, spec, reader, ArchitectureRegistry.Get(spec.Name), false, kinds)
+            {
+                _layers = manifest.Layers, _steps = manifest.Steps,
+            };
+            reader = null!;
+            try
+            {
+                checkpoint.Check();
+                return checkpoint;
+            }
+            catch
+            {
+                checkpoint.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            reader?.Dispose();
+        }
+    }
+
     /// <summary>The architecture spec, the weights file and whether it is in its ecosystem's layout.</summary>
     private static (ArchitectureSpec? Spec, string Weights, bool Foreign) Resolve(string path, ForeignModelOptions? foreign)
     {
@@ -154,8 +199,17 @@ public sealed class StreamedCheckpoint : IDisposable
     /// <summary>The whole model on the meta device (no storage): names, shapes and types only. The caller disposes it.</summary>
     public EngineModel Declare()
     {
+        if (IsCompressed) return StreamedOutput.Declare(Spec, Kinds, _layers, _steps);
         using (MetaDevice.Scope())
             return ArchitectureRegistry.CreateModel(Spec, Kinds);
+    }
+
+    /// <summary>Puts the compressed layers <paramref name="inside"/> selects in place in <paramref name="model"/>, built
+    /// from their configs (tensors as initialised, filled afterwards).</summary>
+    private void PlaceCompressed(Sdk.Models.CompressibleModel model, Func<string, bool> inside)
+    {
+        foreach (var (name, e) in _layers.Where(kv => inside(kv.Key)).OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+            model.ReplaceLayer(name, LayerConfigJson.Create(Kinds, e.Kind, e.ConfigVersion, e.Config, name));
     }
 
     private void Check()
@@ -230,6 +284,7 @@ public sealed class StreamedCheckpoint : IDisposable
             var factoryBlock = parent.GetChild(block[(dot + 1)..]);
             parent.ReplaceChild(block[(dot + 1)..], new BlockPlaceholder());
             factoryBlock.Dispose();
+            PlaceCompressed(shell, name => BlockOf(name) < 0);
             Fill(shell.Module, "");
             return shell;
         }
@@ -257,17 +312,29 @@ public sealed class StreamedCheckpoint : IDisposable
             block = parent.GetChild(name[(dot + 1)..]);
             parent.ReplaceChild(name[(dot + 1)..], new BlockPlaceholder());   // so that disposing the factory leaves the block
         }
+        UnitModel unit;
         try
         {
-            if (load) Fill(block, BlockNames[index] + ".");
             _live++;
             PeakLiveBlocks = Math.Max(PeakLiveBlocks, _live);
-            return UnitModel.ForBlock(Spec, Kinds, BlockNames[index], block, () => _live--,
+            unit = UnitModel.ForBlock(Spec, Kinds, BlockNames[index], block, () => _live--,
                 Layout is { } l && l.Blocks.Count == BlockNames.Count ? l.Blocks[index] : null);
         }
         catch
         {
+            _live--;
             block.Dispose();
+            throw;
+        }
+        try
+        {
+            PlaceCompressed(unit, name => BlockOf(name) == index);
+            if (load) Fill(unit.Block!, BlockNames[index] + ".");
+            return unit;
+        }
+        catch
+        {
+            unit.Dispose();
             throw;
         }
     }

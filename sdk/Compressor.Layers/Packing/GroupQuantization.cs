@@ -28,23 +28,50 @@ public static class GroupQuantization
     /// <summary>Integer codes q = clamp(round(w/s) + z, qmin, qmax) for a weight matrix [rows, cols].</summary>
     public static Tensor Quantize(Tensor weight, Tensor scales, Tensor? zeroPoints, int bits, bool signed, int groupSize)
     {
-        using var scope = NewDisposeScope();
-        long cols = weight.shape[1];
+        long rows = weight.shape[0], cols = weight.shape[1];
         var (min, max) = IntPacking.Range(bits, signed);
-        var s = Expand(scales, cols, groupSize);
-        var q = weight.div(s).round();
-        if (zeroPoints is not null) q = q.add(Expand(zeroPoints.to_type(ScalarType.Float32), cols, groupSize));
-        return q.clamp(min, max).to_type(ScalarType.Int32).MoveToOuterDisposeScope();
+        using var noGrad = no_grad();   // integer codes carry no gradient
+        var result = empty([rows, cols], ScalarType.Int32, device: weight.device);
+        // Row by row in chunks (every step is element-wise): the float working copies stay small for large matrices.
+        foreach (var (first, count) in RowChunks(rows, cols))
+        {
+            using var scope = NewDisposeScope();
+            var s = Expand(scales.narrow(0, first, count), cols, groupSize);
+            var q = weight.narrow(0, first, count).div(s).round();
+            if (zeroPoints is not null) q = q.add(Expand(zeroPoints.narrow(0, first, count).to_type(ScalarType.Float32), cols, groupSize));
+            result.narrow(0, first, count).copy_(q.clamp(min, max).to_type(ScalarType.Int32));
+        }
+        return result;
     }
 
     /// <summary>The dense matrix (q − z)·s from integer codes [rows, cols].</summary>
     public static Tensor Dequantize(Tensor codes, Tensor scales, Tensor? zeroPoints, int groupSize)
     {
-        using var scope = NewDisposeScope();
-        long cols = codes.shape[1];
-        var q = codes.to_type(scales.dtype);
-        if (zeroPoints is not null) q = q.sub(Expand(zeroPoints.to_type(scales.dtype), cols, groupSize));
-        return q.mul(Expand(scales, cols, groupSize)).MoveToOuterDisposeScope();
+        long rows = codes.shape[0], cols = codes.shape[1];
+        if (scales.requires_grad)
+        {
+            // Differentiable in the scales (training through the quantizer): one pass, as autograd records it.
+            using var scope = NewDisposeScope();
+            var q = codes.to_type(scales.dtype);
+            if (zeroPoints is not null) q = q.sub(Expand(zeroPoints.to_type(scales.dtype), cols, groupSize));
+            return q.mul(Expand(scales, cols, groupSize)).MoveToOuterDisposeScope();
+        }
+        var result = empty([rows, cols], scales.dtype, device: codes.device);
+        foreach (var (first, count) in RowChunks(rows, cols))
+        {
+            using var scope = NewDisposeScope();
+            var q = codes.narrow(0, first, count).to_type(scales.dtype);
+            if (zeroPoints is not null) q = q.sub(Expand(zeroPoints.narrow(0, first, count).to_type(scales.dtype), cols, groupSize));
+            result.narrow(0, first, count).copy_(q.mul(Expand(scales.narrow(0, first, count), cols, groupSize)));
+        }
+        return result;
+    }
+
+    /// <summary>Row ranges of about 2^22 elements (at least one row).</summary>
+    private static IEnumerable<(long First, long Count)> RowChunks(long rows, long cols)
+    {
+        long step = Math.Max(1, (1L << 22) / Math.Max(1, cols));
+        for (long first = 0; first < rows; first += step) yield return (first, Math.Min(step, rows - first));
     }
 
     /// <summary>Storage bits: packed codes + float32 scales + packed zero points.</summary>

@@ -37,41 +37,70 @@ public static class IntPacking
     public static Tensor Pack(Tensor codes, int bits, bool signed)
     {
         Check(bits);
-        using var scope = NewDisposeScope();
         var (min, max) = Range(bits, signed);
-        var flat = codes.flatten().to_type(ScalarType.Int64).cpu();
-        if (flat.numel() > 0 && (flat.min().item<long>() < min || flat.max().item<long>() > max))
-            throw new ArgumentException($"codes outside the {bits}-bit {(signed ? "signed" : "unsigned")} range {min}..{max}");
+        using var flat = codes.flatten();
+        if (flat.numel() > 0)
+        {
+            using var lo = flat.min();
+            using var hi = flat.max();
+            if (lo.to_type(ScalarType.Int64).item<long>() < min || hi.to_type(ScalarType.Int64).item<long>() > max)
+                throw new ArgumentException($"codes outside the {bits}-bit {(signed ? "signed" : "unsigned")} range {min}..{max}");
+        }
         var (per, wordBytes) = Word(bits);
-        long n = flat.numel(), padded = (n + per - 1) / per * per;
-        var u = flat.bitwise_and(tensor((1L << bits) - 1, device: CPU));
-        if (padded != n) u = nn.functional.pad(u, [0, padded - n]);
-        // Packed on the CPU (exact integer arithmetic, the codes read back for the range check anyway), returned on the codes' device.
-        // One word of lcm(8, b) ≤ 56 bits per row: Σ u_j·2^(b·j), then its bytes, lowest first.
-        var weights = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: CPU);
-        var words = u.reshape(-1, per).mul(weights).sum(1, keepdim: true);
-        var shifts = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: CPU);
-        var bytes = words.div(shifts, RoundingMode.floor).remainder(256).flatten();
-        return bytes.narrow(0, 0, PackedBytes(n, bits)).to_type(ScalarType.Byte).to(codes.device).MoveToOuterDisposeScope();
+        long n = flat.numel();
+        var result = empty(PackedBytes(n, bits), ScalarType.Byte, device: CPU);
+        // Packed on the CPU (exact integer arithmetic), returned on the codes' device. In chunks of whole words, so that
+        // the int64 working copies stay small for large matrices; the bytes are those of one pass.
+        using var weights = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: CPU);
+        using var shifts = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: CPU);
+        using var mask = tensor((1L << bits) - 1, device: CPU);
+        long chunk = Math.Max(1, ChunkElements / per) * per;
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long length = Math.Min(chunk, n - start), padded = (length + per - 1) / per * per;
+            var u = flat.narrow(0, start, length).to_type(ScalarType.Int64).cpu().bitwise_and(mask);
+            if (padded != length) u = nn.functional.pad(u, [0, padded - length]);
+            // One word of lcm(8, b) ≤ 56 bits per row: Σ u_j·2^(b·j), then its bytes, lowest first.
+            var words = u.reshape(-1, per).mul(weights).sum(1, keepdim: true);
+            var bytes = words.div(shifts, RoundingMode.floor).remainder(256).flatten();
+            long offset = start / per * wordBytes, count = Math.Min(bytes.numel(), result.numel() - offset);
+            result.narrow(0, offset, count).copy_(bytes.narrow(0, 0, count));
+        }
+        if (codes.device.type == TorchSharp.DeviceType.CPU) return result;
+        using (result) return result.to(codes.device);
     }
+
+    /// <summary>Elements per chunk of the packing and unpacking working copies (int64: 32 MiB).</summary>
+    private const long ChunkElements = 1L << 22;
 
     /// <summary>Unpacks <paramref name="count"/> codes from a flat uint8 tensor into an int32 tensor.</summary>
     public static Tensor Unpack(Tensor packed, long count, int bits, bool signed)
     {
         Check(bits);
-        using var scope = NewDisposeScope();
         var (per, wordBytes) = Word(bits);
-        var p = packed.flatten().to_type(ScalarType.Int64);
+        using var p = packed.flatten();
         long words = (p.numel() + wordBytes - 1) / wordBytes;
-        if (words * wordBytes != p.numel()) p = nn.functional.pad(p, [0, words * wordBytes - p.numel()]);
-        var byteWeights = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: packed.device);
-        var w = p.reshape(words, wordBytes).mul(byteWeights).sum(1, keepdim: true);
-        var divisors = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: packed.device);
-        var v = w.div(divisors, RoundingMode.floor).remainder(1L << bits).flatten();
-        if (v.numel() < count) throw new ArgumentException($"packed tensor holds {v.numel()} codes, {count} expected");
-        v = v.narrow(0, 0, count);
-        if (signed) v = where(v.ge(1L << (bits - 1)), v.sub(1L << bits), v);
-        return v.to_type(ScalarType.Int32).MoveToOuterDisposeScope();
+        if (words * per < count) throw new ArgumentException($"packed tensor holds {words * per} codes, {count} expected");
+        var result = empty(count, ScalarType.Int32, device: packed.device);
+        using var byteWeights = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: packed.device);
+        using var divisors = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: packed.device);
+        long chunkWords = Math.Max(1, ChunkElements / per);
+        for (long first = 0; first * per < count; first += chunkWords)
+        {
+            using var scope = NewDisposeScope();
+            long take = Math.Min(chunkWords, words - first);
+            long byteStart = first * wordBytes, byteCount = Math.Min(take * wordBytes, p.numel() - byteStart);
+            var b = p.narrow(0, byteStart, byteCount).to_type(ScalarType.Int64);
+            if (byteCount != take * wordBytes) b = nn.functional.pad(b, [0, take * wordBytes - byteCount]);
+            var w = b.reshape(take, wordBytes).mul(byteWeights).sum(1, keepdim: true);
+            var v = w.div(divisors, RoundingMode.floor).remainder(1L << bits).flatten();
+            long codeStart = first * per, n = Math.Min(v.numel(), count - codeStart);
+            v = v.narrow(0, 0, n);
+            if (signed) v = where(v.ge(1L << (bits - 1)), v.sub(1L << bits), v);
+            result.narrow(0, codeStart, n).copy_(v);
+        }
+        return result;
     }
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);

@@ -28,6 +28,10 @@ public sealed record OnnxExportResult(
     /// <summary>What the export was optimised for (<see cref="OnnxExportOptions.Target"/>).</summary>
     public Compressor.Sdk.Layers.ExportTarget Target { get; init; } = Compressor.Sdk.Layers.ExportTarget.Size;
 
+    /// <summary>The graph value each module a streamed export leased (<see cref="OnnxExporter.ExportStreamed"/>) output
+    /// first, by module name in emission order (its blocks' hidden states); empty for a whole-model export.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> LeasedOutputs { get; init; } = [];
+
     /// <summary>Raw bytes of the compressed layers' initializers (codes, scales, zero points, biases).</summary>
     public long CompressedTensorBytes => CompressedLayers.Sum(l => l.Initializers.Sum(n => InitializerBytes.First(kv => kv.Key == n).Value));
 

@@ -31,6 +31,13 @@ public static class OnnxExporter
     public static (ModelProto Model, IReadOnlyList<ExportedCompressedLayer> CompressedLayers, IOnnxExportableModel Root) Build(CompressibleModel model, LayerKindSet kinds,
         OnnxExportOptions? options = null)
     {
+        var (proto, compressed, root, _) = Build(model, kinds, options, null, null);
+        return (proto, compressed, root);
+    }
+
+    private static (ModelProto Model, IReadOnlyList<ExportedCompressedLayer> CompressedLayers, IOnnxExportableModel Root, IReadOnlyList<KeyValuePair<string, IReadOnlyList<string>>> Leased)
+        Build(CompressibleModel model, LayerKindSet kinds, OnnxExportOptions? options, IOnnxModuleSource? moduleSource, ExternalData.Writer? sink)
+    {
         ArgumentNullException.ThrowIfNull(kinds);
         options ??= new OnnxExportOptions();
         if (!model.IsExecutable)
@@ -43,7 +50,7 @@ public static class OnnxExporter
         // A graph written for an opset of its own (an imported model) keeps it, at least 13 (the table's floor);
         // lowerings raise it as far as they need.
         int minimum = options.Opset ?? (root.SourceOpset is { } source ? Math.Clamp(source, 13, OnnxExportOptions.MaximumOpset) : OnnxExportOptions.DefaultOpset);
-        var builder = new OnnxGraphBuilder(minimum, kinds, options.Target);
+        var builder = new OnnxGraphBuilder(minimum, kinds, options.Target) { Source = moduleSource, Sink = sink };
         var graph = new GraphProto { Name = options.GraphName ?? model.ArchitectureName ?? "model" };
         foreach (var input in root.OnnxInputs)
         {
@@ -91,12 +98,12 @@ public static class OnnxExporter
         if (problems.Count > 0)
             throw new CompressException(ErrorKind.VerificationFailed,
                 $"ONNX export: {problems.Count} incompatibilit{(problems.Count == 1 ? "y" : "ies")} with ONNX Runtime {OrtCompatibility.RuntimeVersion} CPU: {string.Join("; ", problems.Take(5))}");
-        return (proto, builder.CompressedLayers, root);
+        return (proto, builder.CompressedLayers, root, builder.LeasedOutputs);
     }
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (atomically; with a side file
     /// <c>path + ".data"</c> when the tensors exceed <see cref="OnnxExportOptions.ExternalDataThreshold"/>).</summary>
-    /// <exception cref="CompressException">As <see cref="Build"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
+    /// <exception cref="CompressException">As <see cref="Build(CompressibleModel, LayerKindSet, OnnxExportOptions?)"/>; an unwritable path (kind <see cref="ErrorKind.OutputFailed"/>).</exception>
     public static OnnxExportResult Export(CompressibleModel model, string path, LayerKindSet kinds, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
@@ -121,6 +128,59 @@ public static class OnnxExporter
         {
             throw new CompressException(ErrorKind.OutputFailed, $"cannot write {path}: {e.Message}");
         }
+        long bytes = new FileInfo(path).Length + (dataPath is null ? 0 : new FileInfo(dataPath).Length);
+        string sha = Sha256(path) + (dataPath is null ? "" : "+" + Sha256(dataPath));
+        var opsets = proto.OpsetImport.ToDictionary(o => o.Domain, o => (int)o.Version);
+        return new OnnxExportResult(Path.GetFullPath(path), dataPath is null ? null : Path.GetFullPath(dataPath), opsets[""], proto.IrVersion, opsets,
+            bytes, sha, sizes, compressed, root.OnnxInputs, root.OnnxOutputs) { Target = options.Target };
+    }
+
+    /// <summary>Exports a decoder whose tensors are not held in memory: <paramref name="declared"/> (the whole model
+    /// on the meta device) gives the graph's structure, and <paramref name="source"/> lends each block, the
+    /// embeddings and the head as they are emitted (<see cref="IOnnxModuleSource"/>). Every initializer of at least
+    /// <see cref="OnnxExportOptions.ExternalDataMinimumBytes"/> goes to the side file <c>path + ".data"</c>, each
+    /// leased module's as soon as it is emitted, so that no more than one block's tensors and their ONNX bytes are
+    /// resident. The files are byte for byte those <see cref="Export"/> writes for the same model held whole with
+    /// <see cref="OnnxExportOptions.ExternalDataThreshold"/> 0 (the same nodes, initializers and side-file offsets, in
+    /// the same order). <see cref="OnnxExportResult.LeasedOutputs"/> names the graph value each leased module output.</summary>
+    /// <exception cref="CompressException">As <see cref="Export"/>.</exception>
+    public static OnnxExportResult ExportStreamed(CompressibleModel declared, IOnnxModuleSource source, string path, LayerKindSet kinds, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        options ??= new OnnxExportOptions();
+        string dataPath = path + ".data";
+        ModelProto? proto = null;
+        IReadOnlyList<ExportedCompressedLayer> compressed = [];
+        IOnnxExportableModel? root = null;
+        IReadOnlyList<KeyValuePair<string, IReadOnlyList<string>>> leased = [];
+        try
+        {
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (directory is not null) Directory.CreateDirectory(directory);
+            AtomicFile.Write(dataPath, stream =>
+            {
+                var writer = new ExternalData.Writer(stream, Path.GetFileName(dataPath), options.ExternalDataMinimumBytes);
+                (proto, compressed, root, leased) = Build(declared, kinds, options, source, writer);
+                foreach (var t in proto.Graph.Initializer) writer.Move(t);
+            });
+            if (proto!.CalculateSize() > OnnxExportOptions.ProtobufLimit)
+                throw new CompressException(ErrorKind.OutputFailed, $"the ONNX graph is over the 2 GiB protobuf limit even with external data ({proto.CalculateSize()} bytes)");
+            AtomicFile.Write(path, s => proto.WriteTo(s));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CompressException(ErrorKind.OutputFailed, $"cannot write {path}: {e.Message}");
+        }
+        return Result(path, dataPath, proto, compressed, root!, options) with
+        {
+            LeasedOutputs = leased.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value[0])).ToList(),
+        };
+    }
+
+    private static OnnxExportResult Result(string path, string? dataPath, ModelProto proto, IReadOnlyList<ExportedCompressedLayer> compressed, IOnnxExportableModel root,
+        OnnxExportOptions options)
+    {
+        var sizes = proto.Graph.Initializer.Select(t => new KeyValuePair<string, long>(t.Name, ExternalData.Length(t))).ToList();
         long bytes = new FileInfo(path).Length + (dataPath is null ? 0 : new FileInfo(dataPath).Length);
         string sha = Sha256(path) + (dataPath is null ? "" : "+" + Sha256(dataPath));
         var opsets = proto.OpsetImport.ToDictionary(o => o.Domain, o => (int)o.Version);

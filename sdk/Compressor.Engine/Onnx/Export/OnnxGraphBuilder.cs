@@ -28,9 +28,40 @@ internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds, Exp
     public List<ExportedCompressedLayer> CompressedLayers { get; } = [];
     public IReadOnlyDictionary<string, int> Opsets => _opsets;
 
-    /// <summary>Emits <paramref name="module"/> named <paramref name="name"/> on <paramref name="inputs"/>: through the
-    /// lowering of its compressed layer kind, its own <see cref="IOnnxExportable"/>, or a leaf emitter.</summary>
+    /// <summary>Where leased modules come from (a streamed export), or null.</summary>
+    public IOnnxModuleSource? Source { get; init; }
+
+    /// <summary>The side file that takes the initializers emitted so far after each leased module (a streamed export), or null.</summary>
+    public ExternalData.Writer? Sink { get; init; }
+
+    /// <summary>The outputs of every leased module, by name, in emission order.</summary>
+    public List<KeyValuePair<string, IReadOnlyList<string>>> LeasedOutputs { get; } = [];
+
+    private int _moved;
+
+    /// <summary>Emits <paramref name="module"/> named <paramref name="name"/> on <paramref name="inputs"/> — or the module
+    /// <see cref="Source"/> leases for it, released once emitted —: through the lowering of its compressed layer kind,
+    /// its own <see cref="IOnnxExportable"/>, or a leaf emitter.</summary>
     public IReadOnlyList<string> Emit(string name, nn.Module module, IReadOnlyList<string> inputs)
+    {
+        if (Source?.Lease(name, module) is not { } lease) return EmitModule(name, module, inputs);
+        try
+        {
+            var outputs = EmitModule(name, lease.Module, inputs);
+            LeasedOutputs.Add(new(name, outputs));
+            if (Sink is not null)
+            {
+                for (; _moved < Initializers.Count; _moved++) Sink.Move(Initializers[_moved]);
+            }
+            return outputs;
+        }
+        finally
+        {
+            lease.Release?.Dispose();
+        }
+    }
+
+    private IReadOnlyList<string> EmitModule(string name, nn.Module module, IReadOnlyList<string> inputs)
     {
         if (module is ICompressedLayer compressed && kinds.TryGet(compressed.Kind, out var lowering))
         {

@@ -35,16 +35,7 @@ public static class OnnxVerifier
     public static VerificationResult Verify(CompressibleModel model, OnnxExportResult export, VerificationOptions? options = null)
     {
         options ??= new VerificationOptions();
-        var failures = new List<string>();
-
-        var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
-        var problems = OrtCompatibility.Check(written);
-        failures.AddRange(problems.Select(p => "incompatible: " + p));
-
-        var sizes = export.CompressedLayers.Select(l => new LayerSizeCheck(l.Name, l.Kind,
-            l.Initializers.Sum(n => export.InitializerBytes.First(kv => kv.Key == n).Value), l.TheoreticalBytes)).ToList();
-        foreach (var s in sizes.Where(s => s.Ratio > options.MaximumSizeRatio))
-            failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
+        var (written, problems, sizes, failures) = Inspect(export, options);
 
         using var scope = NewDisposeScope();
         IReadOnlyList<OnnxVerificationCase> cases = model.Module is IOnnxGraphReference reference
@@ -86,6 +77,44 @@ public static class OnnxVerifier
                 if (training) model.Module.train();
             }
         }
+        var parityValues = export.ExternalDataPath is null && layerExpected.Count > 0
+            ? export.CompressedLayers.Where(l => layerExpected.ContainsKey(l.Name)).Select(l => (l.Name, l.Output)).ToList() : [];
+        return Check(export, options, written, problems, sizes, failures, cases, expected, parityValues, layerExpected);
+    }
+
+    /// <summary>Checks <paramref name="export"/> of a model that was never held whole (a streamed run): the same gate as
+    /// <see cref="Verify"/> (compatibility, sizes, every case at ORT_ENABLE_BASIC and ORT_ENABLE_ALL, fused kernels)
+    /// against TorchSharp outputs computed elsewhere, block by block; and the value each block outputs on the first case
+    /// (<paramref name="blockValues"/>: block name → graph value), compared in dB with <paramref name="blockExpected"/>
+    /// and reported as the per-layer parity rows (one per block).</summary>
+    public static VerificationResult VerifyStreamed(OnnxExportResult export, IReadOnlyList<OnnxVerificationCase> cases,
+        IReadOnlyList<Dictionary<string, (float[] Values, long[] Shape)>> expected, IReadOnlyList<(string Name, string Value)> blockValues,
+        Dictionary<string, (float[] Values, long[] Shape)> blockExpected, VerificationOptions? options = null)
+    {
+        options ??= new VerificationOptions();
+        var (written, problems, sizes, failures) = Inspect(export, options);
+        return Check(export, options, written, problems, sizes, failures, cases, expected.ToArray(), blockValues, blockExpected);
+    }
+
+    private static (ModelProto Written, IReadOnlyList<string> Problems, List<LayerSizeCheck> Sizes, List<string> Failures) Inspect(OnnxExportResult export, VerificationOptions options)
+    {
+        var failures = new List<string>();
+        var written = ModelProto.Parser.ParseFrom(File.ReadAllBytes(export.ModelPath));
+        var problems = OrtCompatibility.Check(written);
+        failures.AddRange(problems.Select(p => "incompatible: " + p));
+
+        var bytes = export.InitializerBytes.GroupBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Value, StringComparer.Ordinal);
+        var sizes = export.CompressedLayers.Select(l => new LayerSizeCheck(l.Name, l.Kind, l.Initializers.Sum(n => bytes[n]), l.TheoreticalBytes)).ToList();
+        foreach (var s in sizes.Where(s => s.Ratio > options.MaximumSizeRatio))
+            failures.Add($"'{s.Layer}' takes {s.Bytes} bytes in the file, {s.Ratio:F3}× its theoretical {s.TheoreticalBytes} (limit {options.MaximumSizeRatio:F2}×)");
+        return (written, problems, sizes, failures);
+    }
+
+    private static VerificationResult Check(OnnxExportResult export, VerificationOptions options, ModelProto written, IReadOnlyList<string> problems, List<LayerSizeCheck> sizes,
+        List<string> failures, IReadOnlyList<OnnxVerificationCase> cases, Dictionary<string, (float[] Values, long[] Shape)>[] expected,
+        IReadOnlyList<(string Name, string Value)> parityValues, Dictionary<string, (float[] Values, long[] Shape)> parityExpected)
+    {
+        var x = cases[0].Inputs;
         var layerParity = new List<LayerParity>();
         bool loads;
         double maxAbs = double.NaN, sqnr = double.NaN, optMaxAbs = double.NaN, optSqnr = double.NaN;
@@ -102,8 +131,8 @@ public static class OnnxVerifier
             (maxAbs, sqnr) = CompareCases(cases, expected, actual, failures, "ORT_ENABLE_BASIC");
             if (double.IsFinite(sqnr) && sqnr < basicFloor || double.IsNaN(sqnr))
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {basicFloor} dB (max abs error {maxAbs:G3})");
-            if (export.ExternalDataPath is null && layerExpected.Count > 0)
-                layerParity.AddRange(LayerOutputs(export, written, x, layerExpected, failures,
+            if (parityValues.Count > 0)
+                layerParity.AddRange(LayerOutputs(export, written, x, parityValues, parityExpected, failures,
                     export.Target == ExportTarget.Speed ? Math.Min(options.MinimumSqnrDb, options.MinimumIntegerLayerSqnrDb) : basicFloor));
         }
         catch (OnnxRuntimeException e)
@@ -150,14 +179,24 @@ public static class OnnxVerifier
     /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
     /// the TorchSharp output captured for that layer.</summary>
     private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, IReadOnlyDictionary<string, Tensor> x,
-        Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
+        IReadOnlyList<(string Name, string Output)> layers, Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
     {
         var copy = written.Clone();
-        var layers = export.CompressedLayers.Where(l => expected.ContainsKey(l.Name)).ToList();
         foreach (var l in layers)
             copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
         using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
-        using var session = new InferenceSession(copy.ToByteArray(), options);
+        // A model with external data is loaded from a file beside its side file, which it names relative to itself.
+        string? copyPath = export.ExternalDataPath is null ? null
+            : Path.Combine(Path.GetDirectoryName(export.ModelPath)!, $".verify-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        InferenceSession session;
+        if (copyPath is null) session = new InferenceSession(copy.ToByteArray(), options);
+        else
+        {
+            File.WriteAllBytes(copyPath, copy.ToByteArray());
+            try { session = new InferenceSession(copyPath, options); }
+            finally { File.Delete(copyPath); }
+        }
+        using var owned = session;
         var feeds = OrtInputs(export, x);
         try
         {
