@@ -11,7 +11,7 @@ public sealed record PreMergeReport(int DeployTokens, int Merged, IReadOnlyList<
 
 /// <summary>One structured layer's pre-merge decision.</summary>
 /// <param name="Name">The layer.</param>
-/// <param name="Kind">Its structured kind (lowrank, blockshuffle, blockdense).</param>
+/// <param name="Kind">Its structured kind (lowrank_linear, blockshuffle_linear, blockdense_linear).</param>
 /// <param name="InFeatures">Inputs.</param>
 /// <param name="OutFeatures">Outputs.</param>
 /// <param name="BreakEvenTokens">The smallest token count (1, 2, 4 … 4096; 4097: never) from which the structured
