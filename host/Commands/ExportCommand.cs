@@ -17,11 +17,16 @@ public static class ExportCommand
         var arch = new Option<string?>("--arch") { Description = "Built-in architecture for a checkpoint that does not name one (mlp, cnn, …)." };
         var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help.Replace("model.onnx", "the ONNX model") };
         exportTarget.AcceptOnlyFromAmong([.. ExportTargets.Names]);
+        var deployTokens = new Option<int>("--deploy-tokens")
+        {
+            Description = "Tokens per inference call the ONNX model is made for (1: a decoder's decoding steps): each structured layer (low-rank, block) is written as its merged dense product where that is faster here at this many tokens (its break-even measured on this machine), else as its factors; the decision is in the output (preMerge). 0: as the checkpoint records.",
+            DefaultValueFactory = _ => 0,
+        };
         var cmd = new Command("export", "Export a checkpoint to ONNX (compressed layers as packed low-bit weights) and verify it on ONNX Runtime: it loads, matches TorchSharp, holds the theoretical bytes, and uses only ops ORT runs.");
         cmd.Arguments.Add(checkpoint);
-        foreach (var o in new Option[] { output, opset, arch, exportTarget }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, opset, arch, exportTarget, deployTokens }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new ExportRequest(pr.GetValue(checkpoint)!, pr.GetValue(output)!, pr.GetValue(opset), pr.GetValue(arch),
-            pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : Compressor.Sdk.Layers.ExportTarget.Size))));
+            pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : Compressor.Sdk.Layers.ExportTarget.Size, pr.GetValue(deployTokens)))));
         return cmd;
     }
 
@@ -31,11 +36,14 @@ public static class ExportCommand
         var result = new ExportPipeline(env.Catalog().Kinds, env.Logger()).Execute(request, env.Cancellation);
         if (env.Json)
         {
-            JsonOutput.Write(env.Out, new ExportOutput(JsonOutput.SchemaVersion, result.Files, result.Onnx, result.Verification));
+            JsonOutput.Write(env.Out, new ExportOutput(JsonOutput.SchemaVersion, result.Files, result.Onnx, result.Verification, result.PreMerge));
             return ExitCode.Success;
         }
         foreach (var f in result.Files) env.Out.WriteLine($"wrote {f}");
         OnnxSummary.Write(env.Out, result.Onnx, result.Verification);
+        if (result.PreMerge is { } p)
+            env.Out.WriteLine($"pre-merge at {p.DeployTokens} token(s) per call: {p.Merged} of {p.Layers.Count} structured layer(s) merged into one dense MatMul" +
+                              (p.Merged > 0 ? $" ({string.Join(", ", p.Layers.Where(l => l.Merged).Take(6).Select(l => l.Name))}{(p.Merged > 6 ? ", …" : "")})" : ""));
         return ExitCode.Success;
     }
 }

@@ -15,11 +15,11 @@ public static class ArchitectureDefaults
 {
     /// <summary>The architectures <c>train</c> builds from scratch and sizes from the data (the registry's others, such
     /// as <c>onnx</c>, only load existing models).</summary>
-    public static readonly IReadOnlyList<string> Trainable = ["mlp", "cnn", "vit", "gpt"];
+    public static readonly IReadOnlyList<string> Trainable = ["mlp", "cnn", "vit", "gpt", "llama"];
 
     /// <summary>Names <c>train</c> accepts: the trainable architectures and their presets.</summary>
     public static IEnumerable<string> Names => ArchitectureRegistry.All.Select(a => a.Name).Where(Trainable.Contains)
-        .Concat(VitArchitecture.Presets.Keys).Concat(Gpt2Architecture.Presets.Keys).Order(StringComparer.Ordinal);
+        .Concat(VitArchitecture.Presets.Keys).Concat(Gpt2Architecture.Presets.Keys).Concat(LlamaArchitecture.Presets.Keys).Order(StringComparer.Ordinal);
 
     /// <summary>The spec for <paramref name="name"/> on <paramref name="info"/>.</summary>
     public static ArchitectureSpec For(string name, DataInfo info, JObject? overrides)
@@ -60,9 +60,14 @@ public static class ArchitectureDefaults
                 config["vocabSize"] = info.VocabularySize;
                 config["context"] = info.SampleShape[0];
                 break;
+            case "llama" when !images:
+                // Rotary positions: no learned table to size, so maxPositions only bounds the exported decoder's cache.
+                config["vocabSize"] = info.VocabularySize;
+                config["maxPositions"] = Math.Max(info.SampleShape[0], 2048);
+                break;
             default:
                 throw new CompressException(ErrorKind.InvalidOptions,
-                    $"architecture '{name}' does not fit {info.Kind.ToString().ToLowerInvariant()} data ({info.Name}); use {(images ? "mlp, cnn or vit" : "gpt")}");
+                    $"architecture '{name}' does not fit {info.Kind.ToString().ToLowerInvariant()} data ({info.Name}); use {(images ? "mlp, cnn or vit" : "gpt or llama")}");
         }
         if (overrides is not null)
             foreach (var p in overrides.Properties()) config[p.Name] = p.Value.DeepClone();

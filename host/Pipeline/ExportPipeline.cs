@@ -18,6 +18,7 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
     /// <exception cref="CompressException">Any user-facing failure, with its kind.</exception>
     public ExportResult Execute(ExportRequest request, CancellationToken cancellation)
     {
+        if (request.DeployTokens < 0) throw new CompressException(ErrorKind.InvalidOptions, $"--deploy-tokens {request.DeployTokens}: give 0 (as the checkpoint records) or the tokens per call, e.g. 1");
         if (ModelFolder.IsFolder(request.CheckpointPath)) return ExecuteFolder(request, cancellation);
         if (!File.Exists(request.CheckpointPath)) throw new CompressException(ErrorKind.InvalidInput, $"{request.CheckpointPath}: no such file");
         string fileName = Path.GetFileName(request.OutputPath);
@@ -32,10 +33,19 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
         cancellation.ThrowIfCancellationRequested();
         using var staging = new OutputStaging(Path.GetDirectoryName(Path.GetFullPath(request.OutputPath))!);
         log.Info($"exporting {fileName} and verifying it on ONNX Runtime");
-        var onnx = OnnxStage.Run(model, staging.PathOf(fileName), kinds, request.Opset, request.Target);
+        var onnx = OnnxStage.Run(model, staging.PathOf(fileName), kinds, request.Opset, request.Target, deployTokens: request.DeployTokens);
         if (OnnxStage.FallbackWarning(onnx.Verification) is { } warning) log.Warn(warning);
+        LogPreMerge(onnx.PreMerge);
         var files = staging.Commit();
-        return new ExportResult(files, onnx.Output, onnx.Verification);
+        return new ExportResult(files, onnx.Output, onnx.Verification, onnx.PreMerge);
+    }
+
+    private void LogPreMerge(Compressor.Host.Results.PreMergeReport? p)
+    {
+        if (p is null) return;
+        foreach (var g in p.Layers.GroupBy(l => (l.Kind, l.InFeatures, l.OutFeatures, l.BreakEvenTokens)))
+            log.Info($"pre-merge: {g.Key.Kind} {g.Key.InFeatures}→{g.Key.OutFeatures} is faster structured from {g.Key.BreakEvenTokens} tokens per call; " +
+                     $"{(g.First().Merged ? "merged" : "kept structured")} for --deploy-tokens {p.DeployTokens} ({g.Count()} layer(s))");
     }
 
     /// <summary>A Hugging Face / timm model folder: <c>--out</c> is a folder that receives the deployable layout
@@ -50,9 +60,10 @@ public sealed class ExportPipeline(LayerKindSet kinds, IPluginLogger log)
         cancellation.ThrowIfCancellationRequested();
         using var staging = new OutputStaging(request.OutputPath);
         log.Info($"exporting {DeployableFolder.OnnxFile} and verifying it on ONNX Runtime");
-        var onnx = OnnxStage.Run(model, staging.PathOf(DeployableFolder.OnnxFile), kinds, request.Opset);
+        var onnx = OnnxStage.Run(model, staging.PathOf(DeployableFolder.OnnxFile), kinds, request.Opset, request.Target, deployTokens: request.DeployTokens);
+        LogPreMerge(onnx.PreMerge);
         DeployableFolder.CopyCompanions(folder, staging.StagingDirectory);
         var files = staging.Commit();
-        return new ExportResult(files, onnx.Output, onnx.Verification);
+        return new ExportResult(files, onnx.Output, onnx.Verification, onnx.PreMerge);
     }
 }

@@ -6,4 +6,4 @@ namespace Compressor.Host.Pipeline;
 /// <param name="Files">The files moved into place.</param>
 /// <param name="Onnx">The ONNX model's files and sizes.</param>
 /// <param name="Verification">What the gate found.</param>
-public sealed record ExportResult(IReadOnlyList<string> Files, OnnxOutput Onnx, OnnxVerification Verification);
+public sealed record ExportResult(IReadOnlyList<string> Files, OnnxOutput Onnx, OnnxVerification Verification, PreMergeReport? PreMerge = null);

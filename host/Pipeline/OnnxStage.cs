@@ -21,7 +21,8 @@ public static class OnnxStage
     /// <param name="Export">What the exporter wrote.</param>
     /// <param name="Output">Its report form (files, sizes, bits per weight).</param>
     /// <param name="Verification">The gate's findings, in report form.</param>
-    public sealed record Result(OnnxExportResult Export, OnnxOutput Output, OnnxVerification Verification);
+    /// <param name="PreMerge">The pre-merge decision at <c>--deploy-tokens</c>, or null.</param>
+    public sealed record Result(OnnxExportResult Export, OnnxOutput Output, OnnxVerification Verification, PreMergeReport? PreMerge = null);
 
     /// <summary>The warning for a speed export whose layers (some) still run float products, or null.</summary>
     public static string? FallbackWarning(OnnxVerification v) => v.FallbackLayers.Count == 0 ? null
@@ -40,17 +41,21 @@ public static class OnnxStage
     public static bool CanExport(CompressibleModel model) => model.IsExecutable && model.Module is IOnnxExportableModel;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (its compressed layers lowered by
-    /// <paramref name="kinds"/>) and verifies it, as one progress task (export, then verification).</summary>
+    /// <paramref name="kinds"/>) and verifies it, as one progress task (export, then verification). With
+    /// <paramref name="deployTokens"/> &gt; 0 the structured layers take the form that is faster at that many tokens per
+    /// call (<see cref="PreMergeChoice"/>).</summary>
     /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
-    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, ExportTarget target = ExportTarget.Size, IProgressReporter? progress = null)
+    public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, ExportTarget target = ExportTarget.Size, IProgressReporter? progress = null,
+        int deployTokens = 0)
     {
         using var task = (progress ?? NullProgressReporter.Instance).Start($"exporting {Path.GetFileName(path)}", 2);
-        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target });
+        var preMerge = PreMergeChoice.Apply(model, deployTokens);
+        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target, DeployTokens = deployTokens });
         task.Advance(1, "verifying on ONNX Runtime");
         var verification = OnnxVerifier.Verify(model, export);
         verification.EnsurePassed();
         task.Advance(1);
-        return new Result(export, SizeAccounting.Of(model).Onnx(export), OnnxVerification.Of(verification));
+        return new Result(export, SizeAccounting.Of(model).Onnx(export), OnnxVerification.Of(verification), preMerge);
     }
 
     /// <summary>Exports and verifies a streamed run's compressed model without holding it whole

@@ -110,7 +110,7 @@ public sealed class CliHelpAndErrorTests(HostFixture fx) : IClassFixture<HostFix
         var help = HostFixture.Cli("train", "--help");
         string line = Lines(help.Out).Single(l => l.TrimStart().StartsWith("<arch>", StringComparison.Ordinal));
         Assert.DoesNotContain("onnx", line);
-        foreach (var name in new[] { "mlp", "cnn", "vit", "gpt", "vit-digits" }) Assert.Contains(name, line);
+        foreach (var name in new[] { "mlp", "cnn", "vit", "gpt", "vit-digits", "llama", "llama-tiny" }) Assert.Contains(name, line);
         var onnx = HostFixture.Cli("train", "onnx", "--data", "digits", "--out", fx.NewDir("t"), "-v", "q");
         Assert.Equal((int)ExitCode.InvalidArguments, onnx.Code);
         Assert.Contains("cannot be trained by 'compress train'", onnx.Err);

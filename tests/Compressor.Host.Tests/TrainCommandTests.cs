@@ -67,4 +67,21 @@ public sealed class TrainLanguageModelTests(HostFixture fx) : IClassFixture<Host
         Assert.True(last < first && last < 3.0, $"validation perplexity {first:F2} → {last:F2}; expected it to fall below 3");
         Assert.Equal(28, (int)JObject.Parse(stdout)["train"]!["architecture"]!["config"]!["vocabSize"]!);
     }
+
+    [Fact]
+    public void TinyLlamaLearnsARepeatingText()
+    {
+        string dir = fx.NewDir("llama");
+        string text = Path.Combine(dir, "text.txt");
+        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 200)));
+        var (code, stdout, stderr) = HostFixture.Cli("train", "llama-tiny", "--data", $"text:{text},context=32", "--out", Path.Combine(dir, "out"),
+            "--epochs", "10", "--format", "json", "-v", "q");
+        Assert.True(code == 0, stderr);
+        var train = JObject.Parse(stdout)["train"]!;
+        var history = (JArray)train["history"]!;
+        double first = (double)history[0]!["EvalPerplexity"]!, last = (double)history[^1]!["EvalPerplexity"]!;
+        Assert.True(last < first && last < 3.0, $"validation perplexity {first:F2} → {last:F2}; expected it to fall below 3");
+        Assert.Equal("llama", (string)train["architecture"]!["name"]!);
+        Assert.Equal(28, (int)train["architecture"]!["config"]!["vocabSize"]!);
+    }
 }

@@ -129,7 +129,7 @@ public static class StructuredFfn
             if (options.DeployTokens > 0)
             {
                 var key = (layer.Kind, layer.InFeatures, layer.OutFeatures);
-                if (!thresholds.TryGetValue(key, out int breakEven)) thresholds[key] = breakEven = PreMergeThreshold.Measure(layer);
+                if (!thresholds.TryGetValue(key, out int breakEven)) thresholds[key] = breakEven = PreMergeDecision.BreakEvenTokens(layer);
                 layer.PreMerged = options.DeployTokens < breakEven;
             }
             context.Report.AddLayer(name, layer, originals[name].Weight);

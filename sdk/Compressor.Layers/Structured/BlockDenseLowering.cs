@@ -5,13 +5,14 @@ namespace Compressor.Layers.Structured;
 
 /// <summary>Lowers <see cref="BlockDenseLinear"/> to Reshape [T, B, N/B] → Transpose → batched MatMul with W1ᵀ
 /// [B, N/B, r/B] → Transpose → Reshape [..., r] → MatMul with lrᵀ [r, M] (+ bias); or to one dense MatMul when the
-/// layer is <see cref="StructuredLinear.PreMerged"/>.</summary>
+/// layer is merged (<see cref="PreMergeDecision.Merged"/>).</summary>
 internal static class BlockDenseLowering
 {
     /// <summary>Adds the nodes computing <paramref name="output"/> from <paramref name="input"/>.</summary>
     public static void Lower(ILoweringContext context, BlockDenseLinear l, string input, string output)
     {
-        if (l.PreMerged)
+        bool merged = PreMergeDecision.Merged(l, context.DeployTokens);
+        if (merged)
         {
             StructuredLowering.PreMerged(context, l, input, output);
             return;

@@ -6,13 +6,14 @@ namespace Compressor.Layers.Structured;
 /// <summary>Lowers <see cref="BlockShuffleLinear"/> to Reshape [T, B, N/B] → Transpose → batched MatMul with
 /// W1ᵀ [B, N/B, q] → the stride permutation (Transpose → Reshape [T, q, B] → Transpose [B, T, q]) → batched MatMul
 /// with W2ᵀ [B, q, M/B] → the interleaved output order (Transpose [T, M/B, B] → Reshape [..., M]) (+ bias); or to
-/// one dense MatMul when the layer is <see cref="StructuredLinear.PreMerged"/>.</summary>
+/// one dense MatMul when <see cref="PreMergeDecision.Merged"/> says so.</summary>
 internal static class BlockShuffleLowering
 {
     /// <summary>Adds the nodes computing <paramref name="output"/> from <paramref name="input"/>.</summary>
     public static void Lower(ILoweringContext context, BlockShuffleLinear l, string input, string output)
     {
-        if (l.PreMerged)
+        bool merged = PreMergeDecision.Merged(l, context.DeployTokens);
+        if (merged)
         {
             StructuredLowering.PreMerged(context, l, input, output);
             return;

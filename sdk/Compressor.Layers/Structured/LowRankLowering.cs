@@ -4,26 +4,27 @@ using Compressor.Sdk.Layers;
 namespace Compressor.Layers.Structured;
 
 /// <summary>Lowers <see cref="LowRankLinear"/> to two MatMuls, x·lr1ᵀ [N, r] → ·lr2ᵀ [r, M] (+ bias), or to one
-/// dense MatMul when the layer is <see cref="StructuredLinear.PreMerged"/>; for <see cref="ExportTarget.Speed"/>, the same
+/// dense MatMul when <see cref="PreMergeDecision.Merged"/> says so; for <see cref="ExportTarget.Speed"/>, the same
 /// products on integer kernels (<see cref="StructuredIntegerLowering"/>).</summary>
 internal static class LowRankLowering
 {
     /// <summary>Adds the nodes computing <paramref name="output"/> from <paramref name="input"/>.</summary>
     public static void Lower(ILoweringContext context, LowRankLinear l, string input, string output)
     {
+        bool merged = PreMergeDecision.Merged(l, context.DeployTokens);
         if (context.Target == ExportTarget.Speed)
         {
-            if (l.PreMerged)
+            if (merged)
             {
-                using var merged = l.DenseWeight();
-                StructuredLowering.FinishWithBias(context, l.Bias, StructuredIntegerLowering.MatMul(context, input, merged, "merged"), output);
+                using var dense = l.DenseWeight();
+                StructuredLowering.FinishWithBias(context, l.Bias, StructuredIntegerLowering.MatMul(context, input, dense, "merged"), output);
                 return;
             }
             string hq = StructuredIntegerLowering.MatMul(context, input, l.Lr1, "lr1");
             StructuredLowering.FinishWithBias(context, l.Bias, StructuredIntegerLowering.MatMul(context, hq, l.Lr2, "lr2"), output);
             return;
         }
-        if (l.PreMerged)
+        if (merged)
         {
             StructuredLowering.PreMerged(context, l, input, output);
             return;

@@ -28,4 +28,11 @@ public interface ILoweringContext
     /// writes it for <see cref="ExportTarget.Speed"/>. A context that does not implement this
     /// member (written against SDK 2.0.0) reports <see cref="ExportTarget.Size"/>.</summary>
     ExportTarget Target => ExportTarget.Size;
+
+    /// <summary>Tokens per inference call the export is made for (<c>compress export --deploy-tokens N</c>; 1 for a
+    /// decoder's decoding steps), so that a lowering with shape-dependent forms picks the faster one at that shape (a
+    /// structured linear: its factors or their merged dense product). 0: not given, every layer keeps the form its
+    /// checkpoint records; the decision is the export's, so a checkpoint does not depend on the machine that made it.
+    /// A context that does not implement this member (written against SDK 2.0.0) reports 0.</summary>
+    int DeployTokens => 0;
 }

@@ -29,6 +29,11 @@ public sealed record OnnxExportOptions
     /// or <see cref="Compressor.Sdk.Layers.ExportTarget.Speed"/> (ONNX Runtime's integer kernels).</summary>
     public Compressor.Sdk.Layers.ExportTarget Target { get; init; } = Compressor.Sdk.Layers.ExportTarget.Size;
 
+    /// <summary>Tokens per inference call the graph is made for, handed to every compressed layer's lowering
+    /// (<see cref="Compressor.Sdk.Layers.ILoweringContext.DeployTokens"/>; 1 for a decoder's decoding steps); 0: not
+    /// given, layers keep the form their checkpoint records.</summary>
+    public int DeployTokens { get; init; }
+
     /// <summary>The graph name (default: the architecture name).</summary>
     public string? GraphName { get; init; }
 }

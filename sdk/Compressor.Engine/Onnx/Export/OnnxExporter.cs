@@ -50,7 +50,7 @@ public static class OnnxExporter
         // A graph written for an opset of its own (an imported model) keeps it, at least 13 (the table's floor);
         // lowerings raise it as far as they need.
         int minimum = options.Opset ?? (root.SourceOpset is { } source ? Math.Clamp(source, 13, OnnxExportOptions.MaximumOpset) : OnnxExportOptions.DefaultOpset);
-        var builder = new OnnxGraphBuilder(minimum, kinds, options.Target) { Source = moduleSource, Sink = sink };
+        var builder = new OnnxGraphBuilder(minimum, kinds, options.Target, options.DeployTokens) { Source = moduleSource, Sink = sink };
         var graph = new GraphProto { Name = options.GraphName ?? model.ArchitectureName ?? "model" };
         foreach (var input in root.OnnxInputs)
         {

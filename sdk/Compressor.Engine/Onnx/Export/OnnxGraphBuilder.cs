@@ -11,9 +11,10 @@ namespace Compressor.Engine.Onnx.Export;
 /// gives the same bytes), unique names, the opsets required, and which initializers each compressed layer added.
 /// Hands out <see cref="IOnnxExportContext"/> views positioned at each module and <see cref="ILoweringContext"/>
 /// views for compressed layers, which their kinds (from <paramref name="kinds"/>) lower.</summary>
-internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds, ExportTarget target = ExportTarget.Size)
+internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds, ExportTarget target = ExportTarget.Size, int deployTokens = 0)
 {
     private readonly ExportTarget _target = target;
+    private readonly int _deployTokens = deployTokens;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly HashSet<string> _initializerNames = new(StringComparer.Ordinal);
     private readonly HashSet<string> _compressedMatMulOutputs = new(StringComparer.Ordinal);
@@ -270,6 +271,8 @@ internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds, Exp
         public string LayerName => layerName;
 
         public ExportTarget Target => builder._target;
+
+        public int DeployTokens => builder._deployTokens;
 
         public string UniqueName(string hint) => builder.Unique(Child(layerName, hint));
 
