@@ -40,12 +40,16 @@ internal static class W8A8Compressor
         if (options.Smoothquant > 0) Smooth(context, options, dense);
 
         Dictionary<string, (float Scale, int ZeroPoint)> ranges = new(StringComparer.Ordinal);
+        Dictionary<string, (float Scale, int ZeroPoint)> outputs = new(StringComparer.Ordinal);
         if (options.ActivationScheme == ActivationScheme.Static)
         {
-            var observers = Observe(context, options, dense);
+            // A static convolution's output is requantized too (QLinearConv, ORT's fast int8 convolution): its grid is
+            // calibrated on what the float layer writes, with the same method as the inputs.
+            var observers = Observe(context, options, dense, observeConvOutputs: true);
             foreach (var (name, o) in observers)
             {
                 ranges[name] = StaticRange.Of(o, options.Calibration, options.Percentile);
+                if (o.Output is { } written) outputs[name] = StaticRange.Of(written, options.Calibration, options.Percentile);
                 o.Dispose();
             }
         }
@@ -74,7 +78,10 @@ internal static class W8A8Compressor
             };
             var q = RoundToNearestQuantizer.Quantize(weight.flatten(1), 8, 0, QuantScheme.Symmetric, options.ClipSearch);
             var (scale, zero) = ranges.GetValueOrDefault(layer.Name, (1f, 128));
-            var replacement = IntegerLayer.FromCodes(geometry, new IntegerFormat(activations), q.Codes, q.Scales.reshape(-1), scale, zero, bias);
+            bool quantizedOutput = outputs.TryGetValue(layer.Name, out var written);
+            var format = new IntegerFormat(activations) { QuantizedOutput = quantizedOutput };
+            var replacement = IntegerLayer.FromCodes(geometry, format, q.Codes, q.Scales.reshape(-1), scale, zero,
+                quantizedOutput ? written.Scale : 1f, quantizedOutput ? written.ZeroPoint : 128, bias);
             context.Report.AddLayer(layer.Name, replacement, weight);
             weights += layer.WeightCount;
             bits += replacement.WeightStorageBits;
@@ -89,7 +96,7 @@ internal static class W8A8Compressor
 
     /// <summary>Runs the calibration batches with an observer in front of each layer; returns the observers (the
     /// layers are back in place).</summary>
-    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers)
+    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers, bool observeConvOutputs = false)
     {
         var model = context.Model;
         var observers = new List<(string, InputObserver)>();
@@ -98,6 +105,7 @@ internal static class W8A8Compressor
             foreach (var layer in layers)
             {
                 var o = new InputObserver((nn.Module<Tensor, Tensor>)layer.Module, context.Seed + observers.Count) { ChannelsLast = layer.Type == LayerType.Linear };
+                if (observeConvOutputs && layer.Type == LayerType.Conv2d) o.Output = new OutputObserver(context.Seed + 100_000 + observers.Count);
                 model.ReplaceLayer(layer.Name, o, disposeOld: false);
                 observers.Add((layer.Name, o));
             }

@@ -66,6 +66,7 @@ public static class OrtCompatibility
         [("", "Mod")] = new(13, Numeric),
         // Integer kernels (IntegerLowering, speed exports): uint8/int8 operands, int32 accumulators.
         [("", "DynamicQuantizeLinear")] = new(11, Float), [("", "MatMulInteger")] = new(10, Quantized8), [("", "ConvInteger")] = new(10, Quantized8),
+        [("", "QLinearConv")] = new(10, Quantized8, Float, Quantized8, Quantized8, Float, Quantized8, Float, Quantized8, [OnnxDataType.Int32]),
         [("com.microsoft", "MatMulIntegerToFloat")] = new(1, Quantized8, Quantized8, Float, Float, Quantized8, Quantized8, Float),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
         // Unpacking of densely packed 3/5/6/7-bit codes and indices (Compressor.Layers DenseUnpacking): uint8 bytes.
