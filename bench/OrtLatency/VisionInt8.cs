@@ -84,6 +84,13 @@ internal static class VisionInt8
             ("rtn W8A8 static, min-max", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0), ExportTarget.Speed),
             ("rtn W8A8 dynamic-tensor", m => Rtn(m, kinds, calibration, ActivationScheme.DynamicTensor, 0), ExportTarget.Speed),
         };
+        if (!vit)
+        {
+            // The QLinearConv form's output grids (ResNet18's convs feed a BatchNormalization, so one output scale per
+            // tensor is coarse for its small channels): the other calibration methods.
+            variants.Add(("rtn W8A8 static, MSE", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0, CalibrationMethod.Mse), ExportTarget.Speed));
+            variants.Add(("rtn W8A8 static, percentile 99.99", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0, CalibrationMethod.Percentile), ExportTarget.Speed));
+        }
         if (vit)
         {
             variants.Add(("rtn W8A8 static min-max + SmoothQuant α 0.5", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0.5), ExportTarget.Speed));
@@ -105,8 +112,8 @@ internal static class VisionInt8
         }
     }
 
-    private static void Rtn(CompressibleModel m, LayerKindSet kinds, IDataSet calibration, ActivationScheme scheme, double alpha) =>
-        Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = scheme, Smoothquant = alpha }, kinds, calibration);
+    private static void Rtn(CompressibleModel m, LayerKindSet kinds, IDataSet calibration, ActivationScheme scheme, double alpha, CalibrationMethod method = CalibrationMethod.MinMax) =>
+        Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = scheme, Smoothquant = alpha, Calibration = method }, kinds, calibration);
 
     /// <summary>StatsQ's QAT rewrite, LSQ scales initialised on calibration batches (no training: the speed of the
     /// shipped form does not depend on the values), then the shipped form.</summary>

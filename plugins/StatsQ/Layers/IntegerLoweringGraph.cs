@@ -19,7 +19,9 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// zero-less grid a·k + a/2 = (a/2)(2k + 1): exact in int8 up to 7 bits; 8-bit zero-less codes (±255) refuse the
 /// target.</item>
 /// <item>Linear: MatMulInteger(x codes, Wᵀ int8, z) → Cast → ×s (per tensor or per token) → ×step → + (b + shift_after·Wᵀ),
-/// the last a constant (the quantizer's shift after the codes is linear).</item>
+/// the last a constant (the quantizer's shift after the codes is linear). With one input scale per tensor or per token
+/// position (every StatsQ linear of a ViT), the fused <c>com.microsoft.MatMulIntegerToFloat</c> instead
+/// (<see cref="FusedLinear"/>).</item>
 /// <item>Attention: q·kᵀ and attn·v as batched MatMulInteger on the per-token (rows) and per-token/per-channel
 /// (columns) scaled codes, rescaled by s_rows ⊗ s_columns.</item>
 /// </list></summary>
@@ -89,6 +91,7 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
     public string Linear(string x, CodedLinear l, string hint)
     {
         var q = l.Input ?? throw new InvalidOperationException("a coded linear without input quantizer has no integer form");
+        if (Fusable(q)) return FusedLinear(x, l, q, hint);
         var (codes, scale) = Codes(x, q, hint + ".input", unsignedOperand: true);
         string w = WeightT(l, hint);
         string acc = g.Node("MatMulInteger", hint + "/matmul_integer", [codes, w, UInt8Zero(q, hint)]);
@@ -104,6 +107,64 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
             var term = after.unsqueeze(0).matmul(w1.t()).squeeze(0);
             constant = constant is null ? term : constant.add(term);
         }
+        return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
+    }
+
+    /// <summary>Whether <paramref name="q"/>'s codes can feed the fused kernel: one scale (per tensor) or one per token
+    /// position ([N, 1], quantized per axis −2).</summary>
+    private static bool Fusable(FrozenActivationQuantizer q) =>
+        q.Scale.numel() == 1 || (q.ScaleShape.Length == 2 && q.ScaleShape[1] == 1);
+
+    /// <summary>A coded linear whose input quantizer has one scale s per tensor or per token position:
+    /// QuantizeLinear(x (+ shift_before), s, z) (per axis −2 for token scales) → Clip(z + Qn, z + Qp) on the uint8
+    /// codes (the quantizer's narrower grid; the same codes as clamping x to [s·Qn, s·Qp] first) →
+    /// <c>com.microsoft.MatMulIntegerToFloat</c>(codes, Wᵀ int8, s or 1, step per output (half of it for the zero-less
+    /// grid's odd codes), z, —, b + shift_after·Wᵀ) — for token scales, the bias after ×s instead: the fused kernel's
+    /// A scale is a scalar. The general form runs MatMulInteger, then Cast and three float passes over the output.</summary>
+    private string FusedLinear(string x, CodedLinear l, FrozenActivationQuantizer q, string hint)
+    {
+        C.RequireOpset("", 21);
+        C.RequireOpset("com.microsoft", 1);
+        if (q.ShiftBefore is { } before) x = g.Node("Add", hint + ".input/shift_before", [x, g.Float(hint + ".input.shift_before", before)]);
+        using var scope = NewDisposeScope();
+        bool perTensor = q.Scale.numel() == 1;
+        int zero = q.Signed ? 128 : 0;
+        string scale, z, codes;
+        if (perTensor)
+        {
+            scale = g.Float(hint + ".input.scale", q.Scale.reshape([]));
+            z = UInt8Zero(q, hint);
+            codes = g.Node("QuantizeLinear", hint + ".input/q", [x, scale, z]);
+        }
+        else
+        {
+            long tokens = q.ScaleShape[0];
+            scale = g.Float(hint + ".input.scale", q.Scale.reshape(tokens));
+            z = C.UniqueName(hint + ".input.zero_points");
+            C.AddInitializer(new OnnxInitializer(z, OnnxDataType.UInt8, [tokens], Enumerable.Repeat((byte)zero, (int)tokens).ToArray()));
+            codes = g.Node("QuantizeLinear", hint + ".input/q", [x, scale, z], new() { ["axis"] = -2L });
+        }
+        if (q.Qn + zero > 0 || q.Qp + zero < 255)
+            codes = g.Node("Clip", hint + ".input/codes", [codes, IntegerLowering.UInt8Scalar(C, hint + ".input.lo", q.Qn + zero), IntegerLowering.UInt8Scalar(C, hint + ".input.hi", q.Qp + zero)]);
+        string w = WeightT(l, hint);
+        var step = (l.ZeroLess ? l.Step.mul(0.5) : l.Step.alias()).reshape(-1);
+        if (step.numel() == 1) step = step.expand(l.OutFeatures).contiguous();
+        Tensor? constant = l.Bias?.detach().clone();
+        if (q.ShiftAfter is { } after)
+        {
+            var w1 = l.DenseWeight();
+            var term = after.unsqueeze(0).matmul(w1.t()).squeeze(0);
+            constant = constant is null ? term : constant.add(term);
+        }
+        string aScale = perTensor ? scale : g.Scalar(1f);
+        string aZero = perTensor ? z : UInt8Zero(q, hint);
+        var inputs = new List<string> { codes, w, aScale, g.Float(hint + ".step", step), aZero };
+        if (constant is not null && perTensor) inputs.AddRange(["", g.Float(hint + ".bias", constant)]);
+        string y = C.UniqueName(hint + "/matmul_integer_to_float");
+        C.AddNode("MatMulIntegerToFloat", inputs, [y], domain: "com.microsoft");
+        if (perTensor) return y;
+        using (var tokenScale = q.Scale.reshape(q.ScaleShape[0], 1))
+            y = g.Node("Mul", hint + "/matmul", [y, g.Float(hint + ".input.token_scale", tokenScale)]);
         return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
     }
 

@@ -38,6 +38,7 @@ internal static class W8A8Compressor
         var dense = layers.Where(l => l.Type is LayerType.Linear or LayerType.Conv2d).ToList();
 
         if (options.Smoothquant > 0) Smooth(context, options, dense);
+        if (options.ActivationScheme == ActivationScheme.Static) FoldNormalizations(context, dense);
 
         Dictionary<string, (float Scale, int ZeroPoint)> ranges = new(StringComparer.Ordinal);
         Dictionary<string, (float Scale, int ZeroPoint)> outputs = new(StringComparer.Ordinal);
@@ -136,6 +137,30 @@ internal static class W8A8Compressor
         {
             foreach (var (name, o) in observers) model.ReplaceLayer(name, o.Inner, disposeOld: false);
         }
+    }
+
+    /// <summary>Static convolutions requantize their output to one uint8 grid (QLinearConv), which cannot hold channels
+    /// of very different ranges: a BatchNormalization that reads a convolution's output is folded into it first (the
+    /// model's function unchanged, checked on a calibration batch as SmoothQuant's folds are).</summary>
+    private static void FoldNormalizations(PluginContext context, IReadOnlyList<LayerInfo> layers)
+    {
+        var model = context.Model;
+        var convs = layers.Where(l => l.Type == LayerType.Conv2d).ToList();
+        if (convs.Count == 0) return;
+        using var probe = FirstBatch(context);
+        using var reference = Output(model, probe);
+        var folded = new List<string>();
+        foreach (var conv in convs)
+            if (model.FoldOutputNormalization(conv.Name) is { } into)
+                folded.Add($"{into} → {conv.Name}");
+        if (folded.Count == 0) return;
+        using var after = Output(model, probe);
+        double db = Sqnr.Db(reference, after);
+        if (db < FoldCheckDb)
+            throw new CompressException(ErrorKind.InvalidInput, $"rtn: folding {folded.Count} BatchNormalization(s) into their convolutions changed the model's output ({db:F1} dB < {FoldCheckDb} dB)");
+        context.Log.Info($"rtn: {folded.Count} BatchNormalization(s) folded into the convolution before them (output SQNR {db:F1} dB)");
+        context.Log.Debug($"rtn: folded {string.Join(", ", folded)}");
+        context.Report.AddMetric(new Metric("foldedNormalizations", folded.Count, "layers"));
     }
 
     /// <summary>SmoothQuant: groups the linear layers by the tensor they read, migrates each group's activation

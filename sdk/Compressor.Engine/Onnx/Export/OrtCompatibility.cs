@@ -56,7 +56,7 @@ public static class OrtCompatibility
         [("", "Pow")] = new(13, Numeric), [("", "Sqrt")] = new(13, Float), [("", "Exp")] = new(13, Float), [("", "Log")] = new(13, Float),
         [("", "Cos")] = new(7, Float), [("", "Sin")] = new(7, Float),
         [("", "Neg")] = new(13, Numeric), [("", "Abs")] = new(13, Numeric), [("", "Reciprocal")] = new(13, Float),
-        [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, Float),
+        [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, [OnnxDataType.Float, OnnxDataType.UInt8, OnnxDataType.Int8]),
         [("", "LeakyRelu")] = new(13, Float), [("", "Softplus")] = new(13, Float), [("", "LogSoftmax")] = new(13, Float),
         [("", "ReduceSum")] = new(13, Numeric, Shape), [("", "ReduceMax")] = new(13, Numeric, Shape), [("", "ReduceMin")] = new(13, Numeric, Shape),
         [("", "BatchNormalization")] = new(13, Float), [("", "MaxPool")] = new(13, Float), [("", "AveragePool")] = new(13, Float),
