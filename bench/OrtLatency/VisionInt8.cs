@@ -26,7 +26,7 @@ namespace OrtLatency;
 /// 224² for ResNet18).</summary>
 internal static class VisionInt8
 {
-    public static void Run(string dir, LayerKindSet kinds, int runs, string what)
+    public static void Run(string dir, LayerKindSet kinds, int runs, string what, string only = "")
     {
         kinds = kinds.With(new StatsQPlugin().LayerKinds);
         bool vit = what == "vit";
@@ -101,7 +101,9 @@ internal static class VisionInt8
             variants.Add(("low-rank 50 % (SVD) + int8 factors", m => LowRank.Apply(m, 0.5), ExportTarget.Speed));
         }
         variants.Add(("rtn 4-bit group 32", m => Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 4, GroupSize = 32 }, kinds, null), ExportTarget.Size));
-        foreach (var (label, apply, target) in variants)
+        // --only a,b: the variants whose label contains one of the words (FP32 and the peer always run).
+        var words = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var (label, apply, target) in variants.Where(v => words.Length == 0 || words.Any(w => v.Label.Contains(w, StringComparison.OrdinalIgnoreCase))))
         {
             using var model = load();
             apply(model);
