@@ -45,7 +45,8 @@ if (mode == "int8")
     else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
     else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18 or profile");
     Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
-    Directory.Delete(work, recursive: true);
+    if (args.Contains("--keep")) Console.WriteLine($"kept the ONNX files in {work} (profile one with: int8 profile --model FILE)");
+    else Directory.Delete(work, recursive: true);
     return;
 }
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }

@@ -116,7 +116,7 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
         q.Scale.numel() == 1 || (q.ScaleShape.Length == 2 && q.ScaleShape[1] == 1);
 
     /// <summary>A coded linear whose input quantizer has one scale s per tensor or per token position:
-    /// QuantizeLinear(x (+ shift_before), s, z) (per axis −2 for token scales) → Clip(z + Qn, z + Qp) on the uint8
+    /// QuantizeLinear(x (+ shift_before), s, z) (for token scales: QuantizeLinear(x / s, 1, z)) → Clip(z + Qn, z + Qp) on the uint8
     /// codes (the quantizer's narrower grid; the same codes as clamping x to [s·Qn, s·Qp] first) →
     /// <c>com.microsoft.MatMulIntegerToFloat</c>(codes, Wᵀ int8, s or 1, step per output (half of it for the zero-less
     /// grid's odd codes), z, —, b + shift_after·Wᵀ) — for token scales, the bias after ×s instead: the fused kernel's
@@ -138,11 +138,13 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
         }
         else
         {
+            // One scale per token position: x / s (broadcast [N, 1]) then QuantizeLinear(·, 1, z) — the same division;
+            // a per-axis QuantizeLinear would need a zero point per token in the file.
             long tokens = q.ScaleShape[0];
-            scale = g.Float(hint + ".input.scale", q.Scale.reshape(tokens));
-            z = C.UniqueName(hint + ".input.zero_points");
-            C.AddInitializer(new OnnxInitializer(z, OnnxDataType.UInt8, [tokens], Enumerable.Repeat((byte)zero, (int)tokens).ToArray()));
-            codes = g.Node("QuantizeLinear", hint + ".input/q", [x, scale, z], new() { ["axis"] = -2L });
+            scale = g.Float(hint + ".input.scale", q.Scale.reshape(tokens, 1));
+            z = UInt8Zero(q, hint);
+            string normalised = g.Node("Div", hint + ".input/normalised", [x, scale]);
+            codes = g.Node("QuantizeLinear", hint + ".input/q", [normalised, g.Scalar(1f), z]);
         }
         if (q.Qn + zero > 0 || q.Qp + zero < 255)
             codes = g.Node("Clip", hint + ".input/codes", [codes, IntegerLowering.UInt8Scalar(C, hint + ".input.lo", q.Qn + zero), IntegerLowering.UInt8Scalar(C, hint + ".input.hi", q.Qp + zero)]);
@@ -157,14 +159,12 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
             constant = constant is null ? term : constant.add(term);
         }
         string aScale = perTensor ? scale : g.Scalar(1f);
-        string aZero = perTensor ? z : UInt8Zero(q, hint);
-        var inputs = new List<string> { codes, w, aScale, g.Float(hint + ".step", step), aZero };
+        var inputs = new List<string> { codes, w, aScale, g.Float(hint + ".step", step), z };
         if (constant is not null && perTensor) inputs.AddRange(["", g.Float(hint + ".bias", constant)]);
         string y = C.UniqueName(hint + "/matmul_integer_to_float");
         C.AddNode("MatMulIntegerToFloat", inputs, [y], domain: "com.microsoft");
         if (perTensor) return y;
-        using (var tokenScale = q.Scale.reshape(q.ScaleShape[0], 1))
-            y = g.Node("Mul", hint + "/matmul", [y, g.Float(hint + ".input.token_scale", tokenScale)]);
+        y = g.Node("Mul", hint + "/matmul", [y, scale]);
         return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
     }
 
