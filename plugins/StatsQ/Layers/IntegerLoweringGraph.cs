@@ -10,8 +10,9 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// kernels"): products whose operands the QAT model quantized run as ONNX MatMulInteger / ConvInteger on the very
 /// integer codes the model computed, and the scales are applied once to the int32 result.
 /// <list type="bullet">
-/// <item>Activation codes: (x + shift_before), clamped to [s·Qn, s·Qp] as the size form does, divided by the scale in
-/// its broadcast shape and rounded by QuantizeLinear(·, 1, z): uint8 with z = 128 for signed codes, z = 0 for
+/// <item>Activation codes: (x + shift_before) divided by the scale in its broadcast shape and rounded by
+/// QuantizeLinear (·, 1, z), then clipped to the quantizer's [Qn, Qp] on the integer codes (the size form's clamp of x to
+/// [s·Qn, s·Qp] gives the same codes): uint8 with z = 128 for signed codes, z = 0 for
 /// unsigned ones (ONNX Runtime's x86 integer kernels take uint8 left operands), int8 with z = 0 for a right operand.
 /// The codes are those of the fake quantizer (the same division, rounded half to even).</item>
 /// <item>Weights: the stored codes k in their container type (int2/int4/int8; Cast to int8 at session load by ORT's
@@ -37,15 +38,29 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
         C.RequireOpset("", 21);
         if (q.ShiftBefore is { } before) x = g.Node("Add", hint + "/shift_before", [x, g.Float(hint + ".shift_before", before)]);
         string scale = g.Float(hint + ".scale", q.Scale);
-        string lo = g.Node("Mul", hint + "/lo", [scale, g.Scalar(q.Qn)]);
-        string hi = g.Node("Mul", hint + "/hi", [scale, g.Scalar(q.Qp)]);
-        string clamped = g.Node("Min", hint + "/clamp", [g.Node("Max", hint + "/clamp_lo", [x, lo]), hi]);
-        string normalised = g.Node("Div", hint + "/normalised", [clamped, scale]);
         int zero = unsignedOperand && q.Signed ? 128 : 0;
         string z = C.UniqueName(hint + ".zero_point");
-        C.AddInitializer(new OnnxInitializer(z, unsignedOperand ? OnnxDataType.UInt8 : OnnxDataType.Int8, [], [(byte)zero]));
+        int type = unsignedOperand ? OnnxDataType.UInt8 : OnnxDataType.Int8;
+        C.AddInitializer(new OnnxInitializer(z, type, [], [(byte)zero]));
         if (!unsignedOperand && !q.Signed) throw new InvalidOperationException("an unsigned quantizer's codes go to the left operand");
-        string codes = g.Node("QuantizeLinear", hint + "/codes", [normalised, g.Scalar(1f), z]);
+        // round(x/s) by QuantizeLinear (the scale in its broadcast shape divides first unless it is one number), then
+        // the quantizer's grid [Qn, Qp] by an integer Clip on the codes: the same codes as clamping x to [s·Qn, s·Qp]
+        // and dividing, in one float pass instead of three.
+        string codes = q.Scale.numel() == 1
+            ? g.Node("QuantizeLinear", hint + "/codes_raw", [x, g.Float(hint + ".scale_scalar", q.Scale.reshape([])), z])
+            : g.Node("QuantizeLinear", hint + "/codes_raw", [g.Node("Div", hint + "/normalised", [x, scale]), g.Scalar(1f), z]);
+        int lo = q.Qn + zero, hi = q.Qp + zero;
+        int min = unsignedOperand ? 0 : -128, max = unsignedOperand ? 255 : 127;
+        if (lo > min || hi < max)
+        {
+            string Bound(string name, int value)
+            {
+                string n = C.UniqueName(hint + name);
+                C.AddInitializer(new OnnxInitializer(n, type, [], [unchecked((byte)(sbyte)value)]));
+                return n;
+            }
+            codes = g.Node("Clip", hint + "/codes", [codes, Bound(".lo", Math.Max(lo, min)), Bound(".hi", Math.Min(hi, max))]);
+        }
         return (codes, scale);
     }
 
