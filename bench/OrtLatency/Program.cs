@@ -41,11 +41,12 @@ if (mode == "int8")
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
     if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"));
     else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
-    else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what);
+    else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""));
     else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
     else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18 or profile");
     Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
-    Directory.Delete(work, recursive: true);
+    if (args.Contains("--keep")) Console.WriteLine($"kept the ONNX files in {work} (profile one with: int8 profile --model FILE)");
+    else Directory.Delete(work, recursive: true);
     return;
 }
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }

@@ -26,7 +26,7 @@ namespace OrtLatency;
 /// 224² for ResNet18).</summary>
 internal static class VisionInt8
 {
-    public static void Run(string dir, LayerKindSet kinds, int runs, string what)
+    public static void Run(string dir, LayerKindSet kinds, int runs, string what, string only = "")
     {
         kinds = kinds.With(new StatsQPlugin().LayerKinds);
         bool vit = what == "vit";
@@ -84,6 +84,13 @@ internal static class VisionInt8
             ("rtn W8A8 static, min-max", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0), ExportTarget.Speed),
             ("rtn W8A8 dynamic-tensor", m => Rtn(m, kinds, calibration, ActivationScheme.DynamicTensor, 0), ExportTarget.Speed),
         };
+        if (!vit)
+        {
+            // The QLinearConv form's output grids (ResNet18's convs feed a BatchNormalization, so one output scale per
+            // tensor is coarse for its small channels): the other calibration methods.
+            variants.Add(("rtn W8A8 static, MSE", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0, CalibrationMethod.Mse), ExportTarget.Speed));
+            variants.Add(("rtn W8A8 static, percentile 99.99", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0, CalibrationMethod.Percentile), ExportTarget.Speed));
+        }
         if (vit)
         {
             variants.Add(("rtn W8A8 static min-max + SmoothQuant α 0.5", m => Rtn(m, kinds, calibration, ActivationScheme.Static, 0.5), ExportTarget.Speed));
@@ -94,7 +101,9 @@ internal static class VisionInt8
             variants.Add(("low-rank 50 % (SVD) + int8 factors", m => LowRank.Apply(m, 0.5), ExportTarget.Speed));
         }
         variants.Add(("rtn 4-bit group 32", m => Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 4, GroupSize = 32 }, kinds, null), ExportTarget.Size));
-        foreach (var (label, apply, target) in variants)
+        // --only a,b: the variants whose label contains one of the words (FP32 and the peer always run).
+        var words = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var (label, apply, target) in variants.Where(v => words.Length == 0 || words.Any(w => v.Label.Contains(w, StringComparison.OrdinalIgnoreCase))))
         {
             using var model = load();
             apply(model);
@@ -105,8 +114,8 @@ internal static class VisionInt8
         }
     }
 
-    private static void Rtn(CompressibleModel m, LayerKindSet kinds, IDataSet calibration, ActivationScheme scheme, double alpha) =>
-        Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = scheme, Smoothquant = alpha }, kinds, calibration);
+    private static void Rtn(CompressibleModel m, LayerKindSet kinds, IDataSet calibration, ActivationScheme scheme, double alpha, CalibrationMethod method = CalibrationMethod.MinMax) =>
+        Int8Bench.RunPlugin(new RtnPlugin(), m, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = scheme, Smoothquant = alpha, Calibration = method }, kinds, calibration);
 
     /// <summary>StatsQ's QAT rewrite, LSQ scales initialised on calibration batches (no training: the speed of the
     /// shipped form does not depend on the values), then the shipped form.</summary>

@@ -25,6 +25,6 @@ public static class ExportTargets
     /// <summary>The option's help text.</summary>
     public const string Help = "What model.onnx is optimised for (recorded in recipe.json): size (default: packed low-bit weights next to float operators) or speed " +
                                "(layers whose inputs are quantized too, e.g. rtn --activation-bits 8 or StatsQ, run on ONNX Runtime's int8 kernels: MatMulIntegerToFloat, " +
-                               "DynamicQuantizeMatMul, MatMulInteger, ConvInteger; layers int8 cannot carry, such as codebooks, are refused with exit code 2; the report names " +
+                               "DynamicQuantizeMatMul, MatMulInteger, QLinearConv, ConvInteger; layers int8 cannot carry, such as codebooks, are refused with exit code 2; the report names " +
                                "layers that fall back to float and, with --data, the speed-up over the input model).";
 }

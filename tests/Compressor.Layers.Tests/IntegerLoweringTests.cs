@@ -46,6 +46,47 @@ public sealed class IntegerLoweringTests(ITestOutputHelper output) : IDisposable
         Check(layer, [2, 3, 9, 9], [2, 8, 5, 5], "conv " + activations, "ConvInteger");
     }
 
+    /// <summary>The requantization tolerance of QLinearConv: MLAS requantizes the int32 sum with a float multiplier
+    /// s_in·s_w/s_out per channel, the TorchSharp layer divides the float product by s_out, so a value that falls next
+    /// to a rounding boundary may land one output code apart (one step s_out); at most this share of the outputs.</summary>
+    private const double MaximumOffByOneCodeShare = 0.01;
+
+    [Fact]
+    public void ConvWithQuantizedOutputRunsOnQLinearConv()
+    {
+        // A static conv whose output is requantized (ResNet-style: the bias on the int32 grid, a calibrated uint8
+        // output grid): the export runs QLinearConv, and ORT agrees with the TorchSharp layer code for code up to the
+        // requantization rounding.
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        var dense = nn.Conv2d(3, 8, 3, stride: 2, padding: 1);
+        var (codes, scales) = IntegerLayer.QuantizeWeight(dense.weight!.detach().flatten(1));
+        float outputScale = 0.01f;
+        var layer = IntegerLayer.FromCodes(Conv2dGeometry.Of(dense), new IntegerFormat(ActivationQuantization.Static) { QuantizedOutput = true },
+            codes, scales, 0.03f, 120, outputScale, 100, dense.bias);
+        var model = SingleLayerModel.Wrap(layer, [2, 3, 9, 9], [2, 8, 5, 5]);
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "qlinearconv.onnx"), Kinds.BuiltIn, new OnnxExportOptions { Target = ExportTarget.Speed });
+        var x = OnnxVerifier.SampleInput(export.Inputs[0], seed: 3);
+        var expected = model.Forward(x);
+        foreach (var level in new[] { GraphOptimizationLevel.ORT_ENABLE_BASIC, GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            var (values, shape) = OnnxVerifier.Run(export, new Dictionary<string, Tensor> { [export.Inputs[0].Name] = x }, level, null)[export.Outputs[0].Name];
+            var codesApart = tensor(values).reshape(shape).sub(expected).abs().div(outputScale).round();
+            double offByOne = codesApart.gt(0).to_type(ScalarType.Float32).mean().item<float>();
+            output.WriteLine($"{level}: {offByOne:P2} of outputs one code apart, max {codesApart.max().item<float>()} codes");
+            Assert.True(codesApart.max().item<float>() <= 1, $"{level}: an output more than one code apart");
+            Assert.True(offByOne <= MaximumOffByOneCodeShare, $"{level}: {offByOne:P2} of the outputs one code apart (limit {MaximumOffByOneCodeShare:P0})");
+        }
+        var result = OnnxVerifier.Verify(model, export);
+        Assert.True(result.Passed, string.Join("; ", result.Failures));
+        var k = Assert.Single(result.LayerKernels);
+        output.WriteLine($"kernels {string.Join(", ", k.Kernels.Select(kv => $"{kv.Key}×{kv.Value}"))}, BASIC {result.SqnrDb:F1} dB, ALL {result.OptimizedSqnrDb:F1} dB");
+        Assert.Equal(LayerKernel.Integer, k.Form);
+        Assert.True(k.Kernels.Keys.Any(kernel => kernel is "QLinearConv" or "com.microsoft.QLinearConv"), "no QLinearConv in the optimised graph");
+        Assert.DoesNotContain("ConvInteger", k.Kernels.Keys);
+        Assert.Equal(export.CompressedTheoreticalBytes, export.CompressedTensorBytes);
+    }
+
     [Fact]
     public void CodebookLayersRefuseTheSpeedTargetNamingTheLayer()
     {

@@ -78,4 +78,34 @@ public sealed class RtnW8A8Tests(ITestOutputHelper output) : IDisposable
         Assert.True(result.Passed, string.Join("; ", result.Failures));
         Assert.All(result.LayerKernels, k => Assert.Equal(LayerKernel.Integer, k.Form));
     }
+
+    /// <summary>rtn static W8A8 on a small CNN (digits): each convolution calibrates an output grid too and runs on
+    /// QLinearConv (read back from ORT's optimised graph, none left on ConvInteger), and ORT agrees with the TorchSharp
+    /// model within the gate (the codes are the model's; only float summation order differs).</summary>
+    [Fact]
+    public void StaticConvolutionsRunOnQLinearConv()
+    {
+        using var model = Compressor.Sdk.Testing.TinyModels.Cnn(3, kinds: RtnKinds.All);
+        using var data = DataSources.Open("digits", 0);
+        new RtnPlugin().Run(new PluginContext
+        {
+            Model = model, Data = new PluginData(null, data.Calibration, null), Resume = new FolderResumeStore(_dir, RtnKinds.All), Report = new ReportBuilder(),
+        }, new RtnOptions { WeightBits = 8, GroupSize = 0, ActivationBits = 8, ActivationScheme = ActivationScheme.Static, CalibrationBatches = 2 });
+        var convs = model.CompressedLayers().Where(l => l.Layer is IntegerLayer { Geometry: Compressor.Layers.Geometry.Conv2dGeometry }).ToList();
+        Assert.NotEmpty(convs);
+        Assert.All(convs, l => Assert.True(((IntegerLayer)l.Layer).Format.QuantizedOutput, $"{l.Name}: no output grid"));
+
+        var export = OnnxExporter.Export(model, Path.Combine(_dir, "cnn-static.onnx"), RtnKinds.All, new OnnxExportOptions { Target = ExportTarget.Speed });
+        var result = OnnxVerifier.Verify(model, export);
+        output.WriteLine($"BASIC {result.SqnrDb:F1} dB, ALL {result.OptimizedSqnrDb:F1} dB; " +
+                         string.Join("; ", result.LayerKernels.Select(k => $"{k.Layer}: {string.Join(", ", k.Kernels.Select(p => $"{p.Key}×{p.Value}"))}")));
+        Assert.True(result.Passed, string.Join("; ", result.Failures));
+        foreach (var conv in convs)
+        {
+            var k = result.LayerKernels.Single(x => x.Layer == conv.Name);
+            Assert.Equal(LayerKernel.Integer, k.Form);
+            Assert.Contains(k.Kernels.Keys, op => op is "QLinearConv" or "com.microsoft.QLinearConv");
+            Assert.DoesNotContain("ConvInteger", k.Kernels.Keys);
+        }
+    }
 }

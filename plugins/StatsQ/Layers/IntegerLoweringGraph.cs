@@ -10,8 +10,9 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// kernels"): products whose operands the QAT model quantized run as ONNX MatMulInteger / ConvInteger on the very
 /// integer codes the model computed, and the scales are applied once to the int32 result.
 /// <list type="bullet">
-/// <item>Activation codes: (x + shift_before), clamped to [s·Qn, s·Qp] as the size form does, divided by the scale in
-/// its broadcast shape and rounded by QuantizeLinear(·, 1, z): uint8 with z = 128 for signed codes, z = 0 for
+/// <item>Activation codes: (x + shift_before) divided by the scale in its broadcast shape and rounded by
+/// QuantizeLinear (·, 1, z), then clipped to the quantizer's [Qn, Qp] on the integer codes (the size form's clamp of x to
+/// [s·Qn, s·Qp] gives the same codes): uint8 with z = 128 for signed codes, z = 0 for
 /// unsigned ones (ONNX Runtime's x86 integer kernels take uint8 left operands), int8 with z = 0 for a right operand.
 /// The codes are those of the fake quantizer (the same division, rounded half to even).</item>
 /// <item>Weights: the stored codes k in their container type (int2/int4/int8; Cast to int8 at session load by ORT's
@@ -19,7 +20,9 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// zero-less grid a·k + a/2 = (a/2)(2k + 1): exact in int8 up to 7 bits; 8-bit zero-less codes (±255) refuse the
 /// target.</item>
 /// <item>Linear: MatMulInteger(x codes, Wᵀ int8, z) → Cast → ×s (per tensor or per token) → ×step → + (b + shift_after·Wᵀ),
-/// the last a constant (the quantizer's shift after the codes is linear).</item>
+/// the last a constant (the quantizer's shift after the codes is linear). With one input scale per tensor or per token
+/// position (every StatsQ linear of a ViT), the fused <c>com.microsoft.MatMulIntegerToFloat</c> instead
+/// (<see cref="FusedLinear"/>).</item>
 /// <item>Attention: q·kᵀ and attn·v as batched MatMulInteger on the per-token (rows) and per-token/per-channel
 /// (columns) scaled codes, rescaled by s_rows ⊗ s_columns.</item>
 /// </list></summary>
@@ -35,15 +38,29 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
         C.RequireOpset("", 21);
         if (q.ShiftBefore is { } before) x = g.Node("Add", hint + "/shift_before", [x, g.Float(hint + ".shift_before", before)]);
         string scale = g.Float(hint + ".scale", q.Scale);
-        string lo = g.Node("Mul", hint + "/lo", [scale, g.Scalar(q.Qn)]);
-        string hi = g.Node("Mul", hint + "/hi", [scale, g.Scalar(q.Qp)]);
-        string clamped = g.Node("Min", hint + "/clamp", [g.Node("Max", hint + "/clamp_lo", [x, lo]), hi]);
-        string normalised = g.Node("Div", hint + "/normalised", [clamped, scale]);
         int zero = unsignedOperand && q.Signed ? 128 : 0;
         string z = C.UniqueName(hint + ".zero_point");
-        C.AddInitializer(new OnnxInitializer(z, unsignedOperand ? OnnxDataType.UInt8 : OnnxDataType.Int8, [], [(byte)zero]));
+        int type = unsignedOperand ? OnnxDataType.UInt8 : OnnxDataType.Int8;
+        C.AddInitializer(new OnnxInitializer(z, type, [], [(byte)zero]));
         if (!unsignedOperand && !q.Signed) throw new InvalidOperationException("an unsigned quantizer's codes go to the left operand");
-        string codes = g.Node("QuantizeLinear", hint + "/codes", [normalised, g.Scalar(1f), z]);
+        // round(x/s) by QuantizeLinear (the scale in its broadcast shape divides first unless it is one number), then
+        // the quantizer's grid [Qn, Qp] by an integer Clip on the codes: the same codes as clamping x to [s·Qn, s·Qp]
+        // and dividing, in one float pass instead of three.
+        string codes = q.Scale.numel() == 1
+            ? g.Node("QuantizeLinear", hint + "/codes_raw", [x, g.Float(hint + ".scale_scalar", q.Scale.reshape([])), z])
+            : g.Node("QuantizeLinear", hint + "/codes_raw", [g.Node("Div", hint + "/normalised", [x, scale]), g.Scalar(1f), z]);
+        int lo = q.Qn + zero, hi = q.Qp + zero;
+        int min = unsignedOperand ? 0 : -128, max = unsignedOperand ? 255 : 127;
+        if (lo > min || hi < max)
+        {
+            string Bound(string name, int value)
+            {
+                string n = C.UniqueName(hint + name);
+                C.AddInitializer(new OnnxInitializer(n, type, [], [unchecked((byte)(sbyte)value)]));
+                return n;
+            }
+            codes = g.Node("Clip", hint + "/codes", [codes, Bound(".lo", Math.Max(lo, min)), Bound(".hi", Math.Min(hi, max))]);
+        }
         return (codes, scale);
     }
 
@@ -89,6 +106,7 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
     public string Linear(string x, CodedLinear l, string hint)
     {
         var q = l.Input ?? throw new InvalidOperationException("a coded linear without input quantizer has no integer form");
+        if (Fusable(q)) return FusedLinear(x, l, q, hint);
         var (codes, scale) = Codes(x, q, hint + ".input", unsignedOperand: true);
         string w = WeightT(l, hint);
         string acc = g.Node("MatMulInteger", hint + "/matmul_integer", [codes, w, UInt8Zero(q, hint)]);
@@ -104,6 +122,64 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
             var term = after.unsqueeze(0).matmul(w1.t()).squeeze(0);
             constant = constant is null ? term : constant.add(term);
         }
+        return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
+    }
+
+    /// <summary>Whether <paramref name="q"/>'s codes can feed the fused kernel: one scale (per tensor) or one per token
+    /// position ([N, 1], quantized per axis −2).</summary>
+    private static bool Fusable(FrozenActivationQuantizer q) =>
+        q.Scale.numel() == 1 || (q.ScaleShape.Length == 2 && q.ScaleShape[1] == 1);
+
+    /// <summary>A coded linear whose input quantizer has one scale s per tensor or per token position:
+    /// QuantizeLinear(x (+ shift_before), s, z) (for token scales: QuantizeLinear(x / s, 1, z)) → Clip(z + Qn, z + Qp) on the uint8
+    /// codes (the quantizer's narrower grid; the same codes as clamping x to [s·Qn, s·Qp] first) →
+    /// <c>com.microsoft.MatMulIntegerToFloat</c>(codes, Wᵀ int8, s or 1, step per output (half of it for the zero-less
+    /// grid's odd codes), z, —, b + shift_after·Wᵀ) — for token scales, the bias after ×s instead: the fused kernel's
+    /// A scale is a scalar. The general form runs MatMulInteger, then Cast and three float passes over the output.</summary>
+    private string FusedLinear(string x, CodedLinear l, FrozenActivationQuantizer q, string hint)
+    {
+        C.RequireOpset("", 21);
+        C.RequireOpset("com.microsoft", 1);
+        if (q.ShiftBefore is { } before) x = g.Node("Add", hint + ".input/shift_before", [x, g.Float(hint + ".input.shift_before", before)]);
+        using var scope = NewDisposeScope();
+        bool perTensor = q.Scale.numel() == 1;
+        int zero = q.Signed ? 128 : 0;
+        string scale, z, codes;
+        if (perTensor)
+        {
+            scale = g.Float(hint + ".input.scale", q.Scale.reshape([]));
+            z = UInt8Zero(q, hint);
+            codes = g.Node("QuantizeLinear", hint + ".input/q", [x, scale, z]);
+        }
+        else
+        {
+            // One scale per token position: x / s (broadcast [N, 1]) then QuantizeLinear(·, 1, z) — the same division;
+            // a per-axis QuantizeLinear would need a zero point per token in the file.
+            long tokens = q.ScaleShape[0];
+            scale = g.Float(hint + ".input.scale", q.Scale.reshape(tokens, 1));
+            z = UInt8Zero(q, hint);
+            string normalised = g.Node("Div", hint + ".input/normalised", [x, scale]);
+            codes = g.Node("QuantizeLinear", hint + ".input/q", [normalised, g.Scalar(1f), z]);
+        }
+        if (q.Qn + zero > 0 || q.Qp + zero < 255)
+            codes = g.Node("Clip", hint + ".input/codes", [codes, IntegerLowering.UInt8Scalar(C, hint + ".input.lo", q.Qn + zero), IntegerLowering.UInt8Scalar(C, hint + ".input.hi", q.Qp + zero)]);
+        string w = WeightT(l, hint);
+        var step = (l.ZeroLess ? l.Step.mul(0.5) : l.Step.alias()).reshape(-1);
+        if (step.numel() == 1) step = step.expand(l.OutFeatures).contiguous();
+        Tensor? constant = l.Bias?.detach().clone();
+        if (q.ShiftAfter is { } after)
+        {
+            var w1 = l.DenseWeight();
+            var term = after.unsqueeze(0).matmul(w1.t()).squeeze(0);
+            constant = constant is null ? term : constant.add(term);
+        }
+        string aScale = perTensor ? scale : g.Scalar(1f);
+        var inputs = new List<string> { codes, w, aScale, g.Float(hint + ".step", step), z };
+        if (constant is not null && perTensor) inputs.AddRange(["", g.Float(hint + ".bias", constant)]);
+        string y = C.UniqueName(hint + "/matmul_integer_to_float");
+        C.AddNode("MatMulIntegerToFloat", inputs, [y], domain: "com.microsoft");
+        if (perTensor) return y;
+        y = g.Node("Mul", hint + "/matmul", [y, scale]);
         return constant is null ? y : g.Node("Add", hint + "/bias_add", [y, g.Float(hint + ".bias", constant)]);
     }
 

@@ -40,6 +40,9 @@ internal sealed class InputObserver : nn.Module<Tensor, Tensor>
     /// <summary>Whether the input is channels-last (a linear's [..., C]); a convolution's is [N, C, H, W].</summary>
     public bool ChannelsLast { get; set; } = true;
 
+    /// <summary>When set, also records what the layer writes (a static convolution's output grid).</summary>
+    public OutputObserver? Output { get; set; }
+
     /// <summary>The sampled values, flat (a new tensor).</summary>
     public Tensor Samples() => _samples.Count == 0 ? empty(0, device: CPU) : cat(_samples, 0);
 
@@ -67,7 +70,9 @@ internal sealed class InputObserver : nn.Module<Tensor, Tensor>
                 _sampled += take.numel();
             }
         }
-        return _inner.forward(x);
+        var y = _inner.forward(x);
+        Output?.Observe(y);
+        return y;
     }
 
     protected override void Dispose(bool disposing)
@@ -76,6 +81,7 @@ internal sealed class InputObserver : nn.Module<Tensor, Tensor>
         {
             foreach (var s in _samples) s.Dispose();
             ChannelMax?.Dispose();
+            Output?.Dispose();
             _random.Dispose();
         }
         base.Dispose(disposing);

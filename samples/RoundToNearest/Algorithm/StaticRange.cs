@@ -10,13 +10,20 @@ internal static class StaticRange
     public static readonly double[] MseFactors = Enumerable.Range(0, 60).Select(k => Math.Pow(0.95, k)).ToArray();
 
     /// <summary>The scale and zero point for <paramref name="observer"/>'s values.</summary>
-    public static (float Scale, int ZeroPoint) Of(InputObserver observer, CalibrationMethod method, double percentile)
+    public static (float Scale, int ZeroPoint) Of(InputObserver observer, CalibrationMethod method, double percentile) =>
+        Of(observer.Min, observer.Max, observer.Samples, method, percentile);
+
+    /// <summary>The scale and zero point for the values <paramref name="observer"/> saw a layer write.</summary>
+    public static (float Scale, int ZeroPoint) Of(OutputObserver observer, CalibrationMethod method, double percentile) =>
+        Of(observer.Min, observer.Max, observer.Samples, method, percentile);
+
+    private static (float Scale, int ZeroPoint) Of(float min, float max, Func<Tensor> samples, CalibrationMethod method, double percentile)
     {
         using var scope = NewDisposeScope();
-        double lo = Math.Min(0, observer.Min), hi = Math.Max(0, observer.Max);
+        double lo = Math.Min(0, min), hi = Math.Max(0, max);
         if (method == CalibrationMethod.Percentile)
         {
-            var sorted = observer.Samples().sort().Values;
+            var sorted = samples().sort().Values;
             long n = sorted.numel();
             double At(double q) => sorted[(long)Math.Clamp(Math.Round(q * (n - 1)), 0, n - 1)].item<float>();
             lo = Math.Min(0, At(1 - percentile / 100));
@@ -24,7 +31,7 @@ internal static class StaticRange
         }
         else if (method == CalibrationMethod.Mse)
         {
-            var x = observer.Samples();
+            var x = samples();
             double best = double.PositiveInfinity, bestFactor = 1;
             foreach (double f in MseFactors)
             {

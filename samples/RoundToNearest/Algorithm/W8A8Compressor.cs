@@ -38,14 +38,19 @@ internal static class W8A8Compressor
         var dense = layers.Where(l => l.Type is LayerType.Linear or LayerType.Conv2d).ToList();
 
         if (options.Smoothquant > 0) Smooth(context, options, dense);
+        if (options.ActivationScheme == ActivationScheme.Static) FoldNormalizations(context, dense);
 
         Dictionary<string, (float Scale, int ZeroPoint)> ranges = new(StringComparer.Ordinal);
+        Dictionary<string, (float Scale, int ZeroPoint)> outputs = new(StringComparer.Ordinal);
         if (options.ActivationScheme == ActivationScheme.Static)
         {
-            var observers = Observe(context, options, dense);
+            // A static convolution's output is requantized too (QLinearConv, ORT's fast int8 convolution): its grid is
+            // calibrated on what the float layer writes, with the same method as the inputs.
+            var observers = Observe(context, options, dense, observeConvOutputs: true);
             foreach (var (name, o) in observers)
             {
                 ranges[name] = StaticRange.Of(o, options.Calibration, options.Percentile);
+                if (o.Output is { } written) outputs[name] = StaticRange.Of(written, options.Calibration, options.Percentile);
                 o.Dispose();
             }
         }
@@ -74,7 +79,10 @@ internal static class W8A8Compressor
             };
             var q = RoundToNearestQuantizer.Quantize(weight.flatten(1), 8, 0, QuantScheme.Symmetric, options.ClipSearch);
             var (scale, zero) = ranges.GetValueOrDefault(layer.Name, (1f, 128));
-            var replacement = IntegerLayer.FromCodes(geometry, new IntegerFormat(activations), q.Codes, q.Scales.reshape(-1), scale, zero, bias);
+            bool quantizedOutput = outputs.TryGetValue(layer.Name, out var written);
+            var format = new IntegerFormat(activations) { QuantizedOutput = quantizedOutput };
+            var replacement = IntegerLayer.FromCodes(geometry, format, q.Codes, q.Scales.reshape(-1), scale, zero,
+                quantizedOutput ? written.Scale : 1f, quantizedOutput ? written.ZeroPoint : 128, bias);
             context.Report.AddLayer(layer.Name, replacement, weight);
             weights += layer.WeightCount;
             bits += replacement.WeightStorageBits;
@@ -89,7 +97,7 @@ internal static class W8A8Compressor
 
     /// <summary>Runs the calibration batches with an observer in front of each layer; returns the observers (the
     /// layers are back in place).</summary>
-    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers)
+    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers, bool observeConvOutputs = false)
     {
         var model = context.Model;
         var observers = new List<(string, InputObserver)>();
@@ -98,6 +106,7 @@ internal static class W8A8Compressor
             foreach (var layer in layers)
             {
                 var o = new InputObserver((nn.Module<Tensor, Tensor>)layer.Module, context.Seed + observers.Count) { ChannelsLast = layer.Type == LayerType.Linear };
+                if (observeConvOutputs && layer.Type == LayerType.Conv2d) o.Output = new OutputObserver(context.Seed + 100_000 + observers.Count);
                 model.ReplaceLayer(layer.Name, o, disposeOld: false);
                 observers.Add((layer.Name, o));
             }
@@ -128,6 +137,30 @@ internal static class W8A8Compressor
         {
             foreach (var (name, o) in observers) model.ReplaceLayer(name, o.Inner, disposeOld: false);
         }
+    }
+
+    /// <summary>Static convolutions requantize their output to one uint8 grid (QLinearConv), which cannot hold channels
+    /// of very different ranges: a BatchNormalization that reads a convolution's output is folded into it first (the
+    /// model's function unchanged, checked on a calibration batch as SmoothQuant's folds are).</summary>
+    private static void FoldNormalizations(PluginContext context, IReadOnlyList<LayerInfo> layers)
+    {
+        var model = context.Model;
+        var convs = layers.Where(l => l.Type == LayerType.Conv2d).ToList();
+        if (convs.Count == 0) return;
+        using var probe = FirstBatch(context);
+        using var reference = Output(model, probe);
+        var folded = new List<string>();
+        foreach (var conv in convs)
+            if (model.FoldOutputNormalization(conv.Name) is { } into)
+                folded.Add($"{into} → {conv.Name}");
+        if (folded.Count == 0) return;
+        using var after = Output(model, probe);
+        double db = Sqnr.Db(reference, after);
+        if (db < FoldCheckDb)
+            throw new CompressException(ErrorKind.InvalidInput, $"rtn: folding {folded.Count} BatchNormalization(s) into their convolutions changed the model's output ({db:F1} dB < {FoldCheckDb} dB)");
+        context.Log.Info($"rtn: {folded.Count} BatchNormalization(s) folded into the convolution before them (output SQNR {db:F1} dB)");
+        context.Log.Debug($"rtn: folded {string.Join(", ", folded)}");
+        context.Report.AddMetric(new Metric("foldedNormalizations", folded.Count, "layers"));
     }
 
     /// <summary>SmoothQuant: groups the linear layers by the tensor they read, migrates each group's activation

@@ -11,7 +11,10 @@ namespace Compressor.Layers.Integer;
 /// (float32 [rows]), <c>input_scale</c> (float32 [1]) and <c>input_zero_point</c> (uint8 [1]) when static, and
 /// <c>bias</c>. Forward: the input quantized exactly as the ONNX operators of the lowering do
 /// (<see cref="IntegerActivation"/>), then the geometry's product with the dequantized weight — the value ONNX
-/// Runtime's integer kernels compute, which sum the codes in int32 and scale once.</summary>
+/// Runtime's integer kernels compute, which sum the codes in int32 and scale once. With
+/// <see cref="IntegerFormat.QuantizedOutput"/> (a static conv2d), also <c>output_scale</c> (float32 [1]) and
+/// <c>output_zero_point</c> (uint8 [1]): the bias is rounded to the product's int32 grid and the output requantized
+/// to uint8 as <c>QLinearConv</c> does.</summary>
 public sealed class IntegerLayer : GeometricLayer
 {
     /// <summary>The representation's name in kind ids.</summary>
@@ -31,6 +34,8 @@ public sealed class IntegerLayer : GeometricLayer
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(IntegerLayer)}: an embedding has no input to quantize (use a quantized embedding)");
         if (geometry is Conv2dGeometry && format.Activations == ActivationQuantization.DynamicPerToken)
             throw new CompressException(ErrorKind.InvalidInput, $"{nameof(IntegerLayer)}: per-token input scales do not factor out of a convolution (use static or dynamic per-tensor)");
+        if (format.QuantizedOutput && (geometry is not Conv2dGeometry || format.Activations != ActivationQuantization.Static))
+            throw new CompressException(ErrorKind.InvalidInput, $"{nameof(IntegerLayer)}: a quantized output (QLinearConv) needs a conv2d with static input quantization");
         Format = format;
         register_buffer("qweight", zeros([Rows, Columns], ScalarType.Int8, device: device).DetachFromDisposeScope());
         register_buffer("scales", ones(Rows, device: device).DetachFromDisposeScope());
@@ -39,13 +44,26 @@ public sealed class IntegerLayer : GeometricLayer
             register_buffer("input_scale", ones(1, device: device).DetachFromDisposeScope());
             register_buffer("input_zero_point", full(1, 128, ScalarType.Byte, device: device).DetachFromDisposeScope());
         }
+        if (format.QuantizedOutput)
+        {
+            register_buffer("output_scale", ones(1, device: device).DetachFromDisposeScope());
+            register_buffer("output_zero_point", full(1, 128, ScalarType.Byte, device: device).DetachFromDisposeScope());
+        }
         RegisterBias(device);
     }
 
     /// <summary>Builds the layer from int8 codes [rows, columns] (in −128…127), per-channel scales [rows], the static
     /// input scale and zero point (ignored unless static) and an optional bias.</summary>
     /// <exception cref="ArgumentException">Shapes or values that do not fit.</exception>
-    public static IntegerLayer FromCodes(WeightGeometry geometry, IntegerFormat format, Tensor codes, Tensor scales, float inputScale, int inputZeroPoint, Tensor? bias)
+    public static IntegerLayer FromCodes(WeightGeometry geometry, IntegerFormat format, Tensor codes, Tensor scales, float inputScale, int inputZeroPoint, Tensor? bias) =>
+        FromCodes(geometry, format, codes, scales, inputScale, inputZeroPoint, 1f, 128, bias);
+
+    /// <summary>As <see cref="FromCodes(WeightGeometry, IntegerFormat, Tensor, Tensor, float, int, Tensor?)"/>, with the
+    /// static output scale and uint8 zero point of a <see cref="IntegerFormat.QuantizedOutput"/> format (ignored
+    /// otherwise).</summary>
+    /// <exception cref="ArgumentException">Shapes or values that do not fit.</exception>
+    public static IntegerLayer FromCodes(WeightGeometry geometry, IntegerFormat format, Tensor codes, Tensor scales, float inputScale, int inputZeroPoint,
+        float outputScale, int outputZeroPoint, Tensor? bias)
     {
         var layer = new IntegerLayer(format, geometry, codes.device);
         try
@@ -65,6 +83,13 @@ public sealed class IntegerLayer : GeometricLayer
                 if (inputZeroPoint is < 0 or > 255) throw new ArgumentException($"the static input zero point must lie in 0…255, got {inputZeroPoint}");
                 layer.get_buffer("input_scale")!.fill_(inputScale);
                 layer.get_buffer("input_zero_point")!.fill_(inputZeroPoint);
+            }
+            if (format.QuantizedOutput)
+            {
+                if (!(outputScale > 0) || !float.IsFinite(outputScale)) throw new ArgumentException($"the static output scale must be positive, got {outputScale}");
+                if (outputZeroPoint is < 0 or > 255) throw new ArgumentException($"the static output zero point must lie in 0…255, got {outputZeroPoint}");
+                layer.get_buffer("output_scale")!.fill_(outputScale);
+                layer.get_buffer("output_zero_point")!.fill_(outputZeroPoint);
             }
             layer.SetBias(bias);
             return layer;
@@ -112,6 +137,22 @@ public sealed class IntegerLayer : GeometricLayer
     /// <summary>The static uint8 input zero point (128 unless static).</summary>
     public int InputZeroPoint => Format.Activations == ActivationQuantization.Static ? get_buffer("input_zero_point")!.item<byte>() : 128;
 
+    /// <summary>The static output scale (1 unless <see cref="IntegerFormat.QuantizedOutput"/>).</summary>
+    public float OutputScale => Format.QuantizedOutput ? get_buffer("output_scale")!.item<float>() : 1f;
+
+    /// <summary>The static uint8 output zero point (128 unless <see cref="IntegerFormat.QuantizedOutput"/>).</summary>
+    public int OutputZeroPoint => Format.QuantizedOutput ? get_buffer("output_zero_point")!.item<byte>() : 128;
+
+    /// <summary>The bias codes on the int32 grid of the product, round(b / (input scale · weight scale)) per output
+    /// channel, saturated to int32 (as int64), for a <see cref="IntegerFormat.QuantizedOutput"/> layer; null without
+    /// a bias.</summary>
+    public Tensor? BiasCodes()
+    {
+        if (Bias is not { } b) return null;
+        using var scope = NewDisposeScope();
+        return b.div(Scales.mul(InputScale)).round().clamp(int.MinValue, int.MaxValue).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
+    }
+
     /// <inheritdoc/>
     public override string Kind => Representation + "_" + Geometry.Id;
 
@@ -139,7 +180,11 @@ public sealed class IntegerLayer : GeometricLayer
         using var scope = NewDisposeScope();
         var xq = QuantizeInput(input);
         var w = DenseWeight();
-        return Geometry.Apply(xq, w, Bias).MoveToOuterDisposeScope();
+        if (!Format.QuantizedOutput) return Geometry.Apply(xq, w, Bias).MoveToOuterDisposeScope();
+        // QLinearConv: the bias on the product's int32 grid, the result requantized to the static uint8 output grid.
+        var bias = BiasCodes() is { } codes ? codes.to_type(ScalarType.Float32).mul(Scales.mul(InputScale)) : null;
+        var y = Geometry.Apply(xq, w, bias);
+        return IntegerActivation.Static(y, OutputScale, OutputZeroPoint).MoveToOuterDisposeScope();
     }
 
     /// <summary>8 bits per weight, a float32 scale per output channel, and the input quantizer's constants: the static
@@ -150,5 +195,5 @@ public sealed class IntegerLayer : GeometricLayer
         ActivationQuantization.Static => 32 + 8,
         ActivationQuantization.DynamicPerToken => 3 * 32 + 8,
         _ => 0,
-    };
+    } + (Format.QuantizedOutput ? 32 + 8 + 8 : 0);
 }

@@ -22,6 +22,9 @@ namespace Compressor.Layers.Integer;
 /// <item><b>Conv2d</b>: QuantizeLinear(x, s, z) (static) or DynamicQuantizeLinear(x) → ConvInteger(x_q, W int8, x_zp)
 /// → Cast → Mul(x_scale·w_scales as [1, C, 1, 1]) (→ Add bias). ORT fuses a QDQ Conv into QLinearConv only when its
 /// output is quantized too, which this layer's float output is not.</item>
+/// <item><b>Conv2d with a quantized output</b> (<see cref="IntegerFormat.QuantizedOutput"/>): QuantizeLinear(x, s, z) →
+/// <c>QLinearConv</c>(x_q, W int8 per channel, int32 bias, s_out, z_out) → DequantizeLinear: ORT's fast int8
+/// convolution (<c>ConvInteger</c> measured 0.3–0.4× FP32 on ResNet18 here).</item>
 /// </list></summary>
 public static class IntegerLowering
 {
@@ -33,6 +36,11 @@ public static class IntegerLowering
         if (layer.Geometry is LinearGeometry && layer.Format.Activations == ActivationQuantization.Static)
         {
             StaticLinear(context, layer, input, output);
+            return;
+        }
+        if (layer.Geometry is Conv2dGeometry quantizedConv && layer.Format.QuantizedOutput)
+        {
+            QLinearConv(context, layer, quantizedConv, input, output);
             return;
         }
         string y = layer.Geometry switch
@@ -107,6 +115,33 @@ public static class IntegerLowering
         var inputs = new List<string> { q, w, s, scales, z };
         if (Initializers.Bias(c, l.Bias) is { } bias) inputs.AddRange(["", bias]);
         c.AddNode("MatMulIntegerToFloat", inputs, [output], domain: "com.microsoft");
+    }
+
+    /// <summary>The conv2d with a quantized output: QuantizeLinear(x, s, z) → QLinearConv(x_q, s, z, W int8, w_scales,
+    /// 0, s_out, z_out, bias int32) → DequantizeLinear(y_q, s_out, z_out), the operator written directly (it is what
+    /// ORT's QDQ fusion of DQ → Conv → Q produces; its CPU kernel runs on MLAS's int8 convolution, in NHWC after ORT's
+    /// layout transformer).</summary>
+    private static void QLinearConv(ILoweringContext c, IntegerLayer l, Conv2dGeometry g, string x, string output)
+    {
+        using var scope = NewDisposeScope();
+        string w = Int8(c, "qweight", l.Codes, g.DenseShape);
+        string scales = Initializers.Float(c, "scales", l.Scales);
+        string wZero = c.UniqueName("weight_zero_point");
+        c.AddInitializer(new OnnxInitializer(wZero, OnnxDataType.Int8, [], [0]));
+        var (q, s, z) = QuantizeStatic(c, x, l.InputScale, l.InputZeroPoint, "input");
+        string ys = Initializers.FloatScalar(c, "output.scale", l.OutputScale);
+        string yz = UInt8Scalar(c, "output.zero_point", l.OutputZeroPoint);
+        var inputs = new List<string> { q, s, z, w, scales, wZero, ys, yz };
+        if (l.BiasCodes() is { } codes)
+        {
+            using var b = codes.to_type(ScalarType.Int32).contiguous();
+            string bias = c.UniqueName("bias_int32");
+            c.AddInitializer(new OnnxInitializer(bias, OnnxDataType.Int32, [l.Rows], b.bytes.ToArray()));
+            inputs.Add(bias);
+        }
+        string yq = c.UniqueName("qlinear_conv");
+        c.AddNode("QLinearConv", inputs, [yq], GeometryLowering.ConvAttributes(g));
+        c.AddNode("DequantizeLinear", [yq, ys, yz], [output]);
     }
 
     private static string Linear(ILoweringContext c, IntegerLayer l, string x)

@@ -107,6 +107,13 @@ public class CompressibleModel : IDisposable
     /// <param name="divisor">Positive factors, one per channel of the activation.</param>
     public virtual string? FoldInputScale(IReadOnlyList<string> layers, Tensor divisor) => null;
 
+    /// <summary>Folds the normalisation that reads convolution <paramref name="layer"/>'s output (a BatchNormalization
+    /// in inference mode, its only reader) into the convolution's weights and bias, so that the model computes the same
+    /// function and the convolution's output channels share the normalised range (what a static output grid needs).
+    /// Returns the name of the normalisation that was folded, or null when none can be (nothing changed).</summary>
+    /// <param name="layer">A convolution layer.</param>
+    public virtual string? FoldOutputNormalization(string layer) => null;
+
     /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
     /// compressed (whose own weight-bearing sub-layers, if any, are listed too).</summary>
     public IReadOnlyList<LayerInfo> Layers()

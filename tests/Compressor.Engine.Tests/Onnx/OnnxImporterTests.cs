@@ -71,6 +71,31 @@ public sealed class OnnxImporterTests : IDisposable
     }
 
     [Fact]
+    public void BatchNormalizationFoldsIntoTheConvolutionBeforeIt()
+    {
+        // Conv → BatchNormalization → Relu (CNTK's ResNet18 pattern): the fold scales the conv's rows by γ/√(σ² + ε),
+        // leaves the normalisation a per-channel shift, and keeps the function (float rounding only: > 100 dB); the
+        // conv's output channels then have the normalised range. A layer with no normalisation after it: null.
+        using var model = ModelIO.Load(Write(SmallGraphs.Cnn()), TestKinds.All);
+        using var scope = NewDisposeScope();
+        var x = randn([2, 3, 9, 9], generator: new Generator(5));
+        using var noGrad = no_grad();
+        var before = model.Forward(x);
+        Assert.Equal("BN2", model.FoldOutputNormalization("conv1"));
+        var after = model.Forward(x);
+        Assert.True(Compressor.Sdk.Reports.Sqnr.Db(before, after) > 100, $"{Compressor.Sdk.Reports.Sqnr.Db(before, after):F1} dB");
+        var buffers = model.Module.named_buffers().ToDictionary(b => b.name, b => b.buffer);
+        var module = (OnnxModule)model.Module;
+        Assert.True(buffers[module.BufferOfInitializer["bn.scale"]].eq(1).all().item<bool>());
+        Assert.True(buffers[module.BufferOfInitializer["bn.mean"]].eq(0).all().item<bool>());
+        // Folding again finds an identity scale: the function still holds.
+        Assert.Equal("BN2", model.FoldOutputNormalization("conv1"));
+        Assert.True(Compressor.Sdk.Reports.Sqnr.Db(before, model.Forward(x)) > 100);
+        using var mlp = ModelIO.Load(Write(SmallGraphs.Mlp(), "mlp.onnx"), TestKinds.All);
+        Assert.Null(mlp.FoldOutputNormalization("fc1"));
+    }
+
+    [Fact]
     public void OneOptimizerStepChangesTheReplaceableWeightsOnly()
     {
         foreach (var proto in new[] { SmallGraphs.Mlp(), SmallGraphs.Cnn() })

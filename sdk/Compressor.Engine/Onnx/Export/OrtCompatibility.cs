@@ -56,7 +56,7 @@ public static class OrtCompatibility
         [("", "Pow")] = new(13, Numeric), [("", "Sqrt")] = new(13, Float), [("", "Exp")] = new(13, Float), [("", "Log")] = new(13, Float),
         [("", "Cos")] = new(7, Float), [("", "Sin")] = new(7, Float),
         [("", "Neg")] = new(13, Numeric), [("", "Abs")] = new(13, Numeric), [("", "Reciprocal")] = new(13, Float),
-        [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, Float),
+        [("", "Min")] = new(13, Numeric), [("", "Sum")] = new(13, Float), [("", "Mean")] = new(13, Float), [("", "Clip")] = new(13, [OnnxDataType.Float, OnnxDataType.UInt8, OnnxDataType.Int8]),
         [("", "LeakyRelu")] = new(13, Float), [("", "Softplus")] = new(13, Float), [("", "LogSoftmax")] = new(13, Float),
         [("", "ReduceSum")] = new(13, Numeric, Shape), [("", "ReduceMax")] = new(13, Numeric, Shape), [("", "ReduceMin")] = new(13, Numeric, Shape),
         [("", "BatchNormalization")] = new(13, Float), [("", "MaxPool")] = new(13, Float), [("", "AveragePool")] = new(13, Float),
@@ -66,6 +66,7 @@ public static class OrtCompatibility
         [("", "Mod")] = new(13, Numeric),
         // Integer kernels (IntegerLowering, speed exports): uint8/int8 operands, int32 accumulators.
         [("", "DynamicQuantizeLinear")] = new(11, Float), [("", "MatMulInteger")] = new(10, Quantized8), [("", "ConvInteger")] = new(10, Quantized8),
+        [("", "QLinearConv")] = new(10, Quantized8, Float, Quantized8, Quantized8, Float, Quantized8, Float, Quantized8, [OnnxDataType.Int32]),
         [("com.microsoft", "MatMulIntegerToFloat")] = new(1, Quantized8, Quantized8, Float, Float, Quantized8, Quantized8, Float),
         [("com.microsoft", "MatMulNBits")] = new(1, Float, [OnnxDataType.UInt8], Float, null),
         // Unpacking of densely packed 3/5/6/7-bit codes and indices (Compressor.Layers DenseUnpacking): uint8 bytes.

@@ -85,6 +85,9 @@ public sealed class ImportedModel : EngineModel
     /// layers' input (<see cref="OnnxInputScaleFold"/>).</summary>
     public override string? FoldInputScale(IReadOnlyList<string> layers, Tensor divisor) => OnnxInputScaleFold.Fold(Graph, layers, divisor);
 
+    /// <summary>The BatchNormalization after a convolution, folded into it (<see cref="OnnxNormalizationFold"/>).</summary>
+    public override string? FoldOutputNormalization(string layer) => OnnxNormalizationFold.Fold(Graph, layer);
+
     /// <inheritdoc/>
     protected override EngineModel CreateEmptyCopy() =>
         new ImportedModel(OnnxImporter.Build(Graph.GraphWithoutWeights(), withWeights: false, baseDirectory: null, what: "imported ONNX graph"), Kinds, Steps);
