@@ -17,7 +17,7 @@ public sealed record VerificationOptions
     /// so a code flip (ORT's QuantizeLinear rounds exactly as TorchSharp on equal inputs, but the float inputs differ by
     /// summation order) stays in its layer. Measured (bench/README.md, "ONNX parity of activation-quantized exports"):
     /// an untrained StatsQ W4A4 QKR DeiT-S (12 blocks, 224², the gate's 4 random images) has 0 rounding differences in
-    /// 40 M QuantizeLinear codes, teacher-forced layers at 121.7–133.6 dB, free-running layers falling from 133 dB to
+    /// 62.6 M QuantizeLinear codes, teacher-forced layers at 121.7–133.6 dB, free-running layers falling from 133 dB to
     /// 59.5 dB at the first flip (blocks.1.mlp.fc1) and 12.7 dB at the output; trained (bench/hf-folders deit-statsq),
     /// free-running 20.4 dB and teacher-forced 126–133 dB but for 4 of 38 layers at 57.1–61.8 dB (one flip between a
     /// layer's own chained quantizers costs ≈ 60 dB there); a flip forced in a 3-block test ViT
