@@ -7,7 +7,8 @@
 #                 jsonl file tokenized with the folder's own tokenizer.json
 #   gpt2-rtn, gpt2-sparsity, llama-rtn, llama-sparsity   GPT-2 (124M) and Llama-style (74M) folders → rtn / sparsity
 #                 (low-rank FFNs from dense; SwiGLU gate/up/down for Llama), calibration from Moby Dick (GPT-2 BPE)
-# and prints one line per run: parameters, bits/weight, ONNX parity (SQNR dB, ORT vs TorchSharp), wall time.
+# and prints one line per run: parameters, bits/weight, ONNX parity (SQNR dB, ORT vs TorchSharp; for activation-quantized
+# exports also the lowest teacher-forced layer SQNR, which the gate checks), wall time.
 # Usage: bash bench/hf-folders/run.sh [NAME...]   (default: all; needs bench/fetch-data.sh text)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,8 +29,10 @@ run() { # name args...
   python3 - "$out/$name/report.json" "$name" "$((SECONDS - start))" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); o = r["output"]; v = r.get("verification") or {}
+tf = v.get("teacherForcedSqnrDb")
 print(f'{sys.argv[2]:15s} params {r["input"]["parameters"]:>12,}  bits/w {o.get("bitsPerWeight") or 0:6.3f}  '
-      f'onnx {o["bytesOnDisk"]:>12,} B  parity {v.get("sqnrDb", float("nan")):6.1f} dB (max abs {v.get("maxAbsError", float("nan")):.2e})  {sys.argv[3]} s')
+      f'onnx {o["bytesOnDisk"]:>12,} B  parity {v.get("sqnrDb", float("nan")):6.1f} dB (max abs {v.get("maxAbsError", float("nan")):.2e})'
+      + (f', teacher-forced {tf:.1f} dB (gated)' if tf is not None else '') + f'  {sys.argv[3]} s')
 PY
 }
 run deit-statsq statsq --model "$models/deit_small_patch16_224.pth" --heads 6 --data "images:$models/digits-images,limit=16,calibration=8" \

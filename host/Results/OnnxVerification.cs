@@ -29,6 +29,14 @@ public sealed record OnnxVerification(
     /// <summary>With <c>--target speed</c>: the layers that still run a float product (fell back).</summary>
     public IReadOnlyList<string> FallbackLayers { get; init; } = [];
 
+    /// <summary>For a size export that quantizes activations: the lowest teacher-forced SQNR (each compressed layer and
+    /// graph output computed in ORT from TorchSharp's outputs of the other compressed layers), the gated parity; null
+    /// otherwise (then <see cref="SqnrDb"/> is gated).</summary>
+    public double? TeacherForcedSqnrDb { get; init; }
+
+    /// <summary>The teacher-forced parity of each compressed layer and graph output (empty when not measured).</summary>
+    public IReadOnlyList<LayerOutputParity> TeacherForcedOutputs { get; init; } = [];
+
     /// <summary>Why parity is gated at ORT_ENABLE_BASIC (written with every report).</summary>
     public const string BasicLevelReason = "ORT_ENABLE_BASIC applies only exact rewrites; EXTENDED/ALL fuse DQ→MatMul into MatMulNBits and int8 weights into integer matmuls, which are less exact (reported below, gated loosely)";
 
@@ -47,6 +55,8 @@ public sealed record OnnxVerification(
             Target = v.Target.ToString().ToLowerInvariant(),
             LayerKernels = [.. v.LayerKernels.Select(k => new LayerKernelResult(k.Layer, k.Kind, k.Form, k.Kernels))],
             FallbackLayers = v.FallbackLayers,
+            TeacherForcedSqnrDb = N(v.TeacherForcedSqnrDb),
+            TeacherForcedOutputs = [.. v.TeacherForcedOutputs.Select(l => new LayerOutputParity(l.Layer, N(l.MaxAbsError), N(l.SqnrDb)))],
         };
     }
 }

@@ -46,6 +46,7 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
     [
         "verification.target", "verification.layerKernels", "verification.layerKernels[].layer", "verification.layerKernels[].kind",
         "verification.layerKernels[].form", "verification.layerKernels[].kernels", "verification.fallbackLayers",
+        "verification.teacherForcedSqnrDb", "verification.teacherForcedOutputs",
     ];
 
     [Fact]

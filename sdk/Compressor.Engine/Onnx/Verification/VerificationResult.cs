@@ -38,6 +38,17 @@ public sealed record VerificationResult(
     /// read: <see cref="VerificationOptions.DetectFusedKernels"/> off, or ORT could not run the model).</summary>
     public IReadOnlyList<LayerKernel> LayerKernels { get; init; } = [];
 
+    /// <summary>Per compressed layer and graph output, teacher-forced (each computed in ORT at ORT_ENABLE_BASIC from
+    /// TorchSharp's values of the other compressed layers' outputs: see <see cref="VerificationOptions.MinimumTeacherForcedSqnrDb"/>);
+    /// empty unless the export quantizes activations for size.</summary>
+    public IReadOnlyList<LayerParity> TeacherForcedOutputs { get; init; } = [];
+
+    /// <summary>The same at ORT_ENABLE_ALL (empty when not run).</summary>
+    public IReadOnlyList<LayerParity> OptimizedTeacherForcedOutputs { get; init; } = [];
+
+    /// <summary>The lowest teacher-forced SQNR at ORT_ENABLE_BASIC, or NaN when not measured.</summary>
+    public double TeacherForcedSqnrDb => TeacherForcedOutputs.Count == 0 ? double.NaN : TeacherForcedOutputs.Min(p => p.SqnrDb);
+
     /// <summary>What the export was optimised for.</summary>
     public Compressor.Sdk.Layers.ExportTarget Target { get; init; }
 
