@@ -13,6 +13,7 @@ namespace Compressor.Host.Tests;
 
 /// <summary><c>compress eval</c>: metrics on ONNX Runtime agree with TorchSharp's, a model against itself has perfect
 /// fidelity, JSON names are stable, and bad inputs give one-line errors with the documented exit codes.</summary>
+[Collection(ThreadCountCollection.Name)]
 public sealed class EvalCommandTests(HostFixture fx) : IClassFixture<HostFixture>
 {
     private const double AccuracyTolerance = 0.001;   // 0.1 percentage point

@@ -13,6 +13,7 @@ namespace Compressor.Host.Tests;
 /// <summary>Issue 22 through the command line: output commits as a set (a blocked name, a crash in the middle, stale
 /// staging), SIGTERM, exit codes the documentation promises instead of internal errors, terminal-safe plugin lists,
 /// and <c>--threads</c>. Every fixture is made here.</summary>
+[Collection(ThreadCountCollection.Name)]
 public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
 {
     private static string Sha(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
@@ -79,7 +80,7 @@ public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
     {
         string dir = fx.NewDir("commit-early");
         Assert.Equal(0, HostFixture.Process("run", "rtn", "--model", fx.ModelPath, "--out", dir, "--weight-bits", "8", "-v", "q").Code);
-        var before = Directory.GetFiles(dir).ToDictionary(Path.GetFileName, Sha);
+        var before = Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f)!, Sha);
         using (var p = Start(new Dictionary<string, string> { [CrashPoints.EnvironmentVariable] = "resume.after-tensors" },
                    "run", "resume-probe", "--model", fx.ModelPath, "--out", dir, "--plugins", fx.FaultyPlugins, "-v", "q"))
             Assert.True(p.WaitForExit(120_000));
@@ -176,7 +177,7 @@ public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
-    public void PluginListEscapesManifestTextAndSurvivesDevicesAndFifos()
+    public async Task PluginListEscapesManifestTextAndSurvivesDevicesAndFifos()
     {
         // Case 7 and 3: ESC/CR/LF in a description forged rows and retitled the terminal; a 10 MB version printed 250 MB;
         // a manifest linking to /dev/zero crashed the list and a FIFO hung it.
@@ -198,8 +199,8 @@ public sealed class HostileRunTests(HostFixture fx) : IClassFixture<HostFixture>
         using (var mk = Process.Start("mkfifo", [Path.Combine(fifo, "plugin.json")])) mk.WaitForExit();
 
         var task = Task.Run(() => HostFixture.Cli("plugin", "list", "--plugins", root));
-        Assert.True(task.Wait(TimeSpan.FromSeconds(60)), "plugin list hung");
-        var (code, stdout, _) = task.Result;
+        Assert.True(await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(60))) == task, "plugin list hung");
+        var (code, stdout, _) = await task;
         Assert.Equal(0, code);
         Assert.DoesNotContain('\u001b', stdout);
         Assert.DoesNotContain('\r', stdout);

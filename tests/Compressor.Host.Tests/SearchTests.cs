@@ -11,6 +11,7 @@ namespace Compressor.Host.Tests;
 /// <summary><c>compress search</c> on the tiny MLP of <see cref="HostFixture"/> with the embedded digits (seconds): the
 /// knapsack against brute force, the sensitivity's ordering, the chosen recipe reproducing the model byte for byte, an
 /// unmeetable budget, and resuming from the cache.</summary>
+[Collection(ThreadCountCollection.Name)]
 public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
 {
     // Small menus keep each search to a few seconds: 3 layers × 4 treatments.

@@ -11,8 +11,9 @@ public static class Sqnr
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(approximation);
-        using var x = reference.detach().reshape(-1);
-        using var y = approximation.detach().reshape(-1);
+        using var outer = NewDisposeScope();   // detach() and reshape() each make a tensor: all freed on return
+        var x = reference.detach().reshape(-1);
+        var y = approximation.detach().reshape(-1);
         if (x.numel() != y.numel()) throw new ArgumentException($"SQNR of {x.numel()} values against {y.numel()}");
         // Sums of squares in float64, in chunks of 2^22 values, so that a large matrix needs no float64 copy of itself.
         double signal = 0, noise = 0;
