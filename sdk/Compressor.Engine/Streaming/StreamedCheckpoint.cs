@@ -115,17 +115,7 @@ public sealed class StreamedCheckpoint : IDisposable
         var architecture = ArchitectureRegistry.Get(spec.Name);
         var inner = (openReader ?? CheckpointFormats.Open)(weights);
         ICheckpointReader reader = foreignLayout ? new RenamedCheckpointReader(inner, architecture.ToModuleName) : inner;
-        var checkpoint = new StreamedCheckpoint(path, spec, reader, architecture, foreignLayout, kinds);
-        try
-        {
-            checkpoint.Check();
-            return checkpoint;
-        }
-        catch
-        {
-            checkpoint.Dispose();
-            throw;
-        }
+        return Checked(new StreamedCheckpoint(path, spec, reader, architecture, foreignLayout, kinds));
     }
 
     /// <summary>Opens a compressed checkpoint of a decoder (what a streamed run wrote, <c>compressed.safetensors</c>) for
@@ -150,16 +140,7 @@ public sealed class StreamedCheckpoint : IDisposable
                 _layers = manifest.Layers, _steps = manifest.Steps,
             };
             reader = null!;
-            try
-            {
-                checkpoint.Check();
-                return checkpoint;
-            }
-            catch
-            {
-                checkpoint.Dispose();
-                throw;
-            }
+            return Checked(checkpoint);
         }
         finally
         {
@@ -210,6 +191,21 @@ public sealed class StreamedCheckpoint : IDisposable
     {
         foreach (var (name, e) in _layers.Where(kv => inside(kv.Key)).OrderByDescending(kv => kv.Key.Length).ThenBy(kv => kv.Key, StringComparer.Ordinal))
             model.ReplaceLayer(name, LayerConfigJson.Create(Kinds, e.Kind, e.ConfigVersion, e.Config, name));
+    }
+
+    /// <summary><paramref name="checkpoint"/> after <see cref="Check"/>; disposed when the check throws.</summary>
+    private static StreamedCheckpoint Checked(StreamedCheckpoint checkpoint)
+    {
+        try
+        {
+            checkpoint.Check();
+            return checkpoint;
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
     }
 
     private void Check()

@@ -28,13 +28,14 @@ public sealed class StreamedExport : IOnnxModuleSource, IDisposable
         _checkpoint = checkpoint;
         _shell = shell;
         _blocks = checkpoint.BlockNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
-        // Modules of the shell that stand for themselves: everything but the placeholder block and its ancestors.
-        string placeholder = ((IDecoderStack)shell.Module).BlockName(0);
+        // Modules of the shell that stand for themselves: everything but its one block slot (which each loaded block
+        // fills in turn) and the slot's ancestors.
+        string blockSlot = ((IDecoderStack)shell.Module).BlockName(0);
         _shellModules = new Dictionary<string, nn.Module>(StringComparer.Ordinal);
         foreach (var (name, module) in shell.NamedModules())
         {
-            bool ancestor = name.Length == 0 || placeholder == name || placeholder.StartsWith(name + ".", StringComparison.Ordinal);
-            bool inside = name.StartsWith(placeholder + ".", StringComparison.Ordinal);
+            bool ancestor = name.Length == 0 || blockSlot == name || blockSlot.StartsWith(name + ".", StringComparison.Ordinal);
+            bool inside = name.StartsWith(blockSlot + ".", StringComparison.Ordinal);
             if (!ancestor && !inside) _shellModules[name] = module;
         }
     }
