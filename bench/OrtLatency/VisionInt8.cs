@@ -26,7 +26,7 @@ namespace OrtLatency;
 /// 224² for ResNet18).</summary>
 internal static class VisionInt8
 {
-    public static void Run(string dir, LayerKindSet kinds, int runs, string what, string only = "")
+    public static void Run(string dir, LayerKindSet kinds, int runs, string what, string only = "", int resnetBatch = 8)
     {
         kinds = kinds.With(new StatsQPlugin().LayerKinds);
         bool vit = what == "vit";
@@ -50,7 +50,7 @@ internal static class VisionInt8
             string path = PretrainedModels.ResNet18();
             load = () => ModelIO.Load(path, kinds);
             input = "Input247";
-            batch = 1;
+            batch = resnetBatch;
             var digits = DataSources.Open("digits,size=224,channels=3,scale=255", 0);
             calibration = digits.Calibration!;
             heldOut = First(digits.Evaluation!, 16);
@@ -58,12 +58,15 @@ internal static class VisionInt8
         string fp32 = Path.Combine(dir, $"{what}-fp32.onnx");
         long fp32Bytes;
         using (var m = load()) fp32Bytes = Int8Bench.Export(m, fp32, kinds, ExportTarget.Size).Bytes;
+        // ResNet18's graph has a fixed batch of 1 (and no shape-dependent node): each timed file gets a symbolic batch.
+        bool rebatch = !vit && batch != 1;
+        if (rebatch) SymbolicBatch(fp32);
         var fp32Out = OrtOutputs(fp32, input, heldOut, vit ? 8 : 1);
         var feeds = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor(input, new DenseTensorF(randn([batch, 3, 224, 224], generator: new Generator(9)).data<float>().ToArray(), [batch, 3, 224, 224])) };
 
         Console.WriteLine(vit
             ? "ViT in DeiT-tiny's shape (224², patch 16, dim 192, depth 12, 3 heads, 5.7M parameters), random weights; quality = logit cosine vs FP32 on 16 random images"
-            : "ResNet18 (real CNTK weights, featurizer); its graph has a fixed batch of 1; quality = feature cosine vs FP32 on 16 held-out sklearn digits upsampled to 224² (calibration: the digits' calibration split)");
+            : $"ResNet18 (real CNTK weights, featurizer){(rebatch ? "; its graph's fixed batch of 1 made symbolic in every file" : "")}; quality = feature cosine vs FP32 on 16 held-out sklearn digits upsampled to 224² (calibration: the digits' calibration split)");
         Console.WriteLine($"ORT {OnnxVerifier.OrtVersion}, ORT_ENABLE_ALL, {Int8Bench.Threads} intra-op threads, {runs} interleaved pairs after 5 warm-up runs, batch {batch}");
         Console.WriteLine();
         Console.WriteLine("| variant | target | median ms | p90 ms | speed-up vs FP32 (p10–p90) | bytes | kernels | cosine vs FP32 mean / min |");
@@ -109,6 +112,7 @@ internal static class VisionInt8
             apply(model);
             string path = Path.Combine(dir, $"{what}-{string.Concat(label.Where(char.IsLetterOrDigit)).ToLowerInvariant()}-{target}.onnx");
             var (_, bytes, layers, v) = Int8Bench.Export(model, path, kinds, target);
+            if (rebatch) SymbolicBatch(path);
             Row(label + $" (gate {v.SqnrDb:F1} dB)", target == ExportTarget.Speed ? "speed" : "size", path, bytes, Int8Bench.Kernels(path, layers),
                 MiniLmInt8.Cosines(fp32Out, OrtOutputs(path, input, heldOut, vit ? 8 : 1)));
         }
@@ -126,6 +130,18 @@ internal static class VisionInt8
             foreach (var b in calibration.Batches(8).Take(1))
                 using (b) m.Forward(b.Input).Dispose();
         QatConversion.Apply(m, null, CPU);
+    }
+
+    /// <summary>Rewrites <paramref name="path"/> with the first dimension of its inputs and outputs symbolic ("N") and
+    /// no intermediate shapes (ORT infers them).</summary>
+    private static void SymbolicBatch(string path)
+    {
+        var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        foreach (var v in model.Graph.Input.Concat(model.Graph.Output))
+            if (v.Type?.TensorType?.Shape is { Dim.Count: > 0 } shape)
+                shape.Dim[0] = new Onnx.TensorShapeProto.Types.Dimension { DimParam = "N" };
+        model.Graph.ValueInfo.Clear();
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(model));
     }
 
     private static Tensor First(IDataSet data, int n)
