@@ -197,6 +197,11 @@ public sealed class RtnW8A8Tests(ITestOutputHelper output) : IDisposable
         double db = Sqnr.Db(reference.Forward(x), model.Forward(x));
         output.WriteLine($"W8A8 block vs FP32: {db:F1} dB; c1 out {c1.OutputScale:G4}/{c1.OutputZeroPoint}, c2 in {c2.InputScale:G4}/{c2.InputZeroPoint}, out {c2.OutputScale:G4}/{c2.OutputZeroPoint}");
         Assert.True(db >= 45, $"{db:F1} dB");
+        // The compressed checkpoint reloads to the same function (the identity normalisations are plain buffers).
+        string checkpoint = Path.Combine(_dir, "residual-w8a8");
+        ModelIO.Save((EngineModel)model, checkpoint);
+        using (var reloaded = ModelIO.Load(checkpoint, RtnKinds.All))
+            Assert.True(model.Forward(x).equal(reloaded.Forward(x)).all().item<bool>(), "the reloaded checkpoint computes something else");
 
         string path = Path.Combine(_dir, "residual-speed.onnx");
         var export = OnnxExporter.Export(model, path, RtnKinds.All, new OnnxExportOptions { Target = ExportTarget.Speed });
