@@ -41,9 +41,10 @@ if (mode == "int8")
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
     if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"));
     else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
-    else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""));
+    else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""), int.Parse(Opt("--batch", "8")));
+    else if (what == "resnet18-layers") OrtLatency.ConvLayers.Run(k, Enum.Parse<CalibrationMethod>(Opt("--calibration", "minmax"), ignoreCase: true));
     else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
-    else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18 or profile");
+    else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18, resnet18-layers or profile");
     Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
     if (args.Contains("--keep")) Console.WriteLine($"kept the ONNX files in {work} (profile one with: int8 profile --model FILE)");
     else Directory.Delete(work, recursive: true);

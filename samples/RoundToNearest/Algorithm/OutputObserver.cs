@@ -13,6 +13,10 @@ internal sealed class OutputObserver : IDisposable
 
     public OutputObserver(int seed) => _random = new Generator((ulong)seed);
 
+    /// <summary>Whether the layer's output only reaches the model through a ReLU: the values are recorded rectified
+    /// (max(y, 0)), so the grid starts at 0.</summary>
+    public bool Rectified { get; init; }
+
     /// <summary>The smallest value seen.</summary>
     public float Min { get; private set; } = float.PositiveInfinity;
 
@@ -29,6 +33,7 @@ internal sealed class OutputObserver : IDisposable
         using (NewDisposeScope())
         {
             var f = y.detach().to_type(ScalarType.Float32).cpu();
+            if (Rectified) f = f.clamp_min(0);
             Min = Math.Min(Min, f.min().item<float>());
             Max = Math.Max(Max, f.max().item<float>());
             if (_sampled >= InputObserver.MaximumSamples) return;

@@ -46,7 +46,16 @@ internal static class W8A8Compressor
         {
             // A static convolution's output is requantized too (QLinearConv, ORT's fast int8 convolution): its grid is
             // calibrated on what the float layer writes, with the same method as the inputs.
-            var observers = Observe(context, options, dense, observeConvOutputs: true);
+            // A convolution whose output only reaches the model through a ReLU (conv + ReLU fused, after the
+            // normalisation fold) gets a grid calibrated on the rectified values, which starts at 0 (zero point 0): no
+            // code is spent on negatives, and the requantization's saturation at 0 is the ReLU.
+            var rectified = dense.Where(l => l.Type == LayerType.Conv2d && model.OutputIsRectified(l.Name)).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+            if (rectified.Count > 0)
+            {
+                context.Log.Info($"rtn: {rectified.Count} convolution(s) fused with the ReLU after them (output grid from 0)");
+                context.Report.AddMetric(new Metric("reluFusedConvolutions", rectified.Count, "layers"));
+            }
+            var observers = Observe(context, options, dense, observeConvOutputs: true, rectified);
             foreach (var (name, o) in observers)
             {
                 ranges[name] = StaticRange.Of(o, options.Calibration, options.Percentile);
@@ -97,7 +106,11 @@ internal static class W8A8Compressor
 
     /// <summary>Runs the calibration batches with an observer in front of each layer; returns the observers (the
     /// layers are back in place).</summary>
-    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers, bool observeConvOutputs = false)
+    /// <remarks>Every observer samples with the same seed, so that a layer reading exactly what another one writes
+    /// (a convolution after a ReLU-fused one) samples the same values and calibrates the same grid: the export's
+    /// DequantizeLinear → QuantizeLinear between them then cancels.</remarks>
+    private static List<(string Name, InputObserver Observer)> Observe(PluginContext context, RtnOptions options, IReadOnlyList<LayerInfo> layers, bool observeConvOutputs = false,
+        IReadOnlySet<string>? rectified = null)
     {
         var model = context.Model;
         var observers = new List<(string, InputObserver)>();
@@ -105,8 +118,9 @@ internal static class W8A8Compressor
         {
             foreach (var layer in layers)
             {
-                var o = new InputObserver((nn.Module<Tensor, Tensor>)layer.Module, context.Seed + observers.Count) { ChannelsLast = layer.Type == LayerType.Linear };
-                if (observeConvOutputs && layer.Type == LayerType.Conv2d) o.Output = new OutputObserver(context.Seed + 100_000 + observers.Count);
+                var o = new InputObserver((nn.Module<Tensor, Tensor>)layer.Module, context.Seed) { ChannelsLast = layer.Type == LayerType.Linear };
+                if (observeConvOutputs && layer.Type == LayerType.Conv2d)
+                    o.Output = new OutputObserver(context.Seed) { Rectified = rectified?.Contains(layer.Name) == true };
                 model.ReplaceLayer(layer.Name, o, disposeOld: false);
                 observers.Add((layer.Name, o));
             }

@@ -108,11 +108,20 @@ public class CompressibleModel : IDisposable
     public virtual string? FoldInputScale(IReadOnlyList<string> layers, Tensor divisor) => null;
 
     /// <summary>Folds the normalisation that reads convolution <paramref name="layer"/>'s output (a BatchNormalization
-    /// in inference mode, its only reader) into the convolution's weights and bias, so that the model computes the same
-    /// function and the convolution's output channels share the normalised range (what a static output grid needs).
-    /// Returns the name of the normalisation that was folded, or null when none can be (nothing changed).</summary>
+    /// in inference mode, its only reader) into the convolution's weights and bias — its scale into the weight rows, its
+    /// per-channel shift into the bias — and leaves the normalisation as the identity, so that the model computes the
+    /// same function and the convolution writes the normalised values (what a static output grid needs, and what a
+    /// following ReLU clips). Returns the name of the normalisation that was folded, or null when none can be (nothing
+    /// changed).</summary>
     /// <param name="layer">A convolution layer.</param>
     public virtual string? FoldOutputNormalization(string layer) => null;
+
+    /// <summary>Whether everything that reads <paramref name="layer"/>'s output goes through one ReLU first (directly,
+    /// or through operators that pass the value unchanged, such as a normalisation a fold left as the identity), so
+    /// that its negative values never matter: a quantized output can use a grid that starts at 0 and apply the ReLU
+    /// itself (conv + ReLU fused). False when unknown (only graphs can tell).</summary>
+    /// <param name="layer">A layer.</param>
+    public virtual bool OutputIsRectified(string layer) => false;
 
     /// <summary>Every weight-bearing layer, in module order: linear, conv and embedding layers, and layers already
     /// compressed (whose own weight-bearing sub-layers, if any, are listed too).</summary>

@@ -74,25 +74,55 @@ public sealed class OnnxImporterTests : IDisposable
     public void BatchNormalizationFoldsIntoTheConvolutionBeforeIt()
     {
         // Conv → BatchNormalization → Relu (CNTK's ResNet18 pattern): the fold scales the conv's rows by γ/√(σ² + ε),
-        // leaves the normalisation a per-channel shift, and keeps the function (float rounding only: > 100 dB); the
-        // conv's output channels then have the normalised range. A layer with no normalisation after it: null.
+        // moves the shift β − a·μ into the conv's bias, leaves the normalisation the exact identity, and keeps the
+        // function (float rounding only: > 100 dB); the conv then writes the normalised values, which only a Relu
+        // reads (OutputIsRectified). A layer with no normalisation after it: null.
         using var model = ModelIO.Load(Write(SmallGraphs.Cnn()), TestKinds.All);
         using var scope = NewDisposeScope();
         var x = randn([2, 3, 9, 9], generator: new Generator(5));
         using var noGrad = no_grad();
         var before = model.Forward(x);
+        Assert.False(model.OutputIsRectified("conv1"));   // a BatchNormalization that is not the identity stands between
+        var module = (OnnxModule)model.Module;
+        var buffers = model.Module.named_buffers().ToDictionary(b => b.name, b => b.buffer);
+        var conv = (TorchSharp.Modules.Conv2d)model.GetLayer("conv1");
+        var n = buffers[module.BufferOfInitializer["bn.scale"]].div(buffers[module.BufferOfInitializer["bn.var"]].add(1e-5).sqrt());
+        var expectedBias = conv.bias!.detach().mul(n).add(buffers[module.BufferOfInitializer["bn.bias"]]).sub(n.mul(buffers[module.BufferOfInitializer["bn.mean"]]));
         Assert.Equal("BN2", model.FoldOutputNormalization("conv1"));
         var after = model.Forward(x);
         Assert.True(Compressor.Sdk.Reports.Sqnr.Db(before, after) > 100, $"{Compressor.Sdk.Reports.Sqnr.Db(before, after):F1} dB");
-        var buffers = model.Module.named_buffers().ToDictionary(b => b.name, b => b.buffer);
-        var module = (OnnxModule)model.Module;
+        Assert.True(allclose(conv.bias!, expectedBias, rtol: 1e-5, atol: 1e-6), "the bias holds the normalisation's shift");
         Assert.True(buffers[module.BufferOfInitializer["bn.scale"]].eq(1).all().item<bool>());
         Assert.True(buffers[module.BufferOfInitializer["bn.mean"]].eq(0).all().item<bool>());
-        // Folding again finds an identity scale: the function still holds.
+        Assert.True(buffers[module.BufferOfInitializer["bn.bias"]].eq(0).all().item<bool>());
+        Assert.True(model.OutputIsRectified("conv1"));
+        // Folding again finds the identity: the function still holds.
         Assert.Equal("BN2", model.FoldOutputNormalization("conv1"));
         Assert.True(Compressor.Sdk.Reports.Sqnr.Db(before, model.Forward(x)) > 100);
         using var mlp = ModelIO.Load(Write(SmallGraphs.Mlp(), "mlp.onnx"), TestKinds.All);
         Assert.Null(mlp.FoldOutputNormalization("fc1"));
+        Assert.True(mlp.OutputIsRectified("fc1"));    // MatMul + Add (one layer) → Relu
+        Assert.False(mlp.OutputIsRectified("fc2"));   // the graph's output
+    }
+
+    [Fact]
+    public void AFoldedNormalizationExportsAsIdentity()
+    {
+        // The identity normalisation a fold leaves is written as an Identity without its four parameters, and ORT
+        // computes what the TorchSharp model does (the conv, whose bias the fold created or changed, is re-lowered).
+        using var model = ModelIO.Load(Write(SmallGraphs.Cnn()), TestKinds.All);
+        Assert.Equal("BN2", model.FoldOutputNormalization("conv1"));
+        string path = Path.Combine(_dir, "folded.onnx");
+        Compressor.Engine.Onnx.Export.OnnxExporter.Export(model, path, TestKinds.All);
+        var written = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        Assert.DoesNotContain(written.Graph.Node, n => n.OpType == "BatchNormalization");
+        Assert.DoesNotContain(written.Graph.Initializer, i => i.Name.StartsWith("bn.", StringComparison.Ordinal));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = randn([1, 3, 9, 9], generator: new Generator(6));
+        using var ort = OrtReference.Session(path);
+        var y = OrtReference.Run(ort, new Dictionary<string, Tensor> { ["x"] = x })["y"];
+        Assert.True(allclose(model.Forward(x), y, rtol: 1e-5, atol: 1e-5));
     }
 
     [Fact]

@@ -88,6 +88,9 @@ public sealed class ImportedModel : EngineModel
     /// <summary>The BatchNormalization after a convolution, folded into it (<see cref="OnnxNormalizationFold"/>).</summary>
     public override string? FoldOutputNormalization(string layer) => OnnxNormalizationFold.Fold(Graph, layer);
 
+    /// <summary>Whether the layer's output reaches the graph only through a Relu (<see cref="OnnxRectifiedOutput"/>).</summary>
+    public override bool OutputIsRectified(string layer) => OnnxRectifiedOutput.Of(Graph, layer);
+
     /// <inheritdoc/>
     protected override EngineModel CreateEmptyCopy() =>
         new ImportedModel(OnnxImporter.Build(Graph.GraphWithoutWeights(), withWeights: false, baseDirectory: null, what: "imported ONNX graph"), Kinds, Steps);

@@ -20,7 +20,8 @@ namespace Compressor.Engine.Onnx.Import;
 /// replaced (e.g. by a compressed layer) is emitted through <see cref="IOnnxExportContext.EmitChild"/>, which lowers
 /// it, followed by an Identity to the original output name. A MatMul fused with its bias Add is one layer: its bias
 /// comes back with it, from the layer (the lowering's Add for a compressed layer). A Conv's one-sided padding, which
-/// the importer applies before the layer, becomes a Pad node before a replaced Conv.</item>
+/// the importer applies before the layer, becomes a Pad node before a replaced Conv. A BatchNormalization that a fold
+/// left as the identity (<see cref="OnnxNormalizationFold.IsIdentity"/>) becomes an Identity, without its parameters.</item>
 /// </list>
 /// Everything is emitted in graph order with names taken from the graph or the context, so the bytes depend only on
 /// the module's tensors.</summary>
@@ -89,6 +90,13 @@ internal static class OnnxGraphReemission
         var useOfNode = module.LayerUses.ToDictionary(u => u.Node);
         var fusedAdds = module.LayerUses.Where(u => u.FusedAdd is not null).Select(u => u.FusedAdd!.Value).ToHashSet();
         var original = module.LayerUses.ToDictionary(u => u.Node, u => IsOriginalForm(module, u, nodes[u.Node]));
+        // BatchNormalizations a fold left as the identity are written as Identity (ORT removes them), and their
+        // parameters only when something else reads them.
+        var identities = Enumerable.Range(0, nodes.Count).Where(i => !useOfNode.ContainsKey(i) && OnnxNormalizationFold.IsIdentity(module, nodes[i])).ToHashSet();
+        var unread = identities.SelectMany(i => nodes[i].Input.Skip(1)).ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; i < nodes.Count; i++)
+            if (!identities.Contains(i)) unread.ExceptWith(nodes[i].Input);
+        unread.ExceptWith(module.OutputNames);
 
         // Original value names are reserved first, so that names the lowerings pick never take one.
         var graphOutputs = module.OutputNames.ToHashSet(StringComparer.Ordinal);
@@ -108,7 +116,7 @@ internal static class OnnxGraphReemission
             {
                 Tensor? value = module.BufferOfInitializer.TryGetValue(init.Name, out var path) ? buffers[path]
                     : fromLayer.TryGetValue(init.Name, out var make) ? make() : null;
-                if (value is null) continue;
+                if (value is null || unread.Contains(init.Name)) continue;
                 context.AddInitializer(Initializer(init, value));
             }
         }
@@ -117,6 +125,11 @@ internal static class OnnxGraphReemission
         {
             if (fusedAdds.Contains(i)) continue;
             var node = nodes[i];
+            if (identities.Contains(i))
+            {
+                context.AddNode("Identity", [node.Input[0]], [node.Output[0]]);
+                continue;
+            }
             if (!useOfNode.TryGetValue(i, out var use))
             {
                 context.AddSourceNode(node, opset);
