@@ -39,7 +39,7 @@ if (mode == "int8")
     var k = new LayerKindSet(BuiltInLayerKinds.All).With(new RtnPlugin().LayerKinds);
     string work = Directory.CreateTempSubdirectory("ort-int8-").FullName;
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
-    if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"));
+    if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"), Opt("--only", ""));
     else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
     else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""));
     else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);

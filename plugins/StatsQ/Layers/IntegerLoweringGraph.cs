@@ -10,11 +10,12 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// kernels"): products whose operands the QAT model quantized run as ONNX MatMulInteger / ConvInteger on the very
 /// integer codes the model computed, and the scales are applied once to the int32 result.
 /// <list type="bullet">
-/// <item>Activation codes: (x + shift_before) divided by the scale in its broadcast shape and rounded by
-/// QuantizeLinear (·, 1, z), then clipped to the quantizer's [Qn, Qp] on the integer codes (the size form's clamp of x to
-/// [s·Qn, s·Qp] gives the same codes): uint8 with z = 128 for signed codes, z = 0 for
-/// unsigned ones (ONNX Runtime's x86 integer kernels take uint8 left operands), int8 with z = 0 for a right operand.
-/// The codes are those of the fake quantizer (the same division, rounded half to even).</item>
+/// <item>Activation codes: (x + shift_before) rounded by one QuantizeLinear (per tensor; per token position as a
+/// per-axis QuantizeLinear over the token axis; any other scale divided first in its broadcast shape, then rounded with
+/// scale 1), then clipped to the quantizer's [Qn, Qp] on the integer codes (the size form's clamp of x to
+/// [s·Qn, s·Qp] gives the same codes): uint8 with z = 128 for signed codes, z = 0 for unsigned ones (ONNX Runtime's
+/// x86 integer kernels take uint8 left operands), int8 with z = 0 for a right operand. The codes are those of the fake
+/// quantizer (the same division, rounded half to even).</item>
 /// <item>Weights: the stored codes k in their container type (int2/int4/int8; Cast to int8 at session load by ORT's
 /// constant folding, so the file keeps the packed codes), as k for LSQ and as 2k + 1 at half the step for StatsQ's
 /// zero-less grid a·k + a/2 = (a/2)(2k + 1): exact in int8 up to 7 bits; 8-bit zero-less codes (±255) refuse the
@@ -24,7 +25,7 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// position (every StatsQ linear of a ViT), the fused <c>com.microsoft.MatMulIntegerToFloat</c> instead
 /// (<see cref="FusedLinear"/>).</item>
 /// <item>Attention: q·kᵀ and attn·v as batched MatMulInteger on the per-token (rows) and per-token/per-channel
-/// (columns) scaled codes, rescaled by s_rows ⊗ s_columns.</item>
+/// (columns) scaled codes, rescaled by one Mul by s_rows ⊗ s_columns (1/√d folded into the rows of q·kᵀ).</item>
 /// </list></summary>
 internal sealed class IntegerLoweringGraph(LoweringGraph g)
 {
@@ -175,12 +176,11 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
     private static bool Fusable(FrozenActivationQuantizer q) =>
         q.Scale.numel() == 1 || PerToken(q);
 
-    /// <summary>A coded linear whose input quantizer has one scale s per tensor or per token position:
-    /// QuantizeLinear(x (+ shift_before), s, z) (for token scales: QuantizeLinear(x / s, 1, z)) → Clip(z + Qn, z + Qp) on the uint8
-    /// codes (the quantizer's narrower grid; the same codes as clamping x to [s·Qn, s·Qp] first) →
-    /// <c>com.microsoft.MatMulIntegerToFloat</c>(codes, Wᵀ int8, s or 1, step per output (half of it for the zero-less
-    /// grid's odd codes), z, —, b + shift_after·Wᵀ) — for token scales, the bias after ×s instead: the fused kernel's
-    /// A scale is a scalar. The general form runs MatMulInteger, then Cast and three float passes over the output.</summary>
+    /// <summary>A coded linear whose input quantizer has one scale s per tensor or per token position: the codes
+    /// (<see cref="CodesOf"/>) → <c>com.microsoft.MatMulIntegerToFloat</c>(codes, Wᵀ int8, s or 1, step per output (half
+    /// of it for the zero-less grid's odd codes), z, —, b + shift_after·Wᵀ) — for token scales, × s [N, 1] and the bias
+    /// after: the fused kernel's A scale is a scalar. The general form runs MatMulInteger, then Cast and three float
+    /// passes over the output.</summary>
     private string FusedLinear(string x, CodedLinear l, FrozenActivationQuantizer q, string hint)
     {
         C.RequireOpset("", 21);
