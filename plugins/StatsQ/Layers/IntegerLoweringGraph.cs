@@ -24,8 +24,10 @@ namespace Compressor.Plugins.StatsQ.Layers;
 /// the last a constant (the quantizer's shift after the codes is linear). With one input scale per tensor or per token
 /// position (every StatsQ linear of a ViT), the fused <c>com.microsoft.MatMulIntegerToFloat</c> instead
 /// (<see cref="FusedLinear"/>).</item>
-/// <item>Attention: q·kᵀ and attn·v as batched MatMulInteger on the per-token (rows) and per-token/per-channel
-/// (columns) scaled codes, rescaled by one Mul by s_rows ⊗ s_columns (1/√d folded into the rows of q·kᵀ).</item>
+/// <item>Attention: q·kᵀ and attn·v in integer on the per-token (rows) and per-token/per-channel (columns) scaled
+/// codes: q·kᵀ as MatMulIntegerToFloat with k's token scales as its column scales, then × s_rows/√d
+/// (<see cref="ColumnScaledProduct"/>); attn·v as MatMulInteger rescaled by one Mul by s_rows ⊗ s_columns
+/// (<see cref="Product"/>).</item>
 /// </list></summary>
 internal sealed class IntegerLoweringGraph(LoweringGraph g)
 {
@@ -108,7 +110,7 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
     }
 
     /// <summary>Whether <paramref name="q"/> has one scale per token position ([N, 1]).</summary>
-    private static bool PerToken(FrozenActivationQuantizer q) => q.ScaleShape.Length == 2 && q.ScaleShape[1] == 1;
+    public static bool PerToken(FrozenActivationQuantizer q) => q.ScaleShape.Length == 2 && q.ScaleShape[1] == 1;
 
     /// <summary>The zero point scalar of <paramref name="q"/>'s uint8 codes (128 signed, 0 unsigned).</summary>
     public string UInt8Zero(FrozenActivationQuantizer q, string hint) => IntegerLowering.UInt8Scalar(C, hint + ".a_zero_point", q.Signed ? 128 : 0);
@@ -224,6 +226,21 @@ internal sealed class IntegerLoweringGraph(LoweringGraph g)
         if (factor != 1) rows = g.Node("Mul", hint + "/row_scale", [rows, g.Scalar((float)factor)]);
         string columns = g.Reshape(ScaleOf(rq, hint + ".right"), hint + "/column_scale", columnShape);
         return g.Node("Mul", hint + "/product", [y, g.Node("Mul", hint + "/scale", [rows, columns])]);
+    }
+
+    /// <summary>The product of two quantized activations whose right operand's scale is one number or one per column
+    /// (<paramref name="rq"/> per tensor or per token of the right operand's columns, as k in q·kᵀ): the fused
+    /// <c>com.microsoft.MatMulIntegerToFloat</c>(left codes, right codes, 1, s_columns, z) scales the columns in the
+    /// kernel, and one Mul by s_rows·<paramref name="factor"/> follows — no Cast pass over the int32 product.</summary>
+    public string ColumnScaledProduct(string left, FrozenActivationQuantizer lq, string rightCodes, FrozenActivationQuantizer rq, double factor, string hint)
+    {
+        C.RequireOpset("com.microsoft", 1);
+        string codes = CodesOf(left, lq, hint + ".left", unsignedOperand: true);
+        string y = C.UniqueName(hint + "/matmul_integer_to_float");
+        C.AddNode("MatMulIntegerToFloat", [codes, rightCodes, g.Scalar(1f), ScaleOf(rq, hint + ".right"), UInt8Zero(lq, hint)], [y], domain: "com.microsoft");
+        string rows = BroadcastScale(lq, hint + ".left");
+        if (factor != 1) rows = g.Node("Mul", hint + "/row_scale", [rows, g.Scalar((float)factor)]);
+        return g.Node("Mul", hint + "/product", [y, rows]);
     }
 
     /// <summary>Whether a quantizer's scale is constant along the last axis of what it quantizes (so it factors out of

@@ -80,7 +80,10 @@ internal static class StatsQAttentionLowering
             string kCodes = ig.CodesOf(Part(1), kq, "k_quant", unsignedOperand: false);
             string kT = g.Transpose(kCodes, "k_T", 0, 1, 3, 2);
             // k's token scales are the columns of q·kᵀ; the 1/√d of the softmax folds into the product's one scale.
-            scaled = ig.Product(Part(0), qq, kT, kq, kq.Scale.numel() == 1 ? [1] : [1, kq.ScaleShape[0]], 1.0 / Math.Sqrt(d), "logits");
+            // (one scale per key token: the columns are scaled inside MatMulIntegerToFloat.)
+            scaled = kq.Scale.numel() == 1 || IntegerLoweringGraph.PerToken(kq)
+                ? ig.ColumnScaledProduct(Part(0), qq, kT, kq, 1.0 / Math.Sqrt(d), "logits")
+                : ig.Product(Part(0), qq, kT, kq, [.. kq.ScaleShape[..^2], 1, kq.ScaleShape[^2]], 1.0 / Math.Sqrt(d), "logits");
         }
         else
         {
