@@ -9,7 +9,7 @@ namespace OrtLatency;
 /// per-node kernel times of every run after 3 warm-up runs, summed by op type).</summary>
 internal static class Profile
 {
-    public static void Run(string model, int runs)
+    public static void Run(string model, int runs, string? nodesOf = null)
     {
         string prefix = Path.Combine(Path.GetTempPath(), "ort-profile-" + Guid.NewGuid().ToString("N"));
         using var so = Int8Bench.Options();
@@ -31,6 +31,15 @@ internal static class Profile
         Console.WriteLine("| operator | nodes | ms per run | share |");
         Console.WriteLine("|---|---|---|---|");
         foreach (var (op, us, nodes) in byOp.Take(16)) Console.WriteLine($"| {op} | {nodes} | {us / 1000:F2} | {us / total:P1} |");
+        if (nodesOf is { Length: > 0 })
+        {
+            // --nodes OP: each node of that operator with its mean time and input shapes (ORT's args.input_type_shape).
+            Console.WriteLine();
+            Console.WriteLine($"| {nodesOf} node | ms per run | input shapes |");
+            Console.WriteLine("|---|---|---|");
+            foreach (var g in byNode.Where(e => (string?)e["args"]?["op_name"] == nodesOf).GroupBy(e => (string)e["name"]!))
+                Console.WriteLine($"| {g.Key.Replace("_kernel_time", "")} | {g.Sum(e => (double)e["dur"]!) / runs / 1000:F2} | {g.First()["args"]?["input_type_shape"]?.ToString(Newtonsoft.Json.Formatting.None)} |");
+        }
         File.Delete(file);
     }
 

@@ -42,7 +42,7 @@ if (mode == "int8")
     if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"), Opt("--only", ""));
     else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
     else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""));
-    else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
+    else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n, Opt("--nodes", ""));
     else if (what == "pair") OrtLatency.Profile.Pair(Opt("--fp32", ""), Opt("--model", ""), n, int.Parse(Opt("--rounds", "3")));
     else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18, profile or pair");
     Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
