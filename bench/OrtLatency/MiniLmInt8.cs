@@ -21,7 +21,7 @@ namespace OrtLatency;
 /// compressed variants (ORT ≈ TorchSharp).</summary>
 internal static class MiniLmInt8
 {
-    public static void Run(string dir, LayerKindSet kinds, int runs, string textPath)
+    public static void Run(string dir, LayerKindSet kinds, int runs, string textPath, string only = "")
     {
         var sentences = SentenceDataSource.Split(File.ReadAllText(textPath)).ToList();
         var calibration = sentences.Skip(200).Take(64).ToList();
@@ -70,7 +70,9 @@ internal static class MiniLmInt8
             ("rtn 4-bit group 32", new RtnOptions { WeightBits = 4, GroupSize = 32 }, false, ExportTarget.Size),
             ("low-rank 50 % (SVD) + int8 factors", null, true, ExportTarget.Speed),
         };
-        foreach (var (label, rtn, lowRank, target) in variants)
+        // --only a,b: the variants whose label contains one of the words (FP32 and the peer always run).
+        var words = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var (label, rtn, lowRank, target) in variants.Where(v => words.Length == 0 || words.Any(w => v.Label.Contains(w, StringComparison.OrdinalIgnoreCase))))
         {
             using var model = ModelIO.Load(files.ModelPath, kinds);
             if (rtn is not null) Int8Bench.RunPlugin(new RtnPlugin(), model, rtn, kinds, calib.Calibration);

@@ -39,12 +39,13 @@ if (mode == "int8")
     var k = new LayerKindSet(BuiltInLayerKinds.All).With(new RtnPlugin().LayerKinds);
     string work = Directory.CreateTempSubdirectory("ort-int8-").FullName;
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
-    if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"));
+    if (what == "minilm") OrtLatency.MiniLmInt8.Run(work, k, n, Opt("--text", "bench/data/text/moby-dick.txt"), Opt("--only", ""));
     else if (what == "gemm") OrtLatency.GemmLimit.Run(work, n, int.Parse(Opt("--m", "2048")), int.Parse(Opt("--k", "1024")), int.Parse(Opt("--n", "4096")));
     else if (what is "vit" or "resnet18") OrtLatency.VisionInt8.Run(work, k, n, what, Opt("--only", ""), int.Parse(Opt("--batch", "8")));
     else if (what == "resnet18-layers") OrtLatency.ConvLayers.Run(k, Enum.Parse<CalibrationMethod>(Opt("--calibration", "minmax"), ignoreCase: true));
-    else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n);
-    else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18, resnet18-layers or profile");
+    else if (what == "profile") OrtLatency.Profile.Run(Opt("--model", ""), n, Opt("--nodes", ""));
+    else if (what == "pair") OrtLatency.Profile.Pair(Opt("--fp32", ""), Opt("--model", ""), n, int.Parse(Opt("--rounds", "3")));
+    else throw new ArgumentException($"int8 {what}: expected minilm, gemm, vit, resnet18, resnet18-layers, profile or pair");
     Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
     if (args.Contains("--keep")) Console.WriteLine($"kept the ONNX files in {work} (profile one with: int8 profile --model FILE)");
     else Directory.Delete(work, recursive: true);

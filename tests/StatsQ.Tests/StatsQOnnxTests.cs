@@ -167,10 +167,12 @@ public sealed class StatsQOnnxTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.NotEmpty(result.LayerKernels);
             Assert.All(result.LayerKernels, k => Assert.Equal(LayerKernel.Integer, k.Form));
             var attention = result.LayerKernels.First(k => k.Kind == StatsQAttentionKind.KindId);
-            // The per-tensor-scaled linears (q/k/v, proj) on the fused MatMulIntegerToFloat, the two attention products
-            // (per-token scales) on MatMulInteger.
-            Assert.Equal(2, attention.Kernels.GetValueOrDefault("com.microsoft.MatMulIntegerToFloat"));
-            Assert.Equal(2, attention.Kernels.GetValueOrDefault("MatMulInteger"));
+            // The linears (q/k/v, proj) and q·kᵀ (k's per-token scales are its columns) on the fused
+            // MatMulIntegerToFloat, attn·v (v's per-channel scales vary per head) on MatMulInteger.
+            Assert.Equal(3, attention.Kernels.GetValueOrDefault("com.microsoft.MatMulIntegerToFloat"));
+            Assert.Equal(1, attention.Kernels.GetValueOrDefault("MatMulInteger"));
+            // The patch embedding (stride = kernel) runs as patches on the fused kernel too.
+            Assert.Equal(1, result.LayerKernels.First(k => k.Kind == StatsQConv2dKind.KindId).Kernels.GetValueOrDefault("com.microsoft.MatMulIntegerToFloat"));
             Assert.Contains(result.LayerKernels, k => k.Kind == StatsQLinearKind.KindId && k.Kernels.ContainsKey("com.microsoft.MatMulIntegerToFloat"));
             Assert.True(result.OptimizedSqnrDb >= SpeedParityDb, $"ORT_ENABLE_ALL {result.OptimizedSqnrDb:F1} dB < {SpeedParityDb} dB");
         }

@@ -74,31 +74,32 @@ internal static class StatsQAttentionLowering
         var kq = a.Quantizer("k_quant");
         var vq = a.Quantizer("v_quant");
         var pq = a.Quantizer("attn_quant");
-        string logits;
+        string scaled;
         if (IntegerLoweringGraph.FactorsOutOfLastAxis(qq) && IntegerLoweringGraph.FactorsOutOfLastAxis(kq) && kq.Signed)
         {
-            var (kCodes, _) = ig.Codes(Part(1), kq, "k_quant", unsignedOperand: false);
+            string kCodes = ig.CodesOf(Part(1), kq, "k_quant", unsignedOperand: false);
             string kT = g.Transpose(kCodes, "k_T", 0, 1, 3, 2);
-            using var columns = kq.Scale.dim() >= 2 ? kq.Scale.transpose(-2, -1).contiguous() : kq.Scale.alias();
-            logits = ig.Product(Part(0), qq, kT, g.Float("k_quant.column_scale", columns), "logits");
+            // k's token scales are the columns of q·kᵀ; the 1/√d of the softmax folds into the product's one scale.
+            // (one scale per key token: the columns are scaled inside MatMulIntegerToFloat.)
+            scaled = kq.Scale.numel() == 1 || IntegerLoweringGraph.PerToken(kq)
+                ? ig.ColumnScaledProduct(Part(0), qq, kT, kq, 1.0 / Math.Sqrt(d), "logits")
+                : ig.Product(Part(0), qq, kT, kq, [.. kq.ScaleShape[..^2], 1, kq.ScaleShape[^2]], 1.0 / Math.Sqrt(d), "logits");
         }
         else
         {
             string q = g.Quantize(Part(0), qq, "q_quant", 4);
             string k = g.Quantize(Part(1), kq, "k_quant", 4);
-            logits = g.Node("MatMul", "logits", [q, g.Transpose(k, "k_T", 0, 1, 3, 2)]);
+            scaled = g.Scale(g.Node("MatMul", "logits", [q, g.Transpose(k, "k_T", 0, 1, 3, 2)]), "scaled", (float)(1.0 / Math.Sqrt(d)));
         }
-        string scaled = g.Scale(logits, "scaled", (float)(1.0 / Math.Sqrt(d)));
         string probs = g.Node("Softmax", "softmax", [scaled], new() { ["axis"] = -1L });
         string vFlat = g.Reshape(g.Transpose(Part(2), "v_tokens", 0, 2, 1, 3), "v_flat", 0, 0, c);
         string context2;
         bool vPerChannel = vq.ShiftFeatures == 0 && vq.Signed && (vq.ScaleShape.Length == 0 || (vq.ScaleShape.Length == 1 && vq.ScaleShape[0] == c));
         if (vPerChannel && IntegerLoweringGraph.FactorsOutOfLastAxis(pq))
         {
-            var (vCodes, _) = ig.Codes(vFlat, vq, "v_quant", unsignedOperand: false);
+            string vCodes = ig.CodesOf(vFlat, vq, "v_quant", unsignedOperand: false);
             string vh = g.Transpose(g.Reshape(vCodes, "v_split", 0, 0, h, d), "v_heads", 0, 2, 1, 3);
-            using var columns = vq.Scale.numel() == 1 ? vq.Scale.reshape(1) : vq.Scale.reshape(h, 1, d);
-            context2 = ig.Product(probs, pq, vh, g.Float("v_quant.column_scale", columns), "context");
+            context2 = ig.Product(probs, pq, vh, vq, vq.Scale.numel() == 1 ? [1] : [h, 1, d], 1.0, "context");
         }
         else
         {

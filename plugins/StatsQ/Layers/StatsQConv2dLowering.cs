@@ -10,6 +10,11 @@ internal static class StatsQConv2dLowering
     public static void Lower(ILoweringContext context, StatsQConv2d l, string input, string output)
     {
         var g = new LoweringGraph(context);
+        if (context.Target == ExportTarget.Speed && StatsQPatchLowering.Applies(l))
+        {
+            StatsQPatchLowering.Lower(context, g, l, input, output);
+            return;
+        }
         if (context.Target == ExportTarget.Speed && l.Input.ShiftFeatures == 0 && l.Input.Scale.numel() == 1)
         {
             LowerInteger(context, g, l, input, output);
