@@ -249,11 +249,15 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         ModelFolder? folder, long dataBytes, long? memoryLimit)
     {
         var mode = StreamModes.Parse(request.Stream);
-        var blocking = steps.FirstOrDefault(s => !s.Plugin.Manifest!.StreamsByBlock);
+        // A step streams when its manifest declares it and its options do not ask for a whole-model mode (training,
+        // an allocation across all layers).
+        var blocking = steps.FirstOrDefault(s => !s.Plugin.Manifest!.StreamsByBlock || s.Options.NotStreamableReason() is not null);
         if (mode == StreamMode.On)
         {
             if (blocking is not null)
-                throw new CompressException(ErrorKind.InvalidOptions, $"--stream on: plugin '{blocking.Plugin.Id}' does not work block by block (its plugin.json does not declare \"streaming\": \"block\")");
+                throw new CompressException(ErrorKind.InvalidOptions, blocking.Plugin.Manifest!.StreamsByBlock
+                    ? $"--stream on: plugin '{blocking.Plugin.Id}': {blocking.Options.NotStreamableReason()}"
+                    : $"--stream on: plugin '{blocking.Plugin.Id}' does not work block by block (its plugin.json does not declare \"streaming\": \"block\")");
             if (!StreamedCheckpoint.IsStreamable(request.ModelPath, foreign))
             {
                 // Let the checkpoint's own error (a missing shard, a bad header) speak when there is one.
