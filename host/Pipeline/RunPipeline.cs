@@ -103,8 +103,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         // automatically when the whole model does not fit), under the streamed estimate.
         using var streamed = OpenStreamed(request, steps, kinds, foreign, folder, dataBytes, memoryLimit);
         if (streamed is not null && preMerge.DeployTokens > 0)
-            throw new CompressException(ErrorKind.InvalidOptions, "--deploy-tokens: a streamed run exports its blocks as the checkpoint records them; " +
-                                                                  "decide the pre-merge with 'compress export compressed.safetensors --deploy-tokens N' after it, or run with --stream off");
+            throw new CompressException(ErrorKind.InvalidOptions, $"--deploy-tokens{(request.DeployTokens is null ? " (the recipe's preMerge)" : "")}: a streamed run exports its blocks as the checkpoint records them; " +
+                                                                  "decide the pre-merge with 'compress export compressed.safetensors --deploy-tokens N' after it, or run with --stream off (or --deploy-tokens 0)");
         if (streamed is not null)
             return ExecuteStreamed(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, dataBytes, streamed);
         var input = InputFile.Of(request.ModelPath);
