@@ -3,12 +3,16 @@
 //   tinyllama-1.1b/  the TinyLlama-1.1B shape (22 layers, hidden 2048, intermediate 5632, 32 / 4 heads, vocab 32000)
 //   gpt2-124m/       the GPT-2 (124M) shape
 //   llama-3b/        the Llama-3.2-3B shape (only with the argument --3b)
+// MODELS (space-separated folder names) limits it to those.
 using Compressor.Engine.Tests.Support;
 using static TorchSharp.torch;
 
 string root = Path.GetFullPath(args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "/tmp/compress-streaming-bench/models");
 var folders = new List<(string Name, Newtonsoft.Json.Linq.JObject Config)> { ("gpt2-124m", DecoderFolder.Gpt2()), ("tinyllama-1.1b", DecoderFolder.TinyLlama()) };
 if (args.Contains("--3b")) folders.Add(("llama-3b", DecoderFolder.Llama3B()));
+// MODELS="gpt2-124m …" (as bench/streaming/run.sh takes it) writes only those folders.
+if (Environment.GetEnvironmentVariable("MODELS") is { Length: > 0 } only)
+    folders = folders.Where(f => only.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(f.Name)).ToList();
 foreach (var (name, config) in folders)
 {
     string dir = Path.Combine(root, name);

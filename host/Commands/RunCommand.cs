@@ -27,15 +27,19 @@ public static class RunCommand
         stream.AcceptOnlyFromAmong([.. StreamModes.Names]);
         var exportTarget = new Option<string?>("--target") { Description = ExportTargets.Help };
         exportTarget.AcceptOnlyFromAmong([.. ExportTargets.Names]);
+        var deployTokens = new Option<int?>("--deploy-tokens")
+        {
+            Description = "Tokens per inference call model.onnx is made for (1: a decoder's decoding steps), as 'compress export --deploy-tokens': each structured layer (low-rank, block) is written as its merged dense product where that is faster here at this many tokens, else as its factors. The checkpoint keeps its form; the decisions are recorded in recipe.json (preMerge), and a run of that recipe makes the same ones. Default: the recipe's, else 0 (as the checkpoint records). This takes the flag from a plugin option of the same name (sparsity's; in a recipe it stays deployTokens). Not with a streamed run.",
+        };
         var cmd = new Command("run", "Compress a checkpoint with a plugin (its options follow as --flags; see 'compress plugin describe ID') or with a recipe of steps, and write the compressed checkpoint, the ONNX model (verified on ONNX Runtime), the recipe that ran, and a report.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
         cmd.Arguments.Add(target);
-        foreach (var o in new Option[] { model, output, arch, heads, data, seed, device, work, opset, exportTarget, timeout, maxMemory, stream, evalLimit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { model, output, arch, heads, data, seed, device, work, opset, exportTarget, deployTokens, timeout, maxMemory, stream, evalLimit }) cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env => Handle(env, new RunRequest(pr.GetValue(target)!, pr.GetValue(model)!, pr.GetValue(output)!,
             pr.GetValue(arch), pr.GetValue(data), pr.GetValue(seed), pr.GetValue(device)!, pr.UnmatchedTokens.ToList(), pr.GetValue(work), pr.GetValue(opset), pr.GetValue(timeout), pr.GetValue(maxMemory),
-            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null, pr.GetValue(heads), pr.GetValue(stream)))));
+            pr.GetValue(evalLimit), pr.GetValue(exportTarget) is { } t && ExportTargets.TryParse(t, out var parsed) ? parsed : null, pr.GetValue(heads), pr.GetValue(stream), pr.GetValue(deployTokens)))));
         return cmd;
     }
 

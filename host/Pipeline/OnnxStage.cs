@@ -43,14 +43,16 @@ public static class OnnxStage
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/> (its compressed layers lowered by
     /// <paramref name="kinds"/>) and verifies it, as one progress task (export, then verification). With
     /// <paramref name="deployTokens"/> &gt; 0 the structured layers take the form that is faster at that many tokens per
-    /// call (<see cref="PreMergeChoice"/>).</summary>
+    /// call (<see cref="PreMergeChoice"/>; the layers <paramref name="recorded"/> names as recorded).</summary>
     /// <exception cref="Sdk.CompressException">Export impossible, or the gate failed (kind VerificationFailed).</exception>
     public static Result Run(CompressibleModel model, string path, LayerKindSet kinds, int? opset, ExportTarget target = ExportTarget.Size, IProgressReporter? progress = null,
-        int deployTokens = 0)
+        int deployTokens = 0, PreMergeReport? recorded = null)
     {
         using var task = (progress ?? NullProgressReporter.Instance).Start($"exporting {Path.GetFileName(path)}", 2);
-        var preMerge = PreMergeChoice.Apply(model, deployTokens);
-        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target, DeployTokens = deployTokens });
+        var preMerge = PreMergeChoice.Apply(model, deployTokens, recorded);
+        // The decisions are now the layers' own flags, which the lowerings follow at DeployTokens 0 (a new measurement
+        // at N could disagree with a recorded decision near a break-even).
+        var export = OnnxExporter.Export(model, path, kinds, new OnnxExportOptions { Opset = opset, Target = target, DeployTokens = 0 });
         task.Advance(1, "verifying on ONNX Runtime");
         var verification = OnnxVerifier.Verify(model, export);
         verification.EnsurePassed();

@@ -53,8 +53,12 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         if (request.EvalLimit is { } evalLimit && (evalLimit < 1 || request.Data is null))
             throw new CompressException(ErrorKind.InvalidOptions, evalLimit < 1 ? $"--eval-limit {evalLimit} must be at least 1" : "--eval-limit limits the evaluation of --data: pass --data SPEC");
         long? memoryLimit = request.MaxMemory is null ? null : MemoryBudget.Parse(request.MaxMemory);
-        var (steps, recipeSeed, recipeTarget) = ResolveSteps(request);
+        var (steps, recipeSeed, recipeTarget, recipePreMerge) = ResolveSteps(request);
         var target = request.ExportTarget ?? recipeTarget ?? Compressor.Sdk.Layers.ExportTarget.Size;
+        if (request.DeployTokens is < 0)
+            throw new CompressException(ErrorKind.InvalidOptions, $"--deploy-tokens {request.DeployTokens}: give 0 (as the checkpoint records) or the tokens per call, e.g. 1");
+        // --deploy-tokens, else the recipe's; the recipe's recorded decisions hold at its own token count.
+        var preMerge = new PreMergeRequest(request.DeployTokens ?? recipePreMerge?.DeployTokens ?? 0, recipePreMerge);
         int seed = request.Seed ?? recipeSeed ?? 0;
         var device = DeviceSelector.Resolve(request.Device);
         foreach (var s in steps)
@@ -68,7 +72,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         string workRoot = Path.GetFullPath(request.WorkDirectory ?? Path.Combine(staging.OutputDirectory, ".work"));
         try
         {
-            return Execute(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target);
+            return Execute(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target, preMerge);
         }
         catch when (request.WorkDirectory is null)
         {
@@ -81,7 +85,8 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
     }
 
     private RunResult Execute(RunRequest request, CancellationToken cancellation, Stopwatch clock, long? memoryLimit, List<ResolvedStep> steps,
-        int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target)
+        int seed, Device device, Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target,
+        PreMergeRequest preMerge)
     {
         if (request.Architecture is not null) ArchitectureRegistry.Get(request.Architecture);   // an unknown name fails before anything loads
         var foreign = new ForeignModelOptions(request.Architecture, request.Heads);
@@ -97,6 +102,9 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         // from its header alone. A decoder whose steps all work block by block streams instead (--stream, or
         // automatically when the whole model does not fit), under the streamed estimate.
         using var streamed = OpenStreamed(request, steps, kinds, foreign, folder, dataBytes, memoryLimit);
+        if (streamed is not null && preMerge.DeployTokens > 0)
+            throw new CompressException(ErrorKind.InvalidOptions, $"--deploy-tokens{(request.DeployTokens is null ? " (the recipe's preMerge)" : "")}: a streamed run exports its blocks as the checkpoint records them; " +
+                                                                  "decide the pre-merge with 'compress export compressed.safetensors --deploy-tokens N' after it, or run with --stream off (or --deploy-tokens 0)");
         if (streamed is not null)
             return ExecuteStreamed(request, cancellation, clock, memoryLimit, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, dataBytes, streamed);
         var input = InputFile.Of(request.ModelPath);
@@ -165,29 +173,38 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             throw new CompressException(ErrorKind.OutputFailed, $"cannot write {CheckpointFile}: {e.Message}");
         }
         return Finish(request, cancellation, clock, steps, seed, device, kinds, staging, workRoot, target, folder, onnxFile, data, input, model, inputParameters,
-            report, timings, applied, reference, referenceBytes);
+            report, timings, applied, reference, referenceBytes, preMerge: preMerge);
     }
+
+    /// <summary>The run's pre-merge request: the tokens per call model.onnx is made for (0: none) and a recipe's
+    /// recorded decisions (used at their own token count).</summary>
+    private sealed record PreMergeRequest(int DeployTokens, PreMergeReport? Recorded);
 
     /// <summary>Everything after the compressed checkpoint is written: the ONNX export and its gate, the evaluation
     /// against the reference, the report, the recipe, and the commit of the output folder.</summary>
     private RunResult Finish(RunRequest request, CancellationToken cancellation, Stopwatch clock, List<ResolvedStep> steps, int seed, Device device,
         Compressor.Engine.Kinds.LayerKindSet kinds, OutputStaging staging, string workRoot, Compressor.Sdk.Layers.ExportTarget target, ModelFolder? folder,
         string onnxFile, DataSplits? data, InputFile input, EngineModel model, long inputParameters, ReportBuilder report, OrderedDictionary<string, double> timings,
-        List<AppliedStep> applied, string? reference, long? referenceBytes, StreamedCheckpoint? streamed = null)
+        List<AppliedStep> applied, string? reference, long? referenceBytes, StreamedCheckpoint? streamed = null, PreMergeRequest? preMerge = null)
     {
         string checkpoint = staging.PathOf(CheckpointFile);
         var output = SizeAccounting.Of(model).Checkpoint(CheckpointFile, checkpoint);
 
         OnnxVerification? verification = null;
         Engine.Onnx.Export.OnnxExportResult? onnxExport = null;
+        PreMergeReport? preMerged = null;
         if (OnnxStage.CanExport(model))
         {
             cancellation.ThrowIfCancellationRequested();
             log.Info($"exporting {OnnxStage.FileName} and verifying it on ONNX Runtime");
             var onnxClock = Stopwatch.StartNew();
-            var onnx = streamed is null ? OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset, target, progress)
+            var onnx = streamed is null ? OnnxStage.Run(model, staging.PathOf(onnxFile), kinds, request.Opset, target, progress, preMerge?.DeployTokens ?? 0, preMerge?.Recorded)
                 : OnnxStage.RunStreamed(streamed, model, staging.PathOf(onnxFile), request.Opset, target, progress);
             onnxExport = onnx.Export;
+            preMerged = onnx.PreMerge;
+            if (preMerged is not null)
+                log.Info($"pre-merge at --deploy-tokens {preMerged.DeployTokens}: {preMerged.Merged} of {preMerged.Layers.Count} structured layer(s) merged" +
+                         (preMerge?.Recorded is { } r && r.DeployTokens == preMerged.DeployTokens ? " (as the recipe recorded)" : ""));
             output = output with { Onnx = onnx.Output };
             verification = onnx.Verification;
             if (streamed is not null) report.AddMetric(new Metric("exportPeakLiveBlocks", streamed.PeakLiveBlocks, "blocks"));
@@ -207,7 +224,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
 
         var audited = steps.Select(s => new LayerAudit.Step(s.Plugin, s.Options)).ToList();
         var sizes = LayerAudit.Breakdown(model, LayerAudit.Fp32Layers(model, audited, catalog), CheckpointFile, output.BytesOnDisk, onnxExport);
-        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied, ExportTargets.Name(target));
+        var recipe = new RunRecipe(RunReport.CurrentSchemaVersion, ToolInfo.Current, seed, device.ToString(), input, request.Data, applied, ExportTargets.Name(target), preMerged);
         var runReport = RunReport.Of(recipe, inputParameters, output, verification, report, timings, evaluation, LayerAudit.Storage(model), sizes);
         if (folder is not null) DeployableFolder.CopyCompanions(folder, staging.StagingDirectory);
         ResultJson.WriteFile(staging.PathOf(RecipeFile), recipe);
@@ -249,11 +266,15 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
         ModelFolder? folder, long dataBytes, long? memoryLimit)
     {
         var mode = StreamModes.Parse(request.Stream);
-        var blocking = steps.FirstOrDefault(s => !s.Plugin.Manifest!.StreamsByBlock);
+        // A step streams when its manifest declares it and its options do not ask for a whole-model mode (training,
+        // an allocation across all layers).
+        var blocking = steps.FirstOrDefault(s => !s.Plugin.Manifest!.StreamsByBlock || s.Options.NotStreamableReason() is not null);
         if (mode == StreamMode.On)
         {
             if (blocking is not null)
-                throw new CompressException(ErrorKind.InvalidOptions, $"--stream on: plugin '{blocking.Plugin.Id}' does not work block by block (its plugin.json does not declare \"streaming\": \"block\")");
+                throw new CompressException(ErrorKind.InvalidOptions, blocking.Plugin.Manifest!.StreamsByBlock
+                    ? $"--stream on: plugin '{blocking.Plugin.Id}': {blocking.Options.NotStreamableReason()}"
+                    : $"--stream on: plugin '{blocking.Plugin.Id}' does not work block by block (its plugin.json does not declare \"streaming\": \"block\")");
             if (!StreamedCheckpoint.IsStreamable(request.ModelPath, foreign))
             {
                 // Let the checkpoint's own error (a missing shard, a bad header) speak when there is one.
@@ -373,7 +394,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             report, timings, applied, reference, referenceBytes, compressed);
     }
 
-    private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target) ResolveSteps(RunRequest request)
+    private (List<ResolvedStep> Steps, int? Seed, Compressor.Sdk.Layers.ExportTarget? Target, PreMergeReport? PreMerge) ResolveSteps(RunRequest request)
     {
         bool isRecipe = request.Target.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(request.Target);
         if (!isRecipe)
@@ -382,7 +403,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             var notices = new List<string>();
             var options = OptionsSchema.For(entry.Instance!.OptionsType).ParseCli(request.PluginArguments, $"plugin '{entry.Id}'", notices);
             foreach (var n in notices) log.Warn(n);
-            return ([new ResolvedStep(entry, options)], null, null);
+            return ([new ResolvedStep(entry, options)], null, null, null);
         }
         if (request.PluginArguments.Count > 0)
             throw new CompressException(ErrorKind.InvalidOptions,
@@ -398,7 +419,7 @@ public sealed class RunPipeline(PluginCatalog catalog, IPluginLogger log, IProgr
             foreach (var n in notices) log.Warn(n);
             steps.Add(new ResolvedStep(entry, options));
         }
-        return (steps, recipe.Seed, recipe.Target);
+        return (steps, recipe.Seed, recipe.Target, recipe.PreMerge);
     }
 
     /// <summary>An input whose floating-point tensors hold NaN or Inf is a bad input, named as such before any plugin

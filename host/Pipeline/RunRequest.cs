@@ -19,6 +19,8 @@ namespace Compressor.Host.Pipeline;
 /// <param name="ExportTarget">What model.onnx is optimised for (<c>--target</c>; null: the recipe's, else size).</param>
 /// <param name="Heads">Attention heads of a checkpoint whose sizes are inferred from its tensors (<c>--heads</c>), or null.</param>
 /// <param name="Stream">Whether to hold one block at a time (<c>--stream</c>: auto, on, off; null: auto), see <see cref="StreamMode"/>.</param>
+/// <param name="DeployTokens">Tokens per inference call model.onnx is made for (<c>--deploy-tokens</c>; null: the recipe's
+/// pre-merge decisions, else 0: as the checkpoint records), see <see cref="PreMergeChoice"/>.</param>
 public sealed record RunRequest(
     string Target,
     string ModelPath,
@@ -35,4 +37,5 @@ public sealed record RunRequest(
     long? EvalLimit = null,
     Compressor.Sdk.Layers.ExportTarget? ExportTarget = null,
     int? Heads = null,
-    string? Stream = null);
+    string? Stream = null,
+    int? DeployTokens = null);

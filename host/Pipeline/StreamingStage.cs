@@ -235,8 +235,8 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
     }
 
     /// <summary>Adds the units' rows (in module order), metrics and warnings to the run's report. A metric several
-    /// units report is merged: per-weight ratios (unit <c>bits</c>) as the mean weighted by the same unit's
-    /// <c>quantizedWeights</c>; sample counts (unit <c>samples</c>, the same calibration set for every unit) as their
+    /// units report is merged: averages (units <c>bits</c>, <c>ratio</c>, <c>fraction</c>, <c>tokens</c>, <c>mean …</c>) as the
+    /// mean weighted by the same unit's compressed weights (<see cref="WeightsOf"/>); sample counts (unit <c>samples</c>, the same calibration set for every unit) as their
     /// maximum; everything else (counts, losses summed over layers, seconds) as their sum. Warnings are kept once.</summary>
     private static void Merge(List<UnitState> states, ReportBuilder report, IReadOnlyList<string> moduleOrder)
     {
@@ -254,12 +254,12 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
                 .Where(x => x.Metric is not null).ToList();
             double value;
             if (values.Count == 1) value = values[0].Metric!.Value;
-            else if (unit == "bits")
+            else if (IsMean(unit))
             {
                 double weightSum = 0, sum = 0;
                 foreach (var (s, m) in values)
                 {
-                    double w = s.Metrics.FirstOrDefault(x => x.Name == "quantizedWeights")?.Value ?? 1;
+                    double w = WeightsOf(s);
                     weightSum += w;
                     sum += w * m!.Value;
                 }
@@ -270,6 +270,18 @@ public sealed class StreamingStage(IPluginLogger log, IProgressReporter progress
             report.AddMetric(new Metric(name, value, unit, dataset, values[0].Metric!.Reference));
         }
     }
+
+    /// <summary>Metrics that are per-weight or per-layer averages, merged as a weighted mean: bits per weight, ratios and
+    /// fractions (sparsity's kept share, WINA's output error), break-even token counts, and units that say they are a
+    /// mean (jlcm's relative loss).</summary>
+    private static bool IsMean(string unit) =>
+        unit is "bits" or "ratio" or "fraction" or "tokens" || unit.StartsWith("mean ", StringComparison.Ordinal);
+
+    /// <summary>The weight of a unit's averages: the weights it compressed, as its plugins count them (rtn/gptq
+    /// quantizedWeights, jlcm compressedWeights, sparsity replacedDenseWeights), else 1.</summary>
+    private static double WeightsOf(UnitState state) =>
+        (state.Metrics.FirstOrDefault(x => x.Name == "quantizedWeights") ?? state.Metrics.FirstOrDefault(x => x.Name == "compressedWeights")
+         ?? state.Metrics.FirstOrDefault(x => x.Name == "replacedDenseWeights"))?.Value ?? 1;
 
     private static void CheckFiniteInput(CompressibleModel model, string path)
     {

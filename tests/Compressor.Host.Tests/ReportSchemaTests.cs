@@ -28,7 +28,8 @@ public sealed class ReportSchemaTests(HostFixture fx) : IClassFixture<HostFixtur
         // Added within the version: issue 19's fields (above) and issue 18's export target and per-layer kernels.
         JsonFields.AssertMatchGolden("cli-run.fields", stdout, [.. AddedToRunReport.Select(f => "report." + f), .. VerificationAdded.Select(f => "report." + f)]);
         JsonFields.AssertMatchGolden("run-report.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.ReportFile)), [.. AddedToRunReport, .. VerificationAdded]);
-        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)), "target");
+        // Added within the version: the export target (issue 18) and the pre-merge decisions of --deploy-tokens (issue 17; null for rtn).
+        JsonFields.AssertMatchGolden("recipe.fields", File.ReadAllText(Path.Combine(outDir, RunPipeline.RecipeFile)), "target", "preMerge");
 
         string onnx = Path.Combine(fx.NewDir("schema-export"), "m.onnx");
         var export = HostFixture.Cli("export", Path.Combine(outDir, RunPipeline.CheckpointFile), "--out", onnx, "--format", "json", "-v", "q");

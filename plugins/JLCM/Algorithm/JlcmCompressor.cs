@@ -78,7 +78,7 @@ public static class JlcmCompressor
                     if (!Replay(model, store, targets, i, tally))
                     {
                         var current = model.Layers();   // the live list (earlier layers are compressed now)
-                        var (entry, replacement, original) = CompressLayer(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i);
+                        var (entry, replacement, original) = CompressLayer(context, options, model, feeder, current, IndexOf(current, targets[i].Name));
                         store.Save(i, entry, replacement);
                         Commit(context, model, targets[i], entry, replacement, original, tally);
                     }
@@ -105,6 +105,20 @@ public static class JlcmCompressor
             model.Module.train(training);
         }
         tally.Report(feeder.Samples, clock.Elapsed.TotalSeconds, byBlock);
+    }
+
+    /// <summary>The k-means seed of one layer: the run's seed and the layer's name (FNV-1a), not its position among
+    /// the targets, so that a layer gets the same codebook whether the model is compressed whole or one transformer
+    /// block at a time (a streamed run sees only the block's layers, under the whole model's names).</summary>
+    public static long LayerSeed(int seed, string name)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char c in name)
+        {
+            h ^= c;
+            h *= 1099511628211UL;
+        }
+        return seed * 1_000_003L + (long)(h >> 33);
     }
 
     /// <summary>Samples a fold is checked on: a wrong fold changes the outputs of every input by O(1), far above the
@@ -142,7 +156,7 @@ public static class JlcmCompressor
     /// <summary>Groups the rows of the live layer at <paramref name="index"/>, folds or stores the re-ordering and
     /// k-means-initialises its codebook (method rtn: quantizes it).</summary>
     private static Prepared Prepare(PluginContext context, JlcmOptions options, CompressibleModel model, CalibrationFeeder feeder,
-        IReadOnlyList<LayerInfo> layers, int index, int ordinal, Tensor? hessian = null)
+        IReadOnlyList<LayerInfo> layers, int index, Tensor? hessian = null)
     {
         var info = layers[index];
         var module = info.Module;
@@ -151,7 +165,7 @@ public static class JlcmCompressor
         var w = WeightOf(module).flatten(1);   // on the model's device: grouping, k-means and learning run there
         long rows = w.shape[0];
         int groups = (int)Math.Min(options.Groups, rows);
-        long seed = context.Seed * 1_000_003L + ordinal;
+        long seed = LayerSeed(context.Seed, info.Name);
         long[]? order = null;
         string? consumer = null;
         Tensor? rowOrder = null;
@@ -185,11 +199,11 @@ public static class JlcmCompressor
 
     /// <summary>Compresses one layer (the live module at <paramref name="index"/> of <paramref name="layers"/>) on its own output.</summary>
     private static (LayerOutcome Entry, nn.Module Replacement, Tensor Original) CompressLayer(PluginContext context, JlcmOptions options,
-        CompressibleModel model, CalibrationFeeder feeder, IReadOnlyList<LayerInfo> layers, int index, int ordinal)
+        CompressibleModel model, CalibrationFeeder feeder, IReadOnlyList<LayerInfo> layers, int index)
     {
         var info = layers[index];
         using var h = InputStatistics(model, info, feeder, options.Damping, context.Cancellation);
-        var p = Prepare(context, options, model, feeder, layers, index, ordinal, h);
+        var p = Prepare(context, options, model, feeder, layers, index, h);
         var moves = new IndexMoveStats();
         double initial = double.NaN;
         if (p.Codebook is { } cb)
@@ -235,7 +249,7 @@ public static class JlcmCompressor
         foreach (int i in ordinals)
         {
             var current = model.Layers();
-            prepared.Add(Prepare(context, options, model, feeder, current, IndexOf(current, targets[i].Name), i));
+            prepared.Add(Prepare(context, options, model, feeder, current, IndexOf(current, targets[i].Name)));
         }
         if (options.Init == CodebookInit.Gptq && options.Method != JlcmMethod.Rtn) ReinitialiseWithGptq(options, model, block, inputs, prepared, ordinals, context.Seed);
         var targetsOut = BlockLearner.Targets(model, block, inputs);
@@ -295,7 +309,7 @@ public static class JlcmCompressor
                 if (options.Damping > 0) h = h.add(eye(h.shape[0]).mul(options.Damping * h.diagonal().mean().item<float>()));
                 var p = prepared[j];
                 var cb = GroupedCodebook.Initialise(p.Weight, options.WeightBits, p.Codebook!.Groups, options.Variant, CodebookInit.Gptq, options.KmeansIterations,
-                    seed * 1_000_003L + ordinals[j], h);
+                    LayerSeed(seed, p.Info.Name), h);
                 p.Codebook.Dispose();
                 prepared[j] = p with { Codebook = cb };
             }

@@ -22,6 +22,7 @@ public static class ActivationSparsity
         var data = context.Data.Calibration ?? context.Data.Train
                    ?? throw new CompressException(ErrorKind.InvalidOptions, "sparsity: --activation-sparsity needs calibration data: pass --data");
         var layers = FfnSelection.Select(model, options.Include, options.Exclude, options.FirstLayerDense, out _);
+        if (layers.Count == 0) return;   // a unit of a streamed run without a linear to rewrite (FfnSelection.StreamedUnit)
         bool wina = options.ActivationSparsity == ActivationScore.Wina;
         var names = layers.Select(l => l.Name).ToList();
         var inputs = ActivationSparsifier.RecordInputs(model, names, data, options.CalibrationTokens, options.BatchSize, context.Device, context.Cancellation);

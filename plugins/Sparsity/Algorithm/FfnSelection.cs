@@ -28,6 +28,8 @@ public static partial class FfnSelection
         var layers = model.Select(LayerType.Linear, new LayerSelector(globs, exclude))
             .Where(l => include.Length > 0 || !l.Name.Contains("attention.output.dense", StringComparison.Ordinal))
             .ToList();
+        keptDense = [];
+        if (layers.Count == 0 && StreamedUnit(model)) return layers;   // the head of a streamed run: no feed-forward there
         if (layers.Count == 0)
             throw new CompressException(ErrorKind.InvalidOptions, include.Length > 0
                 ? "sparsity: no linear layer matches --include/--exclude"
@@ -35,19 +37,23 @@ public static partial class FfnSelection
         var kept = new List<string>();
         if (firstLayerDense)
         {
-            var numbers = layers.Select(l => Number(l.Name)).Where(n => n is not null).Select(n => n!.Value).ToList();
-            if (numbers.Count > 0)
-            {
-                int first = numbers.Min();
-                kept = layers.Where(l => Number(l.Name) == first).Select(l => l.Name).ToList();
-                layers = layers.Where(l => Number(l.Name) != first).ToList();
-            }
-            if (layers.Count == 0)
+            // The first transformer layer is the one numbered 0 (every architecture compress builds or imports counts its
+            // layers from 0). Named by its number, not as the lowest number present, so that one block of a streamed run
+            // (model.layers.3 alone) decides as that block does inside the whole model.
+            kept = layers.Where(l => Number(l.Name) == 0).Select(l => l.Name).ToList();
+            layers = layers.Where(l => Number(l.Name) != 0).ToList();
+            if (layers.Count == 0 && !StreamedUnit(model))
                 throw new CompressException(ErrorKind.InvalidOptions, "sparsity: every selected linear belongs to the first layer, which --first-layer-dense keeps dense");
         }
         keptDense = kept;
         return layers;
     }
+
+    /// <summary>Whether <paramref name="model"/> is one unit of a streamed run: a transformer layout of a single block
+    /// without the embeddings and heads a whole model has, or of no block at all (the head unit). Such a unit may hold
+    /// nothing to rewrite (the first block under --first-layer-dense, the head), which is then no error.</summary>
+    public static bool StreamedUnit(CompressibleModel model) =>
+        model.Transformer is { } t && (t.Blocks.Count == 0 || (t.Blocks.Count == 1 && t.Inputs.Count == 0 && t.Heads.Count == 0));
 
     /// <summary>The first integer component of a dotted name (the block index), or null.</summary>
     public static int? Number(string name)

@@ -86,6 +86,18 @@ public sealed record SparsityOptions : PluginOptions
     public int CalibrationTokens { get; init; } = 2048;
 
     /// <inheritdoc/>
+    /// <remarks>The from-dense fit works on each linear's own weight, and the uniform activation-sparsity allocation on
+    /// each linear's own size, so both give the same layers block by block (README "Streaming"). Training (from scratch,
+    /// recovery) trains the whole model, and the greedy allocation spreads the target over every selected linear of
+    /// the model at once.</remarks>
+    public override string? NotStreamableReason() =>
+        FromScratch ? "--from-scratch trains the whole model on the task, which cannot run one block at a time"
+        : RecoverySteps > 0 ? "--recovery-steps distils the whole model from the original, which cannot run one block at a time"
+        : ActivationSparsity != ActivationScore.None && Allocation == SparsityAllocation.Greedy
+            ? "--allocation greedy spreads --sparsity over every selected linear of the model at once; streamed, use --allocation uniform"
+            : null;
+
+    /// <inheritdoc/>
     public override IEnumerable<string> Validate()
     {
         if (Structure == Structure.None && ActivationSparsity == ActivationScore.None && !FromScratch)

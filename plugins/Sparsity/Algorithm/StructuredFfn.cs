@@ -27,6 +27,7 @@ public static class StructuredFfn
         }
         var model = context.Model;
         var layers = FfnSelection.Select(model, options.Include, options.Exclude, options.FirstLayerDense, out var keptDense);
+        if (layers.Count == 0) return;   // a unit of a streamed run without a linear to rewrite (FfnSelection.StreamedUnit)
         bool trains = options.FromScratch || options.RecoverySteps > 0;
         if (trains && !model.IsExecutable)
             throw new CompressException(ErrorKind.InvalidInput, "sparsity: training and recovery need an executable model (pass --arch)");

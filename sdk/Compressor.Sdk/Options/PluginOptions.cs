@@ -15,4 +15,10 @@ public abstract record PluginOptions
     /// <summary>Cross-field checks that attributes cannot express. Return one message per problem, each naming
     /// the option(s) in kebab-case flag form.</summary>
     public virtual IEnumerable<string> Validate() => [];
+
+    /// <summary>Why these options cannot run one transformer block at a time although the plugin's manifest declares
+    /// <c>"streaming": "block"</c> (a mode that trains the whole model, or decides across all layers at once), or null
+    /// when they can. The host then refuses <c>--stream on</c> with this reason and does not stream under
+    /// <c>auto</c>. Name the option(s) in kebab-case flag form.</summary>
+    public virtual string? NotStreamableReason() => null;
 }
