@@ -136,8 +136,10 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
         Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
         for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
-        // One gptq run served all layers; each rtn trial (3-bit g32 and 8-bit per channel) ran on its layer alone.
-        Assert.Equal(1 + 2 * layers.Count, weights.PluginRuns);
+        // One run per gptq treatment (plain and act-order) served all layers; each rtn trial (3-bit g32 and 8-bit per
+        // channel) ran on its layer alone.
+        Assert.Equal(2, treatments.Count(t => t.Plugin == "gptq"));
+        Assert.Equal(2 + 2 * layers.Count, weights.PluginRuns);
         // The single-layer rtn run gives exactly the weight (and bits) the plugin gives inside the whole model.
         var rtn = treatments.Single(t => t.Id == "rtn-w3-g32");
         foreach (var l in layers)
@@ -234,6 +236,47 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         double ma = ra.Average(), mb = rb.Average();
         double cov = ra.Zip(rb).Sum(p => (p.First - ma) * (p.Second - mb));
         return cov / Math.Sqrt(ra.Sum(x => (x - ma) * (x - ma)) * rb.Sum(x => (x - mb) * (x - mb)));
+    }
+
+    [Fact]
+    public void TheMenuOffersGptqWithActOrderAndItsRecipeReproduces()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["gptq"], [4, 8], [64, 128], catalog);
+        // Stable ids: GPTQ as before (no actOrder key, so earlier recipes and caches keep their bytes), then its act-order twin.
+        Assert.Equal(["gptq-w4-g64", "gptq-w4-g64-act", "gptq-w4-g128", "gptq-w4-g128-act", "fp32"], treatments.Select(t => t.Id));
+        Assert.Null(treatments[0].Options["actOrder"]);
+        Assert.True((bool)treatments[1].Options["actOrder"]!);
+        Assert.All(treatments.Where(t => !t.IsFp32), t => Assert.Equal(TrialScope.Joint, t.Scope));
+
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        var plain = treatments.Single(t => t.Id == "gptq-w4-g64");
+        var act = treatments.Single(t => t.Id == "gptq-w4-g64-act");
+        // The option reaches the plugin: act-order changes the codes of a layer with more than one column to reorder.
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, fx.NewDir("act-trials"));
+        using (var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance))
+        {
+            using var a = weights.Of(layers[0], act, CancellationToken.None)!;
+            using var p = weights.Of(layers[0], plain, CancellationToken.None)!;
+            Assert.Equal(p.Bits, a.Bits);
+            Assert.False(a.Dense.equal(p.Dense).all().item<bool>(), "act-order left the first layer's weight as plain GPTQ does");
+        }
+        // A recipe mixing the two (and a float32 layer) runs, and runs again to the same bytes.
+        string recipe = Path.Combine(fx.NewDir("act-recipe"), "recipe.json");
+        File.WriteAllText(recipe, RecipeText.Of([(layers[0].Name, act), (layers[1].Name, plain), (layers[2].Name, Treatment.Fp32)], 0, "size"));
+        var runs = new List<string>();
+        foreach (var name in new[] { "act-run-1", "act-run-2" })
+        {
+            string outDir = fx.NewDir(name);
+            var (code, _, stderr) = HostFixture.Cli("run", recipe, "--model", fx.ModelPath, "--data", "digits", "--eval-limit", "64", "--out", outDir, "-v", "q");
+            Assert.True(code == 0, stderr);
+            runs.Add(outDir);
+        }
+        Assert.Contains("\"actOrder\": true", File.ReadAllText(Path.Combine(runs[0], "recipe.json")));
+        foreach (var f in new[] { "model.onnx", "compressed.safetensors", "recipe.json" })
+            Assert.True(File.ReadAllBytes(Path.Combine(runs[0], f)).SequenceEqual(File.ReadAllBytes(Path.Combine(runs[1], f))), $"{f} differs");
     }
 
     [Fact]
