@@ -337,7 +337,7 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
     private static double MeasureInProcess(IReadOnlyList<(string Layer, Treatment Treatment)> allocation, CompressibleModel model, IReadOnlyList<SearchLayer> layers,
         TrialRunner trials, TreatedWeights weights, InProcessEvaluator evaluator, CancellationToken cancellation)
     {
-        if (allocation.Any(a => !a.Treatment.IsFp32 && a.Treatment.Scope == TrialScope.Model))
+        if (allocation.Any(a => !a.Treatment.IsFp32 && (a.Treatment.Scope == TrialScope.Model || a.Treatment.QuantizesInputs)))
         {
             using var m = trials.Apply(RecipeText.Steps(allocation), cancellation);
             return evaluator.Measure(m).Metric;

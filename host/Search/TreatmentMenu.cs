@@ -66,7 +66,7 @@ public static class TreatmentMenu
                 list.Add(new Treatment($"rtn-w8a8-{scheme}", "rtn", new JObject
                 {
                     ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "symmetric", ["activationBits"] = 8, ["activationScheme"] = scheme,
-                }, 3, TrialScope.Model));
+                }, 3, TrialScope.Joint));
         list.Add(Treatment.Fp32);
         return list;
     }

@@ -188,6 +188,45 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void W8A8TrialsFromOneRunMeasureWhatASingleLayerRecipeStepComputes()
+    {
+        // The speed menu's W8A8 treatments (static: calibrated input grid; dynamic per token) run once over all linears
+        // (TrialScope.Joint), and each trial puts that run's integer module into the input model in place of the float
+        // layer. Each trial's metric must be that of a copy treated by a recipe step selecting that layer alone (what
+        // the trials measured before: one calibrated copy per trial), and the input model must come back bit for bit.
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.BuildForSpeed(["rtn"], catalog);
+        Assert.All(treatments.Where(t => t.QuantizesInputs), t => Assert.Equal(TrialScope.Joint, t.Scope));
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        var before = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        string work = fx.NewDir("w8a8-joint");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Fisher, keep, 64, 0, CancellationToken.None);
+        Assert.Equal(2, weights.PluginRuns);   // one run per W8A8 scheme, not one per layer and scheme
+        var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
+        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+        var w8a8 = result.Where(t => treatments.Single(x => x.Id == t.Treatment).QuantizesInputs).ToList();
+        Assert.Equal(2 * layers.Count, w8a8.Count);
+        foreach (var t in w8a8)
+        {
+            Assert.Equal("measured", t.Source);
+            Assert.True(t.Damage > 0, $"{t.Layer} {t.Treatment}: quantizing the input changed nothing");
+            using var copy = weights.TreatedModel(layers.Single(l => l.Name == t.Layer), treatments.Single(x => x.Id == t.Treatment), CancellationToken.None)!;
+            var (metric, damage) = evaluator.Measure(copy);
+            Assert.Equal(TrialRunner.WeightBits(copy, t.Layer), t.Bits);
+            // The same module computes the same outputs: equal up to the order the evaluation sums in (none here: 1e-12).
+            Assert.True(Math.Abs(damage - t.Damage) <= 1e-12, $"{t.Treatment} on {t.Layer}: the trial's damage {t.Damage:G6}, the single-layer copy's {damage:G6} (metric {metric:G6})");
+        }
+    }
+
+    [Fact]
     public void TheEstimateSeesWhatGptqCompensates()
     {
         var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
