@@ -40,3 +40,11 @@ if [[ " $want " == *" vit "* ]]; then
   /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$out/vit/model.safetensors" --data digits \
     --budget bits=min --keep 'accuracy>=ref-0.01' --methods rtn,gptq,sparsity --threads 1 --out "$out/vit-search"
 fi
+if [[ " $want " == *" mnist "* ]]; then
+  # The MNIST ViT is trained by us (vit-mnist preset, 3 epochs on a 20,000-image subset, as bench/README.md's training row).
+  bash bench/fetch-data.sh mnist
+  [ -f "$out/vit-mnist/model.safetensors" ] || $C train vit-mnist --data idx:bench/data/mnist,limit=20000 --out "$out/vit-mnist" \
+    --epochs 3 --learning-rate 1e-3 --batch-size 64 --threads 1 -v m
+  /usr/bin/time -f "%e s wall, %U s user, %M KiB peak" $C search --model "$out/vit-mnist/model.safetensors" --data idx:bench/data/mnist \
+    --budget bits=min --keep 'accuracy>=ref-0.01' --methods rtn,gptq,sparsity --samples 1000 --threads 1 --out "$out/vit-mnist-search"
+fi

@@ -363,6 +363,22 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void TrialsOnASubsetSayHowManySamplesTheyUsed()
+    {
+        string outDir = fx.NewDir("search-subset");
+        var (code, stdout, stderr) = HostFixture.Cli(Search(outDir, "bits=min", "cosine>=0.99", "--sensitivity", "measured", "--trial-samples", "16", "--format", "json", "-v", "q"));
+        Assert.True(code == 0, stderr);
+        var search = (JObject)JObject.Parse(stdout)["search"]!;
+        Assert.EndsWith("layer trials on the first 16 of the 64 samples (--trial-samples)", (string)search["sensitivity"]!["reason"]!);
+        Assert.Equal(64, (long)search["sensitivity"]!["samples"]!);   // the frontier's in-process points: all of --samples
+        // Measured on 16 samples, the trials' metrics differ from those of a search measuring them on all 64.
+        string full = fx.NewDir("search-subset-full");
+        var (code2, stdout2, stderr2) = HostFixture.Cli(Search(full, "bits=min", "cosine>=0.99", "--sensitivity", "measured", "--format", "json", "-v", "q"));
+        Assert.True(code2 == 0, stderr2);
+        Assert.NotEqual(search["sensitivity"]!["trials"]!.ToString(), JObject.Parse(stdout2)["search"]!["sensitivity"]!["trials"]!.ToString());
+    }
+
+    [Fact]
     public void ASecondSearchReadsTheCacheInsteadOfRunningAgain()
     {
         string outDir = fx.NewDir("search-resume");
@@ -497,6 +513,7 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     [InlineData("--keep", "cosine>0.9", "error: --keep 'cosine>0.9': expected METRIC>=X or METRIC<=X")]
     [InlineData("--keep", "f1>=0.9", "error: --keep 'f1>=0.9': unknown metric 'f1'")]
     [InlineData("--methods", "statsq", "error: --methods statsq: StatsQ is quantization-aware training")]
+    [InlineData("--trial-samples", "0", "error: --trial-samples 0 must be at least 1")]
     public void BadSearchOptionsExitTwo(string option, string value, string message)
     {
         string outDir = fx.NewDir("search-bad");
