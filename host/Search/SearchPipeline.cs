@@ -39,8 +39,11 @@ public sealed class SearchPipeline(PluginCatalog catalog, IPluginLogger log, IPr
     /// <summary>search.json.</summary>
     public const string ReportFile = "search.json";
 
-    /// <summary>Discretisation of the cost: the largest total cost spans this many units.</summary>
-    public const int Resolution = 4000;
+    /// <summary>Discretisation of the cost: the largest total cost spans this many units. Each layer's cost is rounded up
+    /// to a unit, so the allocation can miss the budget's optimum by up to one unit per layer: at 4,000 units MiniLM's
+    /// 37 layers lost up to 0.3 bits/weight (a bits=4.5 search ended at 4.36); at 40,000 the gap is 0.03, and the
+    /// dynamic programme still takes well under a second.</summary>
+    public const int Resolution = 40_000;
 
     /// <summary>Frontier points evaluated in process for the Pareto plot, besides those the budget needs.</summary>
     public const int PlotPoints = 10;
