@@ -28,6 +28,7 @@ public static class SearchCommand
         sensitivity.AcceptOnlyFromAmong("auto", "measured", "fisher");
         var sensitivityTime = new Option<double>("--sensitivity-time") { Description = "With --sensitivity auto: the longest estimated measured analysis, in seconds, before the Fisher estimate is used instead.", DefaultValueFactory = _ => 600 };
         var samples = new Option<long>("--samples") { Description = "Evaluation samples of the in-process measurements (the first ones of the evaluation split).", DefaultValueFactory = _ => 256 };
+        var trialSamples = new Option<long?>("--trial-samples") { Description = "Evaluation samples of the per-layer trials and the Fisher pass (the first ones of the evaluation split; default --samples). Fewer make measured trials (W8A8's always are) cheaper; the frontier points are still evaluated on --samples in process and the candidates end to end on ONNX Runtime." };
         var fisherSamples = new Option<int>("--fisher-samples") { Description = "Samples of the Fisher pass (one backward pass each).", DefaultValueFactory = _ => 64 };
         var maxCandidates = new Option<int>("--max-candidates") { Description = "Most candidates run end to end (exported, verified, evaluated on ONNX Runtime).", DefaultValueFactory = _ => 4 };
         var include = new Option<string?>("--include") { Description = "Layers to search (name globs, comma-separated); default every linear and conv layer." };
@@ -40,7 +41,7 @@ public static class SearchCommand
         var work = new Option<string?>("--work") { Description = "Cache folder (default OUT/.work)." };
         var evalLimit = CommonOptions.EvalLimit();
         var cmd = new Command("search", "Find the smallest model (or the best within a budget) that keeps a metric: per-layer sensitivity of each treatment of the chosen plugins, an exact knapsack allocation over the layers, the best allocations run end to end on ONNX Runtime; writes the chosen model, its recipe.json and a report with the Pareto plot.");
-        foreach (var o in new Option[] { model, data, budget, keep, output, methods, bits, groups, target, sensitivity, sensitivityTime, samples, fisherSamples, maxCandidates, include, exclude, arch, heads, seed, device, opset, work, evalLimit })
+        foreach (var o in new Option[] { model, data, budget, keep, output, methods, bits, groups, target, sensitivity, sensitivityTime, samples, trialSamples, fisherSamples, maxCandidates, include, exclude, arch, heads, seed, device, opset, work, evalLimit })
             cmd.Options.Add(o);
         cmd.SetAction(pr => execute(pr, env =>
         {
@@ -49,7 +50,7 @@ public static class SearchCommand
                 ExportTargets.TryParse(pr.GetValue(target)!, out var t) ? t : Compressor.Sdk.Layers.ExportTarget.Size,
                 Enum.Parse<SensitivityMode>(pr.GetValue(sensitivity)!, ignoreCase: true), pr.GetValue(sensitivityTime), pr.GetValue(samples), pr.GetValue(fisherSamples),
                 pr.GetValue(maxCandidates), Globs(pr.GetValue(include)), Globs(pr.GetValue(exclude)), pr.GetValue(seed), pr.GetValue(device)!, pr.GetValue(arch), pr.GetValue(heads),
-                pr.GetValue(opset), pr.GetValue(evalLimit), pr.GetValue(work));
+                pr.GetValue(opset), pr.GetValue(evalLimit), pr.GetValue(work), pr.GetValue(trialSamples));
             return Handle(env, request);
         }));
         return cmd;

@@ -26,6 +26,7 @@ namespace Compressor.Host.Search;
 /// <param name="Opset">The ONNX opset, or null.</param>
 /// <param name="EvalLimit">The end-to-end evaluation's sample limit, or null.</param>
 /// <param name="WorkDirectory">The cache folder (null: OUT/.work).</param>
+/// <param name="TrialSamples">Evaluation samples of the per-layer trials (the first ones), or null: <paramref name="Samples"/>.</param>
 public sealed record SearchRequest(
     string ModelPath,
     string Data,
@@ -49,4 +50,5 @@ public sealed record SearchRequest(
     int? Heads = null,
     int? Opset = null,
     long? EvalLimit = null,
-    string? WorkDirectory = null);
+    string? WorkDirectory = null,
+    long? TrialSamples = null);

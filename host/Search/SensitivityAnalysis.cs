@@ -58,7 +58,22 @@ public sealed class SensitivityAnalysis(TreatedWeights weights, InProcessEvaluat
                 var clock = Stopwatch.StartNew();
                 LayerTrial trial;
                 TreatedWeight? treated;
-                if (treatment.Scope == TrialScope.Model)
+                if (treatment.QuantizesInputs && treatment.Scope == TrialScope.Joint && weights.JointLayer(layer, treatment, cancellation) is { } module)
+                {
+                    // W8A8: the module of the treatment's one run over all linears replaces the float layer in place while
+                    // the input model is evaluated (measured in either mode: the Fisher cannot see input quantization).
+                    var original = pristine.GetLayer(layer.Name);
+                    double metric, damage;
+                    pristine.ReplaceLayer(layer.Name, module, disposeOld: false);
+                    try { (metric, damage) = evaluator.Measure(pristine); }
+                    finally { pristine.ReplaceLayer(layer.Name, original, disposeOld: false); }
+                    trial = new LayerTrial(layer.Name, treatment.Id, ((ICompressedLayer)module).WeightStorageBits, damage, metric, "measured", clock.Elapsed.TotalSeconds);
+                    Append(trial);
+                    result.Add(trial);
+                    work.Advance(1, $"{layer.Name} {treatment.Id}");
+                    continue;
+                }
+                if (treatment.Scope == TrialScope.Model || treatment.QuantizesInputs)
                 {
                     // The plugin runs on a copy with this layer selected. When the treatment is more than the layer's
                     // weight — input quantization (W8A8), or a change elsewhere (JLCM folds its row permutation into the

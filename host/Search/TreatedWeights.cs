@@ -32,6 +32,9 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
     // Treatment id → layer → its result (null: the treatment left the layer as it was); null: the joint run refused.
     private readonly Dictionary<string, Dictionary<string, (long Bits, Tensor Dense)?>?> _joint = new(StringComparer.Ordinal);
 
+    // Treatment id → the copy its one run over every searched linear left (input-quantizing treatments); null: refused.
+    private readonly Dictionary<string, CompressibleModel?> _jointModels = new(StringComparer.Ordinal);
+
     /// <summary>Plugin runs so far (for tests and the log).</summary>
     public int PluginRuns { get; private set; }
 
@@ -85,6 +88,39 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
             log.Debug($"search: {treatment.Id} does not apply to {layer.Name}: {e.Message}");
             return null;
         }
+    }
+
+    /// <summary>The layer <paramref name="treatment"/> makes of the linear <paramref name="layer"/>, taken from one run of
+    /// the treatment over every searched linear layer (kept for all their trials), or null when that run refused the
+    /// layers together or left this one a float layer (the caller then treats a copy with this layer alone). For
+    /// treatments that quantize the layer's input as well (W8A8): the module stands for more than a weight, so a trial
+    /// puts the module itself into the input model in place of the float layer. It is the module a single-layer run
+    /// makes: the plugin calibrates every selected layer's input range in one pass over the float model (the layers
+    /// are replaced only afterwards), with min-max ranges that no sampling seed moves; a convolution's static
+    /// treatment also folds its BatchNormalization into it, a change outside the layer, so convolutions are not served
+    /// here.</summary>
+    /// <exception cref="CompressException">A plugin failed.</exception>
+    public nn.Module? JointLayer(SearchLayer layer, Treatment treatment, CancellationToken cancellation)
+    {
+        if (pristine.GetLayer(layer.Name) is not TorchSharp.Modules.Linear) return null;
+        if (!_jointModels.TryGetValue(treatment.Id, out var model))
+        {
+            var linears = layers.Where(l => pristine.GetLayer(l.Name) is TorchSharp.Modules.Linear).Select(l => l.Name).ToList();
+            try
+            {
+                model = trials.Apply([(treatment, linears)], cancellation);
+                PluginRuns++;
+                log.Debug($"search: {treatment.Id} ran once over {linears.Count} linear layers for their trials");
+            }
+            catch (CompressException e) when (e.Kind == ErrorKind.InvalidOptions)
+            {
+                log.Debug($"search: {treatment.Id} refused the searched layers together ({e.Message}); its trials run one layer at a time");
+                model = null;
+            }
+            _jointModels[treatment.Id] = model;
+        }
+        var module = model?.GetLayer(layer.Name);
+        return module is ICompressedLayer ? module : null;
     }
 
     private TreatedWeight? OnSingleLayer(TorchSharp.Modules.Linear original, SearchLayer layer, Treatment treatment, CancellationToken cancellation)
@@ -154,9 +190,11 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         return new TreatedWeight(c.WeightStorageBits, dense);
     }
 
-    /// <summary>Frees the joint runs' weights.</summary>
+    /// <summary>Frees the joint runs' weights and models.</summary>
     public void Dispose()
     {
+        foreach (var m in _jointModels.Values) m?.Dispose();
+        _jointModels.Clear();
         foreach (var all in _joint.Values)
             if (all is not null)
                 foreach (var r in all.Values) r?.Dense.Dispose();

@@ -8,8 +8,9 @@ namespace Compressor.Host.Search;
 /// <summary>The candidate treatments of a search, built from <c>--methods</c>, <c>--bits</c> and <c>--groups</c>:
 /// <list type="bullet">
 /// <item><c>rtn</c>: asymmetric round-to-nearest at each bit width × group size, plus 8 bits per output channel;</item>
-/// <item><c>gptq</c>: GPTQ (asymmetric, the plugin's other defaults) at each bit width ≤ 4 × group size (above 4 bits
-/// round-to-nearest is already within noise of it, and each GPTQ trial costs calibration passes);</item>
+/// <item><c>gptq</c>: GPTQ (asymmetric, the plugin's other defaults) at each bit width ≤ 4 × group size, each also with
+/// act-order (<see cref="GptqVariants"/>; above 4 bits round-to-nearest is already within noise
+/// of it, and each GPTQ treatment costs one calibrated run over the searched layers);</item>
 /// <item><c>jlcm</c>: jointly learned codebooks at 2 and 3 bits per weight (the plugin's defaults otherwise);</item>
 /// <item><c>sparsity</c>: low-rank factors keeping 25 % and 50 % of the weights (SVD of the dense weight, no training;
 /// the plugin applies it to feed-forward linears only, elsewhere the treatment does not apply);</item>
@@ -20,6 +21,18 @@ public static class TreatmentMenu
 {
     /// <summary>The methods <c>--methods</c> accepts.</summary>
     public static readonly IReadOnlyList<string> Methods = ["rtn", "gptq", "jlcm", "sparsity"];
+
+    /// <summary>The gptq variants offered at each bit width ≤ 4 × group size, by the suffix of their treatment id: GPTQ
+    /// as published (no suffix) and with act-order (<c>-act</c>: columns in order of decreasing Hessian diagonal, with
+    /// static groups, so the exported groups stay contiguous). AWQ (<c>--awq</c>) is not offered: its scaling divides the
+    /// producer of a layer's input (on BERT, v_proj for the attention output projection) by the scales it multiplies
+    /// into the layer, so one layer's treated weight is correct only together with another layer's — a per-layer trial
+    /// or allocation cannot represent it, and a recipe step's fold would depend on which steps ran before it.</summary>
+    public static readonly IReadOnlyList<(string Suffix, IReadOnlyDictionary<string, bool> Options)> GptqVariants =
+    [
+        ("", new Dictionary<string, bool>()),
+        ("-act", new Dictionary<string, bool> { ["actOrder"] = true }),
+    ];
 
     /// <summary>The default bit widths.</summary>
     public static readonly IReadOnlyList<int> DefaultBits = [2, 3, 4, 5, 6, 8];
@@ -53,7 +66,7 @@ public static class TreatmentMenu
                 list.Add(new Treatment($"rtn-w8a8-{scheme}", "rtn", new JObject
                 {
                     ["weightBits"] = 8, ["groupSize"] = 0, ["scheme"] = "symmetric", ["activationBits"] = 8, ["activationScheme"] = scheme,
-                }, 3, TrialScope.Model));
+                }, 3, TrialScope.Joint));
         list.Add(Treatment.Fp32);
         return list;
     }
@@ -83,7 +96,12 @@ public static class TreatmentMenu
         if (methods.Contains("gptq"))
             foreach (int b in bits.Where(b => b <= 4))
                 foreach (int g in groups)
-                    list.Add(new Treatment($"gptq-w{I(b)}-g{I(g)}", "gptq", new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" }, 1, TrialScope.Joint));
+                    foreach (var (suffix, extra) in GptqVariants)
+                    {
+                        var o = new JObject { ["weightBits"] = b, ["groupSize"] = g, ["scheme"] = "asymmetric" };
+                        foreach (var p in extra) o[p.Key] = p.Value;
+                        list.Add(new Treatment($"gptq-w{I(b)}-g{I(g)}{suffix}", "gptq", o, 1, TrialScope.Joint));
+                    }
         if (methods.Contains("jlcm"))
             foreach (int b in new[] { 2, 3 })
                 list.Add(new Treatment($"jlcm-w{I(b)}", "jlcm", new JObject { ["weightBits"] = b }, 2));

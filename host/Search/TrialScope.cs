@@ -10,7 +10,10 @@ public enum TrialScope
     /// <summary>Calibrated layer-wise (GPTQ): the plugin runs once over all searched layers of a copy of the model, and each
     /// layer's treated weight is taken from that run — one calibration pass per block instead of one per trial. Each
     /// layer's Hessian then comes from its inputs through the already treated earlier layers (as in the final recipe's
-    /// step, which treats its layers together), not through float32 ones.</summary>
+    /// step, which treats its layers together), not through float32 ones. A treatment that quantizes inputs too (W8A8)
+    /// runs once over all searched linears the same way, and each trial puts that run's integer module itself into the
+    /// input model (its calibration is the single-layer step's: every input range is observed on the float model in
+    /// one pass before any layer is replaced).</summary>
     Joint,
 
     /// <summary>Anything else (codebooks, low-rank with its structural checks): the plugin runs on a copy of the whole

@@ -136,8 +136,10 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
         Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
         for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
-        // One gptq run served all layers; each rtn trial (3-bit g32 and 8-bit per channel) ran on its layer alone.
-        Assert.Equal(1 + 2 * layers.Count, weights.PluginRuns);
+        // One run per gptq treatment (plain and act-order) served all layers; each rtn trial (3-bit g32 and 8-bit per
+        // channel) ran on its layer alone.
+        Assert.Equal(2, treatments.Count(t => t.Plugin == "gptq"));
+        Assert.Equal(2 + 2 * layers.Count, weights.PluginRuns);
         // The single-layer rtn run gives exactly the weight (and bits) the plugin gives inside the whole model.
         var rtn = treatments.Single(t => t.Id == "rtn-w3-g32");
         foreach (var l in layers)
@@ -183,6 +185,45 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.True(result.Count(t => t.Treatment.StartsWith("jlcm", StringComparison.Ordinal)) >= layers.Count, "jlcm applies to every linear");
         Assert.True(result.Any(t => t.Treatment.StartsWith("lowrank", StringComparison.Ordinal)), "low-rank applies somewhere");
         Assert.True(changedElsewhere > 0, "no jlcm trial folded a permutation into another layer: the case this test guards is gone");
+    }
+
+    [Fact]
+    public void W8A8TrialsFromOneRunMeasureWhatASingleLayerRecipeStepComputes()
+    {
+        // The speed menu's W8A8 treatments (static: calibrated input grid; dynamic per token) run once over all linears
+        // (TrialScope.Joint), and each trial puts that run's integer module into the input model in place of the float
+        // layer. Each trial's metric must be that of a copy treated by a recipe step selecting that layer alone (what
+        // the trials measured before: one calibrated copy per trial), and the input model must come back bit for bit.
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.BuildForSpeed(["rtn"], catalog);
+        Assert.All(treatments.Where(t => t.QuantizesInputs), t => Assert.Equal(TrialScope.Joint, t.Scope));
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var keep = KeepSpec.Parse("cosine>=0.9");
+        using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        var before = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        string work = fx.NewDir("w8a8-joint");
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
+        using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
+        var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
+            .Run(model, layers, treatments, SensitivityMode.Fisher, keep, 64, 0, CancellationToken.None);
+        Assert.Equal(2, weights.PluginRuns);   // one run per W8A8 scheme, not one per layer and scheme
+        var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
+        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+        var w8a8 = result.Where(t => treatments.Single(x => x.Id == t.Treatment).QuantizesInputs).ToList();
+        Assert.Equal(2 * layers.Count, w8a8.Count);
+        foreach (var t in w8a8)
+        {
+            Assert.Equal("measured", t.Source);
+            Assert.True(t.Damage > 0, $"{t.Layer} {t.Treatment}: quantizing the input changed nothing");
+            using var copy = weights.TreatedModel(layers.Single(l => l.Name == t.Layer), treatments.Single(x => x.Id == t.Treatment), CancellationToken.None)!;
+            var (metric, damage) = evaluator.Measure(copy);
+            Assert.Equal(TrialRunner.WeightBits(copy, t.Layer), t.Bits);
+            // The same module computes the same outputs: equal up to the order the evaluation sums in (none here: 1e-12).
+            Assert.True(Math.Abs(damage - t.Damage) <= 1e-12, $"{t.Treatment} on {t.Layer}: the trial's damage {t.Damage:G6}, the single-layer copy's {damage:G6} (metric {metric:G6})");
+        }
     }
 
     [Fact]
@@ -237,6 +278,47 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     }
 
     [Fact]
+    public void TheMenuOffersGptqWithActOrderAndItsRecipeReproduces()
+    {
+        var catalog = PluginCatalog.Discover(PluginCatalog.SearchPath([]));
+        var treatments = TreatmentMenu.Build(["gptq"], [4, 8], [64, 128], catalog);
+        // Stable ids: GPTQ as before (no actOrder key, so earlier recipes and caches keep their bytes), then its act-order twin.
+        Assert.Equal(["gptq-w4-g64", "gptq-w4-g64-act", "gptq-w4-g128", "gptq-w4-g128-act", "fp32"], treatments.Select(t => t.Id));
+        Assert.Null(treatments[0].Options["actOrder"]);
+        Assert.True((bool)treatments[1].Options["actOrder"]!);
+        Assert.All(treatments.Where(t => !t.IsFp32), t => Assert.Equal(TrialScope.Joint, t.Scope));
+
+        using var data = DataSources.Open("digits", 0);
+        using var model = HostFixture.Load(fx.ModelPath);
+        var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
+        var plain = treatments.Single(t => t.Id == "gptq-w4-g64");
+        var act = treatments.Single(t => t.Id == "gptq-w4-g64-act");
+        // The option reaches the plugin: act-order changes the codes of a layer with more than one column to reorder.
+        var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, fx.NewDir("act-trials"));
+        using (var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance))
+        {
+            using var a = weights.Of(layers[0], act, CancellationToken.None)!;
+            using var p = weights.Of(layers[0], plain, CancellationToken.None)!;
+            Assert.Equal(p.Bits, a.Bits);
+            Assert.False(a.Dense.equal(p.Dense).all().item<bool>(), "act-order left the first layer's weight as plain GPTQ does");
+        }
+        // A recipe mixing the two (and a float32 layer) runs, and runs again to the same bytes.
+        string recipe = Path.Combine(fx.NewDir("act-recipe"), "recipe.json");
+        File.WriteAllText(recipe, RecipeText.Of([(layers[0].Name, act), (layers[1].Name, plain), (layers[2].Name, Treatment.Fp32)], 0, "size"));
+        var runs = new List<string>();
+        foreach (var name in new[] { "act-run-1", "act-run-2" })
+        {
+            string outDir = fx.NewDir(name);
+            var (code, _, stderr) = HostFixture.Cli("run", recipe, "--model", fx.ModelPath, "--data", "digits", "--eval-limit", "64", "--out", outDir, "-v", "q");
+            Assert.True(code == 0, stderr);
+            runs.Add(outDir);
+        }
+        Assert.Contains("\"actOrder\": true", File.ReadAllText(Path.Combine(runs[0], "recipe.json")));
+        foreach (var f in new[] { "model.onnx", "compressed.safetensors", "recipe.json" })
+            Assert.True(File.ReadAllBytes(Path.Combine(runs[0], f)).SequenceEqual(File.ReadAllBytes(Path.Combine(runs[1], f))), $"{f} differs");
+    }
+
+    [Fact]
     public void TheChosenRecipeReproducesTheModelByteForByte()
     {
         string outDir = fx.NewDir("search-min");
@@ -278,6 +360,22 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         Assert.Equal(["keep.txt"], Directory.GetFiles(outDir).Select(Path.GetFileName));
         Assert.Equal("previous", File.ReadAllText(Path.Combine(outDir, "keep.txt")));
         Assert.True(File.Exists(Path.Combine(outDir, ".work", "search.json")), "the attempt's report stays in the work folder");
+    }
+
+    [Fact]
+    public void TrialsOnASubsetSayHowManySamplesTheyUsed()
+    {
+        string outDir = fx.NewDir("search-subset");
+        var (code, stdout, stderr) = HostFixture.Cli(Search(outDir, "bits=min", "cosine>=0.99", "--sensitivity", "measured", "--trial-samples", "16", "--format", "json", "-v", "q"));
+        Assert.True(code == 0, stderr);
+        var search = (JObject)JObject.Parse(stdout)["search"]!;
+        Assert.EndsWith("layer trials on the first 16 of the 64 samples (--trial-samples)", (string)search["sensitivity"]!["reason"]!);
+        Assert.Equal(64, (long)search["sensitivity"]!["samples"]!);   // the frontier's in-process points: all of --samples
+        // Measured on 16 samples, the trials' metrics differ from those of a search measuring them on all 64.
+        string full = fx.NewDir("search-subset-full");
+        var (code2, stdout2, stderr2) = HostFixture.Cli(Search(full, "bits=min", "cosine>=0.99", "--sensitivity", "measured", "--format", "json", "-v", "q"));
+        Assert.True(code2 == 0, stderr2);
+        Assert.NotEqual(search["sensitivity"]!["trials"]!.ToString(), JObject.Parse(stdout2)["search"]!["sensitivity"]!["trials"]!.ToString());
     }
 
     [Fact]
@@ -415,6 +513,7 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
     [InlineData("--keep", "cosine>0.9", "error: --keep 'cosine>0.9': expected METRIC>=X or METRIC<=X")]
     [InlineData("--keep", "f1>=0.9", "error: --keep 'f1>=0.9': unknown metric 'f1'")]
     [InlineData("--methods", "statsq", "error: --methods statsq: StatsQ is quantization-aware training")]
+    [InlineData("--trial-samples", "0", "error: --trial-samples 0 must be at least 1")]
     public void BadSearchOptionsExitTwo(string option, string value, string message)
     {
         string outDir = fx.NewDir("search-bad");
