@@ -134,7 +134,7 @@ public static class IntPacking
         return result;
     }
 
-    /// <summary>Widths whose codes fill one byte (1, 2, 4, 8 bits): code j of a byte is (byte >> j·b) & mask, in int32.</summary>
+    /// <summary>Widths whose codes fill one byte (1, 2, 4, 8 bits): code j of a byte is (byte &gt;&gt; j·b) &amp; mask, in int32.</summary>
     private static void UnpackBytewise(Tensor p, long count, int bits, int per, bool signed, Tensor result)
     {
         long chunkBytes = Math.Max(1, ChunkElements / per);
