@@ -91,19 +91,19 @@ public static class MemoryEstimate
     /// group quantization and SQNR work in row chunks; 7.4 before them).</summary>
     public const int StreamedHeadCopies = 4;
 
-    /// <summary>Peak bytes per byte of the compressed checkpoint while ONNX Runtime runs the streamed export's gate (its
-    /// sessions load the side file's tensors and pre-pack the 4-bit products; measured in bench/README.md,
-    /// "Streaming": the process at 4.26 GiB on TinyLlama-1.1B's 0.909 GB checkpoint with the 0.52 GB shell resident,
-    /// about 3.9 × the checkpoint beside the shell and the runtime).</summary>
+    /// <summary>Peak bytes per byte of the compressed checkpoint while ONNX Runtime runs the streamed export's gate, the
+    /// shell already freed: the side file mapped, and at ORT_ENABLE_BASIC the float32 weights its DequantizeLinear nodes
+    /// decode, which ORT runs ahead of the products (measured in bench/README.md, "Streaming": about 3.3 × the 0.909 GB
+    /// checkpoint of TinyLlama-1.1B beside the runtime; 4 keeps a margin).</summary>
     public const int ExportOrtCopies = 4;
 
     /// <summary>The export phase of a streamed run (<see cref="Compressor.Engine.Streaming.StreamedExport"/>): the runtime,
-    /// the shell (at most its float32 bytes), then the larger of one block being read and lowered (twice its float32
-    /// bytes: the block as built, then its compressed layers and their ONNX bytes) and ONNX Runtime's sessions over
-    /// the compressed checkpoint of <paramref name="compressedBytes"/>; and the data.</summary>
+    /// then the larger of the shell (at most its float32 bytes) beside one block being read and lowered (twice its
+    /// float32 bytes: the block as built, then its compressed layers and their ONNX bytes), and ONNX Runtime's sessions
+    /// over the compressed checkpoint of <paramref name="compressedBytes"/> (the shell is freed before them); and the data.</summary>
     public static long ExportPeak(Compressor.Engine.Streaming.StreamedCheckpoint checkpoint, long compressedBytes, long dataBytes) =>
-        Saturating(RuntimeBytes, Saturating(checkpoint.ShellBytes, Saturating(Math.Max(Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), 2),
-            Multiply(compressedBytes, ExportOrtCopies)), dataBytes)));
+        Saturating(RuntimeBytes, Saturating(Math.Max(Saturating(checkpoint.ShellBytes, Multiply(checkpoint.BlockBytes.DefaultIfEmpty(0).Max(), 2)),
+            Multiply(compressedBytes, ExportOrtCopies)), dataBytes));
 
     /// <summary>The compression phase of a streamed run: the runtime, then the larger of the shell (embeddings and head,
     /// float32) beside the largest block's working set and the head unit's own working set, the in-memory activations
@@ -142,7 +142,7 @@ public static class MemoryEstimate
         if (export > limit)
             throw new CompressException(ErrorKind.MemoryLimit,
                 $"the compressed checkpoint ({MemoryBudget.Format(compressedBytes)}) needs about {MemoryBudget.Format(export)} to export and verify block by block " +
-                $"(the shell, then {ExportOrtCopies} × its size in ONNX Runtime, and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
+                $"(the shell beside one block, then {ExportOrtCopies} × its size in ONNX Runtime, and the runtime), over --max-memory {MemoryBudget.Format(limit)}");
     }
 
     private static void Check(long modelBytes, long dataBytes, long limit, string what)

@@ -28,6 +28,26 @@ public sealed class PackingTests
         Assert.Equal(codes.data<int>().ToArray(), back.data<int>().ToArray());
     }
 
+    /// <summary>Every width's bytes are the bit stream of the definition, computed here bit by bit, across the
+    /// working-copy chunks (over 2^22 codes) and with a partial last byte; unpacking gives the codes back.</summary>
+    [Theory]
+    [InlineData(1, false)] [InlineData(2, true)] [InlineData(4, true)] [InlineData(4, false)] [InlineData(8, true)] [InlineData(3, true)]
+    public void BytesAreTheBitStreamAcrossChunks(int bits, bool signed)
+    {
+        const int n = (1 << 22) + 4099;
+        var (min, max) = IntPacking.Range(bits, signed);
+        var random = new Random(bits);
+        var codes = Enumerable.Range(0, n).Select(_ => random.Next(min, max + 1)).ToArray();
+        var expected = new byte[IntPacking.PackedBytes(n, bits)];
+        for (long i = 0; i < n; i++)
+            for (int k = 0; k < bits; k++)
+                if (((codes[i] >> k) & 1) != 0) expected[(i * bits + k) / 8] |= (byte)(1 << (int)((i * bits + k) % 8));
+        using var packed = IntPacking.Pack(tensor(codes), bits, signed);
+        Assert.Equal(expected, packed.data<byte>().ToArray());
+        using var back = IntPacking.Unpack(packed, n, bits, signed);
+        Assert.Equal(codes, back.data<int>().ToArray());
+    }
+
     [Fact]
     public void FollowsOnnxOrderLowBitsFirstTwosComplement()
     {

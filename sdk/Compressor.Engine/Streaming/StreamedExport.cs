@@ -51,6 +51,7 @@ public sealed class StreamedExport : IOnnxModuleSource, IDisposable
     /// <inheritdoc/>
     public OnnxModuleLease? Lease(string name, nn.Module declared)
     {
+        ObjectDisposedException.ThrowIf(_released, this);
         if (_blocks.TryGetValue(name, out int index))
         {
             var unit = _checkpoint.LoadBlock(index);
@@ -78,6 +79,9 @@ public sealed class StreamedExport : IOnnxModuleSource, IDisposable
             throw new CompressException(ErrorKind.VerificationFailed, $"architecture {declared.ArchitectureName} has no key/value-cache graph to verify block by block");
         var cases = reference.VerificationCases(options.Seed);
         var (expected, blocks) = Reference(cases, export.Outputs.Select(o => o.Name).ToList());
+        // The shell (the float32 embeddings, the head) is not needed past the reference: freed before ONNX Runtime
+        // loads the exported file, so that the two are never resident together.
+        ReleaseShell();
         var values = export.LeasedOutputs.Where(kv => _blocks.ContainsKey(kv.Key)).Select(kv => (kv.Key, kv.Value)).ToList();
         return OnnxVerifier.VerifyStreamed(export, cases, expected, values, blocks, options);
     }
@@ -88,6 +92,7 @@ public sealed class StreamedExport : IOnnxModuleSource, IDisposable
         IReadOnlyList<OnnxVerificationCase> cases, IReadOnlyList<string> outputNames)
     {
         ArgumentNullException.ThrowIfNull(cases);
+        ObjectDisposedException.ThrowIf(_released, this);
         var stack = (IDecoderStack)_shell.Module;
         int layers = _checkpoint.BlockNames.Count;
         var outputs = cases.Select(_ => new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal)).ToList();
@@ -129,6 +134,20 @@ public sealed class StreamedExport : IOnnxModuleSource, IDisposable
         return (c.data<float>().ToArray(), c.shape);
     }
 
+    /// <summary>Disposes the shell and collects what the collector still holds of its tensors; the export can no
+    /// longer lease modules afterwards (<see cref="Verify"/> calls it once its reference is computed).</summary>
+    private void ReleaseShell()
+    {
+        if (_released) return;
+        _released = true;
+        _shellModules.Clear();
+        _shell.Dispose();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+
+    private bool _released;
+
     /// <inheritdoc/>
-    public void Dispose() => _shell.Dispose();
+    public void Dispose() => ReleaseShell();
 }

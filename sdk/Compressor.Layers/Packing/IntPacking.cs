@@ -49,6 +49,34 @@ public static class IntPacking
         var (per, wordBytes) = Word(bits);
         long n = flat.numel();
         var result = empty(PackedBytes(n, bits), ScalarType.Byte, device: CPU);
+        if (wordBytes == 1) PackBytewise(flat, bits, per, result);
+        else PackWords(flat, bits, per, wordBytes, result);
+        if (codes.device.type == TorchSharp.DeviceType.CPU) return result;
+        using (result) return result.to(codes.device);
+    }
+
+    /// <summary>Widths whose codes fill one byte (1, 2, 4, 8 bits): code j of a byte is shifted left by j·b, in int32.</summary>
+    private static void PackBytewise(Tensor flat, int bits, int per, Tensor result)
+    {
+        long n = flat.numel();
+        long chunk = Math.Max(1, ChunkElements / per) * per;
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long length = Math.Min(chunk, n - start), padded = (length + per - 1) / per * per;
+            var u = flat.narrow(0, start, length).cpu().to_type(ScalarType.Int32).bitwise_and((1 << bits) - 1);
+            if (padded != length) u = nn.functional.pad(u, [0, padded - length]);
+            var rows = u.reshape(-1, per);
+            var b = rows.select(1, 0).clone();
+            for (int j = 1; j < per; j++) b.bitwise_or_(rows.select(1, j).bitwise_left_shift(j * bits));
+            result.narrow(0, start / per, b.numel()).copy_(b);
+        }
+    }
+
+    /// <summary>Other widths: one word of lcm(8, b) bits per row of codes, in int64.</summary>
+    private static void PackWords(Tensor flat, int bits, int per, int wordBytes, Tensor result)
+    {
+        long n = flat.numel();
         // Packed on the CPU (exact integer arithmetic), returned on the codes' device. In chunks of whole words, so that
         // the int64 working copies stay small for large matrices; the bytes are those of one pass.
         using var weights = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: CPU);
@@ -67,8 +95,6 @@ public static class IntPacking
             long offset = start / per * wordBytes, count = Math.Min(bytes.numel(), result.numel() - offset);
             result.narrow(0, offset, count).copy_(bytes.narrow(0, 0, count));
         }
-        if (codes.device.type == TorchSharp.DeviceType.CPU) return result;
-        using (result) return result.to(codes.device);
     }
 
     /// <summary>Elements per chunk of the packing and unpacking working copies (int64: 32 MiB).</summary>
@@ -83,6 +109,11 @@ public static class IntPacking
         long words = (p.numel() + wordBytes - 1) / wordBytes;
         if (words * per < count) throw new ArgumentException($"packed tensor holds {words * per} codes, {count} expected");
         var result = empty(count, ScalarType.Int32, device: packed.device);
+        if (wordBytes == 1)
+        {
+            UnpackBytewise(p, count, bits, per, signed, result);
+            return result;
+        }
         using var byteWeights = tensor(Enumerable.Range(0, wordBytes).Select(i => 1L << (8 * i)).ToArray(), device: packed.device);
         using var divisors = tensor(Enumerable.Range(0, per).Select(i => 1L << (i * bits)).ToArray(), device: packed.device);
         long chunkWords = Math.Max(1, ChunkElements / per);
@@ -101,6 +132,25 @@ public static class IntPacking
             result.narrow(0, codeStart, n).copy_(v);
         }
         return result;
+    }
+
+    /// <summary>Widths whose codes fill one byte (1, 2, 4, 8 bits): code j of a byte is (byte &gt;&gt; j·b) &amp; mask, in int32.</summary>
+    private static void UnpackBytewise(Tensor p, long count, int bits, int per, bool signed, Tensor result)
+    {
+        long chunkBytes = Math.Max(1, ChunkElements / per);
+        int mask = (1 << bits) - 1;
+        for (long first = 0; first * per < count; first += chunkBytes)
+        {
+            using var scope = NewDisposeScope();
+            long take = Math.Min(chunkBytes, p.numel() - first);
+            var b = p.narrow(0, first, take).to_type(ScalarType.Int32);
+            var v = stack(Enumerable.Range(0, per).Select(j => j == 0 ? b.bitwise_and(mask) : b.bitwise_right_shift(j * bits).bitwise_and_(mask)).ToArray(), 1).flatten();
+            long codeStart = first * per, n = Math.Min(v.numel(), count - codeStart);
+            v = v.narrow(0, 0, n);
+            // b-bit two's complement: codes at or above 2^(b-1) stand for code − 2^b.
+            if (signed) v = v.sub(v.bitwise_right_shift(bits - 1).bitwise_left_shift(bits));
+            result.narrow(0, codeStart, n).copy_(v);
+        }
     }
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);

@@ -59,6 +59,10 @@ internal sealed class OnnxGraphBuilder(int minimumOpset, LayerKindSet kinds, Exp
         finally
         {
             lease.Release?.Dispose();
+            // The module's tensors are disposed and its initializers' bytes moved to the side file; the managed copies
+            // they leave (the large object heap, collected only with generation 2) are collected now, so that the
+            // resident size stays that of one leased module instead of growing module after module.
+            if (Sink is not null) GC.Collect();
         }
     }
 

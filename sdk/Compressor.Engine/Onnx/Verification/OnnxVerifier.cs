@@ -132,13 +132,15 @@ public static class OnnxVerifier
         var optimizedTeacherForcedParity = new List<LayerParity>();
         try
         {
-            var actual = Run(export, cases, ParityLevel, null);
+            // One session at the parity level computes every case's graph outputs and, on the main case, every
+            // compressed layer's (or streamed block's) value, so that the file is loaded once at this level.
+            var (actual, layerValues) = Run(export, cases, ParityLevel, null, parityValues.Count > 0 ? written : null, parityValues.Select(l => l.Item2).ToList());
             loads = true;
             (maxAbs, sqnr) = CompareCases(cases, expected, actual, failures, "ORT_ENABLE_BASIC");
             if (double.IsNaN(sqnr) || !teacherForced && double.IsFinite(sqnr) && sqnr < basicFloor)
                 failures.Add($"ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {basicFloor} dB (max abs error {maxAbs:G3})");
             if (parityValues.Count > 0)
-                layerParity.AddRange(LayerOutputs(export, written, x, parityValues, parityExpected, failures,
+                layerParity.AddRange(LayerOutputs(parityValues, layerValues, parityExpected, failures,
                     teacherForced ? double.NegativeInfinity
                     : export.Target == ExportTarget.Speed ? Math.Min(options.MinimumSqnrDb, options.MinimumIntegerLayerSqnrDb) : basicFloor));
             if (teacherForced)
@@ -161,7 +163,7 @@ public static class OnnxVerifier
             try
             {
                 string optimized = Path.Combine(dir, "optimized.onnx");
-                var actual = Run(export, cases, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized);
+                var (actual, _) = Run(export, cases, GraphOptimizationLevel.ORT_ENABLE_ALL, optimized, null, []);
                 (optMaxAbs, optSqnr) = CompareCases(cases, expected, actual, failures, "ORT_ENABLE_ALL");
                 double floor = export.Target == ExportTarget.Speed ? options.MinimumIntegerSqnrDb : options.MinimumOptimizedSqnrDb;
                 if (double.IsNaN(optSqnr) || !teacherForced && double.IsFinite(optSqnr) && optSqnr < floor)
@@ -214,48 +216,22 @@ public static class OnnxVerifier
         }
     }
 
-    /// <summary>Runs a copy of the graph that also outputs every compressed layer's value, and compares each with
+    /// <summary>Compares every compressed layer's value in ONNX Runtime (<paramref name="actual"/>, by graph value) with
     /// the TorchSharp output captured for that layer.</summary>
-    private static IEnumerable<LayerParity> LayerOutputs(OnnxExportResult export, ModelProto written, IReadOnlyDictionary<string, Tensor> x,
-        IReadOnlyList<(string Name, string Output)> layers, Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
+    private static List<LayerParity> LayerOutputs(IReadOnlyList<(string Name, string Output)> layers, Dictionary<string, (float[] Values, long[] Shape)> actual,
+        Dictionary<string, (float[] Values, long[] Shape)> expected, List<string> failures, double minimumSqnrDb)
     {
-        var copy = written.Clone();
-        foreach (var l in layers)
-            copy.Graph.Output.Add(new ValueInfoProto { Name = l.Output, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
-        using var options = new SessionOptions { GraphOptimizationLevel = ParityLevel, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
-        // A model with external data is loaded from a file beside its side file, which it names relative to itself.
-        string? copyPath = export.ExternalDataPath is null ? null
-            : Path.Combine(Path.GetDirectoryName(export.ModelPath)!, $".verify-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
-        InferenceSession session;
-        if (copyPath is null) session = new InferenceSession(copy.ToByteArray(), options);
-        else
+        var result = new List<LayerParity>();
+        foreach (var (name, output) in layers)
         {
-            File.WriteAllBytes(copyPath, copy.ToByteArray());
-            try { session = new InferenceSession(copyPath, options); }
-            finally { File.Delete(copyPath); }
+            var (values, shape) = expected[name];
+            var (a, aShape) = actual[output];
+            var (maxAbs, sqnr) = Compare(values, shape, a, aShape, failures, $"layer '{name}'");
+            if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
+                failures.Add($"layer '{name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
+            result.Add(new LayerParity(name, maxAbs, sqnr));
         }
-        using var owned = session;
-        var feeds = OrtInputs(export, x);
-        try
-        {
-            using var run = new RunOptions();
-            using var outputs = session.Run(run, export.Inputs.Select(i => i.Name).ToList(), feeds, layers.Select(l => l.Output).ToList());
-            var result = new List<LayerParity>();
-            for (int i = 0; i < layers.Count; i++)
-            {
-                var (values, shape) = expected[layers[i].Name];
-                var (maxAbs, sqnr) = Compare(values, shape, outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape,
-                    failures, $"layer '{layers[i].Name}'");
-                if (double.IsFinite(sqnr) && sqnr < minimumSqnrDb)
-                    failures.Add($"layer '{layers[i].Name}': ORT output differs from TorchSharp: SQNR {sqnr:F1} dB < {minimumSqnrDb} dB (max abs error {maxAbs:G3})");
-                result.Add(new LayerParity(layers[i].Name, maxAbs, sqnr));
-            }
-            return result;
-        }
-        finally
-        {
-            foreach (var v in feeds) v.Dispose();
-        }
+        return result;
     }
 
     /// <summary>The operators of <paramref name="optimized"/> that <paramref name="original"/> does not use
@@ -359,32 +335,66 @@ public static class OnnxVerifier
         return values;
     }
 
-    /// <summary>Runs the exported model on every case at <paramref name="level"/> in one session (saving the optimised
-    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name, per case.</summary>
-    private static List<Dictionary<string, (float[] Values, long[] Shape)>> Run(OnnxExportResult export, IReadOnlyList<OnnxVerificationCase> cases, GraphOptimizationLevel level, string? optimizedPath)
+    /// <summary>The options of every verification session at <paramref name="level"/>. ONNX Runtime's CPU memory arena is
+    /// off: it keeps every block it ever grew to until the session ends, so a graph that decodes one large weight after
+    /// another (DequantizeLinear → MatMul at the parity level) would hold their sum; without it each decoded weight is
+    /// freed after its product. The arena changes where tensors live, not what is computed.</summary>
+    internal static SessionOptions SessionOptionsAt(GraphOptimizationLevel level) => new()
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count, InterOpNumThreads = 1 };
+        GraphOptimizationLevel = level, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = Runtime.ComputeThreads.Count,
+        InterOpNumThreads = 1, EnableCpuMemArena = false,
+    };
+
+    /// <summary>Runs the exported model on every case at <paramref name="level"/> in one session (saving the optimised
+    /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name, per case. With
+    /// <paramref name="withOutputs"/> (the written graph) the session runs a copy of it that also outputs
+    /// <paramref name="extraOutputs"/>, whose values on the first case come back by name.</summary>
+    private static (List<Dictionary<string, (float[] Values, long[] Shape)>> Outputs, Dictionary<string, (float[] Values, long[] Shape)> Extra) Run(
+        OnnxExportResult export, IReadOnlyList<OnnxVerificationCase> cases, GraphOptimizationLevel level, string? optimizedPath, ModelProto? withOutputs, IReadOnlyList<string> extraOutputs)
+    {
+        using var options = SessionOptionsAt(level);
         if (optimizedPath is not null)
         {
             options.OptimizedModelFilePath = optimizedPath;
             if (export.ExternalDataPath is not null)
                 options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", Path.GetFileName(optimizedPath) + ".data");
         }
-        using var session = new InferenceSession(export.ModelPath, options);
-        return cases.Select(c => Run(session, export, c.Inputs)).ToList();
+        InferenceSession session;
+        if (withOutputs is null || extraOutputs.Count == 0) session = new InferenceSession(export.ModelPath, options);
+        else
+        {
+            var copy = withOutputs.Clone();
+            foreach (var name in extraOutputs)
+                copy.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxDataType.Float } } });
+            if (export.ExternalDataPath is null) session = new InferenceSession(copy.ToByteArray(), options);
+            else
+            {
+                // A model with external data is loaded from a file beside its side file, which it names relative to itself.
+                string copyPath = Path.Combine(Path.GetDirectoryName(export.ModelPath)!, $".verify-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+                File.WriteAllBytes(copyPath, copy.ToByteArray());
+                try { session = new InferenceSession(copyPath, options); }
+                finally { File.Delete(copyPath); }
+            }
+        }
+        using var owned = session;
+        var extra = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
+        var outputs = cases.Select((c, i) => Run(session, export, c.Inputs, i == 0 ? extraOutputs : [], extra)).ToList();
+        return (outputs, extra);
     }
 
-    private static Dictionary<string, (float[] Values, long[] Shape)> Run(InferenceSession session, OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x)
+    private static Dictionary<string, (float[] Values, long[] Shape)> Run(InferenceSession session, OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x,
+        IReadOnlyList<string> extraOutputs, Dictionary<string, (float[] Values, long[] Shape)> extra)
     {
         var values = OrtInputs(export, x);
         try
         {
             using var run = new RunOptions();
             var names = export.Outputs.Select(o => o.Name).ToList();
-            using var outputs = session.Run(run, export.Inputs.Select(i => i.Name).ToList(), values, names);
+            using var outputs = session.Run(run, export.Inputs.Select(i => i.Name).ToList(), values, names.Concat(extraOutputs).ToList());
             var result = new Dictionary<string, (float[] Values, long[] Shape)>(StringComparer.Ordinal);
-            for (int i = 0; i < names.Count; i++)
-                result[names[i]] = (outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape);
+            for (int i = 0; i < names.Count + extraOutputs.Count; i++)
+                (i < names.Count ? result : extra)[i < names.Count ? names[i] : extraOutputs[i - names.Count]] =
+                    (outputs[i].GetTensorDataAsSpan<float>().ToArray(), outputs[i].GetTensorTypeAndShape().Shape);
             return result;
         }
         finally
@@ -396,7 +406,7 @@ public static class OnnxVerifier
     /// <summary>Runs the exported model on <paramref name="x"/> at <paramref name="level"/> (saving the optimised
     /// graph to <paramref name="optimizedPath"/> when given); returns every graph output by name.</summary>
     internal static Dictionary<string, (float[] Values, long[] Shape)> Run(OnnxExportResult export, IReadOnlyDictionary<string, Tensor> x, GraphOptimizationLevel level, string? optimizedPath) =>
-        Run(export, [new OnnxVerificationCase("sample", x)], level, optimizedPath)[0];
+        Run(export, [new OnnxVerificationCase("sample", x)], level, optimizedPath, null, []).Outputs[0];
 
     /// <summary>Compares every case (named in the failures when there are several); the worst max abs error and the
     /// lowest SQNR over all of them (NaN when a comparison failed).</summary>
