@@ -64,11 +64,11 @@ public static class IntPacking
         {
             using var scope = NewDisposeScope();
             long length = Math.Min(chunk, n - start), padded = (length + per - 1) / per * per;
-            var u = flat.narrow(0, start, length).cpu().to_type(ScalarType.Int32).bitwise_and((1 << bits) - 1);
+            var u = flat.narrow(0, start, length).cpu().to_type(ScalarType.Int32).bitwise_and(Int32((1 << bits) - 1, CPU));
             if (padded != length) u = nn.functional.pad(u, [0, padded - length]);
             var rows = u.reshape(-1, per);
             var b = rows.select(1, 0).clone();
-            for (int j = 1; j < per; j++) b.bitwise_or_(rows.select(1, j).bitwise_left_shift(j * bits));
+            for (int j = 1; j < per; j++) b.bitwise_or_(rows.select(1, j).bitwise_left_shift(Int32(j * bits, CPU)));
             result.narrow(0, start / per, b.numel()).copy_(b);
         }
     }
@@ -138,20 +138,24 @@ public static class IntPacking
     private static void UnpackBytewise(Tensor p, long count, int bits, int per, bool signed, Tensor result)
     {
         long chunkBytes = Math.Max(1, ChunkElements / per);
-        int mask = (1 << bits) - 1;
         for (long first = 0; first * per < count; first += chunkBytes)
         {
             using var scope = NewDisposeScope();
             long take = Math.Min(chunkBytes, p.numel() - first);
             var b = p.narrow(0, first, take).to_type(ScalarType.Int32);
-            var v = stack(Enumerable.Range(0, per).Select(j => j == 0 ? b.bitwise_and(mask) : b.bitwise_right_shift(j * bits).bitwise_and_(mask)).ToArray(), 1).flatten();
+            var mask = Int32((1 << bits) - 1, p.device);
+            var v = stack(Enumerable.Range(0, per).Select(j => j == 0 ? b.bitwise_and(mask) : b.bitwise_right_shift(Int32(j * bits, p.device)).bitwise_and_(mask)).ToArray(), 1).flatten();
             long codeStart = first * per, n = Math.Min(v.numel(), count - codeStart);
             v = v.narrow(0, 0, n);
             // b-bit two's complement: codes at or above 2^(b-1) stand for code − 2^b.
-            if (signed) v = v.sub(v.bitwise_right_shift(bits - 1).bitwise_left_shift(bits));
+            if (signed) v = v.sub(v.bitwise_right_shift(Int32(bits - 1, p.device)).bitwise_left_shift(Int32(bits, p.device)));
             result.narrow(0, codeStart, n).copy_(v);
         }
     }
+
+    /// <summary>An int32 scalar on <paramref name="device"/>: the shift and mask operands are tensors in TorchSharp, and an
+    /// implicit conversion from int would put them on the default device, which need not be the data's.</summary>
+    private static Tensor Int32(int value, Device device) => tensor(value, ScalarType.Int32, device: device);
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
