@@ -1,9 +1,7 @@
-using Compressor.Engine.Checkpoints;
 using Compressor.Engine.Generation;
 using Compressor.Engine.Models;
 using Newtonsoft.Json.Linq;
 using Onnx;
-using static TorchSharp.torch;
 
 namespace Compressor.Host.Tests;
 
@@ -21,14 +19,9 @@ public sealed class PreMergeExportTests(HostFixture fx) : IClassFixture<HostFixt
     private (string Checkpoint, string Text) LowRankLlama()
     {
         string dir = fx.NewDir("premerge");
-        string text = Path.Combine(dir, "corpus.txt");
-        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 60)));
-        string dense = Path.Combine(dir, "llama.safetensors");
-        manual_seed(7);
-        var spec = ArchitectureRegistry.Spec("llama", new JObject { ["vocabSize"] = 28, ["hidden"] = 64, ["layers"] = 2, ["heads"] = 4, ["kvHeads"] = 2, ["intermediate"] = 128 });
-        using (var model = ArchitectureRegistry.CreateModel(spec, HostFixture.Kinds)) ModelIO.Save(model, dense);
+        var (dense, text, data) = TinyLlamaInputs.Write(dir);
         string run = Path.Combine(dir, "run");
-        var (code, _, stderr) = HostFixture.Cli("run", "sparsity", "--model", dense, "--out", run, "--data", $"text:{text},tokenizer=char,context=16",
+        var (code, _, stderr) = HostFixture.Cli("run", "sparsity", "--model", dense, "--out", run, "--data", data,
             "--structure", "lowrank", "--fraction", "0.5", "--first-layer-dense", "false", "-v", "q");
         Assert.True(code == 0, stderr);
         return (Path.Combine(run, "compressed.safetensors"), text);

@@ -1,9 +1,7 @@
 using System.Security.Cryptography;
-using Compressor.Engine.Checkpoints;
 using Compressor.Host.Pipeline;
 using Newtonsoft.Json.Linq;
 using Onnx;
-using static TorchSharp.torch;
 
 namespace Compressor.Host.Tests;
 
@@ -16,14 +14,8 @@ public sealed class RunPreMergeTests(HostFixture fx) : IClassFixture<HostFixture
 {
     private (string Model, string Data) Inputs()
     {
-        string dir = fx.NewDir("run-premerge");
-        string text = Path.Combine(dir, "corpus.txt");
-        File.WriteAllText(text, string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 60)));
-        string dense = Path.Combine(dir, "llama.safetensors");
-        manual_seed(7);
-        var spec = ArchitectureRegistry.Spec("llama", new JObject { ["vocabSize"] = 28, ["hidden"] = 64, ["layers"] = 2, ["heads"] = 4, ["kvHeads"] = 2, ["intermediate"] = 128 });
-        using (var model = ArchitectureRegistry.CreateModel(spec, HostFixture.Kinds)) ModelIO.Save(model, dense);
-        return (dense, $"text:{text},tokenizer=char,context=16");
+        var (dense, _, data) = TinyLlamaInputs.Write(fx.NewDir("run-premerge"));
+        return (dense, data);
     }
 
     private static string Sha(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
