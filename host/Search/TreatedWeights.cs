@@ -175,8 +175,8 @@ public sealed class TreatedWeights(TrialRunner trials, CompressibleModel pristin
         {
             if (name.StartsWith(layer + ".", StringComparison.Ordinal)) continue;
             if (!treated.TryGetValue(name, out var other) || !other.shape.SequenceEqual(tensor.shape) || other.dtype != tensor.dtype) return true;
-            using var same = other.equal(tensor.to(other.device));
-            if (!same.all().item<bool>()) return true;
+            using var scope = torch.NewDisposeScope();
+            if (!other.equal(tensor.to(other.device)).all().item<bool>()) return true;
         }
         return false;
     }

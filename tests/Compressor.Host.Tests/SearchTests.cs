@@ -21,6 +21,16 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         "--bits", "3,4,8", "--groups", "32", "--samples", "64", "--eval-limit", "64", "--max-candidates", "3", "--threads", "1", .. extra,
     ];
 
+    /// <summary>Every tensor of <paramref name="model"/> by name, as its bytes.</summary>
+    private static List<(string Name, byte[] Bytes)> TensorBytes(CompressibleModel model) =>
+        model.NamedTensors().Select(t => (t.Name, t.Tensor.bytes.ToArray())).ToList();
+
+    private static void AssertBitIdentical(List<(string Name, byte[] Bytes)> before, List<(string Name, byte[] Bytes)> after)
+    {
+        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
+        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+    }
+
     [Fact]
     public void TheKnapsackMatchesBruteForceAtEveryCapacity()
     {
@@ -125,7 +135,7 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         var keep = KeepSpec.Parse("cosine>=0.9");
         using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
         var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
-        var before = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        var before = TensorBytes(model);
         string work = fx.NewDir("trial-restore");
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
         using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
@@ -133,9 +143,7 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
             .Run(model, layers, treatments, SensitivityMode.Measured, keep, 64, 0, CancellationToken.None);
         // Every trial changed the model's outputs while it ran (damage > 0) and put every tensor back bit for bit.
         Assert.All(result.Where(t => t.Treatment != "fp32"), t => Assert.True(t.Damage > 0, $"{t.Layer} {t.Treatment}"));
-        var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
-        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
-        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+        AssertBitIdentical(before, TensorBytes(model));
         // One run per gptq treatment (plain and act-order) served all layers; each rtn trial (3-bit g32 and 8-bit per
         // channel) ran on its layer alone.
         Assert.Equal(2, treatments.Count(t => t.Plugin == "gptq"));
@@ -202,16 +210,14 @@ public sealed class SearchTests(HostFixture fx) : IClassFixture<HostFixture>
         var keep = KeepSpec.Parse("cosine>=0.9");
         using var evaluator = new InProcessEvaluator(model, data.Evaluation, 64, keep, TorchSharp.torch.CPU);
         var layers = model.Select(LayerType.Linear, LayerSelector.All).Select(l => new SearchLayer(l.Name, "linear", l.WeightShape, l.WeightCount)).ToList();
-        var before = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
+        var before = TensorBytes(model);
         string work = fx.NewDir("w8a8-joint");
         var trials = new TrialRunner(model, catalog, new PluginData(data.Train, data.Calibration, data.Evaluation), TorchSharp.torch.CPU, 0, work);
         using var weights = new TreatedWeights(trials, model, layers, NullPluginLogger.Instance);
         var result = new SensitivityAnalysis(weights, evaluator, NullPluginLogger.Instance, NullProgressReporter.Instance, Path.Combine(work, "m.jsonl"))
             .Run(model, layers, treatments, SensitivityMode.Fisher, keep, 64, 0, CancellationToken.None);
         Assert.Equal(2, weights.PluginRuns);   // one run per W8A8 scheme, not one per layer and scheme
-        var after = model.NamedTensors().Select(t => (t.Name, Bytes: t.Tensor.bytes.ToArray())).ToList();
-        Assert.Equal(before.Select(b => b.Name), after.Select(a => a.Name));
-        for (int i = 0; i < before.Count; i++) Assert.True(before[i].Bytes.SequenceEqual(after[i].Bytes), $"{before[i].Name} changed");
+        AssertBitIdentical(before, TensorBytes(model));
         var w8a8 = result.Where(t => treatments.Single(x => x.Id == t.Treatment).QuantizesInputs).ToList();
         Assert.Equal(2 * layers.Count, w8a8.Count);
         foreach (var t in w8a8)
